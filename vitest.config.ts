@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` tests pure logic beside the code; `integration` drives the
+// real libvirtd, QEMU guests, Redis and SQLite. Integration files run one at a
+// time because guests under TCG share two cores.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['services/**/*.test.ts', 'native/**/*.test.ts', 'prisma/**/*.test.ts', 'images/**/*.test.ts', 'ops/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', 'node_modules/**', 'dist/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
+          exclude: ['node_modules/**', 'dist/**'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
