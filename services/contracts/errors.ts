@@ -1,0 +1,88 @@
+// The one error catalogue. Every error forkd reports to a client or a job carries
+// a stable code from here; HTTP status and retryability live beside the code so
+// routes, the worker and the CLI never guess. docs/errors.md documents each code
+// (a unit test keeps the two in step).
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly summary: string;
+}
+
+export const ERRORS = {
+  ERR_VALIDATION: { status: 400, retryable: false, summary: 'A request field is missing or malformed; `field` names it.' },
+  ERR_UNAUTHORIZED: { status: 401, retryable: false, summary: 'No API key, or the key is unknown or revoked.' },
+  ERR_FORBIDDEN: { status: 403, retryable: false, summary: 'The key is valid but may not do this (for example a tenant key on an admin route).' },
+  ERR_NOT_FOUND: { status: 404, retryable: false, summary: 'The resource does not exist or belongs to another tenant.' },
+  ERR_CONFLICT: { status: 409, retryable: false, summary: 'The resource is in a state that forbids this (for example a template still in use).' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The upload is larger than the configured limit.' },
+  ERR_IMAGE_INVALID: { status: 422, retryable: false, summary: 'An uploaded image is corrupt, truncated or not a docker-save/OCI archive.' },
+  ERR_QUOTA: { status: 429, retryable: false, summary: 'The tenant reached a quota (VMs, memory).' },
+  ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },
+  ERR_HOST_UNAVAILABLE: { status: 503, retryable: true, summary: 'The host that owns the resource does not answer (hostd down, queue stalled).' },
+  ERR_TIMEOUT: { status: 504, retryable: true, summary: 'The host did not finish the operation in time.' },
+  ERR_LIBVIRT: { status: 502, retryable: true, summary: 'libvirt refused or failed a call; the message carries libvirt\'s code and text.' },
+  ERR_LIBVIRT_UNAVAILABLE: { status: 503, retryable: true, summary: 'libvirtd is not running or its socket cannot be reached.' },
+  ERR_GUEST_TIMEOUT: { status: 504, retryable: true, summary: 'The guest agent did not answer within its deadline; the VM was cleaned up.' },
+  ERR_GUEST_PROTOCOL: { status: 502, retryable: false, summary: 'The guest agent sent something malformed, oversized or out of protocol.' },
+  ERR_GUEST: { status: 502, retryable: false, summary: 'The guest agent reported a failure (its own code is in `detail`).' },
+  ERR_CONTAINER_START: { status: 422, retryable: false, summary: 'The container could not start (command not found, bad working directory).' },
+  ERR_TEMPLATE_STALE: { status: 409, retryable: true, summary: 'The template no longer matches this host (accelerator, QEMU or machine version) and is being rebuilt.' },
+  ERR_TEMPLATE_CORRUPT: { status: 500, retryable: false, summary: 'A template\'s memory or state file failed its size or checksum check.' },
+  ERR_CONFIG: { status: 500, retryable: false, summary: 'forkd\'s configuration is invalid (an environment variable names the fault).' },
+  ERR_DATABASE: { status: 500, retryable: true, summary: 'The database could not be reached or refused a query.' },
+  ERR_INTERNAL: { status: 500, retryable: false, summary: 'A bug: forkd hit a state it did not expect. Logs have the stack.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/** The one error type forkd throws across module boundaries. */
+export class ForkdError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { field?: string; detail?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ForkdError';
+    this.code = code;
+    this.field = opts.field;
+    this.detail = opts.detail;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERRORS[this.code].retryable;
+  }
+
+  /** The JSON body clients see; also what a job returns when it fails. */
+  toJSON(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        ...(this.detail === undefined ? {} : { detail: this.detail }),
+      },
+    };
+  }
+
+  static fromJSON(body: ErrorBody): ForkdError {
+    const e = body.error;
+    return new ForkdError(isErrorCode(e.code) ? e.code : 'ERR_INTERNAL', e.message, {
+      ...(e.field === undefined ? {} : { field: e.field }),
+      ...(e.detail === undefined ? {} : { detail: e.detail }),
+    });
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string; detail?: Record<string, unknown> };
+}
