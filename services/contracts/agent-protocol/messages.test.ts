@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { checkParams, checkResult, METHODS, parseMessage } from './messages.js';
+import { toForkdCode, WIRE_CODES } from './errors.js';
+import { ERRORS } from '../errors.js';
+
+const none = Buffer.alloc(0);
+const digest = `sha256:${'a'.repeat(64)}`;
+
+describe('messages', () => {
+  it('accepts each message kind', () => {
+    expect(parseMessage({ t: 'req', id: 1, method: 'ping', params: {} }, none).ok).toBe(true);
+    expect(parseMessage({ t: 'res', id: 1, result: { now: 1 } }, none).ok).toBe(true);
+    expect(parseMessage({ t: 'err', id: 0, error: { code: 'ERR_PROTOCOL', message: 'x' } }, none).ok).toBe(true);
+    expect(parseMessage({ t: 'data', id: 1, ch: 'out', end: true }, Buffer.from('x')).ok).toBe(true);
+    expect(parseMessage({ t: 'credit', id: 1, ch: 'in', bytes: 100 }, none).ok).toBe(true);
+    expect(parseMessage({ t: 'cancel', id: 3 }, none).ok).toBe(true);
+  });
+
+  it('rejects malformed headers', () => {
+    const bad: Array<Record<string, unknown>> = [
+      {},
+      { t: 'nope', id: 1 },
+      { t: 'req', id: 0, method: 'ping', params: {} },
+      { t: 'req', id: 1.5, method: 'ping', params: {} },
+      { t: 'req', id: 1, method: 'ping' },
+      { t: 'res', id: 1 },
+      { t: 'res', id: -1, result: {} },
+      { t: 'err', id: 1, error: 'x' },
+      { t: 'err', id: 1, error: { code: 'X', message: 'm', detail: [1] } },
+      { t: 'data', id: 1, ch: 'stdin' },
+      { t: 'credit', id: 1, ch: 'in', bytes: 0 },
+      { t: 'credit', id: 1, ch: 'in', bytes: 1e12 },
+      { t: 'cancel', id: '1' },
+    ];
+    for (const h of bad) expect(parseMessage(h, none).ok, JSON.stringify(h)).toBe(false);
+    expect(parseMessage({ t: 'res', id: 1, result: {} }, Buffer.from('x')).ok).toBe(false);
+  });
+
+  it('validates params and results per method', () => {
+    expect(checkParams('container.create', { id: 'c1', image: digest, limits: { memoryMib: 16 } }).ok).toBe(true);
+    expect(checkParams('container.create', { id: '../x', image: digest }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: 'busybox' }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, tty: true }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, env: ['NOEQUALS'] }).ok).toBe(false);
+    expect(checkParams('identity.set', { machineId: 'x' }).ok).toBe(false);
+    expect(checkParams('identity.set', { network: { interface: 'eth0', address: '10.0.0.2/24', dns: ['10.0.0.1'] } }).ok).toBe(true);
+    const r = checkResult('container.wait', { exitCode: 3, signal: null, oomKilled: false });
+    expect(r.ok).toBe(true);
+    const bad = checkResult('container.wait', { exitCode: '3', signal: null, oomKilled: false });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error).toContain('$.result.exitCode');
+  });
+
+  it('declares streams only where they are used', () => {
+    expect(METHODS['container.exec'].streams).toEqual({ in: true, out: true, err: true });
+    expect(METHODS.ping.streams).toEqual({});
+  });
+
+  it('maps every wire code to a catalogue code, unknown codes to ERR_GUEST', () => {
+    for (const c of Object.values(WIRE_CODES)) expect(Object.hasOwn(ERRORS, c)).toBe(true);
+    expect(toForkdCode('ERR_CONTAINER_START')).toBe('ERR_CONTAINER_START');
+    expect(toForkdCode('WHATEVER')).toBe('ERR_GUEST');
+    expect(toForkdCode('__proto__')).toBe('ERR_GUEST');
+  });
+});

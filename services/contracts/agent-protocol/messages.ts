@@ -1,0 +1,253 @@
+// Every message header on the wire, and every method with its params, result and
+// streams. The METHODS table is the single source: the agent validates params
+// with it, the host validates results with it, and the static types of
+// AgentClient.call() are inferred from it.
+
+import { arr, bool, int, lit, nullable, num, obj, opt, str, validate, type Infer, type Schema } from './schema.js';
+import { LIMITS } from './limits.js';
+
+// ---- shared field schemas -------------------------------------------------
+
+export const Digest = str({ pattern: /^sha256:[0-9a-f]{64}$/, max: 71 });
+export const ContainerId = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/ });
+export const Hostname = str({ min: 1, max: 63, pattern: /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/ });
+const Arg = str({ max: 32 * 1024 });
+const EnvVar = str({ max: 32 * 1024, pattern: /^[^=\0]+=/s });
+
+export const ImageConfig = obj({
+  Env: opt(arr(EnvVar)),
+  Cmd: opt(arr(Arg)),
+  Entrypoint: opt(arr(Arg)),
+  WorkingDir: opt(str()),
+  User: opt(str({ max: 256 })),
+});
+export type ImageConfig = Infer<typeof ImageConfig>;
+
+export const ContainerStatus = lit('created', 'running', 'exited');
+export type ContainerStatus = Infer<typeof ContainerStatus>;
+
+export const ContainerSummary = obj({
+  id: ContainerId,
+  name: str({ max: 63 }),
+  image: Digest,
+  status: ContainerStatus,
+  pid: nullable(int({ min: 0 })),
+  exitCode: nullable(int()),
+  oomKilled: bool,
+  createdAt: int({ min: 0 }),
+  startedAt: nullable(int({ min: 0 })),
+  finishedAt: nullable(int({ min: 0 })),
+});
+export type ContainerSummary = Infer<typeof ContainerSummary>;
+
+export const Limits = obj({
+  memoryMib: opt(int({ min: 4, max: 1024 * 1024 })),
+  cpus: opt(num({ min: 0.01, max: 1024 })),
+  pids: opt(int({ min: 1, max: 4_194_304 })),
+});
+export type Limits = Infer<typeof Limits>;
+
+const Empty = obj({});
+const FalseOnly: Schema<false> = { check: (v, p) => (v === false ? null : `${p}: only false is supported`) };
+
+// ---- methods --------------------------------------------------------------
+
+/** Which stream channels a method uses: `in` host→agent, `out`/`err` agent→host. */
+export interface StreamSpec {
+  readonly in?: boolean;
+  readonly out?: boolean;
+  readonly err?: boolean;
+}
+
+interface MethodSpec<P, R> {
+  readonly params: Schema<P>;
+  readonly result: Schema<R>;
+  readonly streams: StreamSpec;
+}
+
+function method<P, R>(params: Schema<P>, result: Schema<R>, streams: StreamSpec = {}): MethodSpec<P, R> {
+  return { params, result, streams };
+}
+
+export const METHODS = {
+  hello: method(
+    obj({ protocol: int({ min: 0 }), nonce: str({ max: 128 }), client: opt(str({ max: 256 })) }),
+    obj({ protocol: int({ min: 0 }), nonce: str({ max: 128 }), agentVersion: str({ max: 256 }) }),
+  ),
+  ping: method(Empty, obj({ now: int({ min: 0 }) })),
+  info: method(
+    Empty,
+    obj({
+      agentVersion: str({ max: 256 }),
+      protocol: int({ min: 0 }),
+      kernel: str({ max: 512 }),
+      hostname: str({ max: 256 }),
+      uptimeSec: num({ min: 0 }),
+      memory: obj({ totalBytes: int({ min: 0 }), availableBytes: int({ min: 0 }) }),
+      cgroup: lit('v2', 'v1', 'none'),
+      runtime: str({ max: 512 }),
+    }),
+  ),
+  'identity.set': method(
+    obj({
+      hostname: opt(Hostname),
+      network: opt(
+        obj({
+          interface: str({ min: 1, max: 15, pattern: /^[A-Za-z0-9_.-]+$/ }),
+          address: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/ }),
+          gateway: opt(str({ pattern: /^\d{1,3}(\.\d{1,3}){3}$/ })),
+          dns: opt(arr(str({ pattern: /^[0-9a-fA-F.:]+$/, max: 45 }), { max: 8 })),
+          mtu: opt(int({ min: 576, max: 65535 })),
+        }),
+      ),
+      clockEpochMs: opt(int({ min: 0 })),
+      machineId: opt(str({ pattern: /^[0-9a-f]{32}$/ })),
+      /** Base64 of random bytes from the host (at most 4 KiB decoded). */
+      entropy: opt(str({ max: 5464, pattern: /^[A-Za-z0-9+/]*={0,2}$/ })),
+    }),
+    obj({ applied: arr(str()), warnings: arr(str()) }),
+  ),
+  'image.import': method(
+    obj({ id: Digest, config: ImageConfig, layers: arr(obj({ diffId: Digest, size: int({ min: 0 }) }), { max: 256 }) }),
+    obj({ id: Digest, complete: bool, missing: arr(Digest, { max: 256 }) }),
+  ),
+  'layer.put': method(
+    obj({ diffId: Digest, size: int({ min: 0 }) }),
+    obj({ diffId: Digest, skipped: bool, files: int({ min: 0 }), bytes: int({ min: 0 }) }),
+    { in: true },
+  ),
+  'image.list': method(
+    Empty,
+    obj({ images: arr(obj({ id: Digest, layers: arr(Digest, { max: 256 }), config: ImageConfig }), { max: 4096 }) }),
+  ),
+  'image.remove': method(obj({ id: Digest }), obj({ removed: bool })),
+  'container.create': method(
+    obj({
+      id: ContainerId,
+      name: opt(Hostname),
+      image: Digest,
+      /** Replaces the image's Entrypoint. */
+      command: opt(arr(Arg)),
+      /** Replaces the image's Cmd. */
+      args: opt(arr(Arg)),
+      /** Added to (and overriding) the image's Env. */
+      env: opt(arr(EnvVar)),
+      workingDir: opt(str({ pattern: /^\// })),
+      user: opt(str({ max: 256 })),
+      limits: opt(Limits),
+      /** Terminals are not supported yet: only false is accepted. */
+      tty: opt(FalseOnly),
+    }),
+    obj({ id: ContainerId, bundle: str() }),
+  ),
+  'container.start': method(obj({ id: ContainerId }), obj({ id: ContainerId, pid: int({ min: 1 }) })),
+  'container.kill': method(obj({ id: ContainerId, signal: opt(str({ pattern: /^(SIG)?[A-Z0-9]+$|^\d{1,2}$/, max: 16 })) }), Empty),
+  'container.wait': method(
+    obj({ id: ContainerId }),
+    obj({ exitCode: int(), signal: nullable(str({ max: 16 })), oomKilled: bool }),
+  ),
+  'container.delete': method(obj({ id: ContainerId, force: opt(bool) }), obj({ deleted: bool })),
+  'container.list': method(Empty, obj({ containers: arr(ContainerSummary, { max: 4096 }) })),
+  'container.stats': method(
+    obj({ id: ContainerId }),
+    obj({
+      memory: obj({ currentBytes: int({ min: 0 }), maxBytes: nullable(int({ min: 0 })), oomKills: int({ min: 0 }) }),
+      cpu: obj({ usageUsec: int({ min: 0 }), userUsec: int({ min: 0 }), systemUsec: int({ min: 0 }), throttledUsec: int({ min: 0 }) }),
+      pids: obj({ current: int({ min: 0 }), max: nullable(int({ min: 0 })) }),
+    }),
+  ),
+  'container.exec': method(
+    obj({
+      id: ContainerId,
+      command: arr(Arg, { max: 4096 }),
+      env: opt(arr(EnvVar)),
+      workingDir: opt(str({ pattern: /^\// })),
+      user: opt(str({ max: 256 })),
+      /** When true the host sends stdin on channel `in` (and ends it). */
+      stdin: opt(bool),
+      /** The agent kills the process after this long. */
+      timeoutMs: opt(int({ min: 1 })),
+    }),
+    obj({ exitCode: int(), signal: nullable(str({ max: 16 })), timedOut: bool }),
+    { in: true, out: true, err: true },
+  ),
+  'container.logs': method(
+    obj({ id: ContainerId, follow: opt(bool), tail: opt(int({ min: 0 })), sinceMs: opt(int({ min: 0 })) }),
+    obj({ lines: int({ min: 0 }) }),
+    { out: true },
+  ),
+} as const;
+
+export type Methods = typeof METHODS;
+export type Method = keyof Methods;
+export type Params<M extends Method> = Infer<Methods[M]['params']>;
+export type Result<M extends Method> = Infer<Methods[M]['result']>;
+
+export function isMethod(v: unknown): v is Method {
+  return typeof v === 'string' && Object.hasOwn(METHODS, v);
+}
+
+// ---- message headers ------------------------------------------------------
+
+export const CHANNELS = ['in', 'out', 'err'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export interface WireError {
+  code: string;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+export type Message =
+  | { t: 'req'; id: number; method: string; params: unknown }
+  | { t: 'res'; id: number; result: unknown }
+  | { t: 'err'; id: number; error: WireError }
+  | { t: 'data'; id: number; ch: Channel; end?: boolean; payload: Buffer }
+  | { t: 'credit'; id: number; ch: Channel; bytes: number }
+  | { t: 'cancel'; id: number };
+
+const RequestId = int({ min: 1, max: LIMITS.maxRequestId });
+/** id 0 in an `err` reply is a connection-level error (not tied to a request). */
+const ReplyId = int({ min: 0, max: LIMITS.maxRequestId });
+const Chan = lit(...CHANNELS);
+
+const HEADERS = {
+  req: obj({ id: RequestId, method: str({ max: 64 }) }),
+  res: obj({ id: RequestId }),
+  err: obj({
+    id: ReplyId,
+    error: obj({ code: str({ max: 64 }), message: str({ max: 64 * 1024 }) }),
+  }),
+  data: obj({ id: RequestId, ch: Chan, end: opt(bool) }),
+  credit: obj({ id: RequestId, ch: Chan, bytes: int({ min: 1, max: LIMITS.maxWindowBytes }) }),
+  cancel: obj({ id: RequestId }),
+} as const;
+
+/**
+ * Checks a decoded frame's header and turns it into a Message. The method's own
+ * params/result are checked later, by whoever knows which method the id is.
+ */
+export function parseMessage(header: Record<string, unknown>, payload: Buffer): { ok: true; msg: Message } | { ok: false; error: string } {
+  const t = header['t'];
+  if (typeof t !== 'string' || !Object.hasOwn(HEADERS, t)) return { ok: false, error: `unknown message type ${JSON.stringify(t)?.slice(0, 40)}` };
+  const kind = t as keyof typeof HEADERS;
+  const e = HEADERS[kind].check(header, '$');
+  if (e) return { ok: false, error: e };
+  if (kind !== 'data' && payload.length > 0) return { ok: false, error: `a ${kind} message carries no payload` };
+  if (kind === 'data') return { ok: true, msg: { ...(header as Omit<Extract<Message, { t: 'data' }>, 'payload'>), payload } };
+  if (kind === 'req' && !Object.hasOwn(header, 'params')) return { ok: false, error: '$.params: required' };
+  if (kind === 'res' && !Object.hasOwn(header, 'result')) return { ok: false, error: '$.result: required' };
+  if (kind === 'err') {
+    const detail = (header['error'] as Record<string, unknown>)['detail'];
+    if (detail !== undefined && (typeof detail !== 'object' || detail === null || Array.isArray(detail))) return { ok: false, error: '$.error.detail: expected object' };
+  }
+  return { ok: true, msg: header as Message };
+}
+
+export function checkParams<M extends Method>(method: M, params: unknown): { ok: true; value: Params<M> } | { ok: false; error: string } {
+  return validate(METHODS[method].params as Schema<Params<M>>, params, '$.params');
+}
+
+export function checkResult<M extends Method>(method: M, result: unknown): { ok: true; value: Result<M> } | { ok: false; error: string } {
+  return validate(METHODS[method].result as Schema<Result<M>>, result, '$.result');
+}
