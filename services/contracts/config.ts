@@ -1,0 +1,110 @@
+// Every environment variable forkd reads, with its default, in one place. The
+// README's configuration table is generated from the same list (see
+// `CONFIG_VARIABLES`), and a unit test keeps the two in step.
+import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ForkdError } from './errors.js';
+
+/** The repository (or installed package) root: the nearest folder above with forkd's package.json. */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(from: string): string {
+  // Source runs from services/contracts, the build from dist/services/contracts.
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'services'))) return dir;
+  }
+  return resolve(from, '..', '..');
+}
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface ForkdConfig {
+  dataDir: string;
+  listen: { host: string; port: number };
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
+  accel: Accel | 'auto';
+  hostId: string;
+  libvirtUri: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  jobTimeoutMs: number;
+}
+
+export interface ConfigVariable {
+  name: string;
+  default: string;
+  meaning: string;
+}
+
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: 'FORKD_DATA_DIR', default: '<repo>/var', meaning: 'Where forkd keeps its database, images, VM disks, sockets and the admin key.' },
+  { name: 'FORKD_LISTEN', default: '127.0.0.1:7700', meaning: 'Address the API listens on (`host:port`).' },
+  { name: 'REDIS_URL', default: '(private redis-server on `var/redis.sock`)', meaning: 'Redis for the job queues. Unset: `forkd up` starts a private redis-server and stops it on exit.' },
+  { name: 'DATABASE_URL', default: '`file:var/forkd.db` (SQLite)', meaning: '`file:…` for SQLite or `postgresql://…` for PostgreSQL.' },
+  { name: 'FORKD_ACCEL', default: 'auto', meaning: '`kvm`, `tcg` or `auto` (boot a probe guest with KVM once; fall back to TCG).' },
+  { name: 'FORKD_HOST_ID', default: '(the machine\'s hostname)', meaning: 'This host\'s id; hostd takes jobs from the queue named after it.' },
+  { name: 'FORKD_LIBVIRT_URI', default: 'qemu:///system', meaning: 'libvirt connection URI used by hostd.' },
+  { name: 'FORKD_LOG_LEVEL', default: 'info', meaning: '`debug`, `info`, `warn` or `error`.' },
+  { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
+  { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
+  { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
+];
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new ForkdError('ERR_CONFIG', `FORKD_LISTEN must be host:port (got ${JSON.stringify(value)})`, { field: 'FORKD_LISTEN' });
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ForkdError('ERR_CONFIG', `${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`, { field: name });
+}
+
+/** Host ids name queues and domains: keep them to a safe alphabet. */
+export function sanitizeHostId(raw: string): string {
+  const id = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48);
+  return id || 'host';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
+  const dataDir = resolve(env.FORKD_DATA_DIR || join(PACKAGE_ROOT, 'var'));
+  const timeout = Number(env.FORKD_JOB_TIMEOUT_MS ?? 120_000);
+  if (!Number.isInteger(timeout) || timeout < 1000) {
+    throw new ForkdError('ERR_CONFIG', 'FORKD_JOB_TIMEOUT_MS must be an integer ≥ 1000', { field: 'FORKD_JOB_TIMEOUT_MS' });
+  }
+  const hostIdRaw = env.FORKD_HOST_ID || hostname();
+  if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
+    throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
+  }
+  return {
+    dataDir,
+    listen: parseListen(env.FORKD_LISTEN || '127.0.0.1:7700'),
+    redisUrl: env.REDIS_URL || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    accel: oneOf('FORKD_ACCEL', env.FORKD_ACCEL || 'auto', ['auto', 'kvm', 'tcg'] as const),
+    hostId: sanitizeHostId(hostIdRaw),
+    libvirtUri: env.FORKD_LIBVIRT_URI || 'qemu:///system',
+    logLevel: oneOf('FORKD_LOG_LEVEL', env.FORKD_LOG_LEVEL || 'info', ['debug', 'info', 'warn', 'error'] as const),
+    jobTimeoutMs: timeout,
+  };
+}
+
+/** Paths inside the data directory, named once. */
+export function dataPaths(dataDir: string) {
+  return {
+    adminKey: join(dataDir, 'admin.key'),
+    redisSocket: join(dataDir, 'redis.sock'),
+    redisDir: join(dataDir, 'redis'),
+    sqlite: join(dataDir, 'forkd.db'),
+    images: join(dataDir, 'images'),
+    vms: join(dataDir, 'run', 'vms'),
+    hostState: join(dataDir, 'host'),
+    bench: join(dataDir, 'bench'),
+  };
+}
