@@ -1,0 +1,88 @@
+// How the API asks a host to do something: put a job on that host's queue and
+// wait for its result. The API never touches libvirt; this is its only road to
+// a host.
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ForkdError } from '../contracts/errors.js';
+import {
+  HOST_REGISTRY_KEY, HOST_STALE_MS, decodeJobError, hostQueueName,
+  type HostAnnouncement, type JobInput, type JobName, type JobOutput,
+} from '../contracts/jobs.js';
+
+export interface KnownHost extends HostAnnouncement {
+  up: boolean;
+}
+
+export class HostJobs {
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+
+  constructor(private readonly redis: Redis, private readonly defaultTimeoutMs: number) {}
+
+  /** Hosts that announced themselves, with `up` false once their heartbeat is stale. */
+  async listHosts(now = Date.now()): Promise<KnownHost[]> {
+    const raw = await this.redis.hgetall(HOST_REGISTRY_KEY);
+    const hosts: KnownHost[] = [];
+    for (const value of Object.values(raw)) {
+      try {
+        const a = JSON.parse(value) as HostAnnouncement;
+        hosts.push({ ...a, up: now - Date.parse(a.lastSeenAt) < HOST_STALE_MS });
+      } catch {
+        // A garbled entry is skipped; hostd rewrites its own every heartbeat.
+      }
+    }
+    return hosts.sort((a, b) => a.hostId.localeCompare(b.hostId));
+  }
+
+  /** Enqueue `name` on `hostId`'s queue and wait for its result. */
+  async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { timeoutMs?: number; jobId?: string } = {}): Promise<JobOutput<N>> {
+    const { queue, events } = await this.queueFor(hostId);
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const job: Job = await queue.add(name, input, {
+      ...(opts.jobId ? { jobId: opts.jobId } : {}),
+      attempts: 1,
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 24 * 3600, count: 1000 },
+    });
+    try {
+      return (await job.waitUntilFinished(events, timeoutMs)) as JobOutput<N>;
+    } catch (err) {
+      throw await this.explainFailure(job, hostId, err, timeoutMs);
+    }
+  }
+
+  private async explainFailure(job: Job, hostId: string, err: unknown, timeoutMs: number): Promise<ForkdError> {
+    const message = (err as Error)?.message ?? String(err);
+    const body = decodeJobError(message);
+    if (body) return ForkdError.fromJSON(body);
+    if (/timed out/i.test(message)) {
+      const state = await job.getState().catch(() => 'unknown');
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+        await job.remove().catch(() => {});
+        return new ForkdError('ERR_HOST_UNAVAILABLE', `host ${hostId} did not pick up the ${job.name} job within ${timeoutMs} ms (is its hostd running?)`, { detail: { hostId } });
+      }
+      return new ForkdError('ERR_TIMEOUT', `host ${hostId} did not finish ${job.name} within ${timeoutMs} ms (job ${job.id} is ${state})`, { detail: { hostId, jobId: job.id } });
+    }
+    return new ForkdError('ERR_INTERNAL', `job ${job.name} on ${hostId} failed: ${message}`, { detail: { hostId, jobId: job.id } });
+  }
+
+  private async queueFor(hostId: string) {
+    let entry = this.queues.get(hostId);
+    if (!entry) {
+      const name = hostQueueName(hostId);
+      const queue = new Queue(name, { connection: this.redis });
+      const events = new QueueEvents(name, { connection: this.redis.duplicate() });
+      await events.waitUntilReady();
+      entry = { queue, events };
+      this.queues.set(hostId, entry);
+    }
+    return entry;
+  }
+
+  async close(): Promise<void> {
+    for (const { queue, events } of this.queues.values()) {
+      await events.close();
+      await queue.close();
+    }
+    this.queues.clear();
+  }
+}

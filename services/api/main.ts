@@ -1,0 +1,47 @@
+// Starts the API process: database (migrated), admin key, Redis, HTTP.
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { ForkdError } from '../contracts/errors.js';
+import type { Logger } from '../contracts/logger.js';
+import { CleanupStack } from '../contracts/cleanup-stack.js';
+import { connectRedis } from '../contracts/redis.js';
+import { openDatabase } from './db/client.js';
+import { HostJobs } from './host-jobs.js';
+import { KeyStore } from './key-store.js';
+import { buildApiServer } from './server.js';
+
+export interface RunningApi {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startApi(config: ForkdConfig, redisUrl: string, log: Logger): Promise<RunningApi> {
+  await mkdir(config.dataDir, { recursive: true });
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const cleanup = new CleanupStack();
+  cleanup.push('database', () => db.close());
+  try {
+    const keys = new KeyStore(db.prisma);
+    await keys.ensureAdminKey(dataPaths(config.dataDir).adminKey, log);
+    const redis = await connectRedis(redisUrl);
+    cleanup.push('redis', () => redis.quit());
+    const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
+    cleanup.push('host queues', () => hostJobs.close());
+    const app = await buildApiServer({ config, keys, hostJobs });
+    cleanup.push('http', () => app.close());
+    try {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+    } catch (err) {
+      throw new ForkdError('ERR_CONFIG', `cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`, { field: 'FORKD_LISTEN', cause: err });
+    }
+    const addr = app.server.address();
+    const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+    log.info('API listening', { url, database: db.kind });
+    return { app, url, stop: async () => { await cleanup.run(); } };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}

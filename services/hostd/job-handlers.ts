@@ -1,0 +1,18 @@
+// The registry of job handlers: one entry per job in contracts/jobs.ts. The
+// mapped type makes a missing handler a compile error, so a job the API can
+// enqueue always has code on the host side.
+import type { JobInput, JobName, JobOutput } from '../contracts/jobs.js';
+import type { Logger } from '../contracts/logger.js';
+
+export interface JobContext {
+  jobId: string;
+  log: Logger;
+  /** Reports progress (0–100 and a step name) to the API, which relays it to clients. */
+  progress(percent: number, step: string): Promise<void>;
+  /** Aborted when hostd drains and the job should stop at its next safe point. */
+  signal: AbortSignal;
+}
+
+export type JobHandler<N extends JobName> = (input: JobInput<N>, ctx: JobContext) => Promise<JobOutput<N>>;
+
+export type JobHandlers = { [N in JobName]: JobHandler<N> };

@@ -1,0 +1,106 @@
+// hostd's side of the queue: takes jobs for this host, runs their handlers, and
+// turns failures into the error bodies the API understands. It also announces
+// the host in Redis (heartbeat) and drains gracefully: on stop it finishes the
+// jobs in hand, takes no new ones, and marks the host draining meanwhile.
+import { hostname } from 'node:os';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Accel } from '../contracts/config.js';
+import { ForkdError } from '../contracts/errors.js';
+import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, type HostAnnouncement, type JobName } from '../contracts/jobs.js';
+import { errorFields, type Logger } from '../contracts/logger.js';
+import type { JobHandlers } from './job-handlers.js';
+
+export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+export interface HostWorkerOptions {
+  hostId: string;
+  accel: Accel;
+  redis: Redis;
+  handlers: JobHandlers;
+  log: Logger;
+  concurrency?: number;
+}
+
+export class HostWorker {
+  private worker: Worker | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly drain = new AbortController();
+  private readonly startedAt = new Date().toISOString();
+  state: WorkerState = 'starting';
+
+  constructor(private readonly opts: HostWorkerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.state !== 'starting') throw new Error(`HostWorker.start in state ${this.state}`);
+    const { hostId, redis, log } = this.opts;
+    this.worker = new Worker(hostQueueName(hostId), (job) => this.run(job), {
+      connection: redis.duplicate(),
+      concurrency: this.opts.concurrency ?? 8,
+      // Long guest operations keep the lock renewed; a crashed hostd's jobs
+      // become stalled and are retried (handlers are idempotent).
+      lockDuration: 60_000,
+      autorun: true,
+    });
+    this.worker.on('error', (err) => log.error('queue worker error', errorFields(err)));
+    await this.worker.waitUntilReady();
+    await this.announce();
+    this.heartbeat = setInterval(() => void this.announce().catch((err) => log.warn('heartbeat failed', errorFields(err))), HOST_HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.state = 'running';
+    log.info('hostd is taking jobs', { queue: hostQueueName(hostId) });
+  }
+
+  private async announce(): Promise<void> {
+    const a: HostAnnouncement = {
+      hostId: this.opts.hostId,
+      hostname: hostname(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      lastSeenAt: new Date().toISOString(),
+      accel: this.opts.accel,
+      draining: this.state === 'draining',
+    };
+    await this.opts.redis.hset(HOST_REGISTRY_KEY, this.opts.hostId, JSON.stringify(a));
+  }
+
+  private async run(job: Job): Promise<unknown> {
+    const name = job.name as JobName;
+    const handler = this.opts.handlers[name] as ((input: unknown, ctx: unknown) => Promise<unknown>) | undefined;
+    const log = this.opts.log.child({ job: job.id, kind: name });
+    if (!handler) throw new UnrecoverableError(encodeJobError(new ForkdError('ERR_INTERNAL', `hostd has no handler for job ${name}`).toJSON()));
+    const started = Date.now();
+    try {
+      const result = await handler(job.data, {
+        jobId: String(job.id),
+        log,
+        progress: (percent: number, step: string) => job.updateProgress({ percent, step }),
+        signal: this.drain.signal,
+      });
+      log.debug('job done', { ms: Date.now() - started });
+      return result;
+    } catch (err) {
+      const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+      log[fe.code === 'ERR_INTERNAL' ? 'error' : 'info']('job failed', { ...errorFields(err), ms: Date.now() - started });
+      const encoded = encodeJobError(fe.toJSON());
+      throw fe.retryable ? new Error(encoded) : new UnrecoverableError(encoded);
+    }
+  }
+
+  /** Stops taking jobs, lets running ones finish (up to `graceMs`), then leaves the registry. */
+  async stop(graceMs = 30_000): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    await this.announce().catch(() => {});
+    const worker = this.worker;
+    if (worker) {
+      const closing = worker.close();
+      const timer = setTimeout(() => { this.drain.abort(); void worker.close(true); }, graceMs);
+      await closing;
+      clearTimeout(timer);
+    }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.opts.redis.hdel(HOST_REGISTRY_KEY, this.opts.hostId).catch(() => {});
+    this.state = 'stopped';
+  }
+}
