@@ -38,7 +38,7 @@ async function makeTemplate(): Promise<TemplateManifest> {
     cmdline: 'console=ttyS0',
     vcpus: 1,
     memoryMib: 8,
-    accel: 'qemu',
+    accel: 'tcg',
     qemuVersion: '7.2.22',
     machine: 'pc-i440fx-7.2',
     ramId: 'forkd-ram',
@@ -132,8 +132,8 @@ describe('template manifest', () => {
 });
 
 describe('isTemplateCompatible', () => {
-  const m = { formatVersion: TEMPLATE_FORMAT_VERSION, id: 't', accel: 'qemu', qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2' } as TemplateManifest;
-  const host = { accel: 'qemu', qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2' } as const;
+  const m = { formatVersion: TEMPLATE_FORMAT_VERSION, id: 't', accel: 'tcg', qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2' } as TemplateManifest;
+  const host = { accel: 'tcg', qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2' } as const;
 
   it('accepts a template built on this host', () => {
     expect(isTemplateCompatible(m, host)).toEqual({ ok: true });

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForkdError } from '../../contracts/errors.js';
-import type { Accel } from '../vm/domain-xml.js';
+import type { Accel } from '../../contracts/config.js';
 
 /**
  * Version of the template layout and of the save/restore recipe (device state
@@ -39,6 +39,7 @@ export interface TemplateManifest {
   cmdline: string;
   vcpus: number;
   memoryMib: number;
+  /** The accelerator the template ran under ('tcg' is libvirt domain type 'qemu'). */
   accel: Accel;
   qemuVersion: string;
   machine: string;
@@ -175,7 +176,7 @@ export function parseManifest(text: string, id = '?'): TemplateManifest {
   if (!Number.isInteger(m.formatVersion)) throw bad('has no formatVersion');
   for (const k of strings) if (typeof m[k] !== 'string') throw bad(`field ${k} is not a string`);
   if (!Number.isInteger(m.vcpus) || !Number.isInteger(m.memoryMib)) throw bad('has no vcpus/memoryMib');
-  if (m.accel !== 'kvm' && m.accel !== 'qemu') throw bad('has no valid accel');
+  if (m.accel !== 'kvm' && m.accel !== 'tcg') throw bad('has no valid accel');
   if (typeof m.files !== 'object' || m.files === null) throw bad('has no files');
   for (const k of ['memory', 'state', 'disk'] as const) if (!isFileRecord(m.files[k])) throw bad(`file record ${k} is malformed`);
   return m;

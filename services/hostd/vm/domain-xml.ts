@@ -12,7 +12,13 @@
 // - nothing that discards or shares guest pages: no balloon, no virtio-mem,
 //   no virtio-fs (they break the private mapping; DESIGN.md).
 
-export type Accel = 'kvm' | 'qemu';
+/** libvirt's domain type: 'kvm', or 'qemu' for TCG. */
+export type DomainType = 'kvm' | 'qemu';
+
+/** The libvirt domain type for forkd's accelerator setting ('tcg' runs as domain type 'qemu'). */
+export function domainTypeFor(accel: 'kvm' | 'tcg'): DomainType {
+  return accel === 'kvm' ? 'kvm' : 'qemu';
+}
 
 /** QEMU 7.2's default i440FX machine, pinned so a template outlives a QEMU upgrade only when the machine still matches. */
 export const MACHINE_TYPE = 'pc-i440fx-7.2';
@@ -58,7 +64,7 @@ export interface DomainSpec {
   name: string;
   uuid: string;
   /** libvirt domain type: 'kvm' on real hosts, 'qemu' (TCG) where KVM is unusable. Never assume either. */
-  type: Accel;
+  type: DomainType;
   /** Defaults to MACHINE_TYPE; a clone must use its template's. */
   machine?: string;
   vcpus: number;
