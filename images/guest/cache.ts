@@ -1,0 +1,114 @@
+// One content-addressed directory per build: `<root>/<id>/`. A build runs in a
+// temp directory beside it and is renamed into place only when complete, so a
+// crash never leaves a half image under the final name; a finished directory
+// is never rebuilt.
+import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Written last inside every finished build; its presence marks the build complete. */
+export const MANIFEST = 'manifest.json';
+
+const TMP_PREFIX = '.tmp-';
+const inFlight = new Map<string, Promise<BuildOnceResult>>();
+
+export interface BuildOnceResult {
+  dir: string;
+  /** true when the directory already existed and nothing was built. */
+  cached: boolean;
+}
+
+/**
+ * Returns `<root>/<id>`, running `build(tmpDir)` first if it does not exist yet.
+ * `build` must write MANIFEST into tmpDir as its last step. Concurrent callers
+ * in this process share one build; builds in other processes race harmlessly
+ * (the first rename wins, the loser's copy is discarded).
+ */
+export function buildOnce(root: string, id: string, build: (tmpDir: string) => Promise<void>): Promise<BuildOnceResult> {
+  const key = join(root, id);
+  const running = inFlight.get(key);
+  if (running !== undefined) return running;
+  const p = doBuild(root, id, build).finally(() => inFlight.delete(key));
+  inFlight.set(key, p);
+  return p;
+}
+
+async function doBuild(root: string, id: string, build: (tmpDir: string) => Promise<void>): Promise<BuildOnceResult> {
+  const dir = join(root, id);
+  if (await isComplete(dir)) return { dir, cached: true };
+  await mkdir(root, { recursive: true });
+  await removeStaleTemps(root);
+  if (await exists(dir)) await rm(dir, { recursive: true, force: true }); // no manifest: not ours to trust
+  const tmp = await mkdtemp(join(root, `${TMP_PREFIX}${id}-${process.pid}-`));
+  try {
+    await chmod(tmp, 0o755); // mkdtemp makes it 0700; QEMU may run as another user
+    await build(tmp);
+    if (!(await exists(join(tmp, MANIFEST)))) throw new Error(`build of ${id} did not write ${MANIFEST}`);
+    await syncDir(tmp);
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code === 'EEXIST' || code === 'ENOTEMPTY') && (await isComplete(dir))) {
+        await rm(tmp, { recursive: true, force: true });
+        return { dir, cached: true };
+      }
+      throw e;
+    }
+    return { dir, cached: false };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function isComplete(dir: string): Promise<boolean> {
+  return exists(join(dir, MANIFEST));
+}
+
+/** Temp dirs left by a builder process that no longer runs (it crashed). */
+async function removeStaleTemps(root: string): Promise<void> {
+  for (const name of await readdir(root)) {
+    if (!name.startsWith(TMP_PREFIX)) continue;
+    const pid = Number(/-(\d+)-[^-]*$/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    await rm(join(root, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Flushes every file in `dir` and the directory itself, so the rename publishes data that is on disk. */
+async function syncDir(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const s = await stat(join(dir, name));
+    if (!s.isFile()) continue;
+    const fh = await open(join(dir, name), 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
