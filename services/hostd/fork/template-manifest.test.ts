@@ -42,6 +42,7 @@ async function makeTemplate(): Promise<TemplateManifest> {
     qemuVersion: '7.2.22',
     machine: 'pc-i440fx-7.2',
     ramId: 'forkd-ram',
+    network: null,
     createdAt: new Date(0).toISOString(),
     files: {
       memory: await recordFile(join(dir, TEMPLATE_FILES.memory)),

@@ -9,14 +9,16 @@ import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Accel } from '../../contracts/config.js';
+import type { NetworkSpec } from '../vm/domain-xml.js';
+import { FORK_FORMAT_VERSION } from './format.js';
 
 /**
  * Version of the template layout and of the save/restore recipe (device state
  * saved with x-ignore-shared into `state`, RAM in `memory`, disk frozen as
- * `disk.qcow2`). Bump it when any piece changes how it saves or restores; a
- * template with another version is stale and gets rebuilt.
+ * `disk.qcow2`): the fork's format version (format.ts). A template with
+ * another version is stale and gets rebuilt.
  */
-export const TEMPLATE_FORMAT_VERSION = 1;
+export const TEMPLATE_FORMAT_VERSION = FORK_FORMAT_VERSION;
 
 export const TEMPLATE_FILES = { memory: 'memory', state: 'state', disk: 'disk.qcow2', manifest: 'manifest.json' } as const;
 
@@ -44,6 +46,8 @@ export interface TemplateManifest {
   qemuVersion: string;
   machine: string;
   ramId: string;
+  /** The template's NIC (clones keep the device; null: none). */
+  network: NetworkSpec | null;
   createdAt: string;
   files: Record<TemplateFileKind, FileRecord>;
 }
@@ -177,6 +181,7 @@ export function parseManifest(text: string, id = '?'): TemplateManifest {
   for (const k of strings) if (typeof m[k] !== 'string') throw bad(`field ${k} is not a string`);
   if (!Number.isInteger(m.vcpus) || !Number.isInteger(m.memoryMib)) throw bad('has no vcpus/memoryMib');
   if (m.accel !== 'kvm' && m.accel !== 'tcg') throw bad('has no valid accel');
+  if (m.network === undefined) throw bad('has no network field');
   if (typeof m.files !== 'object' || m.files === null) throw bad('has no files');
   for (const k of ['memory', 'state', 'disk'] as const) if (!isFileRecord(m.files[k])) throw bad(`file record ${k} is malformed`);
   return m;

@@ -1,0 +1,288 @@
+// The fork: one module that combines the pieces (disk overlay, memory
+// mapping, device state, identity) under one format version (format.ts).
+//
+//   verify template ─▶ overlay ─▶ domain start (paused, -incoming defer)   = a clone *shell*
+//   ─▶ incoming (device state) ─▶ resume ─▶ agent ready ─▶ identity.set   = finishing it
+//
+// The warm pool starts shells ahead of time and finishes them on demand;
+// forkFromTemplate does both in one go.
+//
+// Clones are *transient* libvirt domains (virDomainCreateXML): nothing is
+// defined, so destroying one, or QEMU dying, leaves no libvirt config behind,
+// and a crashed hostd finds its clones by name prefix and <metadata> among
+// running domains. A clone is never restarted in place (its RAM is a private
+// copy of the template's and gone with the process), so a persistent
+// definition would only be something more to undefine.
+
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Params } from '../../contracts/agent-protocol/messages.js';
+import { ForkdError } from '../../contracts/errors.js';
+import { buildDomainXml, domainTypeFor, type NetworkSpec } from '../vm/domain-xml.js';
+import { loadDeviceState } from './device-state.js';
+import { createOverlay } from './disk-overlay.js';
+import { FORK_FORMAT_VERSION } from './format.js';
+import { newIdentity, type CloneIdentity } from './identity.js';
+import { destroyQuietly, START_PAUSED, type ForkAgent, type ForkConnection, type ForkDomain } from './ports.js';
+import { domainQmp } from './qmp.js';
+import {
+  assertTemplateCompatible,
+  readManifest,
+  TEMPLATE_FILES,
+  verifyTemplateFiles,
+  type HostInfo,
+  type TemplateManifest,
+  type VerifyMode,
+} from './template-manifest.js';
+
+export { FORK_FORMAT_VERSION };
+
+/** A template whose manifest was read, found compatible and whose files were checked. */
+export interface Template {
+  dir: string;
+  manifest: TemplateManifest;
+}
+
+/**
+ * Reads and checks a template before anything is started from it:
+ * ERR_TEMPLATE_CORRUPT (manifest or files), ERR_TEMPLATE_STALE (host changed).
+ */
+export async function openTemplate(dir: string, host: HostInfo, mode: VerifyMode = 'fast'): Promise<Template> {
+  const manifest = await readManifest(dir);
+  assertTemplateCompatible(manifest, host);
+  await verifyTemplateFiles(dir, manifest, mode);
+  return { dir, manifest };
+}
+
+export function templatePaths(t: Template): { memory: string; state: string; disk: string } {
+  return {
+    memory: join(t.dir, TEMPLATE_FILES.memory),
+    state: join(t.dir, TEMPLATE_FILES.state),
+    disk: join(t.dir, TEMPLATE_FILES.disk),
+  };
+}
+
+export interface ShellOptions {
+  conn: ForkConnection;
+  template: Template;
+  /** Per-VM directories live here: `<runDir>/<id>/{disk.qcow2,agent.sock,console.log}`. */
+  runDir: string;
+  hostId: string;
+  /** forkd's VM id (generated when absent). */
+  id?: string;
+  hostname?: string;
+  /** MACs already in use; the clone's avoids them. */
+  takenMacs?: ReadonlySet<string>;
+  /** Host side of the clone's NIC; defaults to the template's. The device itself always matches the template. */
+  network?: NetworkSpec;
+  /** Domain-name prefix; tests use `forkd-test-<suite>-`. */
+  namePrefix?: string;
+}
+
+/** A started QEMU waiting in `-incoming defer`: everything of a clone but its state. */
+export interface CloneShell {
+  identity: CloneIdentity;
+  template: Template;
+  domain: ForkDomain;
+  dir: string;
+  disk: string;
+  agentSocket: string;
+  consoleLog: string;
+  timings: { overlayMs: number; domainStartMs: number };
+}
+
+export interface ForkTimings {
+  verifyMs: number;
+  overlayMs: number;
+  domainStartMs: number;
+  incomingMs: number;
+  resumeMs: number;
+  agentReadyMs: number;
+  identityMs: number;
+  totalMs: number;
+}
+
+export interface ForkedVm<A extends ForkAgent = ForkAgent> {
+  identity: CloneIdentity;
+  domain: ForkDomain;
+  dir: string;
+  disk: string;
+  agentSocket: string;
+  consoleLog: string;
+  /** Connected agent (null when the fork was made without one). */
+  agent: A | null;
+  timings: ForkTimings;
+  /** Destroys the domain and removes the clone's files. */
+  destroy(): Promise<void>;
+}
+
+async function removeVmFiles(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Overlay + clone domain started paused in `-incoming defer`. Cleans up after itself on failure. */
+export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
+  const { template } = opts;
+  const m = template.manifest;
+  const identity0 = newIdentity({
+    ...(opts.id === undefined ? {} : { id: opts.id }),
+    ...(opts.hostname === undefined ? {} : { hostname: opts.hostname }),
+    ...(opts.takenMacs === undefined ? {} : { takenMacs: opts.takenMacs }),
+  });
+  const identity = opts.namePrefix ? { ...identity0, name: `${opts.namePrefix}${identity0.id}` } : identity0;
+  const dir = join(opts.runDir, identity.id);
+  const disk = join(dir, 'disk.qcow2');
+  const agentSocket = join(dir, 'agent.sock');
+  const consoleLog = join(dir, 'console.log');
+  const tp = templatePaths(template);
+
+  let domain: ForkDomain | null = null;
+  try {
+    await mkdir(dir, { recursive: false, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `VM directory ${dir} already exists`, { detail: { vm: identity.id } });
+      throw err;
+    });
+    const t0 = Date.now();
+    await createOverlay(tp.disk, disk);
+    const overlayMs = Date.now() - t0;
+
+    const network = opts.network ?? m.network;
+    const xml = buildDomainXml({
+      name: identity.name,
+      uuid: identity.uuid,
+      genid: identity.genid,
+      type: domainTypeFor(m.accel),
+      machine: m.machine,
+      vcpus: m.vcpus,
+      memoryMib: m.memoryMib,
+      kernel: m.kernel,
+      initramfs: m.initramfs,
+      cmdline: m.cmdline,
+      disks: [{ path: disk, format: 'qcow2' }],
+      ...(network === null ? {} : { nic: { mac: identity.mac, network } }),
+      agentSocket,
+      consoleLog,
+      metadata: {
+        vm: identity.id,
+        host: opts.hostId,
+        kind: 'vm',
+        created: new Date().toISOString(),
+        extra: { template: m.id, format: String(FORK_FORMAT_VERSION) },
+      },
+      memory: { mode: 'clone', ramId: m.ramId, memPath: tp.memory, share: false, incoming: 'defer' },
+    });
+    const t1 = Date.now();
+    // Paused: libvirt sends no `cont`, so the clone runs only once resumed after its state is in.
+    domain = await opts.conn.createDomainXML(xml, START_PAUSED);
+    const domainStartMs = Date.now() - t1;
+    return { identity, template, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
+  } catch (err) {
+    await destroyQuietly(domain);
+    await removeVmFiles(dir);
+    throw err;
+  }
+}
+
+/** Destroys a shell that will not be used. */
+export async function discardShell(shell: CloneShell): Promise<void> {
+  await destroyQuietly(shell.domain);
+  await removeVmFiles(shell.dir);
+}
+
+export interface FinishOptions<A extends ForkAgent> {
+  /** Connects to the clone's agent; without it the clone gets no identity.set (tests of the bare fork only). */
+  agent?: (socketPath: string) => A;
+  /** Passed to identity.set (static address for the clone's NIC), when the host assigns addresses. */
+  guestNetwork?: Params<'identity.set'>['network'];
+  agentTimeoutMs?: number;
+  incomingTimeoutMs?: number;
+}
+
+/** Loads the template's state into a shell, resumes it and gives it its identity. On failure the shell is destroyed. */
+export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ForkedVm<A>> {
+  let agent: A | null = null;
+  try {
+    const t0 = Date.now();
+    await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
+    const t1 = Date.now();
+    await shell.domain.resume();
+    const t2 = Date.now();
+    let agentReadyMs = 0;
+    let identityMs = 0;
+    if (opts.agent) {
+      agent = opts.agent(shell.agentSocket);
+      await agent.waitReady({ timeoutMs: opts.agentTimeoutMs ?? 30_000 });
+      const t3 = Date.now();
+      agentReadyMs = t3 - t2;
+      const id = shell.identity;
+      await agent.call('identity.set', {
+        hostname: id.hostname,
+        machineId: id.machineId,
+        entropy: id.entropy,
+        clockEpochMs: Date.now(),
+        ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
+      });
+      identityMs = Date.now() - t3;
+    }
+    const timings: ForkTimings = {
+      verifyMs: 0,
+      overlayMs: shell.timings.overlayMs,
+      domainStartMs: shell.timings.domainStartMs,
+      incomingMs: t1 - t0,
+      resumeMs: t2 - t1,
+      agentReadyMs,
+      identityMs,
+      totalMs: 0,
+    };
+    timings.totalMs = timings.incomingMs + timings.resumeMs + agentReadyMs + identityMs;
+    const vmAgent = agent;
+    return {
+      identity: shell.identity,
+      domain: shell.domain,
+      dir: shell.dir,
+      disk: shell.disk,
+      agentSocket: shell.agentSocket,
+      consoleLog: shell.consoleLog,
+      agent: vmAgent,
+      timings,
+      destroy: async () => {
+        vmAgent?.close();
+        await discardShell(shell);
+      },
+    };
+  } catch (err) {
+    agent?.close();
+    await discardShell(shell);
+    throw err;
+  }
+}
+
+export interface ForkOptions<A extends ForkAgent> extends Omit<ShellOptions, 'template'>, FinishOptions<A> {
+  /** A template directory, or one already opened (then only re-verified when `verify` says so). */
+  template: string | Template;
+  /** Needed when `template` is a directory. */
+  host?: HostInfo;
+  /** File check before anything starts (default 'fast'; 'none' for a template opened moments ago). */
+  verify?: VerifyMode | 'none';
+}
+
+/** Forks one clone from a template: nothing is left behind when it fails. */
+export async function forkFromTemplate<A extends ForkAgent>(opts: ForkOptions<A>): Promise<ForkedVm<A>> {
+  const t0 = Date.now();
+  const verify = opts.verify ?? 'fast';
+  let template: Template;
+  if (typeof opts.template === 'string') {
+    if (!opts.host) throw new ForkdError('ERR_INTERNAL', 'forkFromTemplate: host info is needed to open a template directory');
+    template = verify === 'none' ? { dir: opts.template, manifest: await readManifest(opts.template) } : await openTemplate(opts.template, opts.host, verify);
+  } else {
+    template = opts.template;
+    if (opts.host) assertTemplateCompatible(template.manifest, opts.host);
+    if (verify !== 'none') await verifyTemplateFiles(template.dir, template.manifest, verify);
+  }
+  const verifyMs = Date.now() - t0;
+  const shell = await startCloneShell({ ...opts, template });
+  const vm = await finishClone(shell, opts);
+  vm.timings.verifyMs = verifyMs;
+  vm.timings.totalMs = Date.now() - t0;
+  return vm;
+}
