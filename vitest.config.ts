@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Two projects: `unit` tests pure logic beside the code; `integration` drives the
 // real libvirtd, QEMU guests, Redis and SQLite. Integration files run one at a
 // time because guests under TCG share two cores.
+// Test workers inherit this: libvirt calls and libvirt's event loop share libuv's pool.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 export default defineConfig({
   test: {
     projects: [

@@ -14,7 +14,7 @@ export interface KnownHost extends HostAnnouncement {
 }
 
 export class HostJobs {
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
 
   constructor(private readonly redis: Redis, private readonly defaultTimeoutMs: number) {}
 
@@ -70,18 +70,21 @@ export class HostJobs {
     if (!entry) {
       const name = hostQueueName(hostId);
       const queue = new Queue(name, { connection: this.redis });
-      const events = new QueueEvents(name, { connection: this.redis.duplicate() });
+      // QueueEvents blocks on its connection, so it gets its own (and we close it: BullMQ leaves passed-in connections open).
+      const eventsConnection = this.redis.duplicate();
+      const events = new QueueEvents(name, { connection: eventsConnection });
       await events.waitUntilReady();
-      entry = { queue, events };
+      entry = { queue, events, eventsConnection };
       this.queues.set(hostId, entry);
     }
     return entry;
   }
 
   async close(): Promise<void> {
-    for (const { queue, events } of this.queues.values()) {
+    for (const { queue, events, eventsConnection } of this.queues.values()) {
       await events.close();
       await queue.close();
+      eventsConnection.disconnect();
     }
     this.queues.clear();
   }

@@ -2,10 +2,10 @@
 import type { Logger } from '../contracts/logger.js';
 import { generateApiKey, keyFileExists, writeKeyFile, type Principal, type Role } from './api-keys.js';
 import type { ApiKeyLookup } from './auth.js';
-import type { Database } from './db/client.js';
+import type { PrismaClient } from './db/client.js';
 
 export class KeyStore implements ApiKeyLookup {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: PrismaClient) {}
 
   async findActiveKeyByHash(hash: string): Promise<Principal | null> {
     const row = await this.db.apiKey.findUnique({ where: { hash } });

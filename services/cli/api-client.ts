@@ -21,7 +21,7 @@ export class ApiClient {
     return new ApiClient(baseUrl, key);
   }
 
-  async request<T>(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: BodyInit; signal?: AbortSignal } = {}): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: RequestInit['body']; signal?: AbortSignal } = {}): Promise<T> {
     const res = await this.fetch(method, path, body, init);
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -33,10 +33,10 @@ export class ApiClient {
   }
 
   /** The raw response, for streaming endpoints. Non-2xx answers still become ForkdErrors. */
-  async fetch(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: BodyInit; signal?: AbortSignal } = {}): Promise<Response> {
+  async fetch(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: RequestInit['body']; signal?: AbortSignal } = {}): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.key) headers.authorization = `Bearer ${this.key}`;
-    let payload: BodyInit | undefined = init.rawBody;
+    let payload: RequestInit['body'] | undefined = init.rawBody;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);

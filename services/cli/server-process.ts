@@ -24,6 +24,11 @@ export async function runServer(parts: ServerParts): Promise<number> {
     for (const f of failed) log.warn(`stopping ${f.what} failed`, errorFields(f.error));
     process.exit(0);
   };
+  if (parts.api) {
+    // A malformed DATABASE_URL must fail before anything is started or created.
+    const { parseDatabaseUrl } = await import('../api/db/database-url.js');
+    parseDatabaseUrl({ url: config.databaseUrl, dataDir: config.dataDir });
+  }
   try {
     const redisUrl = await redisFor(config, cleanup, log);
     if (parts.hostd) {

@@ -48,13 +48,15 @@ export async function detectAccel(opts: { conn: Connection; config: ForkdConfig;
     verdict = { accel: 'tcg', reason: 'no /dev/kvm' };
   } else {
     log.info('probing KVM: booting a tiny guest', { timeoutMs: KVM_PROBE_TIMEOUT_MS });
+    let failure = '';
     const ms = await bootProbe(conn, probe, 'kvm', config, KVM_PROBE_TIMEOUT_MS).catch((err: Error) => {
-      log.info('KVM probe failed', { err: err.message });
+      failure = err.message;
       return null;
     });
     verdict = ms === null
-      ? { accel: 'tcg', reason: `KVM guest did not reach userspace within ${KVM_PROBE_TIMEOUT_MS / 1000} s` }
+      ? { accel: 'tcg', reason: `KVM probe failed: ${failure.split('\n')[0]!.slice(0, 200)}` }
       : { accel: 'kvm', reason: `KVM probe booted in ${ms} ms`, probeMs: ms };
+    log.info('KVM probe', { verdict: verdict.reason });
   }
   await mkdir(dataPaths(config.dataDir).hostState, { recursive: true });
   await writeFile(cacheFile, JSON.stringify({ key, accel: verdict.accel, reason: verdict.reason, at: new Date().toISOString() } satisfies CachedVerdict, null, 2));
@@ -106,7 +108,7 @@ async function bootProbe(conn: Connection, probe: ProbeImage, accel: Accel, conf
     throw new ForkdError('ERR_TIMEOUT', `probe guest (${accel}) did not reach userspace within ${timeoutMs} ms; console: ${(await readFile(consoleLog, 'utf8').catch(() => '')).slice(-500)}`);
   } finally {
     await domain.destroy().catch(() => {}); // it may have powered itself off already
-    domain.free();
+    await domain.free();
     await rm(dir, { recursive: true, force: true });
   }
 }

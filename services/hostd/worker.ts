@@ -24,6 +24,7 @@ export interface HostWorkerOptions {
 
 export class HostWorker {
   private worker: Worker | undefined;
+  private workerConnection: Redis | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly drain = new AbortController();
   private readonly startedAt = new Date().toISOString();
@@ -34,8 +35,10 @@ export class HostWorker {
   async start(): Promise<void> {
     if (this.state !== 'starting') throw new Error(`HostWorker.start in state ${this.state}`);
     const { hostId, redis, log } = this.opts;
+    // The worker blocks on its connection; BullMQ leaves a passed-in one open, so stop() closes it.
+    this.workerConnection = redis.duplicate();
     this.worker = new Worker(hostQueueName(hostId), (job) => this.run(job), {
-      connection: redis.duplicate(),
+      connection: this.workerConnection,
       concurrency: this.opts.concurrency ?? 8,
       // Long guest operations keep the lock renewed; a crashed hostd's jobs
       // become stalled and are retried (handlers are idempotent).
@@ -99,6 +102,7 @@ export class HostWorker {
       await closing;
       clearTimeout(timer);
     }
+    this.workerConnection?.disconnect();
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.opts.redis.hdel(HOST_REGISTRY_KEY, this.opts.hostId).catch(() => {});
     this.state = 'stopped';

@@ -20,7 +20,7 @@ export function hostInfoHandler(deps: { conn: Connection; hostId: string; accel:
         total++;
         if ((await d.getState().catch(() => null))?.state === 'running') running++;
       }
-      d.free();
+      await d.free();
     }
     return {
       hostId: deps.hostId,
@@ -30,7 +30,7 @@ export function hostInfoHandler(deps: { conn: Connection; hostId: string; accel:
       accelReason: deps.accel.reason,
       libvirtVersion: deps.libvirtVersion,
       qemuVersion: deps.qemuVersion,
-      capacity: { cpus: node.cpus, memoryMib: Math.floor(node.memoryKib / 1024), freeMemoryMib: Math.floor(Number(freeBytes) / 1024 / 1024) },
+      capacity: { cpus: node.cpus, memoryMib: Math.floor(node.memoryBytes / 2 ** 20), freeMemoryMib: Math.floor(freeBytes / 2 ** 20) },
       vms: { running, total },
     };
   };

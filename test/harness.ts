@@ -1,0 +1,103 @@
+// The one harness every end-to-end test stands on: a real forkd (API + hostd in
+// this process) on a fresh data directory, a private Redis, SQLite, and the
+// host's real libvirtd. Guest and probe images are content-addressed caches, so
+// the harness shares `var/images` and the host verdicts in `var/host` with the
+// checkout instead of rebuilding them per test.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT, dataPaths, loadConfig, type ForkdConfig } from '../services/contracts/config.js';
+import { createLogger } from '../services/contracts/logger.js';
+import { PrivateRedis } from '../services/cli/private-redis.js';
+
+export interface Stack {
+  url: string;
+  adminKey: string;
+  dataDir: string;
+  config: ForkdConfig;
+  env: NodeJS.ProcessEnv;
+  /** fetch against the API with the admin key (or `key`). */
+  api(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export function sharedCacheDataDir(prefix: string): string {
+  const dataDir = mkdtempSync(join(tmpdir(), `forkd-test-${prefix}-`));
+  const repoVar = join(PACKAGE_ROOT, 'var');
+  for (const shared of ['images', 'host']) {
+    mkdirSync(join(repoVar, shared), { recursive: true });
+    symlinkSync(join(repoVar, shared), join(dataDir, shared));
+  }
+  return dataDir;
+}
+
+export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; hostd?: boolean } = { name: 'stack' }): Promise<Stack> {
+  const dataDir = sharedCacheDataDir(opts.name);
+  const redis = new PrivateRedis(join(dataDir, 'redis.sock'), join(dataDir, 'redis'));
+  await redis.start();
+  const env: NodeJS.ProcessEnv = {
+    FORKD_DATA_DIR: dataDir,
+    FORKD_LISTEN: '127.0.0.1:0',
+    REDIS_URL: redis.url,
+    FORKD_HOST_ID: `test-${opts.name}-${process.pid}`,
+    FORKD_LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const log = createLogger(config.logLevel, { svc: `test-${opts.name}` });
+  const stops: (() => Promise<void>)[] = [async () => { await redis.stop(); }, async () => rmSync(dataDir, { recursive: true, force: true })];
+  try {
+    if (opts.hostd !== false) {
+      const { startHostd } = await import('../services/hostd/main.js');
+      const hostd = await startHostd(config, redis.url!, log);
+      stops.unshift(() => hostd.stop());
+    }
+    const { startApi } = await import('../services/api/main.js');
+    const api = await startApi(config, redis.url!, log);
+    stops.unshift(() => api.stop());
+    const adminKey = readFileSync(dataPaths(dataDir).adminKey, 'utf8').trim();
+    return {
+      url: api.url,
+      adminKey,
+      dataDir,
+      config,
+      env: { ...env, FORKD_URL: api.url, FORKD_API_KEY: adminKey },
+      api: (path, init = {}) => {
+        const { key, ...rest } = init;
+        const headers = new Headers(rest.headers);
+        const k = key === undefined ? adminKey : key;
+        if (k !== null) headers.set('authorization', `Bearer ${k}`);
+        return fetch(api.url + path, { ...rest, headers });
+      },
+      stop: async () => { for (const s of stops) await s().catch(() => {}); },
+    };
+  } catch (err) {
+    for (const s of stops) await s().catch(() => {});
+    throw err;
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `forkd` CLI (bin/forkd.js → dist/) as a user would. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(opts.input ?? '');
+  });
+}
