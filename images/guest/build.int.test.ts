@@ -1,0 +1,107 @@
+// Builds the guest image with a stand-in agent and boots it under TCG with raw
+// QEMU: kernel → initramfs → modules → ext4 root → init → node must all work for
+// the stand-in to print AGENT-STARTED. The stand-in exits once to prove init
+// restarts the agent, and reports the virtio-serial port name, the NIC, crun and
+// the agent log so one boot checks the whole layout.
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGuestImage, type GuestImage } from './build.js';
+import { bootQemu, type QemuBoot } from './qemu-boot.testutil.js';
+import { AGENT_PORT_NAME, GUEST_READY_MARKER } from './scripts.js';
+
+const STAND_IN_AGENT = `
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+const say = (s) => writeFileSync('/dev/console', s + '\\n');
+const runsFile = '/run/forkd/stand-in-runs';
+const run = (existsSync(runsFile) ? Number(readFileSync(runsFile, 'utf8')) : 0) + 1;
+writeFileSync(runsFile, String(run));
+say('AGENT-STARTED ' + process.version + ' run=' + run);
+console.log('stand-in agent stdout, run ' + run);
+if (run === 1) process.exit(3);
+const ports = readdirSync('/sys/class/virtio-ports').map((p) => p + '=' + readFileSync('/sys/class/virtio-ports/' + p + '/name', 'utf8').trim() + (existsSync('/dev/' + p) ? ':dev' : ':nodev'));
+say('AGENT-PORTS ' + ports.join(' '));
+say('AGENT-NET ' + readdirSync('/sys/class/net').sort().join(' '));
+const fs = readFileSync('/proc/filesystems', 'utf8');
+const mounts = readFileSync('/proc/mounts', 'utf8');
+say('AGENT-FS overlay=' + fs.includes('overlay') + ' cgroup2=' + mounts.includes(' /sys/fs/cgroup cgroup2 ') + ' root=' + (mounts.match(/^\\S+ \\/ (\\S+)/m)?.[1] ?? '?'));
+say('AGENT-CRUN ' + execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\\n')[0]);
+say('AGENT-LOG restarted=' + readFileSync('/var/log/forkd-agent.log', 'utf8').includes('agent exited with status 3'));
+setInterval(() => {}, 1 << 30);
+`;
+
+describe('guest image', () => {
+  let dataDir: string;
+  let agent: string;
+  let image: GuestImage;
+  let coldMs: number;
+  let vm: QemuBoot | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'forkd-guest-test-'));
+    agent = join(dataDir, 'stand-in-agent.mjs');
+    await writeFile(agent, STAND_IN_AGENT);
+    const t = Date.now();
+    image = await buildGuestImage({ dataDir, agentBundle: agent });
+    coldMs = Date.now() - t;
+  });
+
+  afterAll(async () => {
+    await vm?.kill();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('is built once per content hash: a second build returns the same image without rebuilding', async () => {
+    const before = await stat(image.rootDisk);
+    const steps: string[] = [];
+    const t = Date.now();
+    const again = await buildGuestImage({ dataDir, agentBundle: agent, onProgress: (s) => steps.push(s) });
+    const cachedMs = Date.now() - t;
+    console.log(`guest image ${image.id}: cold build ${coldMs} ms, cached ${cachedMs} ms`);
+    expect(again).toEqual(image);
+    expect(steps).toContain('cached');
+    expect(steps).not.toContain('root-disk');
+    expect((await stat(image.rootDisk)).mtimeMs).toBe(before.mtimeMs);
+
+    // A different agent is a different image.
+    const other = join(dataDir, 'other-agent.mjs');
+    await writeFile(other, `${STAND_IN_AGENT}\n// changed\n`);
+    const changed = await buildGuestImage({ dataDir, agentBundle: other });
+    expect(changed.id).not.toBe(image.id);
+    await rm(changed.dir, { recursive: true, force: true });
+  });
+
+  it('boots under TCG to the agent, which sees its virtio-serial port', async () => {
+    const sock = join(dataDir, 'agent.sock');
+    vm = bootQemu({
+      kernel: image.kernel,
+      initrd: image.initramfs,
+      append: image.cmdline,
+      memMiB: 256,
+      extra: [
+        '-drive', `file=${image.rootDisk},if=virtio,format=qcow2,snapshot=on`,
+        '-device', 'virtio-serial-pci',
+        '-chardev', `socket,id=agent0,path=${sock},server=on,wait=off`,
+        '-device', `virtserialport,chardev=agent0,name=${AGENT_PORT_NAME}`,
+        '-netdev', 'user,id=n0,restrict=on',
+        '-device', 'virtio-net-pci,netdev=n0,romfile=',
+      ],
+    });
+    const first = await vm.waitFor(/AGENT-STARTED (v20\.\S+) run=1/, 180_000);
+    console.log(`guest: AGENT-STARTED after ${first.ms} ms under TCG (cold boot, 256 MiB, 1 vCPU)`);
+    expect(first.match[1]).toBe(process.version);
+    const ready = await vm.waitFor(new RegExp(GUEST_READY_MARKER), 10_000);
+    console.log(`guest: ${GUEST_READY_MARKER} after ${ready.ms} ms`);
+
+    await vm.waitFor(/AGENT-STARTED v20\S+ run=2/, 30_000); // init restarted the agent after it exited
+    const ports = await vm.waitFor(/AGENT-PORTS ([^\r\n]*)/, 20_000);
+    expect(ports.match[1]).toMatch(new RegExp(`vport\\d+p\\d+=${AGENT_PORT_NAME.replace(/\./g, '\\.')}:dev`));
+    expect((await vm.waitFor(/AGENT-NET ([^\r\n]*)/, 10_000)).match[1]).toContain('eth0');
+    expect((await vm.waitFor(/AGENT-FS ([^\r\n]*)/, 10_000)).match[1]).toContain('overlay=true cgroup2=true root=ext4');
+    expect((await vm.waitFor(/AGENT-CRUN ([^\r\n]*)/, 20_000)).match[1]).toMatch(/crun version/);
+    expect((await vm.waitFor(/AGENT-LOG ([^\r\n]*)/, 10_000)).match[1]).toBe('restarted=true');
+    expect(vm.output()).not.toContain('FORKD-GUEST-FAILED');
+  });
+});
