@@ -1,0 +1,2 @@
+export declare const DERIVED_HEADER: string;
+export declare function derivePostgresSchema(sqliteSchema: string): string;
