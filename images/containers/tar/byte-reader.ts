@@ -1,11 +1,19 @@
 // Pull-based byte reader over an async stream of chunks: exact reads for
 // headers, chunked pass-through for bodies, no copying of large data.
 
-export type ByteSource = AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream;
+export type ByteSource = AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream | Iterable<Uint8Array> | Uint8Array;
+
+async function* fromSync(chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
 
 export function toChunks(source: ByteSource): AsyncIterator<Buffer> {
-  const iterable = source as AsyncIterable<Uint8Array | string>;
-  if (typeof iterable[Symbol.asyncIterator] !== 'function') throw new TypeError('source is not an async iterable stream');
+  let iterable = source as AsyncIterable<Uint8Array | string>;
+  if (source instanceof Uint8Array) iterable = fromSync([source]);
+  else if (typeof iterable[Symbol.asyncIterator] !== 'function') {
+    if (typeof (source as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') throw new TypeError('source is not a byte stream');
+    iterable = fromSync(source as Iterable<Uint8Array>);
+  }
   const it = iterable[Symbol.asyncIterator]();
   return {
     async next(): Promise<IteratorResult<Buffer>> {
