@@ -32,7 +32,10 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
     ...(opts.retryDelayMs === undefined ? {} : { retryDelayMs: opts.retryDelayMs }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
     starter: {
-      start: () => startCloneShell({ ...opts, ...(opts.takenMacs ? { takenMacs: opts.takenMacs() } : {}) }),
+      start: () => {
+        const { takenMacs, ...shellOpts } = opts;
+        return startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) });
+      },
       finish: (shell, take) => {
         const ready = take.hostname === undefined ? shell : { ...shell, identity: { ...shell.identity, hostname: take.hostname } };
         return finishClone(ready, { ...opts, ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }) });
