@@ -38,9 +38,84 @@ export interface HostInfo {
   vms: { running: number; total: number };
 }
 
+/** A container image as hostd needs it: config plus layer tars in the shared image store. */
+export interface JobImage {
+  id: string;
+  config: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string };
+  layers: Array<{ diffId: string; size: number; path: string }>;
+}
+
+export interface ContainerSpec {
+  /** The full argv (entrypoint + cmd already resolved by the API). */
+  command: string[];
+  env: string[];
+  workingDir?: string;
+  user?: string;
+  limits: { memoryMib?: number; cpus?: number; pids?: number };
+}
+
+export type BootMode = 'cold' | 'fork';
+
+export interface ContainerCreateInput {
+  tenantId: string;
+  vmId: string;
+  containerId: string;
+  boot: BootMode;
+  vm: { vcpus: number; memoryMib: number };
+  image: JobImage;
+  spec: ContainerSpec;
+  /** Container ports to publish on the host's 127.0.0.1 (hostPort 0 or absent: pick one). */
+  ports: Array<{ containerPort: number; hostPort?: number }>;
+}
+
+export interface VmFacts {
+  vmId: string;
+  domainName: string;
+  accel: Accel;
+  boot: BootMode;
+  /** Request to agent-ready, and its parts. */
+  timings: Record<string, number>;
+}
+
+export interface ContainerStatus {
+  state: 'created' | 'running' | 'exited';
+  exitCode: number | null;
+  oomKilled: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface PublishedPort {
+  containerPort: number;
+  hostAddress: string;
+  hostPort: number;
+}
+
+export interface ContainerRef {
+  vmId: string;
+  containerId: string;
+}
+
 /** Every job: its input and what hostd returns. New jobs are added here first. */
 export interface JobSpecs {
   'host.info': { input: Record<string, never>; output: HostInfo };
+  /** Make a VM (cold boot or fork), put the image in it, create and start the container. */
+  'container.create': { input: ContainerCreateInput; output: { vm: VmFacts; status: ContainerStatus; ports: PublishedPort[] } };
+  'container.inspect': { input: ContainerRef; output: ContainerStatus };
+  /** Resolves when the container exits, or after timeoutMs with its current status. */
+  'container.wait': { input: ContainerRef & { timeoutMs: number }; output: ContainerStatus };
+  'container.signal': { input: ContainerRef & { signal: string }; output: ContainerStatus };
+  /** SIGTERM, then SIGKILL after graceSec. */
+  'container.stop': { input: ContainerRef & { graceSec: number }; output: ContainerStatus };
+  /** Streams the log into the relay session `session` (see stream-relay.ts) until done or cancelled. */
+  'container.logs': { input: ContainerRef & { session: string; follow: boolean; tail?: number }; output: { lines: number } };
+  /** Runs a command in the container with stdio through relay session `session`. */
+  'container.exec': { input: ContainerRef & { session: string; command: string[]; env?: string[]; workingDir?: string; stdin: boolean }; output: { exitCode: number } };
+  'container.stats': { input: ContainerRef; output: { memoryBytes: number; memoryLimitBytes: number | null; cpuUsec: number; pids: number } };
+  /** Destroys the VM and its disk (and the container in it). Idempotent. */
+  'vm.destroy': { input: { vmId: string }; output: { destroyed: boolean } };
+  /** The VMs this host runs, for reconciliation with the database. */
+  'vm.list': { input: Record<string, never>; output: { vms: Array<{ vmId: string; domainName: string; running: boolean }> } };
 }
 
 export type JobName = keyof JobSpecs;
