@@ -68,15 +68,25 @@ class EventLoop {
 export const eventLoop = new EventLoop();
 
 export type LifecycleListener = (event: LifecycleEvent) => void;
-/** Stops a subscription; resolves once libvirt has dropped the callback. Safe to call twice. */
+/** Stops a subscription; resolves once libvirt has dropped the callback if it was the last. Safe to call twice. */
 export type Unsubscribe = () => Promise<void>;
 
-const listeners = new Map<number, LifecycleListener>();
-let nextToken = 1;
+// libvirt accepts one registration of a given C callback per connection
+// ("event callback already tracked"), so each connection registers once and
+// fans out to its JS listeners here. Registration changes for a connection run
+// one after another (`chain`), so a subscribe racing the last unsubscribe
+// cannot end up with listeners but no libvirt registration.
+interface ConnectionListeners {
+  readonly listeners: Set<LifecycleListener>;
+  callbackId: number | null;
+  release: (() => void) | null;
+  chain: Promise<unknown>;
+}
+const byConnection = new Map<number, ConnectionListeners>();
 
-const lifecyclePtr = lifecycleCallbackPointer((dom, eventCode, detailCode, token) => {
-  const listener = listeners.get(token);
-  if (listener === undefined) return;
+const lifecyclePtr = lifecycleCallbackPointer((dom, eventCode, detailCode, scope) => {
+  const entry = byConnection.get(scope);
+  if (entry === undefined || entry.listeners.size === 0) return;
   const id = domainIdentity(dom);
   if (id === null) return;
   const event: LifecycleEvent = {
@@ -86,42 +96,66 @@ const lifecyclePtr = lifecycleCallbackPointer((dom, eventCode, detailCode, token
     eventCode,
     detailCode,
   };
-  setImmediate(() => {
-    // Re-check: the subscriber may have gone between the copy and delivery.
-    if (listeners.get(token) === listener) listener(event);
-  });
+  for (const listener of entry.listeners) {
+    setImmediate(() => {
+      // Re-check: the listener may have unsubscribed between the copy and delivery.
+      if (entry.listeners.has(listener)) listener(event);
+    });
+  }
 });
+
+function serialized<T>(entry: ConnectionListeners, step: () => Promise<T>): Promise<T> {
+  const result = entry.chain.then(step, step);
+  entry.chain = result.catch(() => {});
+  return result;
+}
 
 /** Subscribe to lifecycle events of every domain on `conn`. Used by Connection.onLifecycle. */
 export async function subscribeLifecycle(conn: Ptr, lane: Lane, listener: LifecycleListener): Promise<Unsubscribe> {
-  const token = nextToken++;
-  listeners.set(token, listener);
-  const release = eventLoop.acquire();
-  let callbackId: number;
-  try {
-    callbackId = await lane.call<number>(
-      lv.virConnectDomainEventRegisterAny,
-      [conn, null, VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecyclePtr, BigInt(token), null],
-      { op: 'virConnectDomainEventRegisterAny', failed: isNegative },
-    );
-  } catch (err) {
-    listeners.delete(token);
-    release();
-    throw err;
+  let entry = byConnection.get(lane.scope);
+  if (entry === undefined) {
+    entry = { listeners: new Set(), callbackId: null, release: null, chain: Promise.resolve() };
+    byConnection.set(lane.scope, entry);
   }
+  const e = entry;
+  // Each subscription gets its own identity, even for the same function.
+  const own: LifecycleListener = (ev) => listener(ev);
+  await serialized(e, async () => {
+    if (e.callbackId === null) {
+      const release = eventLoop.acquire();
+      try {
+        e.callbackId = await lane.call<number>(
+          lv.virConnectDomainEventRegisterAny,
+          [conn, null, VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecyclePtr, BigInt(lane.scope), null],
+          { op: 'virConnectDomainEventRegisterAny', failed: isNegative },
+        );
+        e.release = release;
+      } catch (err) {
+        release();
+        throw err;
+      }
+    }
+    e.listeners.add(own);
+    byConnection.set(lane.scope, e); // back in, if the last unsubscribe had dropped it
+  });
   let done: Promise<void> | null = null;
   return () => {
-    done ??= (async () => {
-      listeners.delete(token);
+    done ??= serialized(e, async () => {
+      e.listeners.delete(own);
+      if (e.listeners.size > 0 || e.callbackId === null) return;
+      const callbackId = e.callbackId;
+      e.callbackId = null;
       try {
         await lane.call<number>(lv.virConnectDomainEventDeregisterAny, [conn, callbackId], {
           op: 'virConnectDomainEventDeregisterAny',
           failed: isNegative,
         });
       } finally {
-        release();
+        e.release?.();
+        e.release = null;
+        if (e.listeners.size === 0 && byConnection.get(lane.scope) === e) byConnection.delete(lane.scope);
       }
-    })();
+    });
     return done;
   };
 }
