@@ -79,6 +79,18 @@ describe('extractLayer', () => {
     expect((await readFile(join(dir, 'a'.repeat(150)))).equals(Buffer.alloc(1000, 7))).toBe(true);
   });
 
+  it('reads its source to the end, padding after the end marker included', async () => {
+    const tar = await tarOf([{ name: 'f', type: 'file', body: Buffer.from('x') }]);
+    let finished = false;
+    async function* producer(): AsyncGenerator<Uint8Array> {
+      yield tar;
+      yield Buffer.alloc(10240 - (tar.length % 10240));
+      finished = true;
+    }
+    await extractLayer(producer(), dir);
+    expect(finished).toBe(true);
+  });
+
   it('refuses absolute paths and traversal', async () => {
     await expectInvalid(extractLayer(Readable.from([await tarOf([{ name: '/etc/x', type: 'file', body: Buffer.from('x') }])]), dir), /absolute/);
     await expectInvalid(extractLayer(Readable.from([await tarOf([{ name: 'a/../../x', type: 'file', body: Buffer.from('x') }])]), dir), /traversal/);

@@ -293,8 +293,11 @@ class Extractor {
 
 /**
  * Streams one uncompressed layer tar into `targetDir` (created if missing).
- * Throws ERR_IMAGE_INVALID for hostile or corrupt input; what was written so
- * far stays, so callers extract into a fresh directory and rename on success.
+ * The source is read to its end (bytes after the tar's end marker, such as
+ * record padding, are discarded), so a producer never blocks on a reader that
+ * stopped early. Throws ERR_IMAGE_INVALID for hostile or corrupt input; what
+ * was written so far stays, so callers extract into a fresh directory and
+ * rename it into place on success.
  */
 export async function extractLayer(
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
@@ -305,7 +308,7 @@ export async function extractLayer(
   const ex = new Extractor(targetDir, opts);
   const maxEntries = opts.maxEntries ?? 1_000_000;
   let n = 0;
-  for await (const { header, body } of readTar(refuseCompressed(source))) {
+  for await (const { header, body } of readTar(refuseCompressed(source), { atEnd: 'drain' })) {
     if (++n > maxEntries) throw invalid(`layer: more than ${maxEntries} entries`);
     await ex.entry(header, body);
   }

@@ -18,6 +18,13 @@ export interface ReadTarOptions {
   maxEntrySize?: number;
   /** Accept a stream that ends at a header boundary without the zero blocks (default false). */
   allowMissingEnd?: boolean;
+  /**
+   * After the end-of-archive marker: 'close' stops reading and returns the
+   * source iterator (a Node stream is destroyed); 'drain' reads and discards
+   * the rest (record padding) so the producer sees its stream consumed to the
+   * end. Default 'close'.
+   */
+  atEnd?: 'close' | 'drain';
 }
 
 /** Types whose size field never has data behind it (as Go's archive/tar). */
@@ -64,7 +71,10 @@ export async function* readTar(source: ByteSource, opts: ReadTarOptions = {}): A
       if (block.length < BLOCK) throw invalid(`tar: truncated header at offset ${at}`);
       if (isZeroBlock(block)) {
         const next = await reader.read(BLOCK);
-        if (next.length === 0 || isZeroBlock(next)) return;
+        if (next.length === 0 || isZeroBlock(next)) {
+          if (opts.atEnd === 'drain') while ((await reader.readSome(1 << 16)).length > 0);
+          return;
+        }
         throw invalid(`tar: data after an end-of-archive block at offset ${at}`);
       }
       const header = decodeHeader(block);
