@@ -67,13 +67,18 @@ export function guestImageRoot(dataDir: string): string {
   return join(resolve(dataDir), 'images', 'guest');
 }
 
+/** Remembered input digests (see hash.ts), shared by the guest and probe builds. */
+export function hashMemoFile(dataDir: string): string {
+  return join(resolve(dataDir), 'images', '.input-digests.json');
+}
+
 export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<GuestImage> {
   const progress: ProgressFn = opts.onProgress ?? (() => {});
   const started = Date.now();
   progress('inputs', 'finding the kernel, modules, busybox, crun, node');
   const inputs = await resolveInputs(opts);
   progress('hash', `hashing ${hashInputs(inputs).length} inputs`);
-  const { id, inputs: hashed } = await contentId(hashInputs(inputs));
+  const { id, inputs: hashed } = await contentId(hashInputs(inputs), { memoFile: hashMemoFile(opts.dataDir) });
   const root = guestImageRoot(opts.dataDir);
   const image = (dir: string): GuestImage => ({
     id,

@@ -63,7 +63,7 @@ export function newcArchive(entries: readonly CpioEntry[]): Buffer {
 }
 
 export async function compress(data: Buffer, how: InitramfsCompression): Promise<Buffer> {
-  if (how === 'gzip') return promisify(gzip)(data, { level: 9 });
+  if (how === 'gzip') return promisify(gzip)(data, { level: 6 });
   return new Promise((resolve, reject) => {
     const child = spawn('zstd', ['-19', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

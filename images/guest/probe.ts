@@ -8,7 +8,7 @@ import { compress, newcArchive } from './cpio.js';
 import { contentId } from './hash.js';
 import { findBusybox } from './host.js';
 import { findHostKernel, type KernelLocations } from './kernel.js';
-import { INITRAMFS_FILE, KERNEL_FILE, type ProgressFn } from './build.js';
+import { hashMemoFile, INITRAMFS_FILE, KERNEL_FILE, type ProgressFn } from './build.js';
 import { PROBE_CMDLINE, PROBE_INIT, PROBE_MARKER } from './scripts.js';
 
 export const PROBE_BUILDER_VERSION = 'forkd-probe-1';
@@ -39,7 +39,7 @@ export async function buildProbeImage(dataDir: string, opts: { onProgress?: Prog
     { role: 'layout', text: JSON.stringify({ compression: kernel.compression, kernelVersion: kernel.version }) },
     { role: 'kernel', file: kernel.image },
     { role: 'busybox', file: busybox.path },
-  ]);
+  ], { memoFile: hashMemoFile(dataDir) });
   const root = probeImageRoot(dataDir);
   const { dir, cached } = await buildOnce(root, id, async (tmp) => {
     progress('probe', `kernel ${kernel.version}, busybox initramfs (${kernel.compression})`);
