@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Connection, ErrorCode, LibvirtError } from './index.js';
+import { Connection, DomainCreateFlags, ErrorCode, LibvirtError } from './index.js';
 import { ledgerSize } from './call.js';
 import { removeDomain, testDomainName, tinyDomainXml } from './testing.js';
 
@@ -93,6 +93,19 @@ describe('Connection (real libvirtd)', () => {
     expect(ms).toBeLessThan(2000);
   });
 
+  it('creates a transient domain from XML (paused), and it is gone once destroyed', async () => {
+    const name = testDomainName('transient');
+    try {
+      const dom = await conn.createDomainXML(tinyDomainXml(name), DomainCreateFlags.START_PAUSED);
+      expect(await dom.getState()).toMatchObject({ state: 'paused' });
+      await dom.destroy();
+      await dom.free();
+      expect(await conn.lookupDomainByName(name)).toBeNull();
+    } finally {
+      await removeDomain(conn, name);
+    }
+  });
+
   it('lists domains, and defines one that shows up by name and UUID', async () => {
     const name = testDomainName('list');
     try {
@@ -105,6 +118,9 @@ describe('Connection (real libvirtd)', () => {
       const byUuid = await conn.lookupDomainByUUID(dom.uuid);
       expect(byUuid?.name).toBe(name);
       await byUuid?.free();
+      await dom.createWithFlags(DomainCreateFlags.START_PAUSED);
+      expect(await dom.getState()).toMatchObject({ state: 'paused' });
+      await dom.destroy();
       await dom.free();
       await expect(dom.getState()).rejects.toMatchObject({ codeName: 'VIR_ERR_INVALID_DOMAIN' });
     } finally {

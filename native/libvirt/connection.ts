@@ -42,22 +42,31 @@ export interface DomainCapabilitiesQuery {
   virtType?: string | null;
 }
 
-const finalizer = new FinalizationRegistry<Ptr>((ptr) => {
-  lv.virConnectClose.async(ptr, () => {});
+// What a forgotten Connection still holds: its handle and its keepalive's hold
+// on the event loop. Must not reference the Connection itself.
+interface Held {
+  ptr: Ptr;
+  releaseLoop: (() => void) | null;
+}
+
+const finalizer = new FinalizationRegistry<Held>((held) => {
+  held.releaseLoop?.();
+  lv.virConnectClose.async(held.ptr, () => {});
 });
 
 export class Connection {
   readonly uri: string;
   #ptr: Ptr | null;
   readonly #lane: Lane;
-  #releaseLoop: (() => void) | null = null;
+  readonly #held: Held;
   readonly #subscriptions = new Set<Unsubscribe>();
 
   private constructor(uri: string, ptr: Ptr, lane: Lane) {
     this.uri = uri;
     this.#ptr = ptr;
     this.#lane = lane;
-    finalizer.register(this, ptr, this);
+    this.#held = { ptr, releaseLoop: null };
+    finalizer.register(this, this.#held, this);
   }
 
   /** Open a read-write connection (virConnectOpen). Failures have `isConnectionFailure` set. */
@@ -99,8 +108,8 @@ export class Connection {
     await Promise.allSettled(subscriptions.map((unsubscribe) => unsubscribe()));
     this.#ptr = null;
     finalizer.unregister(this);
-    this.#releaseLoop?.();
-    this.#releaseLoop = null;
+    this.#held.releaseLoop?.();
+    this.#held.releaseLoop = null;
     await this.#lane.call<number>(lv.virConnectClose, [ptr], { op: 'virConnectClose', failed: isNegative });
   }
 
@@ -211,7 +220,7 @@ export class Connection {
       const r = await this.#int('virConnectSetKeepAlive', lv.virConnectSetKeepAlive, [keepAlive.intervalSeconds, keepAlive.count]);
       // 1: the other side does not do keepalive; no need to hold the loop for it.
       if (r === 1) release();
-      else this.#releaseLoop = release;
+      else this.#held.releaseLoop = release;
     } catch (err) {
       release();
       throw err;
