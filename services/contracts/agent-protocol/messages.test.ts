@@ -54,6 +54,14 @@ describe('messages', () => {
   it('declares streams only where they are used', () => {
     expect(METHODS['container.exec'].streams).toEqual({ in: true, out: true, err: true });
     expect(METHODS.ping.streams).toEqual({});
+    expect(METHODS['port.connect'].streams).toEqual({ in: true, out: true });
+  });
+
+  it('bounds port.connect to a TCP port', () => {
+    expect(checkParams('port.connect', { port: 6379 }).ok).toBe(true);
+    expect(checkParams('port.connect', { port: 0 }).ok).toBe(false);
+    expect(checkParams('port.connect', { port: 65536 }).ok).toBe(false);
+    expect(checkParams('port.connect', { port: '80' }).ok).toBe(false);
   });
 
   it('maps every wire code to a catalogue code, unknown codes to ERR_GUEST', () => {

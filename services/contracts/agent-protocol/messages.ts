@@ -176,6 +176,16 @@ export const METHODS = {
     obj({ lines: int({ min: 0 }) }),
     { out: true },
   ),
+  /**
+   * A TCP connection to 127.0.0.1:port inside the guest (the container shares
+   * the VM's network namespace): `in` carries the host's bytes (its end is a
+   * half-close), `out` the guest's. The reply comes when the guest's socket closed.
+   */
+  'port.connect': method(
+    obj({ port: int({ min: 1, max: 65535 }) }),
+    obj({ bytesIn: int({ min: 0 }), bytesOut: int({ min: 0 }) }),
+    { in: true, out: true },
+  ),
 } as const;
 
 export type Methods = typeof METHODS;
