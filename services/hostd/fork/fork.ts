@@ -18,6 +18,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Params } from '../../contracts/agent-protocol/messages.js';
 import { ForkdError } from '../../contracts/errors.js';
+import { libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, type NetworkSpec } from '../vm/domain-xml.js';
 import { loadDeviceState } from './device-state.js';
 import { createOverlay } from './disk-overlay.js';
@@ -173,7 +174,7 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
     });
     const t1 = Date.now();
     // Paused: libvirt sends no `cont`, so the clone runs only once resumed after its state is in.
-    domain = await opts.conn.createDomainXML(xml, START_PAUSED);
+    domain = await libvirtCall(`starting clone ${identity.name}`, () => opts.conn.createDomainXML(xml, START_PAUSED));
     const domainStartMs = Date.now() - t1;
     return { identity, template, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
   } catch (err) {
@@ -205,7 +206,7 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
     const t0 = Date.now();
     await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
     const t1 = Date.now();
-    await shell.domain.resume();
+    await libvirtCall(`resuming clone ${shell.identity.name}`, () => shell.domain.resume());
     const t2 = Date.now();
     let agentReadyMs = 0;
     let identityMs = 0;

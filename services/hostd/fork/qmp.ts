@@ -3,6 +3,7 @@
 // `{"error": …}` replies into ForkdErrors.
 
 import { ForkdError } from '../../contracts/errors.js';
+import { fromLibvirtError } from '../libvirt.js';
 
 /** The slice of native/libvirt's Domain the QMP helpers need. */
 export interface QmpDomain {
@@ -51,7 +52,13 @@ export function parseQmpReply(execute: string, text: string): unknown {
 export function domainQmp(domain: QmpDomain): Qmp {
   return async (execute, args, fds) => {
     const cmd = JSON.stringify(args === undefined ? { execute } : { execute, arguments: args });
-    const text = fds && fds.length > 0 ? replyText(await domain.qemuMonitorCommandWithFiles(cmd, fds, 0)) : await domain.qemuMonitorCommand(cmd, 0);
+    let text: string;
+    try {
+      text = fds && fds.length > 0 ? replyText(await domain.qemuMonitorCommandWithFiles(cmd, fds, 0)) : await domain.qemuMonitorCommand(cmd, 0);
+    } catch (err) {
+      // Typically QEMU exited: it does when an incoming stream is refused.
+      throw fromLibvirtError(err, `running QMP ${execute}`);
+    }
     return parseQmpReply(execute, text);
   };
 }

@@ -10,6 +10,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
+import { libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, MACHINE_TYPE, type NetworkSpec } from '../vm/domain-xml.js';
 import { saveDeviceState } from './device-state.js';
 import { createOverlay, freezeDisk } from './disk-overlay.js';
@@ -43,6 +44,8 @@ export interface BuildTemplateOptions<A extends ForkAgent = ForkAgent> {
   dir: string;
   /** Defaults to the directory's name. */
   id?: string;
+  /** Domain name while building (default `forkd-tmpl-<id>`; tests use `forkd-test-<suite>-…`). */
+  name?: string;
   hostId: string;
   /** QEMU version on this host (recorded; a change makes the template stale). */
   qemuVersion: string;
@@ -79,7 +82,7 @@ export async function buildTemplate<A extends ForkAgent>(opts: BuildTemplateOpti
   const t0 = Date.now();
   const progress: Progress = opts.onProgress ?? (() => undefined);
   const id = opts.id ?? basename(opts.dir);
-  const name = `forkd-tmpl-${id}`;
+  const name = opts.name ?? `forkd-tmpl-${id}`;
   const paths = {
     memory: join(opts.dir, TEMPLATE_FILES.memory),
     state: join(opts.dir, TEMPLATE_FILES.state),
@@ -132,7 +135,7 @@ export async function buildTemplate<A extends ForkAgent>(opts: BuildTemplateOpti
       },
       memory: { mode: 'template', ramId: RAM_ID, memPath: paths.memory, share: true },
     });
-    domain = await opts.conn.createDomainXML(xml, 0);
+    domain = await libvirtCall(`starting template ${name}`, () => opts.conn.createDomainXML(xml, 0));
 
     const readyTimeoutMs = opts.readyTimeoutMs ?? 180_000;
     if (opts.agent) {
