@@ -68,6 +68,7 @@ describe('importImageArchive', () => {
     ['docker, plain', { format: 'docker' }],
     ['docker, gzip archive, gzip layers', { format: 'docker', compression: 'gzip', layerCompression: 'gzip' }],
     ['docker, zstd archive', { format: 'docker', compression: 'zstd' }],
+    ['docker, zstd layers', { format: 'docker', layerCompression: 'zstd' }],
     ['oci, plain layers', { format: 'oci', layerCompression: 'none' }],
     ['oci, gzip layers, gzip archive', { format: 'oci', layerCompression: 'gzip', compression: 'gzip' }],
     ['oci, zstd layers, zstd archive', { format: 'oci', layerCompression: 'zstd', compression: 'zstd' }],
@@ -111,6 +112,33 @@ describe('importImageArchive', () => {
     const img = await importImageArchive(out, store);
     expect(img.repoTags).toEqual(['new:style']);
     expect(img.id).toBe(built.id);
+  });
+
+  it('picks linux/<arch> from a nested multi-platform index and skips the others', async () => {
+    const built = await build('oci.tar', { format: 'oci' });
+    const index = JSON.parse((await readTarFile(built.file, 'index.json')).toString());
+    const real = index.manifests[0];
+    const nested = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: real.mediaType, digest: `sha256:${'e'.repeat(64)}`, size: 10, platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: real.mediaType, digest: real.digest, size: real.size, platform: { os: 'linux', architecture: 'amd64' } },
+          { mediaType: 'application/vnd.in-toto+json', digest: `sha256:${'f'.repeat(64)}`, size: 10 },
+        ],
+      }),
+    );
+    const top = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(nested), size: nested.length, annotations: real.annotations }] };
+    const out = join(dir, 'multi.tar');
+    await rewrite(built.file, out, (name, d) => (name === 'index.json' ? Buffer.from(JSON.stringify(top)) : d));
+    const body = (await readFile(out)).subarray(0, -1024);
+    await writeFile(out, Buffer.concat([body, await tarBuffer([{ name: `blobs/sha256/${sha256(nested).slice(7)}`, type: 'file', body: nested }])]));
+    const img = await importImageArchive(out, store, { architecture: 'amd64' });
+    expect(img.id).toBe(built.id);
+    expect(img.repoTags).toEqual(['test/app:1']);
+    await expectFailure(importImageArchive(out, new ImageStore(join(dir, 'other')), { architecture: 'arm64' }), 'ERR_IMAGE_INVALID', /is missing/);
+    await expectFailure(importImageArchive(out, new ImageStore(join(dir, 'other')), { architecture: 's390x' }), 'ERR_IMAGE_INVALID', /no linux\/s390x image/);
   });
 
   it('follows symlinked layer.tar files in legacy docker save archives', async () => {

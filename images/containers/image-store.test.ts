@@ -131,6 +131,14 @@ describe('ImageStore', () => {
     for (const l of b.layers) expect((await stat(l.path)).size).toBe(l.size);
   });
 
+  it('takes over a lock left by a dead process', async () => {
+    const a = await add('a', [await smallLayer('a')]);
+    await mkdir(join(store.root, 'lock'));
+    await writeFile(join(store.root, 'lock', 'pid'), '999999999');
+    expect((await store.tag(a.id, 'b')).repoTags).toEqual(['a:latest', 'b:latest']);
+    expect(await readdir(store.root)).not.toContain('lock');
+  });
+
   it('cleanTmp removes directories of dead processes only', async () => {
     await store.init();
     await mkdir(join(store.root, 'tmp', '999999999-dead'));

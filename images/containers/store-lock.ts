@@ -1,8 +1,8 @@
 // A short-held lock around the store's metadata changes: a promise chain inside
 // one process, a `lock` directory (mkdir is atomic) across processes. A lock
-// left by a dead process is taken over.
+// left by a dead process (or without a pid file for over 10 s) is taken over.
 
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const chains = new Map<string, Promise<unknown>>();
@@ -27,7 +27,9 @@ async function acquire(dir: string, timeoutMs: number): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const owner = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => ''));
-    if (owner > 0 && owner !== process.pid && !alive(owner)) {
+    // No pid file long after the directory appeared: its owner died between mkdir and write.
+    const orphan = owner === 0 && Date.now() - ((await stat(dir).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
+    if (orphan || (owner > 0 && owner !== process.pid && !alive(owner))) {
       await rm(dir, { recursive: true, force: true });
       continue;
     }
