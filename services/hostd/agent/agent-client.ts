@@ -43,6 +43,15 @@ export interface ExecHandle {
   cancel(): void;
 }
 
+export interface PortConnectHandle {
+  /** Bytes to the guest's socket; ending it half-closes that socket. */
+  input: Writable;
+  /** Bytes from the guest's socket; ends when the guest side closed. */
+  output: Readable;
+  result: Promise<Result<'port.connect'>>;
+  cancel(): void;
+}
+
 export interface LogsHandle {
   records: AsyncIterable<LogRecord>;
   result: Promise<Result<'container.logs'>>;
@@ -172,6 +181,20 @@ export class AgentClient {
       }
     }
     return { records: records(), result: c.result, cancel: () => c.cancel() };
+  }
+
+  /** A TCP connection to 127.0.0.1:port in the guest (port publishing): write to `input`, read `output`. */
+  portConnect(port: number, opts: CallOptions = {}): PortConnectHandle {
+    const c = this.start('port.connect', { port }, opts);
+    const input = new Writable({
+      write: (chunk: Buffer, _enc, cb) => c.send(chunk).then(() => cb(), (e: Error) => cb(e)),
+      final: (cb) => {
+        c.end();
+        cb();
+      },
+    });
+    input.on('error', () => undefined);
+    return { input, output: c.out!, result: c.result, cancel: () => c.cancel() };
   }
 
   /** Streams one layer tar to the guest, which verifies its sha256 against diffId. */
