@@ -93,7 +93,8 @@ describe('guest image', () => {
     console.log(`guest: AGENT-STARTED after ${first.ms} ms under TCG (cold boot, 256 MiB, 1 vCPU)`);
     expect(first.match[1]).toBe(process.version);
     const ready = await vm.waitFor(new RegExp(GUEST_READY_MARKER), 10_000);
-    console.log(`guest: ${GUEST_READY_MARKER} after ${ready.ms} ms`);
+    const initDone = await vm.waitFor(/forkd-init: system ready after (\S+)s/, 10_000);
+    console.log(`guest: init done at ${initDone.match[1]} s guest uptime, ${GUEST_READY_MARKER} after ${ready.ms} ms`);
 
     await vm.waitFor(/AGENT-STARTED v20\S+ run=2/, 30_000); // init restarted the agent after it exited
     const ports = await vm.waitFor(/AGENT-PORTS ([^\r\n]*)/, 20_000);

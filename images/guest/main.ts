@@ -37,6 +37,9 @@ export async function imageBuild(argv: string[], log: (line: string) => void = (
   const dataDir = resolve(values['data-dir'] ?? loadConfig().dataDir);
   const agentBundle = resolve(values.agent ?? DEFAULT_AGENT_BUNDLE);
   const rootSizeMiB = values['root-size'] === undefined ? DEFAULT_ROOT_SIZE_MIB : Number(values['root-size']);
+  if (!Number.isInteger(rootSizeMiB) || rootSizeMiB < 64) {
+    throw new ForkdError('ERR_VALIDATION', `--root-size must be a whole number of MiB, at least 64 (got ${values['root-size']})`, { field: 'root-size' });
+  }
   const started = Date.now();
   const onProgress = (step: string, detail?: string): void => log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${step}${detail === undefined ? '' : `: ${detail}`}`);
   const guest = await buildGuestImage({ dataDir, agentBundle, rootSizeMiB, onProgress });

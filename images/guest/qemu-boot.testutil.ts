@@ -9,8 +9,8 @@ export interface QemuBoot {
   /** Everything the guest printed on ttyS0 so far. */
   output(): string;
   /**
-   * Resolves with ms since start once `pattern` matches the console's complete
-   * lines (text after the last newline is not yet looked at); rejects on timeout or exit.
+   * Resolves once `pattern` matches a complete console line, with the ms from
+   * QEMU's start to when that line arrived; rejects on timeout or exit.
    */
   waitFor(pattern: RegExp, timeoutMs: number): Promise<{ ms: number; match: RegExpMatchArray }>;
   /** Resolves with the exit code when QEMU exits. */
@@ -27,9 +27,16 @@ export function bootQemu(opts: { kernel: string; initrd: string; append: string;
   const startedAt = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let partial = '';
+  const lines: { ms: number; text: string }[] = [];
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
-    out += c.toString('utf8');
+    const s = c.toString('utf8');
+    out += s;
+    const parts = (partial + s).split('\n');
+    partial = parts.pop() ?? '';
+    const ms = Date.now() - startedAt;
+    for (const p of parts) lines.push({ ms, text: p.replace(/\r$/, '') });
     for (const l of listeners) l();
   };
   child.stdout?.on('data', onData);
@@ -57,11 +64,14 @@ export function bootQemu(opts: { kernel: string; initrd: string; append: string;
     waitFor(pattern, timeoutMs) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
-          const m = out.slice(0, out.lastIndexOf('\n') + 1).match(pattern);
-          if (m !== null) {
+          for (const line of lines) {
+            const m = line.text.match(pattern);
+            if (m === null) continue;
             done();
-            resolve({ ms: Date.now() - startedAt, match: m });
-          } else if (exitCode !== undefined) {
+            resolve({ ms: line.ms, match: m });
+            return;
+          }
+          if (exitCode !== undefined) {
             done();
             reject(new Error(`QEMU exited (${exitCode}) before ${pattern}; console:\n${out.slice(-3000)}`));
           }
