@@ -21,10 +21,16 @@
 import { ErrorLedger, type Ticket } from './capture.js';
 import { LibvirtError } from './errors.js';
 import { installErrorHandler, registerEventImpl, type LibvirtFunction } from './ffi.js';
+import { processSingleton } from './singleton.js';
 
-const ledger = new ErrorLedger();
-installErrorHandler((scope, error) => ledger.record(scope, error));
-registerEventImpl();
+// One ledger and one scope counter per process: libvirt has one global error handler.
+const shared = processSingleton('calls/1', () => {
+  const ledger = new ErrorLedger();
+  installErrorHandler((scope, error) => ledger.record(scope, error));
+  registerEventImpl();
+  return { ledger, nextScope: 1, openLane: null as Lane | null };
+});
+const ledger = shared.ledger;
 
 export interface CallOptions<R> {
   /** libvirt function name, for the error message. */
@@ -80,11 +86,10 @@ export class Lane {
 }
 
 /** Calls made before there is a connection (virConnectOpen): errors dispatch without one, scope 0. */
-export const openLane = new Lane(0);
+export const openLane: Lane = (shared.openLane ??= new Lane(0));
 
-let nextScope = 1;
 export function newConnectionLane(): Lane {
-  return new Lane(nextScope++);
+  return new Lane(shared.nextScope++);
 }
 
 /** Run a call that reports no attributable error and must not wait behind a lane (event loop iterations). */

@@ -14,6 +14,7 @@
 // once and no listener code ever runs while libvirt waits on it.
 import { callUnscoped, isNegative, type Lane } from './call.js';
 import { domainIdentity, lifecycleCallbackPointer, lv, wakeEventLoop, type Ptr } from './ffi.js';
+import { processSingleton } from './singleton.js';
 import { lifecycleNames, type LifecycleEvent } from './types.js';
 
 const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
@@ -65,7 +66,8 @@ class EventLoop {
   }
 }
 
-export const eventLoop = new EventLoop();
+/** The process's libvirt event loop. */
+export const eventLoop: EventLoop = processSingleton('event-loop/1', () => new EventLoop());
 
 export type LifecycleListener = (event: LifecycleEvent) => void;
 /** Stops a subscription; resolves once libvirt has dropped the callback if it was the last. Safe to call twice. */
@@ -82,7 +84,7 @@ interface ConnectionListeners {
   release: (() => void) | null;
   chain: Promise<unknown>;
 }
-const byConnection = new Map<number, ConnectionListeners>();
+const byConnection = processSingleton('lifecycle-listeners/1', () => new Map<number, ConnectionListeners>());
 
 const lifecyclePtr = lifecycleCallbackPointer((dom, eventCode, detailCode, scope) => {
   const entry = byConnection.get(scope);

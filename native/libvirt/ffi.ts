@@ -16,41 +16,133 @@
 import koffi from 'koffi';
 
 import type { RawLibvirtError } from './errors.js';
+import { processSingleton } from './singleton.js';
+
+type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>['func']>;
 
 /** An opaque libvirt object pointer (virConnectPtr, virDomainPtr) as koffi gives it. */
 export type Ptr = bigint;
 
-const libvirt = koffi.load('libvirt.so.0');
-const libvirtQemu = koffi.load('libvirt-qemu.so.0');
-const libc = koffi.load('libc.so.6');
+// Everything koffi declares, once per process (singleton.ts says why).
+function load() {
+  const libvirt = koffi.load('libvirt.so.0');
+  const libvirtQemu = koffi.load('libvirt-qemu.so.0');
+  const libc = koffi.load('libc.so.6');
 
-// ---- types ---------------------------------------------------------------
+  // ---- types ---------------------------------------------------------------
 
-const virError = koffi.struct('forkd_virError', {
-  code: 'int',
-  domain: 'int',
-  message: 'const char *',
-  level: 'int',
-  conn: 'void *',
-  dom: 'void *',
-  str1: 'const char *',
-  str2: 'const char *',
-  str3: 'const char *',
-  int1: 'int',
-  int2: 'int',
-  net: 'void *',
-});
+  const virError = koffi.struct('forkd_virError', {
+    code: 'int',
+    domain: 'int',
+    message: 'const char *',
+    level: 'int',
+    conn: 'void *',
+    dom: 'void *',
+    str1: 'const char *',
+    str2: 'const char *',
+    str3: 'const char *',
+    int1: 'int',
+    int2: 'int',
+    net: 'void *',
+  });
 
-export const virNodeInfo = koffi.struct('forkd_virNodeInfo', {
-  model: koffi.array('char', 32, 'String'),
-  memory: 'unsigned long',
-  cpus: 'unsigned int',
-  mhz: 'unsigned int',
-  nodes: 'unsigned int',
-  sockets: 'unsigned int',
-  cores: 'unsigned int',
-  threads: 'unsigned int',
-});
+  const virNodeInfo = koffi.struct('forkd_virNodeInfo', {
+    model: koffi.array('char', 32, 'String'),
+    memory: 'unsigned long',
+    cpus: 'unsigned int',
+    mhz: 'unsigned int',
+    nodes: 'unsigned int',
+    sockets: 'unsigned int',
+    cores: 'unsigned int',
+    threads: 'unsigned int',
+  });
+
+  const ErrorFunc = koffi.proto('void forkd_virErrorFunc(void *userData, void *error)');
+  const LifecycleCallback = koffi.proto(
+    'int forkd_virConnectDomainEventCallback(void *conn, void *dom, int event, int detail, void *opaque)',
+  );
+
+  // ---- functions -----------------------------------------------------------
+
+  const f = (decl: string): KoffiFunction => libvirt.func(decl);
+
+  const lv = {
+    virInitialize: f('int virInitialize()'),
+    virSetErrorFunc: f('void virSetErrorFunc(void *userData, forkd_virErrorFunc *handler)'),
+    virConnSetErrorFunc: f('void virConnSetErrorFunc(void *conn, void *userData, forkd_virErrorFunc *handler)'),
+
+    virConnectOpen: f('void *virConnectOpen(const char *name)'),
+    virConnectClose: f('int virConnectClose(void *conn)'),
+    virConnectGetVersion: f('int virConnectGetVersion(void *conn, _Out_ unsigned long *hvVer)'),
+    virConnectGetLibVersion: f('int virConnectGetLibVersion(void *conn, _Out_ unsigned long *libVer)'),
+    virConnectGetCapabilities: f('void *virConnectGetCapabilities(void *conn)'),
+    virConnectGetDomainCapabilities: f(
+      'void *virConnectGetDomainCapabilities(void *conn, const char *emulatorbin, const char *arch, const char *machine, const char *virttype, unsigned int flags)',
+    ),
+    virConnectGetHostname: f('void *virConnectGetHostname(void *conn)'),
+    virNodeGetInfo: f('int virNodeGetInfo(void *conn, _Out_ forkd_virNodeInfo *info)'),
+    virNodeGetFreeMemory: f('unsigned long long virNodeGetFreeMemory(void *conn)'),
+    virConnectSetKeepAlive: f('int virConnectSetKeepAlive(void *conn, int interval, unsigned int count)'),
+    virConnectListAllDomains: f('int virConnectListAllDomains(void *conn, _Out_ void **domains, unsigned int flags)'),
+
+    virDomainDefineXML: f('void *virDomainDefineXML(void *conn, const char *xml)'),
+    virDomainCreateXML: f('void *virDomainCreateXML(void *conn, const char *xml, unsigned int flags)'),
+    virDomainLookupByName: f('void *virDomainLookupByName(void *conn, const char *name)'),
+    virDomainLookupByUUIDString: f('void *virDomainLookupByUUIDString(void *conn, const char *uuid)'),
+    virDomainRestoreFlags: f('int virDomainRestoreFlags(void *conn, const char *from, const char *dxml, unsigned int flags)'),
+
+    virDomainGetName: f('const char *virDomainGetName(void *dom)'),
+    virDomainGetUUIDString: f('int virDomainGetUUIDString(void *dom, _Out_ uint8_t *buf)'),
+    virDomainFree: f('int virDomainFree(void *dom)'),
+    virDomainCreate: f('int virDomainCreate(void *dom)'),
+    virDomainCreateWithFlags: f('int virDomainCreateWithFlags(void *dom, unsigned int flags)'),
+    virDomainDestroyFlags: f('int virDomainDestroyFlags(void *dom, unsigned int flags)'),
+    virDomainShutdownFlags: f('int virDomainShutdownFlags(void *dom, unsigned int flags)'),
+    virDomainUndefineFlags: f('int virDomainUndefineFlags(void *dom, unsigned int flags)'),
+    virDomainSuspend: f('int virDomainSuspend(void *dom)'),
+    virDomainResume: f('int virDomainResume(void *dom)'),
+    virDomainGetState: f('int virDomainGetState(void *dom, _Out_ int *state, _Out_ int *reason, unsigned int flags)'),
+    virDomainGetXMLDesc: f('void *virDomainGetXMLDesc(void *dom, unsigned int flags)'),
+    virDomainSaveFlags: f('int virDomainSaveFlags(void *dom, const char *to, const char *dxml, unsigned int flags)'),
+    virDomainGetMetadata: f('void *virDomainGetMetadata(void *dom, int type, const char *uri, unsigned int flags)'),
+    virDomainSetMetadata: f(
+      'int virDomainSetMetadata(void *dom, int type, const char *metadata, const char *key, const char *uri, unsigned int flags)',
+    ),
+
+    virConnectDomainEventRegisterAny: f(
+      'int virConnectDomainEventRegisterAny(void *conn, void *dom, int eventID, void *cb, void *opaque, void *freecb)',
+    ),
+    virConnectDomainEventDeregisterAny: f('int virConnectDomainEventDeregisterAny(void *conn, int callbackID)'),
+    virEventRegisterDefaultImpl: f('int virEventRegisterDefaultImpl()'),
+    virEventRunDefaultImpl: f('int virEventRunDefaultImpl()'),
+    virEventAddTimeout: f('int virEventAddTimeout(int frequency, void *cb, void *opaque, void *ff)'),
+
+    virDomainQemuMonitorCommand: libvirtQemu.func(
+      'int virDomainQemuMonitorCommand(void *dom, const char *cmd, _Out_ void **result, unsigned int flags)',
+    ),
+    virDomainQemuMonitorCommandWithFiles: libvirtQemu.func(
+      'int virDomainQemuMonitorCommandWithFiles(void *dom, const char *cmd, unsigned int ninfiles, int *infiles, _Out_ unsigned int *noutfiles, _Out_ void **outfiles, _Out_ void **result, unsigned int flags)',
+    ),
+  };
+
+  const cFree = libc.func('void free(void *ptr)');
+  const removeTimeoutFn = libvirt.symbol('virEventRemoveTimeout') as Ptr;
+  return { lv, cFree, virError, ErrorFunc, LifecycleCallback, removeTimeoutFn };
+}
+
+const core = processSingleton('ffi/1', load);
+/** Process-wide mutable state of this file. */
+const state = processSingleton('ffi-state/1', () => ({
+  errorHandler: null as Ptr | null,
+  lifecycleCallback: null as Ptr | null,
+  eventImplRegistered: false,
+}));
+
+/** libvirt entry points. Blocking ones are only ever called through `.async` (call.ts). */
+export const lv = core.lv;
+export type LibvirtFunction = KoffiFunction;
+const cFree = core.cFree;
+
 export interface RawNodeInfo {
   model: string;
   memory: number;
@@ -61,78 +153,6 @@ export interface RawNodeInfo {
   cores: number;
   threads: number;
 }
-
-const ErrorFunc = koffi.proto('void forkd_virErrorFunc(void *userData, void *error)');
-const LifecycleCallback = koffi.proto(
-  'int forkd_virConnectDomainEventCallback(void *conn, void *dom, int event, int detail, void *opaque)',
-);
-
-// ---- functions -----------------------------------------------------------
-
-const f = (decl: string) => libvirt.func(decl);
-
-/** libvirt entry points. Blocking ones are only ever called through `.async` (call.ts). */
-export const lv = {
-  virInitialize: f('int virInitialize()'),
-  virSetErrorFunc: f('void virSetErrorFunc(void *userData, forkd_virErrorFunc *handler)'),
-  virConnSetErrorFunc: f('void virConnSetErrorFunc(void *conn, void *userData, forkd_virErrorFunc *handler)'),
-
-  virConnectOpen: f('void *virConnectOpen(const char *name)'),
-  virConnectClose: f('int virConnectClose(void *conn)'),
-  virConnectGetVersion: f('int virConnectGetVersion(void *conn, _Out_ unsigned long *hvVer)'),
-  virConnectGetLibVersion: f('int virConnectGetLibVersion(void *conn, _Out_ unsigned long *libVer)'),
-  virConnectGetCapabilities: f('void *virConnectGetCapabilities(void *conn)'),
-  virConnectGetDomainCapabilities: f(
-    'void *virConnectGetDomainCapabilities(void *conn, const char *emulatorbin, const char *arch, const char *machine, const char *virttype, unsigned int flags)',
-  ),
-  virConnectGetHostname: f('void *virConnectGetHostname(void *conn)'),
-  virNodeGetInfo: f('int virNodeGetInfo(void *conn, _Out_ forkd_virNodeInfo *info)'),
-  virNodeGetFreeMemory: f('unsigned long long virNodeGetFreeMemory(void *conn)'),
-  virConnectSetKeepAlive: f('int virConnectSetKeepAlive(void *conn, int interval, unsigned int count)'),
-  virConnectListAllDomains: f('int virConnectListAllDomains(void *conn, _Out_ void **domains, unsigned int flags)'),
-
-  virDomainDefineXML: f('void *virDomainDefineXML(void *conn, const char *xml)'),
-  virDomainCreateXML: f('void *virDomainCreateXML(void *conn, const char *xml, unsigned int flags)'),
-  virDomainLookupByName: f('void *virDomainLookupByName(void *conn, const char *name)'),
-  virDomainLookupByUUIDString: f('void *virDomainLookupByUUIDString(void *conn, const char *uuid)'),
-  virDomainRestoreFlags: f('int virDomainRestoreFlags(void *conn, const char *from, const char *dxml, unsigned int flags)'),
-
-  virDomainGetName: f('const char *virDomainGetName(void *dom)'),
-  virDomainGetUUIDString: f('int virDomainGetUUIDString(void *dom, _Out_ uint8_t *buf)'),
-  virDomainFree: f('int virDomainFree(void *dom)'),
-  virDomainCreate: f('int virDomainCreate(void *dom)'),
-  virDomainCreateWithFlags: f('int virDomainCreateWithFlags(void *dom, unsigned int flags)'),
-  virDomainDestroyFlags: f('int virDomainDestroyFlags(void *dom, unsigned int flags)'),
-  virDomainShutdownFlags: f('int virDomainShutdownFlags(void *dom, unsigned int flags)'),
-  virDomainUndefineFlags: f('int virDomainUndefineFlags(void *dom, unsigned int flags)'),
-  virDomainSuspend: f('int virDomainSuspend(void *dom)'),
-  virDomainResume: f('int virDomainResume(void *dom)'),
-  virDomainGetState: f('int virDomainGetState(void *dom, _Out_ int *state, _Out_ int *reason, unsigned int flags)'),
-  virDomainGetXMLDesc: f('void *virDomainGetXMLDesc(void *dom, unsigned int flags)'),
-  virDomainSaveFlags: f('int virDomainSaveFlags(void *dom, const char *to, const char *dxml, unsigned int flags)'),
-  virDomainGetMetadata: f('void *virDomainGetMetadata(void *dom, int type, const char *uri, unsigned int flags)'),
-  virDomainSetMetadata: f(
-    'int virDomainSetMetadata(void *dom, int type, const char *metadata, const char *key, const char *uri, unsigned int flags)',
-  ),
-
-  virConnectDomainEventRegisterAny: f(
-    'int virConnectDomainEventRegisterAny(void *conn, void *dom, int eventID, void *cb, void *opaque, void *freecb)',
-  ),
-  virConnectDomainEventDeregisterAny: f('int virConnectDomainEventDeregisterAny(void *conn, int callbackID)'),
-  virEventRegisterDefaultImpl: f('int virEventRegisterDefaultImpl()'),
-  virEventRunDefaultImpl: f('int virEventRunDefaultImpl()'),
-  virEventAddTimeout: f('int virEventAddTimeout(int frequency, void *cb, void *opaque, void *ff)'),
-
-  virDomainQemuMonitorCommand: libvirtQemu.func(
-    'int virDomainQemuMonitorCommand(void *dom, const char *cmd, _Out_ void **result, unsigned int flags)',
-  ),
-  virDomainQemuMonitorCommandWithFiles: libvirtQemu.func(
-    'int virDomainQemuMonitorCommandWithFiles(void *dom, const char *cmd, unsigned int ninfiles, int *infiles, _Out_ unsigned int *noutfiles, _Out_ void **outfiles, _Out_ void **result, unsigned int flags)',
-  ),
-};
-export type LibvirtFunction = (typeof lv)[keyof typeof lv];
-
-const cFree = libc.func('void free(void *ptr)');
 
 // ---- memory we own -------------------------------------------------------
 
@@ -179,8 +199,6 @@ export function domainIdentity(dom: Ptr): { name: string; uuid: string } | null 
 /** Where copies of dispatched libvirt errors go: `scope` is the per-connection token, 0 for none. */
 export type ErrorSink = (scope: number, error: RawLibvirtError) => void;
 
-let errorHandler: Ptr | null = null;
-
 /**
  * Install the process-wide error handler (which also stops libvirt printing
  * errors on stderr). libvirt calls it on the failing thread; koffi relays it to
@@ -188,10 +206,10 @@ let errorHandler: Ptr | null = null;
  * stays valid while we copy it. See capture.ts for why this is the design.
  */
 export function installErrorHandler(sink: ErrorSink): void {
-  if (errorHandler !== null) return;
-  errorHandler = koffi.register((userData: Ptr | null, error: Ptr | null) => {
+  if (state.errorHandler !== null) return;
+  const handler = koffi.register((userData: Ptr | null, error: Ptr | null) => {
     if (error === null) return;
-    const e = koffi.decode(error, virError) as RawLibvirtError;
+    const e = koffi.decode(error, core.virError) as RawLibvirtError;
     sink(userData === null ? 0 : Number(userData), {
       code: e.code,
       domain: e.domain,
@@ -203,43 +221,40 @@ export function installErrorHandler(sink: ErrorSink): void {
       int1: e.int1,
       int2: e.int2,
     });
-  }, koffi.pointer(ErrorFunc));
-  lv.virSetErrorFunc(null, errorHandler);
+  }, koffi.pointer(core.ErrorFunc));
+  state.errorHandler = handler;
+  lv.virSetErrorFunc(null, handler);
 }
 
 /** Route errors on `conn` to the handler tagged with `scope` (a local setter, no RPC). */
 export function attachConnectionErrorHandler(conn: Ptr, scope: number): void {
-  if (errorHandler === null) throw new Error('installErrorHandler must run first');
-  lv.virConnSetErrorFunc(conn, BigInt(scope), errorHandler);
+  if (state.errorHandler === null) throw new Error('installErrorHandler must run first');
+  lv.virConnSetErrorFunc(conn, BigInt(scope), state.errorHandler);
 }
 
 // ---- event loop ------------------------------------------------------------
 
-let eventImplRegistered = false;
-
 /** libvirt's default event loop must be registered before the first connection is opened. */
 export function registerEventImpl(): void {
-  if (eventImplRegistered) return;
+  if (state.eventImplRegistered) return;
   if ((lv.virInitialize() as number) < 0 || (lv.virEventRegisterDefaultImpl() as number) < 0) {
     throw new Error('libvirt: virInitialize/virEventRegisterDefaultImpl failed');
   }
-  eventImplRegistered = true;
+  state.eventImplRegistered = true;
 }
 
-// A zero-delay timer whose callback is virEventRemoveTimeout itself: adding it
-// interrupts the poll() in virEventRunDefaultImpl, it fires once on the loop
-// thread and removes itself, all in C (the extra `opaque` argument is ignored
-// under the C calling convention). No JS runs on the loop thread for it.
-const removeTimeoutFn = libvirt.symbol('virEventRemoveTimeout') as Ptr;
-
-/** Make a blocked virEventRunDefaultImpl return soon. Cheap, non-blocking. */
+/**
+ * Make a blocked virEventRunDefaultImpl return soon. Cheap, non-blocking: adds a
+ * zero-delay timer whose callback is virEventRemoveTimeout itself, so adding it
+ * interrupts the poll, it fires once on the loop thread and removes itself, all
+ * in C (the extra `opaque` argument is ignored under the C calling
+ * convention). No JS runs on the loop thread for it.
+ */
 export function wakeEventLoop(): void {
-  lv.virEventAddTimeout(0, removeTimeoutFn, null, null);
+  lv.virEventAddTimeout(0, core.removeTimeoutFn, null, null);
 }
 
 export type LifecycleSink = (dom: Ptr, event: number, detail: number, opaque: number) => void;
-
-let lifecycleCallback: Ptr | null = null;
 
 /**
  * The one registered C callback for VIR_DOMAIN_EVENT_ID_LIFECYCLE. libvirt calls
@@ -247,14 +262,14 @@ let lifecycleCallback: Ptr | null = null;
  * thread waits), so `dom` is valid during `sink`.
  */
 export function lifecycleCallbackPointer(sink: LifecycleSink): Ptr {
-  if (lifecycleCallback === null) {
-    lifecycleCallback = koffi.register(
+  if (state.lifecycleCallback === null) {
+    state.lifecycleCallback = koffi.register(
       (_conn: Ptr | null, dom: Ptr | null, event: number, detail: number, opaque: Ptr | null) => {
         if (dom !== null) sink(dom, event, detail, opaque === null ? 0 : Number(opaque));
         return 0;
       },
-      koffi.pointer(LifecycleCallback),
+      koffi.pointer(core.LifecycleCallback),
     );
   }
-  return lifecycleCallback;
+  return state.lifecycleCallback;
 }
