@@ -120,6 +120,16 @@ describe('extractLayer', () => {
     expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('safe');
     expect(await readFile(join(dir, 'root2/v'), 'utf8')).toBe('pwned');
 
+    const dirOverLink = await tarOf([
+      { name: 'd', type: 'symlink', linkname: outside },
+      { name: 'd/', type: 'directory' },
+      { name: 'd/f', type: 'file', body: Buffer.from('inside') },
+    ]);
+    await extractLayer(Readable.from([dirOverLink]), join(dir, 'root4'));
+    expect((await lstat(join(dir, 'root4/d'))).isDirectory()).toBe(true);
+    expect(await readFile(join(dir, 'root4/d/f'), 'utf8')).toBe('inside');
+    expect(await readdir(outside)).toEqual(['victim']);
+
     const linkVia = await tarOf([
       { name: 'esc', type: 'symlink', linkname: outside },
       { name: 'h', type: 'hardlink', linkname: 'esc/victim' },

@@ -152,7 +152,8 @@ class Extractor {
       const st = await this.lstatOrNull(this.abs(cur));
       if (st === null) {
         if (!create) throw invalid(`layer: ${what} ${JSON.stringify(rel)} does not exist in the layer`);
-        await mkdir(this.abs(cur), { mode: 0o755 });
+        await mkdir(this.abs(cur));
+        await chmod(this.abs(cur), 0o755); // not left to the umask
       } else if (st.isSymbolicLink()) {
         throw invalid(`layer: ${what} ${JSON.stringify(rel)} goes through the symlink ${JSON.stringify(cur)} (refused)`);
       } else if (!st.isDirectory()) {
