@@ -105,6 +105,9 @@ describe('Domain lifecycle on a real TCG guest', () => {
     const status = JSON.parse(await dom.qemuMonitorCommand('{"execute":"query-status"}'));
     expect(status.return).toMatchObject({ status: 'running', running: true });
 
+    const noFd = JSON.parse(await dom.qemuMonitorCommand('{"execute":"getfd","arguments":{"fdname":"x"}}'));
+    expect(noFd.error).toBeDefined(); // getfd needs an fd passed along: the next call proves it arrives
+
     const fd = openSync(join(dir, 'fd-pass'), 'w+');
     try {
       const got = await dom.qemuMonitorCommandWithFiles('{"execute":"getfd","arguments":{"fdname":"x"}}', [fd]);
@@ -138,6 +141,15 @@ describe('Domain lifecycle on a real TCG guest', () => {
     await until('started/restored event', seen('started', 'restored'));
     const status = JSON.parse(await dom.qemuMonitorCommand('{"execute":"query-status"}'));
     expect(status.return.status).toBe('running');
+  });
+
+  it('keeps a domain handle usable after the connection it came from is closed', async () => {
+    const other = await Connection.open('qemu:///system', { keepAlive: false });
+    const again = await other.lookupDomainByName(name);
+    await other.close();
+    expect(again).not.toBeNull();
+    expect((await again!.getState()).state).toBe('running');
+    await again!.free();
   });
 
   it('destroys and undefines, with stopped and undefined events', async () => {
