@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForkdError } from '../../contracts/errors.js';
 import { openDatabase, type Database as ForkdDatabase } from './client.js';
 import { parseDatabaseUrl, type DatabaseConfig, type PostgresConfig } from './database-url.js';
+import { isUniqueViolation, toForkdError } from './errors.js';
 import { introspectPostgres, introspectSqlite, type DbTable } from './introspect.js';
 import { migrate } from './migrator.js';
 import { checksumOf } from './migrations.js';
@@ -216,9 +217,19 @@ function suite(engine: Engine, model: typeof schema): void {
       expect(await p.vm.count({ where: { hostId: host.id, state: { not: 'gone' } } })).toBe(1);
 
       // Uniques and foreign keys are real constraints, not just client checks.
-      await expect(p.vm.create({ data: { tenantId: tenant.id, hostId: host.id, domainName: 'forkd-vm-2', vcpus: 1, memoryMib: 256, mac: '52:54:00:00:00:01', bootMode: 'cold' } })).rejects.toMatchObject({ code: 'P2002' });
-      await expect(p.image.create({ data: { tenantId: tenant.id, digest: image.digest, sizeBytes: 1n, layers: [], config: {} } })).rejects.toMatchObject({ code: 'P2002' });
-      await expect(p.tenant.delete({ where: { id: tenant.id } })).rejects.toThrow();
+      // toForkdError turns them into the catalogue's codes on both engines.
+      const dupMac = await p.vm
+        .create({ data: { tenantId: tenant.id, hostId: host.id, domainName: 'forkd-vm-2', vcpus: 1, memoryMib: 256, mac: '52:54:00:00:00:01', bootMode: 'cold' } })
+        .catch((e: unknown) => e);
+      expect(isUniqueViolation(dupMac, 'mac')).toBe(true);
+      expect(isUniqueViolation(dupMac, 'domainName')).toBe(false);
+      expect(toForkdError(dupMac)).toMatchObject({ code: 'ERR_CONFLICT', detail: { fields: ['mac'] } });
+      const dupImage = await p.image.create({ data: { tenantId: tenant.id, digest: image.digest, sizeBytes: 1n, layers: [], config: {} } }).catch((e: unknown) => e);
+      expect(toForkdError(dupImage)).toMatchObject({ code: 'ERR_CONFLICT', detail: { fields: ['tenantId', 'digest'] } });
+      const inUse = await p.tenant.delete({ where: { id: tenant.id } }).catch((e: unknown) => e);
+      expect(toForkdError(inUse).code).toBe('ERR_CONFLICT');
+      const missing = await p.vm.update({ where: { id: 'no-such-vm' }, data: { state: 'gone' } }).catch((e: unknown) => e);
+      expect(toForkdError(missing).code).toBe('ERR_NOT_FOUND');
       // Cascades: a VM's containers go with it; an image's tags go with it.
       await p.vm.delete({ where: { id: vm.id } });
       expect(await p.container.count()).toBe(0);
