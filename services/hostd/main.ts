@@ -1,23 +1,57 @@
-// Starts hostd for this host: libvirt, the accelerator verdict, the job worker.
+// Starts hostd for this host: libvirt, the accelerator verdict, the guest image,
+// the VMs left by an earlier hostd (adopted before any job is taken), the job worker.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Connection } from '../../native/libvirt/index.js';
-import type { ForkdConfig } from '../contracts/config.js';
+import { buildGuestImage, type GuestImage } from '../../images/guest/build.js';
+import { dataPaths, PACKAGE_ROOT, type ForkdConfig } from '../contracts/config.js';
 import { CleanupStack } from '../contracts/cleanup-stack.js';
-import type { Logger } from '../contracts/logger.js';
+import { ForkdError } from '../contracts/errors.js';
+import { errorFields, type Logger } from '../contracts/logger.js';
 import { connectRedis } from '../contracts/redis.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
+import { containerHandlers } from './handlers/index.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
+import { PortPublisher } from './ports/port-publisher.js';
+import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
 
 export interface RunningHostd {
   accel: AccelVerdict;
   conn: Connection;
+  vms: VmManager;
+  ports: PortPublisher;
+  guestImage: GuestImage;
+  /** Stops taking jobs and closes agent connections; VMs keep running for the next hostd to adopt. */
   stop(): Promise<void>;
 }
 
-export async function startHostd(config: ForkdConfig, redisUrl: string, log: Logger): Promise<RunningHostd> {
+/** Knobs tests use; production runs on the defaults. */
+export interface HostdOptions {
+  vm?: Pick<VmManagerOptions, 'bootOverride' | 'agentReadyTimeoutMs' | 'adoptTimeoutMs'>;
+}
+
+/** The agent bundle the guest image carries (built by `npm run build`). */
+export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'agent.mjs');
+
+async function guestImage(config: ForkdConfig, log: Logger): Promise<GuestImage> {
+  if (!existsSync(AGENT_BUNDLE)) {
+    throw new ForkdError('ERR_CONFIG', `the guest agent bundle ${AGENT_BUNDLE} is missing: run \`npm run build\` (it bundles services/agent into dist/agent/agent.mjs)`);
+  }
+  const started = Date.now();
+  const image = await buildGuestImage({
+    dataDir: config.dataDir,
+    agentBundle: AGENT_BUNDLE,
+    onProgress: (step, detail) => log.info(`guest image: ${step}`, detail === undefined ? {} : { detail }),
+  });
+  log.info('guest image ready', { id: image.id, ms: Date.now() - started });
+  return image;
+}
+
+export async function startHostd(config: ForkdConfig, redisUrl: string, log: Logger, opts: HostdOptions = {}): Promise<RunningHostd> {
   const cleanup = new CleanupStack();
   try {
     await mkdir(config.dataDir, { recursive: true });
@@ -29,15 +63,41 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const accel = await detectAccel({ conn, config, log, qemuVersion });
     log.info(`accelerator: ${accel.accel} (${accel.reason})`, { accel: accel.accel, libvirtVersion, qemuVersion });
 
-    const handlers: JobHandlers = {
-      'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-    };
+    const image = await guestImage(config, log);
+
+    const vms = new VmManager({
+      conn,
+      hostId: config.hostId,
+      vmsDir: dataPaths(config.dataDir).vms,
+      accel: accel.accel,
+      log: log.child({ part: 'vms' }),
+      guest: { kernel: image.kernel, initramfs: image.initramfs, cmdline: image.cmdline, rootDisk: image.rootDisk },
+      ...opts.vm,
+    });
+    await vms.init();
+    // Not destroyed on stop: a restarted hostd adopts them.
+    cleanup.push('agent connections', () => vms.close());
+    const ports = new PortPublisher(log.child({ part: 'ports' }));
+    cleanup.push('published ports', () => ports.closeAll());
+    await vms.adopt();
+    for (const v of await vms.list()) {
+      const vm = vms.get(v.vmId);
+      if (vm.record.ports.length === 0) continue;
+      await ports.publish(vm.vmId, () => vm.agent, vm.record.ports).catch((err) => {
+        log.warn('could not publish an adopted VM\'s ports again', { vm: vm.vmId, ...errorFields(err) });
+      });
+    }
+
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
+    const handlers: JobHandlers = {
+      'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
+      ...containerHandlers({ vms, ports, redis, log }),
+    };
     const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
     await worker.start();
     cleanup.push('worker', () => worker.stop());
-    return { accel, conn, stop: async () => { await cleanup.run(); } };
+    return { accel, conn, vms, ports, guestImage: image, stop: async () => { await cleanup.run(); } };
   } catch (err) {
     await cleanup.run();
     throw err;

@@ -1,0 +1,130 @@
+// container.create: a VM (cold boot, or a fork when hostd has a fork path), the
+// image imported into the guest, the container created and started, its ports
+// published. Nothing is left when it fails. A retried job with the same vmId
+// picks up where the VM is: a running container is simply reported.
+import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
+import { ForkdError } from '../../contracts/errors.js';
+import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/jobs.js';
+import { errorFields } from '../../contracts/logger.js';
+import type { JobContext } from '../job-handlers.js';
+import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
+import { assertVmId } from '../vm/vm-record.js';
+import { findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
+
+/** Makes a VM by forking a template; absent until hostd has a template and warm pool wired. */
+export type ForkVm = (req: CreateVmRequest) => Promise<ManagedVm>;
+
+export interface CreateDeps extends ContainerDeps {
+  fork?: ForkVm;
+}
+
+type Output = JobOutput<'container.create'>;
+
+export function containerCreateHandler(deps: CreateDeps) {
+  return async (input: ContainerCreateInput, ctx: JobContext): Promise<Output> => {
+    assertVmId(input.vmId);
+    const t0 = Date.now();
+    const existing = deps.vms.find(input.vmId);
+    if (existing && existing.state !== 'running') {
+      throw new ForkdError('ERR_CONFLICT', `VM ${input.vmId} is ${existing.state}`, { detail: { vmId: input.vmId } });
+    }
+    let vm: ManagedVm | undefined = existing;
+    try {
+      if (!vm) {
+        await ctx.progress(5, 'vm');
+        vm = await makeVm(deps, input, ctx);
+      } else {
+        ctx.log.info('container.create for an existing VM: resuming', { vm: input.vmId });
+      }
+      const timings: Record<string, number> = { ...vm.record.timings };
+      const agent = vm.agent;
+      let c = await findContainer(agent, input.containerId);
+      if (!c) {
+        await ctx.progress(40, 'image');
+        const ti = Date.now();
+        const imported = await agent.importImage({ id: input.image.id, config: imageConfig(input), layers: input.image.layers });
+        timings['imageImportMs'] = Date.now() - ti;
+        ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
+        await ctx.progress(70, 'container');
+        const tc = Date.now();
+        await agent.call('container.create', createParams(input));
+        timings['containerCreateMs'] = Date.now() - tc;
+        c = await findContainer(agent, input.containerId);
+      }
+      if (c?.status === 'created') {
+        const ts = Date.now();
+        await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
+        timings['containerStartMs'] = Date.now() - ts;
+        c = await findContainer(agent, input.containerId);
+      }
+      if (!c) throw new ForkdError('ERR_GUEST', `the agent lost container ${input.containerId} right after creating it`);
+      vm.record.containerId = input.containerId;
+      const ports = await publishOnce(deps, vm, input);
+      timings['totalMs'] = Date.now() - t0;
+      if (!existing) vm.record.timings = timings;
+      await deps.vms.saveRecord(vm);
+      await ctx.progress(100, 'running');
+      return { vm: facts(vm, existing ? timings : vm.record.timings), status: toStatus(c as ContainerSummary), ports };
+    } catch (err) {
+      if (vm) {
+        await deps.ports.unpublish(input.vmId).catch(() => undefined);
+        await deps.vms.destroy(input.vmId).catch((e) => ctx.log.warn('destroying the VM after a failed create failed', errorFields(e)));
+      }
+      throw err;
+    }
+  };
+}
+
+async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext): Promise<ManagedVm> {
+  const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: input.boot };
+  if (input.boot === 'fork') {
+    if (deps.fork) return deps.fork(req);
+    ctx.log.warn('boot "fork" requested but this hostd has no template/warm pool wired yet: cold-booting instead', { vm: input.vmId });
+    return deps.vms.createColdVm({ ...req, boot: 'cold' });
+  }
+  return deps.vms.createColdVm(req);
+}
+
+async function publishOnce(deps: ContainerDeps, vm: ManagedVm, input: ContainerCreateInput) {
+  const already = deps.ports.published(vm.vmId);
+  if (already.length > 0 || input.ports.length === 0) return already;
+  const ports = await deps.ports.publish(vm.vmId, () => vm.agent, input.ports);
+  vm.record.ports = ports;
+  return ports;
+}
+
+function imageConfig(input: ContainerCreateInput): Params<'image.import'>['config'] {
+  const c = input.image.config;
+  return {
+    ...(c.Env ? { Env: c.Env } : {}),
+    ...(c.Cmd ? { Cmd: c.Cmd } : {}),
+    ...(c.Entrypoint ? { Entrypoint: c.Entrypoint } : {}),
+    ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+    ...(c.User ? { User: c.User } : {}),
+  };
+}
+
+function createParams(input: ContainerCreateInput): Params<'container.create'> {
+  const { spec } = input;
+  const l = spec.limits;
+  const limits = {
+    ...(l.memoryMib === undefined ? {} : { memoryMib: l.memoryMib }),
+    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
+    ...(l.pids === undefined ? {} : { pids: l.pids }),
+  };
+  // The API resolved entrypoint + cmd into one argv: it replaces both of the image's.
+  return {
+    id: input.containerId,
+    image: input.image.id,
+    command: spec.command,
+    args: [],
+    env: spec.env,
+    ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
+    ...(spec.user ? { user: spec.user } : {}),
+    limits,
+  };
+}
+
+function facts(vm: ManagedVm, timings: Record<string, number>): VmFacts {
+  return { vmId: vm.vmId, domainName: vm.domainName, accel: vm.record.accel, boot: vm.record.boot, timings };
+}

@@ -1,0 +1,127 @@
+// container.logs and container.exec: byte streams between the guest agent and a
+// relay session in Redis (stream-relay.ts). Output goes to `<session>:out` as
+// stdout/stderr frames, then `exit` (exec) and `end`, or an `error` frame with
+// a ForkdError body; `<session>:in` brings stdin, stdin-end and cancel, read on
+// a connection of our own (XREAD BLOCK holds it) that is closed afterwards.
+import type { Readable } from 'node:stream';
+import { ForkdError } from '../../contracts/errors.js';
+import type { JobInput, JobOutput } from '../../contracts/jobs.js';
+import { errorFields } from '../../contracts/logger.js';
+import { readFrames, RelayWriter, sessionKeys, type InKind, type OutKind } from '../../contracts/stream-relay.js';
+import type { JobContext } from '../job-handlers.js';
+import { guest, vmFor, type ContainerDeps } from './guest.js';
+
+export function containerLogsHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.logs'>, ctx: JobContext): Promise<JobOutput<'container.logs'>> => {
+    const keys = sessionKeys(input.session);
+    const out = new RelayWriter<OutKind>(deps.redis, keys.out);
+    return withRelay(deps, keys.in, out, ctx, async (cancel, onFrame) => {
+      onFrame((f) => {
+        if (f.kind === 'cancel') cancel.abort();
+      });
+      const agent = vmFor(deps, input).agent;
+      const h = agent.logs({ id: input.containerId, follow: input.follow, ...(input.tail === undefined ? {} : { tail: input.tail }) }, { signal: cancel.signal });
+      let lines = 0;
+      try {
+        for await (const rec of h.records) {
+          await out.write(rec.stream, rec.partial ? rec.text : `${rec.text}\n`);
+          if (!rec.partial) lines++;
+        }
+        await guest(`logs of container ${input.containerId}`, () => h.result);
+      } catch (err) {
+        if (!cancel.signal.aborted) throw err;
+      }
+      await out.write('end');
+      return { lines };
+    });
+  };
+}
+
+export function containerExecHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.exec'>, ctx: JobContext): Promise<JobOutput<'container.exec'>> => {
+    const keys = sessionKeys(input.session);
+    const out = new RelayWriter<OutKind>(deps.redis, keys.out);
+    return withRelay(deps, keys.in, out, ctx, async (cancel, onFrame) => {
+      const agent = vmFor(deps, input).agent;
+      const h = agent.exec(
+        {
+          id: input.containerId,
+          command: input.command,
+          ...(input.env ? { env: input.env } : {}),
+          ...(input.workingDir ? { workingDir: input.workingDir } : {}),
+          stdin: input.stdin,
+        },
+        { signal: cancel.signal },
+      );
+      // Relay frames arrive in order; stdin writes are chained so they stay in order too.
+      let stdinChain: Promise<void> = Promise.resolve();
+      onFrame((f) => {
+        if (f.kind === 'cancel') return cancel.abort();
+        const stdin = h.stdin;
+        if (!stdin) return;
+        if (f.kind === 'stdin' && f.data.length > 0) {
+          stdinChain = stdinChain.then(() => new Promise<void>((resolve) => void stdin.write(f.data, () => resolve())));
+        } else if (f.kind === 'stdin-end') {
+          stdinChain = stdinChain.then(() => void stdin.end());
+        }
+      });
+      const pumps = Promise.all([pump(h.stdout, (c) => out.write('stdout', c)), pump(h.stderr, (c) => out.write('stderr', c))]);
+      let result;
+      try {
+        result = await guest(`exec in container ${input.containerId}`, () => h.result);
+      } catch (err) {
+        if (cancel.signal.aborted) throw new ForkdError('ERR_GUEST', 'exec cancelled by the client', { detail: { wireCode: 'ERR_CANCELLED' } });
+        throw err;
+      }
+      await pumps;
+      await out.write('exit', String(result.exitCode));
+      await out.write('end');
+      return { exitCode: result.exitCode };
+    });
+  };
+}
+
+async function pump(from: Readable, to: (chunk: Buffer) => Promise<void>): Promise<void> {
+  for await (const chunk of from as AsyncIterable<Buffer>) await to(chunk);
+}
+
+type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
+
+/**
+ * Runs `body` with a cancel controller and a reader of the session's `.in`
+ * stream on a duplicated connection (closed afterwards). A failure is also
+ * written to `.out` as an `error` frame, so the client sees why.
+ */
+async function withRelay<T>(
+  deps: ContainerDeps,
+  inKey: string,
+  out: RelayWriter<OutKind>,
+  ctx: JobContext,
+  body: (cancel: AbortController, onFrame: (l: FrameListener) => void) => Promise<T>,
+): Promise<T> {
+  const cancel = new AbortController();
+  const stopReading = new AbortController();
+  const onDrain = (): void => cancel.abort();
+  ctx.signal.addEventListener('abort', onDrain, { once: true });
+  const reader = deps.redis.duplicate();
+  let listener: FrameListener = () => undefined;
+  const reading = (async () => {
+    try {
+      for await (const f of readFrames<InKind>(reader, inKey, stopReading.signal, 500)) listener(f);
+    } catch (err) {
+      if (!stopReading.signal.aborted) ctx.log.warn('relay input reader failed', errorFields(err));
+    }
+  })();
+  try {
+    return await body(cancel, (l) => { listener = l; });
+  } catch (err) {
+    const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+    await out.write('error', JSON.stringify(fe.toJSON())).catch(() => undefined);
+    throw fe;
+  } finally {
+    ctx.signal.removeEventListener('abort', onDrain);
+    stopReading.abort();
+    reader.disconnect();
+    await reading;
+  }
+}

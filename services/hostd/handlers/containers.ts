@@ -1,0 +1,66 @@
+// The container jobs that are plain agent calls: inspect, wait, signal, stop, stats.
+import { ForkdError } from '../../contracts/errors.js';
+import type { ContainerRef, ContainerStatus, JobInput, JobOutput } from '../../contracts/jobs.js';
+import type { AgentClient } from '../agent/agent-client.js';
+import type { JobContext } from '../job-handlers.js';
+import { guest, inspect, vmFor, type ContainerDeps } from './guest.js';
+
+/** How long stop waits for SIGKILL to take effect before reporting what it sees. */
+const KILL_WAIT_MS = 30_000;
+
+export function containerInspectHandler(deps: ContainerDeps) {
+  return async (input: ContainerRef): Promise<ContainerStatus> => inspect(vmFor(deps, input).agent, input);
+}
+
+export function containerWaitHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.wait'>, ctx: JobContext): Promise<ContainerStatus> => {
+    const agent = vmFor(deps, input).agent;
+    return waitFor(agent, input, input.timeoutMs, ctx.signal);
+  };
+}
+
+export function containerSignalHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.signal'>): Promise<ContainerStatus> => {
+    const agent = vmFor(deps, input).agent;
+    await guest(`signalling container ${input.containerId}`, () => agent.call('container.kill', { id: input.containerId, signal: input.signal }));
+    return inspect(agent, input);
+  };
+}
+
+/** SIGTERM, up to graceSec for the container to exit, then SIGKILL. */
+export function containerStopHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.stop'>, ctx: JobContext): Promise<ContainerStatus> => {
+    const agent = vmFor(deps, input).agent;
+    const before = await inspect(agent, input);
+    if (before.state !== 'running') return before;
+    await guest(`stopping container ${input.containerId}`, () => agent.call('container.kill', { id: input.containerId, signal: 'SIGTERM' }));
+    const afterTerm = await waitFor(agent, input, Math.max(0, input.graceSec) * 1000, ctx.signal);
+    if (afterTerm.state !== 'running') return afterTerm;
+    ctx.log.info('container ignored SIGTERM; sending SIGKILL', { vm: input.vmId, container: input.containerId, graceSec: input.graceSec });
+    await guest(`killing container ${input.containerId}`, () => agent.call('container.kill', { id: input.containerId, signal: 'SIGKILL' }));
+    return waitFor(agent, input, KILL_WAIT_MS, ctx.signal);
+  };
+}
+
+export function containerStatsHandler(deps: ContainerDeps) {
+  return async (input: ContainerRef): Promise<JobOutput<'container.stats'>> => {
+    const agent = vmFor(deps, input).agent;
+    const s = await guest(`stats of container ${input.containerId}`, () => agent.call('container.stats', { id: input.containerId }));
+    return { memoryBytes: s.memory.currentBytes, memoryLimitBytes: s.memory.maxBytes, cpuUsec: s.cpu.usageUsec, pids: s.pids.current };
+  };
+}
+
+/** The status once the container exited, or after `timeoutMs` the status as it is then. */
+async function waitFor(agent: AgentClient, ref: ContainerRef, timeoutMs: number, signal: AbortSignal): Promise<ContainerStatus> {
+  const now = await inspect(agent, ref);
+  if (now.state !== 'running' || timeoutMs <= 0) return now;
+  try {
+    const r = await guest(`waiting for container ${ref.containerId}`, () => agent.call('container.wait', { id: ref.containerId }, { timeoutMs, signal }));
+    const after = await inspect(agent, ref);
+    return { ...after, oomKilled: after.oomKilled || r.oomKilled, exitCode: after.exitCode ?? r.exitCode };
+  } catch (err) {
+    // The deadline passing (or hostd draining) is an answer, not a failure: report what is.
+    if (err instanceof ForkdError && (err.code === 'ERR_GUEST_TIMEOUT' || err.detail?.['wireCode'] === 'ERR_CANCELLED')) return inspect(agent, ref);
+    throw err;
+  }
+}

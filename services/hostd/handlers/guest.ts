@@ -1,0 +1,58 @@
+// What the container handlers share: reaching the VM's agent, mapping the
+// agent's container summary onto the job contract's status, and turning the
+// agent's "not found" into forkd's ERR_NOT_FOUND.
+import type { Redis } from 'ioredis';
+import type { ContainerSummary } from '../../contracts/agent-protocol/index.js';
+import { ForkdError } from '../../contracts/errors.js';
+import type { ContainerRef, ContainerStatus } from '../../contracts/jobs.js';
+import type { Logger } from '../../contracts/logger.js';
+import type { AgentClient } from '../agent/agent-client.js';
+import type { PortPublisher } from '../ports/port-publisher.js';
+import type { ManagedVm, VmManager } from '../vm/vm-manager.js';
+
+export interface ContainerDeps {
+  vms: VmManager;
+  ports: PortPublisher;
+  /** For exec/log byte relays (stream-relay.ts); readers duplicate it. */
+  redis: Redis;
+  log: Logger;
+}
+
+/** Runs an agent call; the agent's ERR_NOT_FOUND (container or image unknown) becomes forkd's. */
+export async function guest<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ForkdError && err.detail?.['wireCode'] === 'ERR_NOT_FOUND') {
+      throw new ForkdError('ERR_NOT_FOUND', `${what}: ${err.message}`, { detail: err.detail, cause: err });
+    }
+    throw err;
+  }
+}
+
+export function toStatus(c: ContainerSummary): ContainerStatus {
+  return {
+    state: c.status,
+    exitCode: c.exitCode,
+    oomKilled: c.oomKilled,
+    startedAt: c.startedAt === null ? null : new Date(c.startedAt).toISOString(),
+    finishedAt: c.finishedAt === null ? null : new Date(c.finishedAt).toISOString(),
+  };
+}
+
+/** The container's summary from the agent, or null when the agent does not know it. */
+export async function findContainer(agent: AgentClient, containerId: string): Promise<ContainerSummary | null> {
+  const { containers } = await agent.call('container.list', {});
+  return containers.find((c) => c.id === containerId) ?? null;
+}
+
+export async function inspect(agent: AgentClient, ref: ContainerRef): Promise<ContainerStatus> {
+  const c = await findContainer(agent, ref.containerId);
+  if (!c) throw new ForkdError('ERR_NOT_FOUND', `no container ${ref.containerId} in VM ${ref.vmId}`, { detail: { ...ref } });
+  return toStatus(c);
+}
+
+/** The VM and its agent for a container job; ERR_NOT_FOUND for an unknown VM. */
+export function vmFor(deps: ContainerDeps, ref: ContainerRef): ManagedVm {
+  return deps.vms.get(ref.vmId);
+}

@@ -1,0 +1,24 @@
+// Every handler for the container and VM jobs, in one registry slice that
+// main.ts merges with host.info.
+import type { JobHandlers } from '../job-handlers.js';
+import { containerCreateHandler, type CreateDeps } from './container-create.js';
+import { containerExecHandler, containerLogsHandler } from './container-io.js';
+import { containerInspectHandler, containerSignalHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
+import { vmDestroyHandler, vmListHandler } from './vms.js';
+
+export type { CreateDeps, ForkVm } from './container-create.js';
+
+export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info'> {
+  return {
+    'container.create': containerCreateHandler(deps),
+    'container.inspect': containerInspectHandler(deps),
+    'container.wait': containerWaitHandler(deps),
+    'container.signal': containerSignalHandler(deps),
+    'container.stop': containerStopHandler(deps),
+    'container.logs': containerLogsHandler(deps),
+    'container.exec': containerExecHandler(deps),
+    'container.stats': containerStatsHandler(deps),
+    'vm.destroy': vmDestroyHandler(deps),
+    'vm.list': vmListHandler(deps),
+  };
+}

@@ -1,0 +1,391 @@
+// The VMs of this host: cold boot, lookup, destroy, and adoption after a
+// restart. Every VM is a *transient* libvirt domain `forkd-vm-<vmId>` carrying
+// forkd's metadata, with its files in `<dataDir>/run/vms/<vmId>/` (qcow2
+// overlay on the guest image's root disk, agent socket, console log, vm.json).
+//
+//   creating ─▶ running ─▶ stopping ─▶ gone        (creating ─▶ gone on failure)
+//
+// A failure at any step of a cold boot destroys the domain and removes the
+// directory, and the error names the step. hostd's shutdown only closes agent
+// connections (close()): VMs outlive hostd, and the next one adopts them.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
+import { CleanupStack } from '../../contracts/cleanup-stack.js';
+import type { Accel } from '../../contracts/config.js';
+import { ForkdError } from '../../contracts/errors.js';
+import type { BootMode } from '../../contracts/jobs.js';
+import { errorFields, type Logger } from '../../contracts/logger.js';
+import { AgentClient } from '../agent/agent-client.js';
+import { createOverlay } from '../fork/disk-overlay.js';
+import { newMachineId } from '../fork/identity.js';
+import { fromLibvirtError, libvirtCall } from '../libvirt.js';
+import { buildDomainXml, domainTypeFor, FORKD_XMLNS } from './domain-xml.js';
+import { assertVmId, domainNameOf, parseDomainMetadata, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
+
+export type VmState = 'creating' | 'running' | 'stopping' | 'gone';
+
+const TRANSITIONS: Record<VmState, readonly VmState[]> = {
+  creating: ['running', 'gone'],
+  running: ['stopping'],
+  stopping: ['gone'],
+  gone: [],
+};
+
+/** What a cold VM boots: the guest image's kernel, initramfs, cmdline and root disk (the overlay's backing file). */
+export interface GuestBoot {
+  kernel: string;
+  initramfs: string;
+  cmdline: string;
+  rootDisk: string;
+}
+
+export interface VmManagerOptions {
+  conn: Connection;
+  hostId: string;
+  /** `<dataDir>/run/vms`. */
+  vmsDir: string;
+  /** hostd's accelerator verdict; the default for every VM. */
+  accel: Accel;
+  log: Logger;
+  guest: GuestBoot;
+  /** Replaces kernel, initramfs and cmdline (tests boot a guest whose agent never answers). */
+  bootOverride?: Omit<GuestBoot, 'rootDisk'>;
+  /** Deadline for the agent's first answer; default 30 s under KVM, 120 s under TCG. */
+  agentReadyTimeoutMs?: number;
+  /** Deadline for an adopted VM's agent to answer again. Default 20 s. */
+  adoptTimeoutMs?: number;
+}
+
+export interface CreateVmRequest {
+  vmId: string;
+  vcpus: number;
+  memoryMib: number;
+  /** Defaults to hostd's verdict. */
+  accel?: Accel;
+  /** Recorded only; the fork path registers its VMs itself. */
+  boot?: BootMode;
+}
+
+export class ManagedVm {
+  state: VmState = 'creating';
+
+  constructor(
+    readonly vmId: string,
+    readonly domainName: string,
+    readonly paths: VmPaths,
+    public record: VmRecord,
+    public agent: AgentClient,
+    public domain: Domain | null,
+  ) {}
+
+  to(next: VmState): void {
+    if (!TRANSITIONS[this.state].includes(next)) {
+      throw new ForkdError('ERR_CONFLICT', `VM ${this.vmId} cannot go from ${this.state} to ${next}`, { detail: { vmId: this.vmId, state: this.state } });
+    }
+    this.state = next;
+  }
+}
+
+export interface AdoptReport {
+  adopted: string[];
+  destroyed: string[];
+  removedDirs: string[];
+}
+
+export class VmManager {
+  private readonly vms = new Map<string, ManagedVm>();
+
+  constructor(private readonly opts: VmManagerOptions) {}
+
+  get vmsDir(): string {
+    return this.opts.vmsDir;
+  }
+
+  get accel(): Accel {
+    return this.opts.accel;
+  }
+
+  /** The VM if it is running here; ERR_NOT_FOUND otherwise. */
+  get(vmId: string): ManagedVm {
+    const vm = this.vms.get(vmId);
+    if (!vm || vm.state !== 'running') throw new ForkdError('ERR_NOT_FOUND', `no VM ${vmId} on host ${this.opts.hostId}`, { detail: { vmId } });
+    return vm;
+  }
+
+  find(vmId: string): ManagedVm | undefined {
+    return this.vms.get(vmId);
+  }
+
+  /** Creates the VM directory and makes it (and the folders above it that forkd owns) passable for QEMU's user. */
+  async init(): Promise<void> {
+    await mkdir(this.opts.vmsDir, { recursive: true, mode: 0o755 });
+    // QEMU runs unprivileged and opens the overlay by path: it must be able to pass through.
+    for (const dir of [this.opts.vmsDir, dirname(this.opts.vmsDir), dirname(dirname(this.opts.vmsDir))]) {
+      const s = await stat(dir);
+      if ((s.mode & 0o001) === 0) {
+        await chmod(dir, (s.mode & 0o7777) | 0o711);
+        this.opts.log.info('made a data folder passable for QEMU', { dir });
+      }
+    }
+  }
+
+  async createColdVm(req: CreateVmRequest): Promise<ManagedVm> {
+    assertVmId(req.vmId);
+    if (this.vms.has(req.vmId)) throw new ForkdError('ERR_CONFLICT', `VM ${req.vmId} already exists on this host`, { detail: { vmId: req.vmId } });
+    const accel = req.accel ?? this.opts.accel;
+    const paths = vmPaths(this.opts.vmsDir, req.vmId);
+    const domainName = domainNameOf(req.vmId);
+    const log = this.opts.log.child({ vm: req.vmId });
+    const boot = { ...this.opts.guest, ...this.opts.bootOverride };
+    const agentTimeoutMs = this.opts.agentReadyTimeoutMs ?? (accel === 'kvm' ? 30_000 : 120_000);
+    const hostname = hostnameFor(req.vmId);
+    const record: VmRecord = {
+      vmId: req.vmId,
+      hostId: this.opts.hostId,
+      accel,
+      boot: req.boot ?? 'cold',
+      createdAt: new Date().toISOString(),
+      vcpus: req.vcpus,
+      memoryMib: req.memoryMib,
+      hostname,
+      ports: [],
+      timings: {},
+    };
+    const agent = new AgentClient(paths.agentSocket, { log: (msg, fields) => log.debug(msg, fields) });
+    const vm = new ManagedVm(req.vmId, domainName, paths, record, agent, null);
+    this.vms.set(req.vmId, vm);
+
+    const cleanup = new CleanupStack();
+    cleanup.push('forget the VM', () => { vm.state = 'gone'; this.vms.delete(req.vmId); });
+    const t0 = Date.now();
+    let step = 'directory';
+    const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      step = name;
+      const t = Date.now();
+      const r = await fn();
+      record.timings[`${name}Ms`] = Date.now() - t;
+      return r;
+    };
+    try {
+      await timed('directory', async () => {
+        await mkdir(paths.dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `VM directory ${paths.dir} already exists`, { detail: { vmId: req.vmId } });
+          throw err;
+        });
+        cleanup.push('remove the VM directory', () => rm(paths.dir, { recursive: true, force: true }));
+      });
+      await timed('overlay', async () => createOverlay(await realpath(boot.rootDisk), paths.disk));
+      const xml = buildDomainXml({
+        name: domainName,
+        uuid: randomUUID(),
+        type: domainTypeFor(accel),
+        vcpus: req.vcpus,
+        memoryMib: req.memoryMib,
+        kernel: boot.kernel,
+        initramfs: boot.initramfs,
+        cmdline: boot.cmdline,
+        disks: [{ path: paths.disk, format: 'qcow2' }],
+        agentSocket: paths.agentSocket,
+        consoleLog: paths.consoleLog,
+        metadata: { vm: req.vmId, host: this.opts.hostId, kind: 'vm', created: record.createdAt, extra: { boot: record.boot } },
+        memory: { mode: 'anonymous' },
+      });
+      vm.domain = await timed('vmStart', async () => {
+        try {
+          return await this.opts.conn.createDomainXML(xml, 0);
+        } catch (err) {
+          throw fromLibvirtError(err, `starting domain ${domainName}`);
+        }
+      });
+      cleanup.push('destroy the domain', () => destroyDomain(vm.domain));
+      cleanup.push('close the agent connection', () => agent.close());
+      await timed('agentReady', () => agent.waitReady({ timeoutMs: agentTimeoutMs }));
+      const applied = await timed('identity', () =>
+        agent.call('identity.set', {
+          hostname,
+          machineId: newMachineId(),
+          clockEpochMs: Date.now(),
+          entropy: randomBytes(64).toString('base64'),
+        }),
+      );
+      if (applied.warnings.length > 0) log.warn('identity.set warnings', { warnings: applied.warnings });
+      record.timings['bootMs'] = Date.now() - t0;
+      await timed('record', () => writeVmRecord(paths.record, record));
+      cleanup.release();
+      vm.to('running');
+      log.info('VM ready', { accel, timings: record.timings });
+      return vm;
+    } catch (err) {
+      const consoleTail = (await readFile(paths.consoleLog, 'utf8').catch(() => '')).slice(-600);
+      const failed = await cleanup.run();
+      for (const f of failed) log.warn(`cleanup after a failed boot: ${f.what} failed`, errorFields(f.error));
+      throw stepError(err, step, req.vmId, consoleTail);
+    }
+  }
+
+  /** Destroys the VM's domain and removes its directory. Idempotent: false when there was nothing. */
+  async destroy(vmId: string): Promise<boolean> {
+    assertVmId(vmId);
+    const vm = this.vms.get(vmId);
+    if (vm?.state === 'creating') throw new ForkdError('ERR_CONFLICT', `VM ${vmId} is still being created`, { detail: { vmId } });
+    if (vm?.state === 'stopping') return true;
+    let found = false;
+    if (vm) {
+      found = true;
+      vm.to('stopping');
+      vm.agent.close();
+    }
+    try {
+      // Not registered (or registered with no handle): look it up, but only destroy it if it is ours.
+      const domain = vm?.domain ?? (await this.lookupOwnDomain(domainNameOf(vmId)));
+      if (domain) {
+        found = true;
+        await destroyDomain(domain);
+      }
+      const paths = vmPaths(this.opts.vmsDir, vmId);
+      if (existsSync(paths.dir)) {
+        found = true;
+        await rm(paths.dir, { recursive: true, force: true });
+      }
+    } finally {
+      if (vm) {
+        vm.state = 'gone';
+        this.vms.delete(vmId);
+      }
+    }
+    if (found) this.opts.log.info('VM destroyed', { vm: vmId });
+    return found;
+  }
+
+  /** VMs this hostd knows, with whether libvirt still runs them. */
+  async list(): Promise<Array<{ vmId: string; domainName: string; running: boolean; state: VmState }>> {
+    const out: Array<{ vmId: string; domainName: string; running: boolean; state: VmState }> = [];
+    for (const vm of this.vms.values()) {
+      const s = vm.domain ? await vm.domain.getState().catch(() => null) : null;
+      out.push({ vmId: vm.vmId, domainName: vm.domainName, running: s?.state === 'running', state: vm.state });
+    }
+    return out;
+  }
+
+  /** Registers a VM made elsewhere (the fork path) so the rest of hostd finds it. */
+  register(vm: ManagedVm): void {
+    if (this.vms.has(vm.vmId)) throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} already exists on this host`);
+    if (vm.state === 'creating') vm.to('running');
+    this.vms.set(vm.vmId, vm);
+  }
+
+  /**
+   * After a restart: reconnects to this host's running VMs, destroys this
+   * host's VMs that cannot be used (not running, files gone, agent silent),
+   * and removes VM directories with no domain. Other hosts' domains are never touched.
+   */
+  async adopt(): Promise<AdoptReport> {
+    const log = this.opts.log;
+    const report: AdoptReport = { adopted: [], destroyed: [], removedDirs: [] };
+    const domains = await libvirtCall('listing domains for adoption', () => this.opts.conn.listAllDomains(0));
+    const work: Promise<void>[] = [];
+    for (const d of domains) {
+      if (!d.name.startsWith(VM_DOMAIN_PREFIX)) {
+        await d.free().catch(() => undefined);
+        continue;
+      }
+      const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
+      if (!md || md.host !== this.opts.hostId || md.kind !== 'vm' || this.vms.has(md.vm)) {
+        await d.free().catch(() => undefined);
+        continue;
+      }
+      work.push(this.adoptOne(d, md.vm, report));
+    }
+    await Promise.all(work);
+    const entries = await readdir(this.opts.vmsDir).catch(() => [] as string[]);
+    for (const name of entries) {
+      if (this.vms.has(name)) continue;
+      await rm(vmPaths(this.opts.vmsDir, name).dir, { recursive: true, force: true });
+      report.removedDirs.push(name);
+    }
+    log.info('adoption done', { adopted: report.adopted, destroyed: report.destroyed, removedDirs: report.removedDirs });
+    return report;
+  }
+
+  private async adoptOne(domain: Domain, vmId: string, report: AdoptReport): Promise<void> {
+    const log = this.opts.log.child({ vm: vmId });
+    const paths = vmPaths(this.opts.vmsDir, vmId);
+    const state = await domain.getState().catch(() => null);
+    const record = await readVmRecord(paths.record);
+    let why = '';
+    if (state?.state !== 'running') why = `domain is ${state?.state ?? 'unreadable'}`;
+    else if (!record) why = 'vm.json is missing or unreadable';
+    else if (!existsSync(paths.agentSocket)) why = 'agent socket is missing';
+    if (!why) {
+      const agent = new AgentClient(paths.agentSocket, { log: (msg, fields) => log.debug(msg, fields) });
+      try {
+        await agent.waitReady({ timeoutMs: this.opts.adoptTimeoutMs ?? 20_000 });
+        const vm = new ManagedVm(vmId, domain.name, paths, record!, agent, domain);
+        vm.to('running');
+        this.vms.set(vmId, vm);
+        report.adopted.push(vmId);
+        log.info('adopted a running VM', { container: record!.containerId, ports: record!.ports.length });
+        return;
+      } catch (err) {
+        agent.close();
+        why = `agent did not answer: ${(err as Error).message}`;
+      }
+    }
+    log.warn('destroying a VM that cannot be adopted', { reason: why });
+    await destroyDomain(domain);
+    await rm(paths.dir, { recursive: true, force: true });
+    report.destroyed.push(vmId);
+  }
+
+  /** Persists a VM's record (container id, published ports) for a later adoption. */
+  async saveRecord(vm: ManagedVm): Promise<void> {
+    await writeVmRecord(vm.paths.record, vm.record);
+  }
+
+  /** hostd stops: close agent connections, leave the VMs running for the next hostd. */
+  close(): void {
+    for (const vm of this.vms.values()) {
+      vm.agent.close();
+      void vm.domain?.free().catch(() => undefined);
+    }
+    this.vms.clear();
+  }
+
+  private async lookupOwnDomain(name: string): Promise<Domain | null> {
+    const d = await libvirtCall(`looking up ${name}`, () => this.opts.conn.lookupDomainByName(name));
+    if (!d) return null;
+    const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
+    if (md?.host === this.opts.hostId) return d;
+    await d.free().catch(() => undefined);
+    return null;
+  }
+}
+
+/** `vm-<short id>`: a valid hostname whatever the id's alphabet. */
+export function hostnameFor(vmId: string): string {
+  return `vm-${vmId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || '0'}`;
+}
+
+/** Destroys a domain that may already be gone (the guest powered off) and frees the handle. */
+async function destroyDomain(domain: Domain | null): Promise<void> {
+  if (!domain) return;
+  try {
+    const s = await domain.getState().catch(() => null);
+    if (s && s.state !== 'shutoff') await domain.destroy();
+  } catch (err) {
+    // Gone between getState and destroy is fine; anything else is worth knowing.
+    const still = await domain.getState().catch(() => null);
+    if (still && still.state !== 'shutoff') throw fromLibvirtError(err, `destroying ${domain.name}`);
+  } finally {
+    await domain.free().catch(() => undefined);
+  }
+}
+
+function stepError(err: unknown, step: string, vmId: string, consoleTail: string): ForkdError {
+  const base = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+  const detail = { ...base.detail, vmId, step, ...(consoleTail ? { consoleTail } : {}) };
+  return new ForkdError(base.code, `cold boot of VM ${vmId} failed at step "${step}": ${base.message}`, { detail, cause: err, ...(base.field ? { field: base.field } : {}) });
+}

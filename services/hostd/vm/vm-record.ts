@@ -1,0 +1,93 @@
+// What hostd keeps on disk about one VM, beside its disk and sockets in
+// `<dataDir>/run/vms/<vmId>/`: enough for a restarted hostd to adopt it (which
+// container runs in it, which ports were published). libvirt's `<metadata>`
+// says the domain is ours; this file says what we did with it.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Accel } from '../../contracts/config.js';
+import { ForkdError } from '../../contracts/errors.js';
+import type { BootMode, PublishedPort } from '../../contracts/jobs.js';
+
+export const VM_DOMAIN_PREFIX = 'forkd-vm-';
+
+/** VM ids name domains (`forkd-vm-<id>`, 64 characters at most) and directories. */
+const VM_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,54}$/;
+
+export function assertVmId(vmId: string): void {
+  if (typeof vmId !== 'string' || !VM_ID_RE.test(vmId)) {
+    throw new ForkdError('ERR_VALIDATION', `invalid VM id ${JSON.stringify(vmId)}: 1–55 of A-Z a-z 0-9 _ -, starting with a letter or digit`, { field: 'vmId' });
+  }
+}
+
+export function domainNameOf(vmId: string): string {
+  return `${VM_DOMAIN_PREFIX}${vmId}`;
+}
+
+export interface VmPaths {
+  dir: string;
+  disk: string;
+  agentSocket: string;
+  consoleLog: string;
+  record: string;
+}
+
+export function vmPaths(vmsDir: string, vmId: string): VmPaths {
+  const dir = join(vmsDir, vmId);
+  return {
+    dir,
+    disk: join(dir, 'disk.qcow2'),
+    agentSocket: join(dir, 'agent.sock'),
+    consoleLog: join(dir, 'console.log'),
+    record: join(dir, 'vm.json'),
+  };
+}
+
+export interface VmRecord {
+  vmId: string;
+  hostId: string;
+  accel: Accel;
+  boot: BootMode;
+  createdAt: string;
+  vcpus: number;
+  memoryMib: number;
+  hostname: string;
+  /** Set once the container was created in the guest. */
+  containerId?: string;
+  ports: PublishedPort[];
+  timings: Record<string, number>;
+}
+
+export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+/** The record, or null when it is missing or unreadable (the VM is then not adoptable). */
+export async function readVmRecord(path: string): Promise<VmRecord | null> {
+  try {
+    const rec = JSON.parse(await readFile(path, 'utf8')) as VmRecord;
+    if (typeof rec?.vmId !== 'string' || !Array.isArray(rec.ports)) return null;
+    return rec;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses forkd's `<forkd:domain vm=… host=…/>` element as libvirt returns it. */
+export function parseDomainMetadata(xml: string | null): { vm: string; host: string; kind: string } | null {
+  if (!xml) return null;
+  const attr = (name: string): string | undefined => {
+    const m = new RegExp(`\\s${name}=(?:'([^']*)'|"([^"]*)")`).exec(xml);
+    return m ? unescapeXml(m[1] ?? m[2] ?? '') : undefined;
+  };
+  const vm = attr('vm');
+  const host = attr('host');
+  const kind = attr('kind');
+  if (vm === undefined || host === undefined || kind === undefined) return null;
+  return { vm, host, kind };
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+}
