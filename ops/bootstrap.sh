@@ -66,6 +66,9 @@ if [[ -z ${FORKD_SKIP_BUILD:-} ]]; then
 fi
 
 # --- 4. guest image and host check (boots a tiny guest once, then cached) -----
+# Both are content-addressed: a second run finds them and returns at once.
+say "guest image"
+node bin/forkd.js image build 2>&1 | sed 's/^/  /' || die "building the guest image failed (see above)"
 if [[ -z ${FORKD_SKIP_HOST_CHECK:-} ]]; then
   node bin/forkd.js host check || die "the host cannot run a forkd guest (see the message above)"
 fi

@@ -29,7 +29,7 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     cleanup.push('redis', () => redis.quit());
     const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
     cleanup.push('host queues', () => hostJobs.close());
-    const app = await buildApiServer({ config, keys, hostJobs });
+    const app = await buildApiServer({ config, db: db.prisma, redis, hostJobs });
     cleanup.push('http', () => app.close());
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });

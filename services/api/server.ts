@@ -1,28 +1,53 @@
 // The API process: HTTP, auth and validation in front of the hosts' job queues.
-// It never imports native/ or touches libvirt (a unit test checks the imports).
+// It never imports native/ or touches libvirt (boundaries.test.ts checks).
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { ForkdConfig } from '../contracts/config.js';
-import { installAuth, type ApiKeyLookup } from './auth.js';
+import type { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { ImageStore } from '../../images/containers/image-store.js';
+import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { installAuth } from './auth.js';
+import { Containers } from './containers.js';
+import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
 import type { HostJobs } from './host-jobs.js';
+import { Images } from './images.js';
+import { KeyStore } from './key-store.js';
+import { Placement } from './placement.js';
+import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
+import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
+import { Tenancy } from './tenancy.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
-  keys: ApiKeyLookup;
+  db: PrismaClient;
+  redis: Redis;
   hostJobs: HostJobs;
 }
+
+/** Largest image archive accepted by POST /v1/images. */
+export const MAX_IMAGE_UPLOAD_BYTES = 8 * 1024 ** 3;
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.config.logLevel === 'debug' ? 'debug' : 'warn' },
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: 32 * 1024 * 1024,
   });
   installErrorHandler(app);
-  installAuth(app, deps.keys);
+  installAuth(app, new KeyStore(deps.db));
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+
+  const tenancy = new Tenancy(deps.db);
+  const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
+  const placement = new Placement(deps.db, deps.hostJobs);
+  const containers = new Containers(deps.db, images, placement, deps.hostJobs, deps.config.jobTimeoutMs);
+
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
+  await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
+  await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
   return app;
 }

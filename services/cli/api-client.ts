@@ -5,7 +5,7 @@ import { dataPaths, loadConfig } from '../contracts/config.js';
 import { ForkdError, isErrorCode, type ErrorBody } from '../contracts/errors.js';
 
 export class ApiClient {
-  constructor(readonly baseUrl: string, private readonly key: string | undefined) {}
+  constructor(readonly baseUrl: string, readonly key: string | undefined) {}
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): ApiClient {
     const config = loadConfig(env);

@@ -1,7 +1,15 @@
 // Every CLI command, listed once. main.ts dispatches on `path`.
 import type { Command } from '../command.js';
+import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, stopCommand, waitCommand } from './containers.js';
+import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
+import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
+import { runCommand } from './run.js';
 import { hostdCommand, upCommand } from './up.js';
 
-export const COMMANDS: readonly Command[] = [upCommand, hostdCommand, infoCommand, hostCheckCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand, hostdCommand, infoCommand, hostCheckCommand,
+  imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
+  runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
+];

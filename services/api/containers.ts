@@ -1,0 +1,258 @@
+// Containers, each in its own VM: what the API decides (validation, image,
+// quota, placement, rows) before hostd acts, and how rows follow hostd's
+// answers. A create that fails leaves no Vm or Container row behind.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ForkdError } from '../contracts/errors.js';
+import type { BootMode, ContainerStatus, PublishedPort } from '../contracts/jobs.js';
+import type { PrismaClient } from './db/client.js';
+import type { HostJobs } from './host-jobs.js';
+import type { Images } from './images.js';
+import type { Placement } from './placement.js';
+
+export interface CreateContainerBody {
+  image: string;
+  command?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  name?: string;
+  memoryMib?: number;
+  cpus?: number;
+  pids?: number;
+  vm?: { vcpus?: number; memoryMib?: number };
+  boot?: BootMode;
+  ports?: Array<{ containerPort: number; hostPort?: number }>;
+}
+
+export interface ContainerView {
+  id: string;
+  name: string;
+  image: string;
+  command: string[];
+  state: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  ports: PublishedPort[];
+  vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
+}
+
+export const DEFAULT_VM = { vcpus: 1, memoryMib: 256 };
+/** A cold boot under TCG on a busy 2-core host takes a minute or more; give it room. */
+const CREATE_TIMEOUT_FLOOR_MS = 600_000;
+
+type Row = Awaited<ReturnType<Containers['row']>>;
+
+export class Containers {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly images: Images,
+    private readonly placement: Placement,
+    private readonly hostJobs: HostJobs,
+    private readonly jobTimeoutMs: number,
+  ) {}
+
+  async row(tenantId: string, idOrName: string) {
+    const row = await this.db.container.findFirst({
+      where: { tenantId, OR: [{ id: idOrName }, { name: idOrName }] },
+      include: { vm: true, image: true },
+    });
+    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no container ${JSON.stringify(idOrName)}`);
+    return row;
+  }
+
+  view(row: Row, timings?: Record<string, number>): ContainerView {
+    return {
+      id: row.id,
+      name: row.name,
+      image: row.image.digest,
+      command: row.command as string[],
+      state: row.state,
+      exitCode: row.exitCode,
+      oomKilled: row.oomKilled,
+      createdAt: row.createdAt.toISOString(),
+      startedAt: row.startedAt?.toISOString() ?? null,
+      finishedAt: row.finishedAt?.toISOString() ?? null,
+      ports: (row.ports as PublishedPort[] | null) ?? [],
+      vm: { id: row.vm.id, hostId: row.vm.hostId, domainName: row.vm.domainName, boot: row.vm.bootMode, vcpus: row.vm.vcpus, memoryMib: row.vm.memoryMib, ...(timings ? { timings } : {}) },
+    };
+  }
+
+  async create(tenantId: string, body: CreateContainerBody, onProgress?: (step: string) => void): Promise<ContainerView> {
+    const image = await this.images.resolve(tenantId, body.image);
+    const config = (image.config ?? {}) as { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string };
+    const entrypoint = body.entrypoint ?? config.Entrypoint ?? [];
+    const command = [...entrypoint, ...(body.command ?? (body.entrypoint ? [] : config.Cmd ?? []))];
+    if (command.length === 0) throw new ForkdError('ERR_VALIDATION', 'command is required: the image has no Entrypoint or Cmd', { field: 'command' });
+    const vm = { vcpus: body.vm?.vcpus ?? DEFAULT_VM.vcpus, memoryMib: body.vm?.memoryMib ?? DEFAULT_VM.memoryMib };
+    if (body.memoryMib !== undefined && body.memoryMib >= vm.memoryMib) {
+      throw new ForkdError('ERR_VALIDATION', `memoryMib (${body.memoryMib}) must be below the VM's memory (vm.memoryMib = ${vm.memoryMib})`, { field: 'memoryMib' });
+    }
+    const env = mergeEnv(config.Env ?? [], body.env ?? []);
+    await this.checkQuota(tenantId, vm.memoryMib);
+    onProgress?.('placing');
+    const host = await this.placement.pickHost();
+
+    const vmId = randomUUID();
+    const containerId = randomUUID();
+    const name = body.name ?? `c-${containerId.slice(0, 8)}`;
+    if (await this.db.container.findUnique({ where: { tenantId_name: { tenantId, name } } })) {
+      throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(name)} exists`, { field: 'name' });
+    }
+    const boot = body.boot ?? 'cold';
+    const operation = await this.db.$transaction(async (tx) => {
+      await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
+      await tx.container.create({
+        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env, workdir: body.workingDir ?? config.WorkingDir ?? null },
+      });
+      return tx.operation.create({ data: { tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, state: 'running', startedAt: new Date() } });
+    });
+
+    try {
+      onProgress?.(`creating VM on ${host.hostId}`);
+      const result = await this.hostJobs.call(host.hostId, 'container.create', {
+        tenantId, vmId, containerId, boot, vm,
+        image: await this.images.forJob(image),
+        spec: {
+          command, env,
+          ...(body.workingDir ?? config.WorkingDir ? { workingDir: body.workingDir ?? config.WorkingDir } : {}),
+          ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
+          limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
+        },
+        ports: body.ports ?? [],
+      }, { timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id });
+      const now = new Date();
+      await this.db.$transaction([
+        this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: now } }),
+        this.db.container.update({ where: { id: containerId }, data: { ...statusData(result.status), ports: result.ports as object[] } }),
+        this.db.operation.update({ where: { id: operation.id }, data: { state: 'succeeded', finishedAt: now, progress: 100, result: result as object } }),
+      ]);
+      return this.view(await this.row(tenantId, containerId), result.vm.timings);
+    } catch (err) {
+      const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
+      await this.db.operation.update({ where: { id: operation.id }, data: { state: 'failed', finishedAt: new Date(), errorCode: fe.code, errorMessage: fe.message } }).catch(() => {});
+      if (fe.code === 'ERR_TIMEOUT') {
+        // hostd may still be building this VM: keep the rows, marked failed, and have the host destroy it when it can.
+        await this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } }).catch(() => {});
+        await this.db.container.update({ where: { id: containerId }, data: { state: 'failed' } }).catch(() => {});
+        void this.hostJobs.call(host.hostId, 'vm.destroy', { vmId }).catch(() => {});
+      } else {
+        await this.db.$transaction([this.db.container.delete({ where: { id: containerId } }), this.db.vm.delete({ where: { id: vmId } })]).catch(() => {});
+      }
+      throw fe;
+    }
+  }
+
+  private async checkQuota(tenantId: string, memoryMib: number): Promise<void> {
+    const tenant = await this.db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+    const live = await this.db.vm.aggregate({ where: { tenantId, state: { notIn: ['gone', 'failed'] } }, _count: true, _sum: { memoryMib: true } });
+    if (live._count + 1 > tenant.maxVms) throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may run ${tenant.maxVms} VMs`, { detail: { maxVms: tenant.maxVms } });
+    if ((live._sum.memoryMib ?? 0) + memoryMib > tenant.maxMemoryMib) {
+      throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may use ${tenant.maxMemoryMib} MiB of VM memory`, { detail: { maxMemoryMib: tenant.maxMemoryMib } });
+    }
+  }
+
+  async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {
+    const rows = await this.db.container.findMany({
+      where: { tenantId, ...(opts.all ? {} : { state: { in: ['created', 'running'] } }) },
+      include: { vm: true, image: true },
+      orderBy: { createdAt: 'desc' },
+    });
+    const fresh = await Promise.all(rows.map((r) => this.refresh(r)));
+    return fresh.map((r) => this.view(r));
+  }
+
+  /** A running container's row, brought up to date from its host (it may have exited). */
+  async refresh(row: Row): Promise<Row> {
+    if (row.state !== 'running') return row;
+    try {
+      const status = await this.hostJobs.call(row.vm.hostId, 'container.inspect', { vmId: row.vmId, containerId: row.id }, { timeoutMs: 15_000 });
+      return this.applyStatus(row, status);
+    } catch {
+      return row; // the host is slow or down: show what we last knew
+    }
+  }
+
+  async applyStatus(row: Row, status: ContainerStatus): Promise<Row> {
+    if (status.state === row.state && status.exitCode === row.exitCode) return row;
+    await this.db.container.update({ where: { id: row.id }, data: statusData(status) });
+    return { ...row, ...statusData(status) } as Row;
+  }
+
+  async get(tenantId: string, id: string): Promise<ContainerView> {
+    return this.view(await this.refresh(await this.row(tenantId, id)));
+  }
+
+  /** Waits for exit, up to `timeoutMs` (the answer then still says `running`). */
+  async wait(tenantId: string, id: string, timeoutMs: number): Promise<ContainerView> {
+    let row = await this.row(tenantId, id);
+    const deadline = Date.now() + timeoutMs;
+    while (row.state === 'running' && Date.now() < deadline) {
+      const slice = Math.min(30_000, deadline - Date.now());
+      const status = await this.hostJobs.call(row.vm.hostId, 'container.wait', { vmId: row.vmId, containerId: row.id, timeoutMs: slice }, { timeoutMs: slice + 30_000 });
+      row = await this.applyStatus(row, status);
+    }
+    return this.view(row);
+  }
+
+  async signal(tenantId: string, id: string, signal: string): Promise<ContainerView> {
+    const row = await this.running(tenantId, id);
+    const status = await this.hostJobs.call(row.vm.hostId, 'container.signal', { vmId: row.vmId, containerId: row.id, signal });
+    return this.view(await this.applyStatus(row, status));
+  }
+
+  async stop(tenantId: string, id: string, graceSec: number): Promise<ContainerView> {
+    const row = await this.row(tenantId, id);
+    if (row.state !== 'running') return this.view(row);
+    const status = await this.hostJobs.call(row.vm.hostId, 'container.stop', { vmId: row.vmId, containerId: row.id, graceSec }, { timeoutMs: graceSec * 1000 + 60_000 });
+    return this.view(await this.applyStatus(row, status));
+  }
+
+  /** Removes the container and its VM. A running one needs `force`. */
+  async remove(tenantId: string, id: string, force: boolean): Promise<ContainerView> {
+    const row = await this.refresh(await this.row(tenantId, id));
+    if (row.state === 'running' && !force) {
+      throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
+    }
+    await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
+    await this.db.$transaction([
+      this.db.container.delete({ where: { id: row.id } }),
+      this.db.vm.delete({ where: { id: row.vmId } }),
+      this.db.operation.create({ data: { tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
+    ]);
+    return this.view({ ...row, state: 'removed' });
+  }
+
+  async running(tenantId: string, id: string): Promise<Row> {
+    const row = await this.refresh(await this.row(tenantId, id));
+    if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${row.name} is not running (${row.state})`);
+    return row;
+  }
+}
+
+function statusData(s: ContainerStatus) {
+  return {
+    state: s.state,
+    exitCode: s.exitCode,
+    oomKilled: s.oomKilled,
+    startedAt: s.startedAt ? new Date(s.startedAt) : null,
+    finishedAt: s.finishedAt ? new Date(s.finishedAt) : null,
+  };
+}
+
+/** Image env first, request env overriding by key. */
+export function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const kv of [...base, ...extra]) out.set(kv.slice(0, kv.indexOf('=')), kv);
+  return [...out.values()];
+}
+
+/** A locally administered unicast MAC; the database's unique index keeps it unique across hosts. */
+function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

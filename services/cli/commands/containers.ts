@@ -1,0 +1,127 @@
+import { ForkdError } from '../../contracts/errors.js';
+import { ApiClient } from '../api-client.js';
+import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
+import { pipeNdjson } from '../streams.js';
+
+export interface ContainerView {
+  id: string; name: string; image: string; command: string[]; state: string; exitCode: number | null; oomKilled: boolean;
+  createdAt: string; startedAt: string | null; finishedAt: string | null;
+  ports: { containerPort: number; hostAddress: string; hostPort: number }[];
+  vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
+}
+
+const enc = encodeURIComponent;
+
+function needIds(positionals: string[], usage: string): string[] {
+  if (positionals.length === 0) throw new ForkdError('ERR_VALIDATION', `usage: ${usage}`, { field: 'container' });
+  return positionals;
+}
+
+export const psCommand: Command = {
+  path: ['ps'],
+  summary: 'List containers (running; -a for all)',
+  usage: 'forkd ps [-a] [--json]',
+  options: { ...JSON_OPTION, all: { type: 'boolean', short: 'a' } },
+  async run({ values }) {
+    const { containers } = await ApiClient.fromEnv().request<{ containers: ContainerView[] }>('GET', `/v1/containers${values.all ? '?all=true' : ''}`);
+    if (values.json) printJson(containers);
+    else {
+      printTable(['ID', 'NAME', 'IMAGE', 'COMMAND', 'STATE', 'VM', 'PORTS'], containers.map((c) => [
+        c.id.slice(0, 12), c.name, c.image.slice(7, 19), c.command.join(' ').slice(0, 30),
+        c.state === 'exited' ? `exited (${c.exitCode}${c.oomKilled ? ', OOM' : ''})` : c.state,
+        `${c.vm.boot} ${c.vm.vcpus}cpu/${c.vm.memoryMib}M`, c.ports.map((p) => `${p.hostAddress}:${p.hostPort}->${p.containerPort}`).join(','),
+      ]));
+    }
+    return 0;
+  },
+};
+
+export const inspectCommand: Command = {
+  path: ['inspect'],
+  summary: 'Show a container as JSON',
+  usage: 'forkd inspect CONTAINER',
+  options: {},
+  positionals: true,
+  async run({ positionals }) {
+    const [id] = needIds(positionals, 'forkd inspect CONTAINER');
+    printJson(await ApiClient.fromEnv().request<ContainerView>('GET', `/v1/containers/${enc(id!)}`));
+    return 0;
+  },
+};
+
+export const logsCommand: Command = {
+  path: ['logs'],
+  summary: 'Print a container\'s output (-f follows until it exits)',
+  usage: 'forkd logs [-f] [--tail N] CONTAINER',
+  options: { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    const [id] = needIds(positionals, 'forkd logs [-f] CONTAINER');
+    const q = new URLSearchParams({ format: 'ndjson', follow: String(Boolean(values.follow)) });
+    if (values.tail !== undefined) q.set('tail', String(values.tail));
+    await pipeNdjson(await ApiClient.fromEnv().fetch('GET', `/v1/containers/${enc(id!)}/logs?${q}`));
+    return 0;
+  },
+};
+
+export const waitCommand: Command = {
+  path: ['wait'],
+  summary: 'Wait for a container to exit; print and exit with its code',
+  usage: 'forkd wait CONTAINER',
+  options: {},
+  positionals: true,
+  async run({ positionals }) {
+    const [id] = needIds(positionals, 'forkd wait CONTAINER');
+    const c = await ApiClient.fromEnv().request<ContainerView>('POST', `/v1/containers/${enc(id!)}/wait`);
+    process.stdout.write(`${c.exitCode}\n`);
+    return c.exitCode ?? 1;
+  },
+};
+
+export const stopCommand: Command = {
+  path: ['stop'],
+  summary: 'Stop containers (SIGTERM, then SIGKILL after -t seconds)',
+  usage: 'forkd stop [-t SEC] CONTAINER…',
+  options: { time: { type: 'string', short: 't' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    const api = ApiClient.fromEnv();
+    for (const id of needIds(positionals, 'forkd stop [-t SEC] CONTAINER…')) {
+      await api.request('POST', `/v1/containers/${enc(id)}/stop${values.time ? `?timeoutSec=${enc(String(values.time))}` : ''}`);
+      process.stdout.write(`${id}\n`);
+    }
+    return 0;
+  },
+};
+
+export const killCommand: Command = {
+  path: ['kill'],
+  summary: 'Send a signal to containers (default SIGKILL)',
+  usage: 'forkd kill [-s SIGNAL] CONTAINER…',
+  options: { signal: { type: 'string', short: 's' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    const api = ApiClient.fromEnv();
+    for (const id of needIds(positionals, 'forkd kill [-s SIGNAL] CONTAINER…')) {
+      await api.request('POST', `/v1/containers/${enc(id)}/kill${values.signal ? `?signal=${enc(String(values.signal))}` : ''}`);
+      process.stdout.write(`${id}\n`);
+    }
+    return 0;
+  },
+};
+
+export const rmCommand: Command = {
+  path: ['rm'],
+  summary: 'Remove containers and their VMs (-f also removes running ones)',
+  usage: 'forkd rm [-f] CONTAINER…',
+  options: { force: { type: 'boolean', short: 'f' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    const api = ApiClient.fromEnv();
+    for (const id of needIds(positionals, 'forkd rm [-f] CONTAINER…')) {
+      await api.request('DELETE', `/v1/containers/${enc(id)}${values.force ? '?force=true' : ''}`);
+      process.stdout.write(`${id}\n`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,85 @@
+import { ForkdError } from '../../contracts/errors.js';
+import { ApiClient } from '../api-client.js';
+import type { Command } from '../command.js';
+import { pipeNdjson } from '../streams.js';
+import type { ContainerView } from './containers.js';
+
+/** `-p 8080:80`, `-p 80` (any free host port). */
+export function parsePort(spec: string): { containerPort: number; hostPort?: number } {
+  const m = /^(?:(\d{1,5}):)?(\d{1,5})$/.exec(spec);
+  if (!m) throw new ForkdError('ERR_VALIDATION', `-p wants HOSTPORT:CONTAINERPORT or CONTAINERPORT (got ${JSON.stringify(spec)})`, { field: 'ports' });
+  return { containerPort: Number(m[2]), ...(m[1] ? { hostPort: Number(m[1]) } : {}) };
+}
+
+function num(flag: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ForkdError('ERR_VALIDATION', `${flag} must be a number (got ${JSON.stringify(v)})`, { field: flag });
+  return n;
+}
+
+export const runCommand: Command = {
+  path: ['run'],
+  summary: 'Run a container in its own VM; streams its output and exits with its exit code',
+  usage: 'forkd run [--rm] [-d] [--name N] [-e K=V]… [-m MiB] [--cpus N] [-p [HOST:]PORT]… [--vm-memory MiB] [--vcpus N] [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
+  options: {
+    rm: { type: 'boolean' },
+    detach: { type: 'boolean', short: 'd' },
+    name: { type: 'string' },
+    env: { type: 'string', short: 'e', multiple: true },
+    memory: { type: 'string', short: 'm' },
+    cpus: { type: 'string' },
+    publish: { type: 'string', short: 'p', multiple: true },
+    'vm-memory': { type: 'string' },
+    vcpus: { type: 'string' },
+    boot: { type: 'string' },
+    workdir: { type: 'string', short: 'w' },
+    entrypoint: { type: 'string' },
+  },
+  positionals: true,
+  async run({ values, positionals }) {
+    const [image, ...command] = positionals;
+    if (!image) throw new ForkdError('ERR_VALIDATION', `usage: ${runCommand.usage}`, { field: 'image' });
+    for (const e of (values.env as string[] | undefined) ?? []) {
+      if (!e.includes('=')) throw new ForkdError('ERR_VALIDATION', `-e wants KEY=VALUE (got ${JSON.stringify(e)})`, { field: 'env' });
+    }
+    if (values.boot !== undefined && values.boot !== 'cold' && values.boot !== 'fork') {
+      throw new ForkdError('ERR_VALIDATION', '--boot must be cold or fork', { field: 'boot' });
+    }
+    const vmMemory = num('--vm-memory', values['vm-memory']);
+    const vcpus = num('--vcpus', values.vcpus);
+    const body = {
+      image,
+      ...(command.length ? { command } : {}),
+      ...(values.entrypoint ? { entrypoint: [String(values.entrypoint)] } : {}),
+      ...(values.env ? { env: values.env } : {}),
+      ...(values.name ? { name: values.name } : {}),
+      ...(values.memory ? { memoryMib: num('-m', values.memory) } : {}),
+      ...(values.cpus ? { cpus: num('--cpus', values.cpus) } : {}),
+      ...(values.workdir ? { workingDir: values.workdir } : {}),
+      ...(values.boot ? { boot: values.boot } : {}),
+      ...(vmMemory || vcpus ? { vm: { ...(vmMemory ? { memoryMib: vmMemory } : {}), ...(vcpus ? { vcpus } : {}) } } : {}),
+      ...(values.publish ? { ports: (values.publish as string[]).map(parsePort) } : {}),
+    };
+    const api = ApiClient.fromEnv();
+    const started = Date.now();
+    if (process.stderr.isTTY) process.stderr.write(`forkd: starting ${image} in a new VM…\r`);
+    const c = await api.request<ContainerView>('POST', '/v1/containers', body);
+    if (process.stderr.isTTY) process.stderr.write(`forkd: ${c.name} running in ${c.vm.domainName} (${c.vm.boot}, ${Date.now() - started} ms)\n`);
+    for (const p of c.ports) process.stderr.write(`forkd: ${p.hostAddress}:${p.hostPort} -> ${p.containerPort}\n`);
+    if (values.detach) {
+      process.stdout.write(`${c.id}\n`);
+      return 0;
+    }
+    const remove = async () => { if (values.rm) await api.request('DELETE', `/v1/containers/${c.id}?force=true`).catch(() => {}); };
+    process.once('SIGINT', () => { void remove().then(() => process.exit(130)); });
+    try {
+      await pipeNdjson(await api.fetch('GET', `/v1/containers/${c.id}/logs?follow=true&format=ndjson`));
+      const done = await api.request<ContainerView>('POST', `/v1/containers/${c.id}/wait`);
+      if (done.oomKilled) process.stderr.write(`forkd: ${c.name} was killed: out of memory\n`);
+      return done.exitCode ?? 1;
+    } finally {
+      await remove();
+    }
+  },
+};
