@@ -9,5 +9,9 @@ import { defineConfig } from 'prisma/config';
 export default defineConfig({
   schema: './schema.prisma',
   migrations: { path: './migrations' },
-  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://localhost/forkd' },
+  datasource: {
+    url: process.env.DATABASE_URL || 'postgresql://localhost/forkd',
+    // A scratch database for `prisma migrate diff --from-migrations` (README.md).
+    shadowDatabaseUrl: process.env.SHADOW_DATABASE_URL,
+  },
 });

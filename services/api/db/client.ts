@@ -15,6 +15,19 @@ import { migrate } from './migrator.js';
 
 /** The client every part of forkd codes against, whichever database is underneath. */
 export type PrismaClient = SqlitePrismaClient;
+/** Row types and Prisma's input types (Prisma.VmWhereInput, …), the same for both databases. */
+export type {
+  ApiKey,
+  Container,
+  Host,
+  Image,
+  ImageTag,
+  Operation,
+  Prisma,
+  Template,
+  Tenant,
+  Vm,
+} from '../../../prisma/generated/sqlite/client.js';
 
 export interface OpenDatabaseOptions {
   /** DATABASE_URL; process.env.DATABASE_URL when omitted (pass '' for the SQLite default). */

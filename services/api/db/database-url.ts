@@ -60,7 +60,7 @@ export function parseDatabaseUrl(input: DatabaseUrlInput = {}): DatabaseConfig {
   );
 }
 
-/** Connection-string form of the config, as Prisma's own tools expect it. */
+/** The database in words, password masked: for logs and error messages. */
 export function describeDatabase(config: DatabaseConfig): string {
   return config.kind === 'sqlite' ? `sqlite file:${config.file}` : `postgresql ${config.redacted} (schema ${config.schema})`;
 }
