@@ -1,0 +1,356 @@
+// Container lifecycle on the guest: created → running → exited, transitions
+// checked in one place, records persisted as <root>/containers/<id>/state.json.
+// crun runs in the foreground (`crun run`) as the agent's child, so the agent
+// gets the exit status, and the container's stdout/stderr come through pipes
+// into the log file.
+
+import type { ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentError, type ContainerStatus, type ContainerSummary, type Params, type Result } from '../contracts/agent-protocol/index.js';
+import type { Cgroups } from './cgroups.js';
+import { statePaths, type AgentConfig } from './config.js';
+import { crunError, type Crun } from './crun.js';
+import type { Log } from './handler.js';
+import { hostsFile } from './identity.js';
+import type { ImageStore } from './images.js';
+import { LogWriter } from './logs.js';
+import { mergeEnv, ociSpec, resolveArgs, resolveUser, type OciUser } from './oci-spec.js';
+import { mountRootfs, unmountRootfs } from './rootfs.js';
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  layers: string[];
+  status: ContainerStatus;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** What the container's processes run with (exec inherits env, cwd, user). */
+  env: string[];
+  cwd: string;
+  user: OciUser;
+  /** crun's message when a start failed. */
+  error: string | null;
+}
+
+const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
+  created: ['running', 'exited'],
+  running: ['exited'],
+  exited: [],
+};
+
+export function transition(rec: ContainerRecord, to: ContainerStatus): void {
+  if (!TRANSITIONS[rec.status].includes(to)) throw new AgentError('ERR_CONFLICT', `container ${rec.id} is ${rec.status}, cannot become ${to}`);
+  rec.status = to;
+}
+
+export function summary(r: ContainerRecord): ContainerSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    image: r.image,
+    status: r.status,
+    pid: r.pid,
+    exitCode: r.exitCode,
+    oomKilled: r.oomKilled,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+/** A hostname from the container's name or id (ids may hold `_` and `.`). */
+export function hostnameFor(name: string | undefined, id: string): string {
+  if (name) return name;
+  const h = id.replace(/[^A-Za-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return h || 'container';
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Live {
+  child: ChildProcess;
+  log: LogWriter;
+  exited: Promise<void>;
+}
+
+export class Containers {
+  private readonly dir: string;
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly live = new Map<string, Live>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly store: ImageStore,
+    private readonly cgroups: Cgroups,
+    readonly crun: Crun,
+    private readonly log: Log,
+  ) {
+    this.dir = statePaths(cfg.root).containers;
+  }
+
+  containerDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  /** Loads records; containers that were running under an earlier agent are watched until they stop. */
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const id of await readdir(this.dir)) {
+      const rec = await readFile(join(this.dir, id, 'state.json'), 'utf8').then((t) => JSON.parse(t) as ContainerRecord, () => null);
+      if (!rec) continue;
+      this.records.set(id, rec);
+      if (rec.status === 'running') void this.watchOrphan(rec);
+    }
+  }
+
+  /** Layers any container still uses (image removal keeps them). */
+  layersInUse(): Set<string> {
+    const s = new Set<string>();
+    for (const r of this.records.values()) for (const l of r.layers) s.add(l);
+    return s;
+  }
+
+  get(id: string): ContainerRecord {
+    const r = this.records.get(id);
+    if (!r) throw new AgentError('ERR_NOT_FOUND', `no container ${id}`);
+    return r;
+  }
+
+  list(): ContainerSummary[] {
+    return [...this.records.values()].sort((a, b) => a.createdAt - b.createdAt).map(summary);
+  }
+
+  create(p: Params<'container.create'>): Promise<Result<'container.create'>> {
+    return this.locked(p.id, async () => {
+      if (this.records.has(p.id)) throw new AgentError('ERR_CONFLICT', `container ${p.id} exists`);
+      const image = await this.store.image(p.image);
+      if (!image) throw new AgentError('ERR_NOT_FOUND', `image ${p.image} is not in the guest`);
+      const args = resolveArgs(image.config, p.command, p.args);
+      if (args.length === 0) throw new AgentError('ERR_INVALID_PARAMS', 'no command: the image has no Entrypoint/Cmd and none was given', { field: 'command' });
+      const dir = this.containerDir(p.id);
+      const hostname = hostnameFor(p.name, p.id);
+      await rm(dir, { recursive: true, force: true });
+      for (const d of ['rootfs', 'upper', 'work']) await mkdir(join(dir, d), { recursive: true });
+      try {
+        const rootfs = await mountRootfs(this.store, image.layers, dir);
+        const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
+        const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
+        const userSpec = p.user ?? image.config.User;
+        const user = resolveUser(userSpec, passwd, group);
+        if (!user) throw new AgentError('ERR_CONTAINER_START', `unable to find user ${userSpec} in the image`);
+        const cwd = p.workingDir ?? (image.config.WorkingDir || '/');
+        const env = mergeEnv(image.config.Env, p.env, hostname);
+        await writeFile(join(dir, 'hosts'), hostsFile(hostname));
+        await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+        const resolv = join(dir, 'resolv.conf');
+        await copyFile(join(this.cfg.etc, 'resolv.conf'), resolv).catch(() => writeFile(resolv, ''));
+        const spec = ociSpec({
+          args,
+          env,
+          cwd,
+          user,
+          hostname,
+          rootfs,
+          cgroupsPath: this.cgroups.cgroupsPath(p.id),
+          limits: p.limits,
+          etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: resolv },
+        });
+        await writeFile(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
+        const rec: ContainerRecord = {
+          id: p.id,
+          name: hostname,
+          image: p.image,
+          layers: image.layers,
+          status: 'created',
+          pid: null,
+          exitCode: null,
+          signal: null,
+          oomKilled: false,
+          createdAt: Date.now(),
+          startedAt: null,
+          finishedAt: null,
+          env,
+          cwd,
+          user,
+          error: null,
+        };
+        this.records.set(p.id, rec);
+        await this.persist(rec);
+        return { id: p.id, bundle: dir };
+      } catch (e) {
+        await unmountRootfs(dir).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  start(id: string, signal: AbortSignal): Promise<Result<'container.start'>> {
+    return this.locked(id, async () => {
+      const rec = this.get(id);
+      if (rec.status !== 'created') throw new AgentError('ERR_CONFLICT', `container ${id} is ${rec.status}`);
+      const dir = this.containerDir(id);
+      const crunLog = join(dir, 'crun.log');
+      const pidFile = join(dir, 'pid');
+      await this.cgroups.prepare(id);
+      await this.crun.delete(id, crunLog); // leftovers of an earlier failed start
+      const child = await this.crun.run(id, dir, crunLog, pidFile);
+      const log = new LogWriter(join(dir, 'log'));
+      child.stdout!.on('data', (c: Buffer) => log.stdout.push(c));
+      child.stderr!.on('data', (c: Buffer) => log.stderr.push(c));
+      const exit = new Promise<Exit & { spawnError?: Error }>((resolve) => {
+        child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
+        child.once('close', (code, sig) => resolve({ code, signal: sig }));
+      });
+      let crunDone = false;
+      void exit.then(() => (crunDone = true));
+      const started = await Promise.race([exit.then((x) => ({ exit: x })), waitForPid(pidFile, signal, () => crunDone).then((pid) => ({ pid }))]);
+      if ('exit' in started) {
+        const crunMsg = started.exit.spawnError ? `cannot run ${this.cfg.crun}: ${started.exit.spawnError.message}` : await crunError(crunLog);
+        if (crunMsg !== null || (await readPid(pidFile)) === null) {
+          log.close();
+          rec.error = crunMsg ?? `crun exited with ${started.exit.code ?? started.exit.signal} before the container started`;
+          await this.persist(rec);
+          await this.cgroups.remove(id);
+          throw new AgentError('ERR_CONTAINER_START', rec.error, { exitCode: started.exit.code });
+        }
+      }
+      const pid = 'pid' in started ? started.pid : ((await readPid(pidFile)) ?? child.pid ?? 1);
+      transition(rec, 'running');
+      rec.pid = pid;
+      rec.startedAt = Date.now();
+      rec.error = null;
+      await this.persist(rec);
+      const exited = exit.then((x) => this.finish(rec, x, log, crunLog));
+      this.live.set(id, { child, log, exited });
+      // A container that already exited is recorded before start replies.
+      if ('exit' in started) await exited;
+      return { id, pid };
+    });
+  }
+
+  private async finish(rec: ContainerRecord, x: Exit, log: LogWriter, crunLog: string): Promise<void> {
+    log.close();
+    rec.oomKilled = (await this.cgroups.oomKills(rec.id)) > 0;
+    rec.exitCode = x.code ?? (x.signal ? 128 + (signalNumber(x.signal) ?? 0) : -1);
+    rec.signal = x.signal;
+    if (x.code !== 0) rec.error = await crunError(crunLog);
+    rec.finishedAt = Date.now();
+    transition(rec, 'exited');
+    this.live.delete(rec.id);
+    await this.persist(rec).catch((e: Error) => this.log('cannot persist container state', { id: rec.id, error: e.message }));
+  }
+
+  async wait(id: string, signal: AbortSignal): Promise<Result<'container.wait'>> {
+    const rec = this.get(id);
+    if (rec.status === 'created') throw new AgentError('ERR_CONFLICT', `container ${id} was never started`);
+    while (rec.status === 'running') {
+      const l = this.live.get(id);
+      const aborted = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+      await Promise.race([l ? l.exited : sleep(1000), aborted]);
+      if (signal.aborted) throw new AgentError('ERR_CANCELLED', 'wait cancelled');
+    }
+    return { exitCode: rec.exitCode ?? -1, signal: rec.signal, oomKilled: rec.oomKilled };
+  }
+
+  async kill(id: string, sig: string | undefined): Promise<Result<'container.kill'>> {
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw new AgentError('ERR_CONFLICT', `container ${id} is not running (${rec.status})`);
+    const err = await this.crun.kill(id, sig ?? 'SIGTERM', join(this.containerDir(id), 'crun-kill.log'));
+    if (err !== null && rec.status === 'running') throw new AgentError('ERR_IO', `crun kill: ${err}`);
+    return {};
+  }
+
+  delete(id: string, force: boolean): Promise<Result<'container.delete'>> {
+    return this.locked(id, async () => {
+      const rec = this.records.get(id);
+      if (!rec) return { deleted: false };
+      if (rec.status === 'running') {
+        if (!force) throw new AgentError('ERR_CONFLICT', `container ${id} is running (use force)`);
+        await this.crun.kill(id, 'SIGKILL', join(this.containerDir(id), 'crun-kill.log'));
+        const l = this.live.get(id);
+        await Promise.race([l?.exited ?? sleep(1000), sleep(10_000)]);
+      }
+      const dir = this.containerDir(id);
+      await this.crun.delete(id, join(dir, 'crun-delete.log'));
+      await unmountRootfs(dir);
+      await this.cgroups.remove(id);
+      await rm(dir, { recursive: true, force: true });
+      this.records.delete(id);
+      this.live.delete(id);
+      return { deleted: true };
+    });
+  }
+
+  logWriter(id: string): LogWriter | null {
+    return this.live.get(id)?.log ?? null;
+  }
+
+  private async watchOrphan(rec: ContainerRecord): Promise<void> {
+    // The agent restarted: crun and the pipes died with the old agent, the exit status is lost.
+    for (;;) {
+      const st = await this.crun.state(rec.id);
+      if (!st || st.status === 'stopped') break;
+      await sleep(1000);
+    }
+    rec.oomKilled = (await this.cgroups.oomKills(rec.id)) > 0;
+    rec.exitCode = -1;
+    rec.error = 'exit status unknown: the agent restarted while the container ran';
+    rec.finishedAt = Date.now();
+    if (rec.status === 'running') transition(rec, 'exited');
+    await this.persist(rec).catch(() => undefined);
+  }
+
+  private async persist(rec: ContainerRecord): Promise<void> {
+    const file = join(this.containerDir(rec.id), 'state.json');
+    if (!(await stat(this.containerDir(rec.id)).catch(() => null))) return;
+    await writeFile(`${file}.tmp`, `${JSON.stringify(rec)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
+  private locked<T>(id: string, f: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(f, f);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+}
+
+async function readPid(file: string): Promise<number | null> {
+  const t = await readFile(file, 'utf8').catch(() => '');
+  const n = Number(t.trim());
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** Polls for crun's pid file; never settles once `gaveUp` is true (the other side of the race won). */
+async function waitForPid(file: string, signal: AbortSignal, gaveUp: () => boolean): Promise<number> {
+  for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
+    if (gaveUp()) return new Promise<number>(() => undefined);
+    const pid = await readPid(file);
+    if (pid !== null) return pid;
+    if (signal.aborted) throw new AgentError('ERR_CANCELLED', 'start cancelled');
+    await sleep(delay);
+  }
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+export function signalNumber(name: string): number | undefined {
+  return SIGNALS[name];
+}

@@ -1,0 +1,80 @@
+// The OCI runtime, crun, behind a few functions. crun's own messages go to a
+// JSON log file (--log, --log-format=json) instead of stderr, so they never mix
+// with the container's output and a failed start can quote crun exactly.
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { run } from './run.js';
+
+export interface CrunLogEntry {
+  level: string;
+  msg: string;
+}
+
+/** Parses crun's --log-format=json file; tolerates a plain-text message too. */
+export function parseCrunLog(text: string): CrunLogEntry[] {
+  const out: CrunLogEntry[] = [];
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t) continue;
+    try {
+      const j = JSON.parse(t) as { level?: unknown; msg?: unknown };
+      out.push({ level: typeof j.level === 'string' ? j.level : 'error', msg: typeof j.msg === 'string' ? j.msg : t });
+    } catch {
+      out.push({ level: 'error', msg: t });
+    }
+  }
+  return out;
+}
+
+/** The error crun reported, if any (the last error-level line). */
+export async function crunError(logFile: string): Promise<string | null> {
+  const entries = parseCrunLog(await readFile(logFile, 'utf8').catch(() => ''));
+  const errors = entries.filter((e) => e.level === 'error' || e.level === 'fatal');
+  return errors.length > 0 ? errors[errors.length - 1]!.msg : null;
+}
+
+export class Crun {
+  constructor(readonly bin: string) {}
+
+  private global(logFile: string): string[] {
+    return [`--log=file:${logFile}`, '--log-format=json'];
+  }
+
+  /** `crun run` in the foreground: crun waits for the container and exits with its status. */
+  async run(id: string, bundle: string, logFile: string, pidFile: string): Promise<ChildProcess> {
+    await rm(logFile, { force: true });
+    await rm(pidFile, { force: true });
+    return spawn(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, id], {
+      cwd: bundle,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  /** `crun exec` with a process.json; the caller owns the child's stdio. */
+  async exec(id: string, processFile: string, logFile: string, stdin: boolean, pidFile: string): Promise<ChildProcess> {
+    await rm(logFile, { force: true });
+    const stdio: StdioOptions = [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    return spawn(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio });
+  }
+
+  async kill(id: string, signal: string, logFile: string): Promise<string | null> {
+    const r = await run(this.bin, [...this.global(logFile), 'kill', id, signal], { timeoutMs: 10_000 });
+    return r.code === 0 ? null : ((await crunError(logFile)) ?? (r.stderr.trim() || `crun kill exited ${r.code}`));
+  }
+
+  async delete(id: string, logFile: string): Promise<void> {
+    await run(this.bin, [...this.global(logFile), 'delete', '--force', id], { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+
+  async state(id: string): Promise<{ status: string; pid: number } | null> {
+    const r = await run(this.bin, ['state', id], { timeoutMs: 10_000 }).catch(() => null);
+    if (!r || r.code !== 0) return null;
+    try {
+      const j = JSON.parse(r.stdout) as { status?: string; pid?: number };
+      return { status: String(j.status ?? 'unknown'), pid: Number(j.pid ?? 0) };
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// container.exec: a process in a running container through `crun exec`, with
+// stdout/stderr streamed to the host under credit, optional stdin from the host,
+// a timeout, and cancellation. The exec'd process is killed through its pid
+// (crun's --pid-file) on timeout or cancel, so nothing outlives its call.
+
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { AgentError, type Params, type Result } from '../contracts/agent-protocol/index.js';
+import type { Containers } from './containers.js';
+import { crunError } from './crun.js';
+import type { CallContext } from './handler.js';
+import { mergeEnv, processSpec, resolveUser } from './oci-spec.js';
+
+export async function execInContainer(containers: Containers, p: Params<'container.exec'>, ctx: CallContext): Promise<Result<'container.exec'>> {
+  const rec = containers.get(p.id);
+  if (rec.status !== 'running') throw new AgentError('ERR_CONFLICT', `container ${p.id} is not running (${rec.status})`);
+  if (p.command.length === 0) throw new AgentError('ERR_INVALID_PARAMS', 'command is empty', { field: 'command' });
+  const dir = containers.containerDir(p.id);
+  let user = rec.user;
+  if (p.user !== undefined) {
+    const passwd = await readFile(join(dir, 'rootfs/etc/passwd'), 'utf8').catch(() => '');
+    const group = await readFile(join(dir, 'rootfs/etc/group'), 'utf8').catch(() => '');
+    const u = resolveUser(p.user, passwd, group);
+    if (!u) throw new AgentError('ERR_EXEC_START', `unable to find user ${p.user} in the container`);
+    user = u;
+  }
+  const tag = `exec-${randomBytes(6).toString('hex')}`;
+  const processFile = join(dir, `${tag}.json`);
+  const logFile = join(dir, `${tag}.log`);
+  const pidFile = join(dir, `${tag}.pid`);
+  await writeFile(processFile, JSON.stringify(processSpec({ args: p.command, env: mergeEnv(rec.env, p.env, rec.name), cwd: p.workingDir ?? rec.cwd, user })));
+  const child = await containers.crun.exec(p.id, processFile, logFile, p.stdin === true, pidFile);
+  let timedOut = false;
+  const killProcess = async () => {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(pid) && pid > 1) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGKILL');
+  };
+  const timer = p.timeoutMs ? setTimeout(() => ((timedOut = true), void killProcess()), p.timeoutMs) : null;
+  const onAbort = () => void killProcess();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (e) => resolve({ code: null, signal: null, error: e }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const pump = async (from: Readable, ch: 'out' | 'err') => {
+    try {
+      for await (const chunk of from as AsyncIterable<Buffer>) await ctx.write(ch, chunk);
+    } catch {
+      from.destroy();
+      await killProcess();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout!, 'out'), pump(child.stderr!, 'err')]);
+  const feed = (async () => {
+    if (!child.stdin) return;
+    child.stdin.on('error', () => undefined);
+    try {
+      for await (const chunk of ctx.input) {
+        if (!child.stdin.write(chunk)) await new Promise<void>((r) => child.stdin!.once('drain', () => r()));
+      }
+    } finally {
+      child.stdin.end();
+    }
+  })().catch(() => undefined);
+  try {
+    const x = await exit;
+    await pumps;
+    await feed;
+    if (ctx.signal.aborted) throw new AgentError('ERR_CANCELLED', 'exec cancelled');
+    if (x.error) throw new AgentError('ERR_EXEC_START', `cannot run crun exec: ${x.error.message}`);
+    if (x.code !== 0 && !timedOut) {
+      const msg = await crunError(logFile);
+      if (msg !== null) throw new AgentError('ERR_EXEC_START', msg, { exitCode: x.code });
+    }
+    return { exitCode: x.code ?? 128 + 9, signal: x.signal, timedOut };
+  } finally {
+    if (timer) clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onAbort);
+    await Promise.all([rm(processFile, { force: true }), rm(logFile, { force: true }), rm(pidFile, { force: true })]);
+  }
+}

@@ -1,0 +1,52 @@
+// The dispatch table: every protocol method and the module that implements it.
+// hello is answered by the session itself (it starts the session).
+
+import type { AgentConfig } from './config.js';
+import { Cgroups } from './cgroups.js';
+import { Containers } from './containers.js';
+import { Crun } from './crun.js';
+import { execInContainer } from './exec.js';
+import type { HandlerTable, Log } from './handler.js';
+import { identityHandlers } from './identity.js';
+import { ImageStore, imageHandlers } from './images.js';
+import { streamLog } from './logs.js';
+import { portConnect } from './port-forward.js';
+import { systemHandlers } from './system.js';
+import { join } from 'node:path';
+
+export interface Agent {
+  handlers: HandlerTable;
+  containers: Containers;
+  images: ImageStore;
+}
+
+export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
+  const images = new ImageStore(cfg.root);
+  await images.init();
+  const cgroups = new Cgroups(cfg.cgroupRoot);
+  const containers = new Containers(cfg, images, cgroups, new Crun(cfg.crun), log);
+  await containers.init();
+  const handlers: HandlerTable = {
+    ...systemHandlers(cfg),
+    ...identityHandlers(cfg),
+    ...imageHandlers(images, async () => containers.layersInUse()),
+    'container.create': (p) => containers.create(p),
+    'container.start': (p, ctx) => containers.start(p.id, ctx.signal),
+    'container.kill': (p) => containers.kill(p.id, p.signal),
+    'container.wait': (p, ctx) => containers.wait(p.id, ctx.signal),
+    'container.delete': (p) => containers.delete(p.id, p.force === true),
+    'container.list': async () => ({ containers: containers.list() }),
+    'container.stats': async (p) => {
+      containers.get(p.id);
+      return cgroups.stats(p.id);
+    },
+    'container.exec': (p, ctx) => execInContainer(containers, p, ctx),
+    'container.logs': async (p, ctx) => {
+      containers.get(p.id);
+      const lines = await streamLog(join(containers.containerDir(p.id), 'log'), p, containers.logWriter(p.id), (b) => ctx.write('out', b), ctx.signal);
+      return { lines };
+    },
+    'port.connect': portConnect,
+  };
+  return { handlers, containers, images };
+}

@@ -1,0 +1,118 @@
+// identity.set: what makes a clone a different machine from its template and
+// its siblings (hostname, address, clock, machine-id, RNG state). Applied in
+// one call right after a fork resumes; every item is optional.
+//
+// RNG: Node has no ioctl(), so RNDADDENTROPY (which mixes *and* credits) is out
+// of reach. The host's bytes are written to /dev/urandom, which mixes them into
+// the pool without crediting entropy; the kernel also reseeds on its own when the
+// VMGenID changes (hostd gives every clone a new one). A warning says so.
+
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentError, type Params } from '../contracts/agent-protocol/index.js';
+import type { AgentConfig } from './config.js';
+import type { HandlerTable } from './handler.js';
+import { runOk } from './run.js';
+
+type Network = NonNullable<Params<'identity.set'>['network']>;
+
+export function hostsFile(hostname: string): string {
+  return `127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+}
+
+export function resolvConf(dns: readonly string[]): string {
+  return `# written by the forkd agent\n${dns.map((d) => `nameserver ${d}\n`).join('')}`;
+}
+
+/** The `ip` invocations (busybox applet) that configure one interface. */
+export function networkCommands(n: Network): string[][] {
+  const cmds: string[][] = [['ip', 'addr', 'flush', 'dev', n.interface]];
+  if (n.mtu !== undefined) cmds.push(['ip', 'link', 'set', 'dev', n.interface, 'mtu', String(n.mtu)]);
+  cmds.push(['ip', 'link', 'set', 'dev', n.interface, 'up']);
+  cmds.push(['ip', 'addr', 'add', n.address, 'dev', n.interface]);
+  if (n.gateway !== undefined) cmds.push(['ip', 'route', 'replace', 'default', 'via', n.gateway, 'dev', n.interface]);
+  return cmds;
+}
+
+export function validIPv4Cidr(cidr: string): boolean {
+  const [addr, prefix] = cidr.split('/');
+  return validIPv4(addr ?? '') && Number(prefix) >= 0 && Number(prefix) <= 32;
+}
+
+export function validIPv4(addr: string): boolean {
+  const parts = addr.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/**
+ * busybox date sets whole seconds only. To land within a few ms of the host's
+ * clock, wait for the next whole second of host time, then set it.
+ */
+export function clockPlan(hostEpochMs: number, elapsedMs: number): { waitMs: number; setSeconds: number } {
+  const nowHost = hostEpochMs + elapsedMs;
+  const waitMs = (1000 - (nowHost % 1000)) % 1000;
+  return { waitMs, setSeconds: Math.round((nowHost + waitMs) / 1000) };
+}
+
+export function identityHandlers(cfg: AgentConfig): HandlerTable {
+  return {
+    'identity.set': async (p) => {
+      const received = performance.now();
+      const applied: string[] = [];
+      const warnings: string[] = [];
+      if (p.clockEpochMs !== undefined) {
+        const plan = clockPlan(p.clockEpochMs, performance.now() - received);
+        if (cfg.system) {
+          await new Promise((r) => setTimeout(r, plan.waitMs));
+          await runOk('date', ['-u', '-s', `@${plan.setSeconds}`]).catch((e: Error) => {
+            throw new AgentError('ERR_IO', `setting the clock: ${e.message}`);
+          });
+        }
+        applied.push('clock');
+      }
+      if (p.machineId !== undefined) {
+        await writeFile(join(cfg.etc, 'machine-id'), `${p.machineId}\n`, { mode: 0o444 });
+        applied.push('machineId');
+      }
+      if (p.hostname !== undefined) {
+        await writeFile(join(cfg.etc, 'hostname'), `${p.hostname}\n`);
+        await writeFile(join(cfg.etc, 'hosts'), hostsFile(p.hostname));
+        if (cfg.system) await runOk('hostname', [p.hostname]);
+        applied.push('hostname');
+      }
+      if (p.network !== undefined) {
+        const n = p.network;
+        if (!validIPv4Cidr(n.address)) throw new AgentError('ERR_INVALID_PARAMS', `network.address ${n.address} is not an IPv4 CIDR`, { field: 'network.address' });
+        if (n.gateway !== undefined && !validIPv4(n.gateway)) throw new AgentError('ERR_INVALID_PARAMS', `network.gateway ${n.gateway} is not IPv4`, { field: 'network.gateway' });
+        if (cfg.system) {
+          for (const cmd of networkCommands(n)) {
+            await runOk(cmd[0]!, cmd.slice(1)).catch((e: Error) => {
+              throw new AgentError('ERR_IO', `network: ${e.message}`);
+            });
+          }
+        }
+        if (n.dns !== undefined) await writeFile(join(cfg.etc, 'resolv.conf'), resolvConf(n.dns));
+        applied.push('network');
+      }
+      if (p.entropy !== undefined) {
+        const bytes = Buffer.from(p.entropy, 'base64');
+        if (cfg.system) {
+          const fh = await open('/dev/urandom', 'w');
+          try {
+            await fh.write(bytes);
+          } finally {
+            await fh.close();
+          }
+        }
+        applied.push('entropy');
+        warnings.push(`entropy: ${bytes.length} bytes mixed into /dev/urandom but not credited (RNDADDENTROPY needs ioctl, which Node lacks)`);
+      }
+      return { applied, warnings };
+    },
+  };
+}
+
+/** The machine-id the guest has now (for tests and info). */
+export async function readMachineId(cfg: AgentConfig): Promise<string | null> {
+  return (await readFile(join(cfg.etc, 'machine-id'), 'utf8').catch(() => '')).trim() || null;
+}
