@@ -120,14 +120,33 @@ function suite(engine: Engine, model: typeof schema): void {
 
   it('refuses a database whose applied migration was modified', async (ctx) => {
     if (engine.kind === 'postgresql' && pgSkip) ctx.skip(pgSkip);
+    const dir = join(tmp, `migrations-${++seq}`);
+    cpSync(migrationsDir(engine.kind), dir, { recursive: true });
     const config = parseDatabaseUrl({ url: await engine.fresh() });
-    await migrate(config);
-    await engine.sql(config, `UPDATE "_prisma_migrations" SET checksum = '${'0'.repeat(64)}'`);
-    const err = await migrate(config).catch((e: unknown) => e);
+    const { all } = await migrate(config, { migrationsDir: dir });
+    // Edit an applied migration.sql on disk (even a comment changes its checksum).
+    const file = join(dir, all[0]!, 'migration.sql');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n-- edited\n`);
+    const err = await migrate(config, { migrationsDir: dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ForkdError);
     expect((err as ForkdError).code).toBe('ERR_DATABASE');
     expect((err as ForkdError).message).toMatch(/was modified after it was applied/);
-    expect((err as ForkdError).detail).toMatchObject({ problem: 'checksum' });
+    expect((err as ForkdError).detail).toMatchObject({ problem: 'checksum', migration: all[0] });
+    // And the other way round: a tampered checksum in the bookkeeping.
+    const other = parseDatabaseUrl({ url: await engine.fresh() });
+    await migrate(other);
+    await engine.sql(other, `UPDATE "_prisma_migrations" SET checksum = '${'0'.repeat(64)}'`);
+    await expect(migrate(other)).rejects.toMatchObject({ code: 'ERR_DATABASE', detail: { problem: 'checksum' } });
+  });
+
+  it('lets concurrent migrators race: each migration is applied exactly once', async (ctx) => {
+    if (engine.kind === 'postgresql' && pgSkip) ctx.skip(pgSkip);
+    const config = parseDatabaseUrl({ url: await engine.fresh() });
+    const results = await Promise.all([migrate(config), migrate(config), migrate(config)]);
+    expect(results.flatMap((r) => r.applied).sort()).toEqual([...results[0]!.all].sort());
+    const rows = (await engine.sql(config, 'SELECT migration_name FROM "_prisma_migrations"')) as unknown[];
+    expect(rows).toHaveLength(results[0]!.all.length);
+    expect(diffSchema(engine.kind, model, await engine.introspect(config))).toEqual([]);
   });
 
   it('rolls back a failing migration, records it as failed, and refuses to go on until it is resolved', async (ctx) => {
