@@ -1,8 +1,9 @@
 // Builds the guest image with a stand-in agent and boots it under TCG with raw
 // QEMU: kernel → initramfs → modules → ext4 root → init → node must all work for
 // the stand-in to print AGENT-STARTED. The stand-in exits once to prove init
-// restarts the agent, and reports the virtio-serial port name, the NIC, crun and
-// the agent log so one boot checks the whole layout.
+// restarts the agent, and reports the virtio-serial port name, the NIC, crun (and
+// runs a busybox container with it) and the agent log, so one boot checks the
+// whole layout.
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { AGENT_PORT_NAME, GUEST_READY_MARKER } from './scripts.js';
 
 const STAND_IN_AGENT = `
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 const say = (s) => writeFileSync('/dev/console', s + '\\n');
 const runsFile = '/run/forkd/stand-in-runs';
 const run = (existsSync(runsFile) ? Number(readFileSync(runsFile, 'utf8')) : 0) + 1;
@@ -28,6 +29,18 @@ const fs = readFileSync('/proc/filesystems', 'utf8');
 const mounts = readFileSync('/proc/mounts', 'utf8');
 say('AGENT-FS overlay=' + fs.includes('overlay') + ' cgroup2=' + mounts.includes(' /sys/fs/cgroup cgroup2 ') + ' root=' + (mounts.match(/^\\S+ \\/ (\\S+)/m)?.[1] ?? '?'));
 say('AGENT-CRUN ' + execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\\n')[0]);
+// A real container: busybox rootfs, crun's default spec (all namespaces, cgroup2).
+const b = '/var/lib/forkd/stand-in';
+mkdirSync(b + '/rootfs/bin', { recursive: true });
+for (const d of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(b + '/rootfs/' + d, { recursive: true });
+copyFileSync('/bin/busybox', b + '/rootfs/bin/busybox');
+execFileSync('chmod', ['755', b + '/rootfs/bin/busybox']);
+execFileSync('crun', ['spec'], { cwd: b });
+const spec = JSON.parse(readFileSync(b + '/config.json', 'utf8'));
+spec.process.terminal = false;
+spec.process.args = ['/bin/busybox', 'sh', '-c', 'echo CONTAINER-OK pid=$$'];
+writeFileSync(b + '/config.json', JSON.stringify(spec));
+say('AGENT-CONTAINER ' + execFileSync('crun', ['run', '-b', b, 'stand-in'], { encoding: 'utf8' }).trim());
 say('AGENT-LOG restarted=' + readFileSync('/var/log/forkd-agent.log', 'utf8').includes('agent exited with status 3'));
 setInterval(() => {}, 1 << 30);
 `;
@@ -102,6 +115,7 @@ describe('guest image', () => {
     expect((await vm.waitFor(/AGENT-NET ([^\r\n]*)/, 10_000)).match[1]).toContain('eth0');
     expect((await vm.waitFor(/AGENT-FS ([^\r\n]*)/, 10_000)).match[1]).toContain('overlay=true cgroup2=true root=ext4');
     expect((await vm.waitFor(/AGENT-CRUN ([^\r\n]*)/, 20_000)).match[1]).toMatch(/crun version/);
+    expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1');
     expect((await vm.waitFor(/AGENT-LOG ([^\r\n]*)/, 10_000)).match[1]).toBe('restarted=true');
     expect(vm.output()).not.toContain('FORKD-GUEST-FAILED');
   });
