@@ -54,7 +54,8 @@ export interface ContainerSpec {
   limits: { memoryMib?: number; cpus?: number; pids?: number };
 }
 
-export type BootMode = 'cold' | 'fork';
+/** 'pool' is a fork whose QEMU shell was already waiting in the warm pool. */
+export type BootMode = 'cold' | 'fork' | 'pool';
 
 export interface ContainerCreateInput {
   tenantId: string;
@@ -66,6 +67,45 @@ export interface ContainerCreateInput {
   spec: ContainerSpec;
   /** Container ports to publish on the host's 127.0.0.1 (hostPort 0 or absent: pick one). */
   ports: Array<{ containerPort: number; hostPort?: number }>;
+  /** With boot 'fork': the template to fork from (built for this image and size; the image is already in it). */
+  templateId?: string;
+}
+
+export interface TemplateBuildInput {
+  templateId: string;
+  /** null: the bare guest (agent only). Otherwise imported into the template before the snapshot. */
+  image: JobImage | null;
+  vcpus: number;
+  memoryMib: number;
+  /** Warm clone shells to keep waiting in `-incoming defer`. */
+  poolSize: number;
+  /** An app template: these containers are created and started before the snapshot, so forks start with them running. */
+  containers: Array<{ containerId: string; spec: ContainerSpec }>;
+}
+
+export interface PoolStatus {
+  target: number;
+  ready: number;
+  starting: number;
+}
+
+export interface TemplateFacts {
+  templateId: string;
+  accel: Accel;
+  qemuVersion: string;
+  machineType: string;
+  formatVersion: number;
+  files: { memory: { bytes: number }; state: { bytes: number }; disk: { bytes: number } };
+  buildMs: number;
+  pool: PoolStatus;
+}
+
+export interface TemplateStatus {
+  templateId: string;
+  /** 'ready', or why not: 'missing' (no files on this host), 'stale' (host changed), 'corrupt'. */
+  state: 'ready' | 'missing' | 'stale' | 'corrupt';
+  reason: string | null;
+  pool: PoolStatus;
 }
 
 export interface VmFacts {
@@ -114,6 +154,15 @@ export interface JobSpecs {
   'container.stats': { input: ContainerRef; output: { memoryBytes: number; memoryLimitBytes: number | null; cpuUsec: number; pids: number } };
   /** Destroys the VM and its disk (and the container in it). Idempotent. */
   'vm.destroy': { input: { vmId: string }; output: { destroyed: boolean } };
+  /** Boot a template VM, prepare it, snapshot it (device state + RAM file + frozen disk). Idempotent per templateId. */
+  'template.build': { input: TemplateBuildInput; output: TemplateFacts };
+  'template.status': { input: { templateId: string }; output: TemplateStatus };
+  /** Resize the warm pool (0 drains it). */
+  'template.pool': { input: { templateId: string; size: number }; output: TemplateStatus };
+  /** Drains the pool and deletes the files. The API refuses this while VMs use the template. */
+  'template.delete': { input: { templateId: string }; output: { deleted: boolean } };
+  /** A VM forked from a template (from the warm pool when it has one ready), agent ready, identity given. */
+  'vm.fork': { input: { vmId: string; templateId: string; usePool: boolean }; output: VmFacts };
   /** The VMs this host runs, for reconciliation with the database. */
   'vm.list': { input: Record<string, never>; output: { vms: Array<{ vmId: string; domainName: string; running: boolean }> } };
 }

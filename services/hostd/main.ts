@@ -13,6 +13,7 @@ import { connectRedis } from '../contracts/redis.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
+import { templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
@@ -93,6 +94,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
       ...containerHandlers({ vms, ports, redis, log }),
+      ...templateHandlers(),
     };
     const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
     await worker.start();
