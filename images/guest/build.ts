@@ -77,8 +77,9 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
   const started = Date.now();
   progress('inputs', 'finding the kernel, modules, busybox, crun, node');
   const inputs = await resolveInputs(opts);
-  progress('hash', `hashing ${hashInputs(inputs).length} inputs`);
-  const { id, inputs: hashed } = await contentId(hashInputs(inputs), { memoFile: hashMemoFile(opts.dataDir) });
+  const toHash = hashInputs(inputs);
+  progress('hash', `hashing ${toHash.length} inputs`);
+  const { id, inputs: hashed } = await contentId(toHash, { memoFile: hashMemoFile(opts.dataDir) });
   const root = guestImageRoot(opts.dataDir);
   const image = (dir: string): GuestImage => ({
     id,

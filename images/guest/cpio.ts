@@ -75,9 +75,3 @@ export async function compress(data: Buffer, how: InitramfsCompression): Promise
     child.stdin.end(data);
   });
 }
-
-/** The directories leading to `path` (a/b/c → a, a/b), for building entry lists. */
-export function parentDirs(path: string): string[] {
-  const parts = path.replace(/^\/+/, '').split('/');
-  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
-}
