@@ -11,8 +11,11 @@ import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 import { findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
 
-/** Makes a VM by forking a template; absent until hostd has a template and warm pool wired. */
-export type ForkVm = (req: CreateVmRequest) => Promise<ManagedVm>;
+/**
+ * Makes a VM by forking a template (boot other than 'cold'), registered with
+ * the VmManager and its agent ready; absent until hostd has templates wired.
+ */
+export type ForkVm = (input: ContainerCreateInput, ctx: JobContext) => Promise<ManagedVm>;
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
@@ -76,11 +79,10 @@ export function containerCreateHandler(deps: CreateDeps) {
 }
 
 async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext): Promise<ManagedVm> {
-  const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: input.boot };
-  if (input.boot === 'fork') {
-    if (deps.fork) return deps.fork(req);
-    ctx.log.warn('boot "fork" requested but this hostd has no template/warm pool wired yet: cold-booting instead', { vm: input.vmId });
-    return deps.vms.createColdVm({ ...req, boot: 'cold' });
+  const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: 'cold' };
+  if (input.boot !== 'cold') {
+    if (deps.fork) return deps.fork(input, ctx);
+    ctx.log.warn(`boot "${input.boot}" requested but this hostd has no template/warm pool wired: cold-booting instead`, { vm: input.vmId });
   }
   return deps.vms.createColdVm(req);
 }

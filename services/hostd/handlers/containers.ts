@@ -33,11 +33,11 @@ export function containerStopHandler(deps: ContainerDeps) {
     const agent = vmFor(deps, input).agent;
     const before = await inspect(agent, input);
     if (before.state !== 'running') return before;
-    await guest(`stopping container ${input.containerId}`, () => agent.call('container.kill', { id: input.containerId, signal: 'SIGTERM' }));
+    await killIfRunning(agent, input, 'SIGTERM');
     const afterTerm = await waitFor(agent, input, Math.max(0, input.graceSec) * 1000, ctx.signal);
     if (afterTerm.state !== 'running') return afterTerm;
     ctx.log.info('container ignored SIGTERM; sending SIGKILL', { vm: input.vmId, container: input.containerId, graceSec: input.graceSec });
-    await guest(`killing container ${input.containerId}`, () => agent.call('container.kill', { id: input.containerId, signal: 'SIGKILL' }));
+    await killIfRunning(agent, input, 'SIGKILL');
     return waitFor(agent, input, KILL_WAIT_MS, ctx.signal);
   };
 }
@@ -48,6 +48,16 @@ export function containerStatsHandler(deps: ContainerDeps) {
     const s = await guest(`stats of container ${input.containerId}`, () => agent.call('container.stats', { id: input.containerId }));
     return { memoryBytes: s.memory.currentBytes, memoryLimitBytes: s.memory.maxBytes, cpuUsec: s.cpu.usageUsec, pids: s.pids.current };
   };
+}
+
+/** Signals the container; one that exited meanwhile (the agent's ERR_CONFLICT) is not an error here. */
+async function killIfRunning(agent: AgentClient, ref: ContainerRef, signal: string): Promise<void> {
+  try {
+    await guest(`sending ${signal} to container ${ref.containerId}`, () => agent.call('container.kill', { id: ref.containerId, signal }));
+  } catch (err) {
+    if (err instanceof ForkdError && err.detail?.['wireCode'] === 'ERR_CONFLICT') return;
+    throw err;
+  }
 }
 
 /** The status once the container exited, or after `timeoutMs` the status as it is then. */
