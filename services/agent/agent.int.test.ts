@@ -1,0 +1,249 @@
+// The agent in a real guest: builds the guest image with the real agent bundle,
+// boots it under raw QEMU (TCG), and drives it through the real AgentClient over
+// the virtio-serial port. Raw QEMU is fine here; product code goes through
+// libvirt. One guest at a time; QEMU is killed and temp files removed after.
+//
+//   npx vitest run --project integration services/agent
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogRecord } from '../contracts/agent-protocol/index.js';
+import { ForkdError } from '../contracts/errors.js';
+import { AgentClient } from '../hostd/agent/agent-client.js';
+import { busyboxImage, type TestImage } from './testing/busybox-image.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const haveBuilder = existsSync(join(repo, 'images/guest/build.ts'));
+const haveQemu = (() => {
+  try {
+    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let tmp = '';
+let qemu: ChildProcess | null = null;
+let console_ = '';
+let client: AgentClient;
+let image: TestImage;
+const measured: Record<string, number | string> = {};
+
+async function rejection(p: Promise<unknown>): Promise<ForkdError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ForkdError);
+    return e as ForkdError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function collect(records: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of records) out.push(r);
+  return out;
+}
+
+async function readAll(s: NodeJS.ReadableStream): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of s as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts).toString();
+}
+
+describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', () => {
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(repo, 'images/guest/bundle-agent.mjs')], { stdio: 'inherit' });
+    const { buildGuestImage } = await import('../../images/guest/build.js');
+    const t0 = Date.now();
+    const guest = await buildGuestImage({ dataDir: process.env['FORKD_DATA_DIR'] ?? join(repo, 'var'), agentBundle: join(repo, 'dist/agent/agent.mjs') });
+    measured['imageBuildMs'] = Date.now() - t0;
+    image = await busyboxImage();
+    tmp = mkdtempSync(join(tmpdir(), 'forkd-agent-int-'));
+    const sock = join(tmp, 'agent.sock');
+    const bootT0 = Date.now();
+    qemu = spawn(
+      'qemu-system-x86_64',
+      [
+        '-accel', 'tcg', '-m', '256', '-smp', '1', '-nographic', '-no-reboot',
+        '-kernel', guest.kernel, '-initrd', guest.initramfs, '-append', guest.cmdline,
+        '-drive', `file=${guest.rootDisk},if=virtio,format=qcow2,snapshot=on`,
+        '-nic', 'user,model=virtio-net-pci,restrict=on',
+        '-device', 'virtio-serial',
+        '-chardev', `socket,id=ag,path=${sock},server=on,wait=off`,
+        '-device', 'virtserialport,chardev=ag,name=org.forkd.agent.0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const keep = (c: Buffer) => {
+      console_ = (console_ + c.toString()).slice(-64 * 1024);
+    };
+    qemu.stdout!.on('data', keep);
+    qemu.stderr!.on('data', keep);
+    // The socket appears once QEMU runs; the client retries until the agent answers.
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    client = new AgentClient(sock, { attemptTimeoutMs: 2000 });
+    try {
+      const ready = await client.waitReady({ timeoutMs: 180_000 });
+      measured['agentReadyAfterQemuStartMs'] = Date.now() - bootT0;
+      measured['readyAttempts'] = ready.attempts;
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n--- guest console ---\n${console_.slice(-8000)}`);
+    }
+  });
+
+  afterAll(() => {
+    client?.close();
+    if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    console.log('agent int measurements', JSON.stringify(measured));
+  });
+
+  it('says hello and reports info', async () => {
+    const info = await client.call('info', {});
+    expect(info.protocol).toBe(1);
+    expect(info.cgroup).toBe('v2');
+    expect(info.runtime).toMatch(/crun/);
+    expect(info.memory.totalBytes).toBeGreaterThan(100 * 1024 * 1024);
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await client.call('ping', {});
+    measured['pingRoundTripMs'] = Number(((performance.now() - t0) / 10).toFixed(2));
+  });
+
+  it('sets the identity: hostname, machine-id, clock, entropy, network', async () => {
+    const r = await client.call('identity.set', {
+      hostname: 'forkd-test-guest',
+      machineId: '0123456789abcdef0123456789abcdef',
+      clockEpochMs: Date.now(),
+      entropy: Buffer.alloc(256, 1).toString('base64'),
+      network: { interface: 'eth0', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] },
+    });
+    expect(r.applied.sort()).toEqual(['clock', 'entropy', 'hostname', 'machineId', 'network']);
+    const info = await client.call('info', {});
+    expect(info.hostname).toBe('forkd-test-guest');
+    const skew = Math.abs((await client.call('ping', {})).now - Date.now());
+    measured['clockSkewAfterSetMs'] = skew;
+    expect(skew).toBeLessThan(2000);
+  });
+
+  it('imports a busybox image (and skips its layer the second time)', async () => {
+    const layer = image.layers[0]!;
+    const src = async function* () {
+      for (let i = 0; i < layer.tar.length; i += 64 * 1024) yield layer.tar.subarray(i, i + 64 * 1024);
+    };
+    const t0 = Date.now();
+    const first = await client.call('image.import', { id: image.id, config: image.config, layers: [{ diffId: layer.diffId, size: layer.size }] });
+    expect(first.missing).toEqual([layer.diffId]);
+    const put = await client.putLayer({ diffId: layer.diffId, size: layer.size, source: src() });
+    expect(put.skipped).toBe(false);
+    expect((await client.call('image.import', { id: image.id, config: image.config, layers: [{ diffId: layer.diffId, size: layer.size }] })).complete).toBe(true);
+    measured['layerImportMs'] = Date.now() - t0;
+    measured['layerBytes'] = layer.size;
+    const again = await client.putLayer({ diffId: layer.diffId, size: layer.size, source: src() });
+    expect(again.skipped).toBe(true);
+    expect((await client.call('image.list', {})).images.map((i) => i.id)).toContain(image.id);
+  });
+
+  it('runs a container to completion: output and exit code 3', async () => {
+    await client.call('container.create', { id: 'hello', name: 'box1', image: image.id, command: ['sh', '-c', 'echo hello from $(hostname); echo to stderr >&2; exit 3'] });
+    const t0 = Date.now();
+    const started = await client.call('container.start', { id: 'hello' });
+    measured['containerStartMs'] = Date.now() - t0;
+    expect(started.pid).toBeGreaterThan(1);
+    const w = await client.call('container.wait', { id: 'hello' }, { timeoutMs: 60_000 });
+    expect(w).toEqual({ exitCode: 3, signal: null, oomKilled: false });
+    const recs = await collect(client.logs({ id: 'hello' }).records);
+    expect(recs.map((r) => `${r.stream}:${r.text}`)).toEqual(['stdout:hello from box1', 'stderr:to stderr']);
+    const list = await client.call('container.list', {});
+    expect(list.containers.find((c) => c.id === 'hello')).toMatchObject({ status: 'exited', exitCode: 3 });
+    expect(await client.call('container.delete', { id: 'hello' })).toEqual({ deleted: true });
+  });
+
+  it('execs into a long-running container with stdin, and reports stats', async () => {
+    await client.call('container.create', { id: 'long', image: image.id, command: ['sleep', '1000'], limits: { memoryMib: 64, pids: 50, cpus: 0.5 } });
+    await client.call('container.start', { id: 'long' });
+    const h = client.exec({ id: 'long', command: ['sh', '-c', 'echo out; echo err >&2; cat; echo $IMAGE_VAR; exit 5'], stdin: true });
+    h.stdin!.end('piped\n');
+    const [out, err, res] = await Promise.all([readAll(h.stdout), readAll(h.stderr), h.result]);
+    expect(out).toBe('out\npiped\n1\n');
+    expect(err).toBe('err\n');
+    expect(res).toEqual({ exitCode: 5, signal: null, timedOut: false });
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) expect((await client.exec({ id: 'long', command: ['true'] }).result).exitCode).toBe(0);
+    measured['execRoundTripMs'] = Math.round((performance.now() - t0) / 5);
+    const timed = await client.exec({ id: 'long', command: ['sleep', '100'], timeoutMs: 500 }).result;
+    expect(timed.timedOut).toBe(true);
+    const missing = await rejection(client.exec({ id: 'long', command: ['/no/such/tool'] }).result);
+    expect(missing.code).toBe('ERR_CONTAINER_START');
+    const stats = await client.call('container.stats', { id: 'long' });
+    expect(stats.memory.maxBytes).toBe(64 * 1024 * 1024);
+    expect(stats.memory.currentBytes).toBeGreaterThan(0);
+    expect(stats.pids).toEqual({ current: 1, max: 50 });
+    expect(stats.cpu.usageUsec).toBeGreaterThan(0);
+    await client.call('container.kill', { id: 'long', signal: 'SIGKILL' });
+    const w = await client.call('container.wait', { id: 'long' }, { timeoutMs: 30_000 });
+    expect(w.exitCode).toBe(137);
+    await client.call('container.delete', { id: 'long' });
+  });
+
+  it('follows logs until the container exits', async () => {
+    await client.call('container.create', { id: 'chatty', image: image.id, command: ['sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 1; done'] });
+    await client.call('container.start', { id: 'chatty' });
+    const h = client.logs({ id: 'chatty', follow: true });
+    const recs = await collect(h.records);
+    expect(recs.map((r) => r.text)).toEqual(['line 1', 'line 2', 'line 3']);
+    expect((await h.result).lines).toBe(3);
+    expect((await client.call('container.wait', { id: 'chatty' })).exitCode).toBe(0);
+    // Cancelling a follow of a running container ends it cleanly.
+    await client.call('container.create', { id: 'forever', image: image.id, command: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'] });
+    await client.call('container.start', { id: 'forever' });
+    const f = client.logs({ id: 'forever', follow: true });
+    let n = 0;
+    for await (const r of f.records) {
+      expect(r.text).toBe('tick');
+      if (++n === 3) break;
+    }
+    f.cancel();
+    expect((await rejection(f.result)).detail?.['wireCode']).toBe('ERR_CANCELLED');
+    await client.call('container.delete', { id: 'forever', force: true });
+    await client.call('container.delete', { id: 'chatty' });
+  });
+
+  it('reports a command that does not exist as ERR_CONTAINER_START, quickly', async () => {
+    await client.call('container.create', { id: 'nocmd', image: image.id, command: ['/no/such/binary'] });
+    const t0 = Date.now();
+    const e = await rejection(client.call('container.start', { id: 'nocmd' }, { timeoutMs: 30_000 }));
+    expect(e.code).toBe('ERR_CONTAINER_START');
+    expect(e.message).toMatch(/no\/such\/binary|not found|No such file/i);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await client.call('container.delete', { id: 'nocmd' });
+  });
+
+  it('reports oomKilled for a container over its 16 MiB limit, and the agent keeps answering', async () => {
+    await client.call('container.create', { id: 'hog', image: image.id, command: ['tail', '/dev/zero'], limits: { memoryMib: 16 } });
+    await client.call('container.start', { id: 'hog' });
+    const w = await client.call('container.wait', { id: 'hog' }, { timeoutMs: 120_000 });
+    expect(w.oomKilled).toBe(true);
+    expect(w.exitCode).toBe(137);
+    expect((await client.call('ping', {})).now).toBeGreaterThan(0);
+    const stats = await client.call('container.stats', { id: 'hog' });
+    expect(stats.memory.oomKills).toBeGreaterThan(0);
+    await client.call('container.delete', { id: 'hog' });
+    expect((await client.call('container.list', {})).containers).toEqual([]);
+  });
+
+  it('survives a host reconnect: a new connection gets a fresh session', async () => {
+    client.close();
+    const c2 = new AgentClient(client.socketPath, { attemptTimeoutMs: 2000 });
+    const t0 = Date.now();
+    await c2.waitReady({ timeoutMs: 60_000 });
+    measured['reconnectMs'] = Date.now() - t0;
+    expect((await c2.call('info', {})).hostname).toBe('forkd-test-guest');
+    client = c2;
+  });
+});
