@@ -122,7 +122,11 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
 
     const sizes = await fileSizes(tmp, [KERNEL_FILE, INITRAMFS_FILE, ROOT_DISK_FILE]);
     const manifest = {
-      ...image(join(root, id)),
+      id,
+      // File names only: the data directory may be reached through other paths (symlinks, mounts).
+      files: { kernel: KERNEL_FILE, initramfs: INITRAMFS_FILE, rootDisk: ROOT_DISK_FILE },
+      kernelVersion: inputs.kernel.version,
+      cmdline: GUEST_CMDLINE,
       builder: GUEST_BUILDER_VERSION,
       builtAt: new Date().toISOString(),
       buildMs: Date.now() - started,

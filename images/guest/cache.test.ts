@@ -62,6 +62,20 @@ describe('buildOnce', () => {
     expect(a.dir).toBe(b.dir);
   });
 
+  it('gives way to another process that published the same id first', async () => {
+    const result = await buildOnce(root, 'abc', async (tmp) => {
+      // Another builder finishes while this one is still working.
+      await mkdir(join(root, 'abc'));
+      await writeFile(join(root, 'abc', 'artifact'), 'theirs');
+      await writeFile(join(root, 'abc', MANIFEST), '{}');
+      await writeFile(join(tmp, 'artifact'), 'ours');
+      await writeFile(join(tmp, MANIFEST), '{}');
+    });
+    expect(result).toEqual({ dir: join(root, 'abc'), cached: true });
+    expect(await readFile(join(root, 'abc', 'artifact'), 'utf8')).toBe('theirs');
+    expect(await readdir(root)).toEqual(['abc']);
+  });
+
   it('removes temp directories of crashed builders and incomplete final directories', async () => {
     await mkdir(join(root, '.tmp-abc-999999999-XyZ123'));
     await mkdir(join(root, 'abc')); // no manifest: a half copy someone made by hand

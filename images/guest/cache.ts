@@ -37,27 +37,40 @@ async function doBuild(root: string, id: string, build: (tmpDir: string) => Prom
   if (await isComplete(dir)) return { dir, cached: true };
   await mkdir(root, { recursive: true });
   await removeStaleTemps(root);
-  if (await exists(dir)) await rm(dir, { recursive: true, force: true }); // no manifest: not ours to trust
   const tmp = await mkdtemp(join(root, `${TMP_PREFIX}${id}-${process.pid}-`));
   try {
     await chmod(tmp, 0o755); // mkdtemp makes it 0700; QEMU may run as another user
     await build(tmp);
     if (!(await exists(join(tmp, MANIFEST)))) throw new Error(`build of ${id} did not write ${MANIFEST}`);
     await syncDir(tmp);
-    try {
-      await rename(tmp, dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code === 'EEXIST' || code === 'ENOTEMPTY') && (await isComplete(dir))) {
-        await rm(tmp, { recursive: true, force: true });
-        return { dir, cached: true };
-      }
-      throw e;
-    }
-    return { dir, cached: false };
+    return { dir, cached: await publish(tmp, dir, root, id) };
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/**
+ * Renames `tmp` to `dir`. Returns true when another builder got there first
+ * with a complete build (ours is discarded). A `dir` without a manifest was not
+ * made by a builder (they only rename complete trees): it is moved aside.
+ */
+async function publish(tmp: string, dir: string, root: string, id: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(tmp, dir);
+      return false;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'EEXIST' && code !== 'ENOTEMPTY') || attempt > 0) throw e;
+    }
+    if (await isComplete(dir)) {
+      await rm(tmp, { recursive: true, force: true });
+      return true;
+    }
+    const trash = `${join(root, TMP_PREFIX)}${id}-${process.pid}-incomplete`;
+    await rename(dir, trash);
+    await rm(trash, { recursive: true, force: true });
   }
 }
 

@@ -53,7 +53,7 @@ export async function buildProbeImage(dataDir: string, opts: { onProgress?: Prog
       { kind: 'file', path: 'init', data: PROBE_INIT, mode: 0o755 },
     ]);
     await writeFile(join(tmp, INITRAMFS_FILE), await compress(cpio, kernel.compression), { mode: 0o644 });
-    const manifest = { id, kernelVersion: kernel.version, cmdline: PROBE_CMDLINE, builder: PROBE_BUILDER_VERSION, builtAt: new Date().toISOString(), inputs };
+    const manifest = { id, files: { kernel: KERNEL_FILE, initramfs: INITRAMFS_FILE }, kernelVersion: kernel.version, cmdline: PROBE_CMDLINE, builder: PROBE_BUILDER_VERSION, builtAt: new Date().toISOString(), inputs };
     await writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   });
   progress(cached ? 'probe-cached' : 'probe-done', id);
