@@ -4,7 +4,7 @@
 // bundle has not been built (`node images/guest/bundle-agent.mjs`).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,14 @@ async function sh(vm: ForkedVm<AgentClient>, script: string): Promise<string> {
 
 function fork(): Promise<ForkedVm<AgentClient>> {
   return forkFromTemplate({ conn: fc, template, host, runDir, hostId: 'test', namePrefix: SUITE, agent: agentOf, agentTimeoutMs: 60_000 });
+}
+
+/** Proportional set size and private anonymous memory of a domain's QEMU process, in MiB. */
+async function pss(name: string): Promise<{ pssMib: number; anonMib: number }> {
+  const pid = (await readFile(`/run/libvirt/qemu/${name}.pid`, 'utf8')).trim();
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+  return { pssMib: Math.round(kb('Pss') / 1024), anonMib: Math.round(kb('Anonymous') / 1024) };
 }
 
 const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -135,6 +143,8 @@ describe.skipIf(!haveAgent)('fork with the guest agent', () => {
       expect(ia.hostname).not.toBe(ib.hostname);
       for (const k of ['mac', 'machineId', 'uuid', 'genid', 'entropy'] as const) expect(a.identity[k]).not.toBe(b.identity[k]);
 
+      console.log('memory of two sibling clones (QEMU process; includes the TCG translation cache):', await pss(a.identity.name), await pss(b.identity.name));
+
       // The app container survived the fork in both.
       const list = await a.agent!.call('container.list', {});
       expect(list.containers.find((c) => c.id === APP)?.status).toBe('running');
@@ -178,6 +188,22 @@ describe.skipIf(!haveAgent)('fork with the guest agent', () => {
       await vm.destroy();
     } finally {
       await pool.drain();
+    }
+
+    // The same with the clock set in the background.
+    const pool2 = createForkPool({ conn: fc, template, runDir, hostId: 'test', namePrefix: SUITE, size: 1, reserveMib: 256, agent: agentOf, agentTimeoutMs: 60_000, clock: 'background' });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (pool2.stats().ready < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      const vm = await pool2.take({});
+      console.log('pool take, clock in background (ms):', Date.now() - t0, vm.timings);
+      await new Promise((r) => setTimeout(r, 1500));
+      const guestNow = Number(await sh(vm, 'date +%s')) * 1000;
+      expect(Math.abs(guestNow - Date.now())).toBeLessThan(3000);
+      await vm.destroy();
+    } finally {
+      await pool2.drain();
     }
     expect(await ourDomains()).toEqual([]);
   });

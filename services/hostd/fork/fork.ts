@@ -197,6 +197,15 @@ export interface FinishOptions<A extends ForkAgent> {
   guestNetwork?: Params<'identity.set'>['network'];
   agentTimeoutMs?: number;
   incomingTimeoutMs?: number;
+  /**
+   * 'await' (default): the clock is set before the fork returns. 'background':
+   * the rest of the identity is awaited, the clock follows in a second call the
+   * fork does not wait for. The agent sets whole seconds and waits for the next
+   * one (~0.5 s on average), so this trades a briefly wrong clock for latency.
+   */
+  clock?: 'await' | 'background';
+  /** Told about a background clock update that failed. */
+  onClockError?: (err: unknown) => void;
 }
 
 /** Loads the template's state into a shell, resumes it and gives it its identity. On failure the shell is destroyed. */
@@ -216,14 +225,18 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       const t3 = Date.now();
       agentReadyMs = t3 - t2;
       const id = shell.identity;
+      const background = opts.clock === 'background';
       await agent.call('identity.set', {
         hostname: id.hostname,
         machineId: id.machineId,
         entropy: id.entropy,
-        clockEpochMs: Date.now(),
+        ...(background ? {} : { clockEpochMs: Date.now() }),
         ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
       });
       identityMs = Date.now() - t3;
+      if (background) {
+        agent.call('identity.set', { clockEpochMs: Date.now() }).catch((err: unknown) => opts.onClockError?.(err));
+      }
     }
     const timings: ForkTimings = {
       verifyMs: 0,
