@@ -76,8 +76,10 @@ export interface ShellOptions {
   takenMacs?: ReadonlySet<string>;
   /** Host side of the clone's NIC; defaults to the template's. The device itself always matches the template. */
   network?: NetworkSpec;
-  /** Domain-name prefix; tests use `forkd-test-<suite>-`. */
+  /** Domain-name prefix; tests use `forkd-test-<suite>-`, hostd's warm pool `forkd-pool-`. */
   namePrefix?: string;
+  /** Metadata kind: 'pool' for warm-pool shells, which have no VM identity yet (hostd destroys them after a restart). Default 'vm'. */
+  kind?: 'vm' | 'pool';
 }
 
 /** A started QEMU waiting in `-incoming defer`: everything of a clone but its state. */
@@ -166,7 +168,7 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
       metadata: {
         vm: identity.id,
         host: opts.hostId,
-        kind: 'vm',
+        kind: opts.kind ?? 'vm',
         created: new Date().toISOString(),
         extra: { template: m.id, format: String(FORK_FORMAT_VERSION) },
       },

@@ -47,7 +47,7 @@ export type MemorySpec =
   | { mode: 'template'; ramId: string; memPath: string; share: true }
   | { mode: 'clone'; ramId: string; memPath: string; share: false; incoming: 'defer' };
 
-export type DomainKind = 'vm' | 'tmpl' | 'probe' | 'test';
+export type DomainKind = 'vm' | 'tmpl' | 'probe' | 'test' | 'pool';
 
 /** forkd's record in `<metadata>`, so hostd can adopt or clean up its domains after a restart. */
 export interface DomainMetadata {
