@@ -23,7 +23,7 @@ import { createOverlay } from '../fork/disk-overlay.js';
 import { newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS } from './domain-xml.js';
-import { assertVmId, domainNameOf, parseDomainMetadata, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
+import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
 
 export type VmState = 'creating' | 'running' | 'stopping' | 'gone';
 
@@ -288,7 +288,8 @@ export class VmManager {
     const domains = await libvirtCall('listing domains for adoption', () => this.opts.conn.listAllDomains(0));
     const work: Promise<void>[] = [];
     for (const d of domains) {
-      if (!d.name.startsWith(VM_DOMAIN_PREFIX)) {
+      // A VM forked from a warm-pool shell keeps the shell's name (`forkd-pool-…`); its metadata says kind 'vm'.
+      if (!d.name.startsWith(VM_DOMAIN_PREFIX) && !d.name.startsWith(POOL_DOMAIN_PREFIX)) {
         await d.free().catch(() => undefined);
         continue;
       }

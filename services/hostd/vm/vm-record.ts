@@ -9,6 +9,8 @@ import { ForkdError } from '../../contracts/errors.js';
 import type { BootMode, PublishedPort } from '../../contracts/jobs.js';
 
 export const VM_DOMAIN_PREFIX = 'forkd-vm-';
+/** Warm-pool shells (metadata kind 'pool'); one taken for a VM keeps its name and gets kind 'vm'. */
+export const POOL_DOMAIN_PREFIX = 'forkd-pool-';
 
 /** VM ids name domains (`forkd-vm-<id>`, 64 characters at most) and directories. */
 const VM_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,54}$/;
