@@ -35,9 +35,11 @@ export class PostgresMigrationStore implements MigrationStore {
   readonly #client: pg.Client;
   /** `"schema"."_prisma_migrations"`: qualified, whatever search_path a migration leaves behind. */
   readonly #table: string;
+  readonly #schema: string;
 
   private constructor(client: pg.Client, schema: string) {
     this.#client = client;
+    this.#schema = schema;
     this.#table = `${quoteIdent(schema)}."_prisma_migrations"`;
   }
 
@@ -46,7 +48,9 @@ export class PostgresMigrationStore implements MigrationStore {
     await client.connect();
     const store = new PostgresMigrationStore(client, config.schema);
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
+      // Migrations create unqualified tables: in the configured schema, as Prisma does.
+      // (The schema itself is created in ensureTable, under the lock: concurrent
+      // CREATE SCHEMA IF NOT EXISTS can fail in PostgreSQL.)
       await client.query(`SET search_path TO ${quoteIdent(config.schema)}`);
     } catch (err) {
       await client.end().catch(() => {});
@@ -64,6 +68,7 @@ export class PostgresMigrationStore implements MigrationStore {
   }
 
   async ensureTable(): Promise<void> {
+    await this.#client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.#schema)}`);
     await this.#client.query(createTable(this.#table));
   }
 

@@ -261,6 +261,30 @@ function suite(engine: Engine, model: typeof schema): void {
 describe('SQLite', () => suite(sqlite, schema));
 describe('PostgreSQL', () => suite(postgres, pgSchema));
 
+describe('PostgreSQL schemas', () => {
+  it('honours ?schema= in the migrator and the client, as Prisma does', async (ctx) => {
+    if (pgSkip) ctx.skip(pgSkip);
+    // base: an empty database (or, on FORKD_TEST_POSTGRES_URL, an empty schema).
+    const base = parseDatabaseUrl({ url: await server!.freshDatabase() }) as PostgresConfig;
+    const alt = `forkd_alt_${Date.now().toString(36)}`;
+    const u = new URL(base.url);
+    u.searchParams.set('schema', alt);
+    try {
+      const db = await openDatabase({ url: u.toString() });
+      try {
+        await db.prisma.tenant.create({ data: { name: 'in-alt' } });
+        expect(await db.prisma.tenant.count()).toBe(1);
+      } finally {
+        await db.close();
+      }
+      expect(diffSchema('postgresql', pgSchema, await introspectPostgres({ ...base, schema: alt }))).toEqual([]);
+      expect(await introspectPostgres(base)).toEqual([]);
+    } finally {
+      await postgres.sql(base, `DROP SCHEMA IF EXISTS "${alt}" CASCADE`);
+    }
+  });
+});
+
 describe('schema check', () => {
   it('notices a missing index, an extra table and a changed column', async () => {
     const config = parseDatabaseUrl({ url: await sqlite.fresh() });

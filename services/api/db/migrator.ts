@@ -49,7 +49,8 @@ export async function migrate(config: DatabaseConfig, options: MigrateOptions = 
           if (await store.apply(next, id, startedAt)) applied.push(next.name);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          await store.recordFailure(next, id, startedAt, message);
+          // Record the failure as Prisma does; if even that fails, the migration's own error matters more.
+          await store.recordFailure(next, id, startedAt, message).catch(() => {});
           throw migrationError(`migration ${next.name} failed and was rolled back: ${message}`, { migration: next.name, problem: 'failed' }, err);
         }
       }
