@@ -40,7 +40,7 @@ export interface PortHandlers {
 
 export class PortLink implements Link {
   private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
+  private generation = 0;
 
   private constructor(private readonly fh: FileHandle) {}
 
@@ -49,17 +49,22 @@ export class PortLink implements Link {
   }
 
   write(bytes: Buffer): void {
-    this.pending += bytes.length;
+    const gen = this.generation;
     this.queue = this.queue.then(async () => {
+      // Frames queued for a host that has gone would only confuse the next one.
+      if (gen !== this.generation) return;
       let off = 0;
       try {
         while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
       } catch {
         // The host is gone; the frame is lost, which the host's retry handles.
-      } finally {
-        this.pending -= bytes.length;
       }
     });
+  }
+
+  /** Drops every queued frame not yet handed to the kernel. */
+  discardQueued(): void {
+    this.generation++;
   }
 
   end(): void {
@@ -84,6 +89,7 @@ export class PortLink implements Link {
       }
       if (connected) {
         connected = false;
+        this.discardQueued();
         h.onHostGone();
       }
       await sleep(20);

@@ -70,10 +70,14 @@ export class Session {
 
   /** The host went away: abort every call, forget the handshake, start clean. */
   reset(reason: string): void {
-    for (const [, c] of this.calls) c.abort.abort(new AgentError('ERR_CANCELLED', reason));
-    this.calls.clear();
+    this.abortCalls(reason);
     this.greeted = false;
     this.decoder.reset();
+  }
+
+  private abortCalls(reason: string): void {
+    for (const [, c] of this.calls) c.abort.abort(new AgentError('ERR_CANCELLED', reason));
+    this.calls.clear();
   }
 
   /** Final: the connection is gone for good (sockets). */
@@ -211,7 +215,8 @@ export class Session {
       );
     }
     // A hello starts a new session: whatever an earlier host left running is abandoned.
-    if (this.greeted || this.calls.size > 0) this.reset('a new hello started another session');
+    // (Not a full reset: the decoder is in the middle of delivering this frame.)
+    if (this.calls.size > 0) this.abortCalls('a new hello started another session');
     this.greeted = true;
     this.send({ t: 'res', id, result: { protocol: PROTOCOL_VERSION, nonce: v.value.nonce, agentVersion: this.opts.agentVersion } });
   }

@@ -37,7 +37,7 @@ export interface CallOptions {
 export interface ConnectionOptions {
   /** A frame that starts arriving must be complete within this long (default 10 s). */
   frameStallMs?: number;
-  /** Frames ignored while waiting for the hello reply (stale output of an earlier session). */
+  /** Frames ignored while waiting for the hello reply (stale output of an earlier session; default 4096). */
   maxStaleFrames?: number;
 }
 
@@ -105,7 +105,7 @@ export class AgentConnection {
   static open(socketPath: string, timeoutMs: number, opts: ConnectionOptions = {}): Promise<AgentConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
-      const conn = new AgentConnection(socket, { frameStallMs: opts.frameStallMs ?? 10_000, maxStaleFrames: opts.maxStaleFrames ?? 64 });
+      const conn = new AgentConnection(socket, { frameStallMs: opts.frameStallMs ?? 10_000, maxStaleFrames: opts.maxStaleFrames ?? 4096 });
       const timer = setTimeout(() => {
         conn.close(new ForkdError('ERR_GUEST_TIMEOUT', `agent did not answer hello within ${timeoutMs} ms`));
       }, timeoutMs);
