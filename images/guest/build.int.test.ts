@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGuestImage, type GuestImage } from './build.js';
 import { bootQemu, type QemuBoot } from './qemu-boot.testutil.js';
-import { AGENT_PORT_NAME, GUEST_READY_MARKER } from './scripts.js';
+import { AGENT_PORT_NAME, GUEST_FAILED_MARKER, GUEST_READY_MARKER } from './scripts.js';
 
 const STAND_IN_AGENT = `
 import { execFileSync } from 'node:child_process';
@@ -118,5 +118,15 @@ describe('guest image', () => {
     expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1');
     expect((await vm.waitFor(/AGENT-LOG ([^\r\n]*)/, 10_000)).match[1]).toBe('restarted=true');
     expect(vm.output()).not.toContain('FORKD-GUEST-FAILED');
+  });
+
+  it('without a root disk, says why on the console and powers off instead of hanging', async () => {
+    await vm?.kill();
+    vm = bootQemu({ kernel: image.kernel, initrd: image.initramfs, append: image.cmdline, memMiB: 256, extra: ['-nic', 'none'] });
+    const failed = await vm.waitFor(new RegExp(`${GUEST_FAILED_MARKER}: ([^\\r\\n]*)`), 180_000);
+    expect(failed.match[1]).toBe('root disk /dev/vda did not appear');
+    const code = await Promise.race([vm.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 30_000))]);
+    expect(code).toBe(0);
+    console.log(`guest without a disk: ${GUEST_FAILED_MARKER} after ${failed.ms} ms, powered off`);
   });
 });
