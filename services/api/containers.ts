@@ -1,13 +1,15 @@
 // Containers, each in its own VM: what the API decides (validation, image,
 // quota, placement, rows) before hostd acts, and how rows follow hostd's
 // answers. A create that fails leaves no Vm or Container row behind.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import type { BootMode, ContainerStatus, PublishedPort } from '../contracts/jobs.js';
 import type { PrismaClient } from './db/client.js';
 import type { HostJobs } from './host-jobs.js';
+import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
 import type { Placement } from './placement.js';
+import type { Templates } from './templates.js';
 
 export interface CreateContainerBody {
   image: string;
@@ -52,6 +54,7 @@ export class Containers {
     private readonly images: Images,
     private readonly placement: Placement,
     private readonly hostJobs: HostJobs,
+    private readonly templates: Templates,
     private readonly jobTimeoutMs: number,
   ) {}
 
@@ -102,9 +105,20 @@ export class Containers {
     if (await this.db.container.findUnique({ where: { tenantId_name: { tenantId, name } } })) {
       throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(name)} exists`, { field: 'name' });
     }
-    const boot = body.boot ?? 'cold';
+    // Forks are the default: the template for this image and size is built on first use.
+    let boot: BootMode = body.boot ?? 'fork';
+    let templateId: string | undefined;
+    if (boot !== 'cold') {
+      onProgress?.('finding the template');
+      try {
+        templateId = await this.templates.forContainer(host.hostId, image, vm);
+      } catch (err) {
+        if (body.boot === 'fork') throw err; // asked for explicitly: say why it cannot be had
+        boot = 'cold';
+      }
+    }
     const operation = await this.db.$transaction(async (tx) => {
-      await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
+      await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: templateId ?? null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
         data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env, workdir: body.workingDir ?? config.WorkingDir ?? null },
       });
@@ -123,16 +137,21 @@ export class Containers {
           limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
         },
         ports: body.ports ?? [],
+        ...(templateId ? { templateId } : {}),
       }, { timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id });
       const now = new Date();
       await this.db.$transaction([
-        this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: now } }),
+        this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: now, bootMode: result.vm.boot } }),
         this.db.container.update({ where: { id: containerId }, data: { ...statusData(result.status), ports: result.ports as object[] } }),
         this.db.operation.update({ where: { id: operation.id }, data: { state: 'succeeded', finishedAt: now, progress: 100, result: result as object } }),
       ]);
       return this.view(await this.row(tenantId, containerId), result.vm.timings);
     } catch (err) {
       const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
+      if (templateId && (fe.code === 'ERR_TEMPLATE_STALE' || fe.code === 'ERR_TEMPLATE_CORRUPT')) {
+        // The host refused the template (changed host, damaged files): never restore it; rebuild next time.
+        await this.templates.markUnusable(templateId, fe.message);
+      }
       await this.db.operation.update({ where: { id: operation.id }, data: { state: 'failed', finishedAt: new Date(), errorCode: fe.code, errorMessage: fe.message } }).catch(() => {});
       if (fe.code === 'ERR_TIMEOUT') {
         // hostd may still be building this VM: keep the rows, marked failed, and have the host destroy it when it can.
@@ -248,11 +267,4 @@ export function mergeEnv(base: string[], extra: string[]): string[] {
   const out = new Map<string, string>();
   for (const kv of [...base, ...extra]) out.set(kv.slice(0, kv.indexOf('=')), kv);
   return [...out.values()];
-}
-
-/** A locally administered unicast MAC; the database's unique index keeps it unique across hosts. */
-function randomMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

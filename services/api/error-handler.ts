@@ -3,6 +3,7 @@
 // body too large, unknown route) are translated here, in one place.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ForkdError } from '../contracts/errors.js';
+import { toForkdError as fromDatabaseError } from './db/errors.js';
 
 interface AjvIssue {
   instancePath?: string;
@@ -21,6 +22,7 @@ export function fieldOfValidationIssue(issue: AjvIssue, context: string | undefi
 
 export function toForkdError(err: unknown): ForkdError {
   if (err instanceof ForkdError) return err;
+  if (/^PrismaClient/.test((err as Error)?.constructor?.name ?? '')) return fromDatabaseError(err);
   const e = err as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (Array.isArray(e.validation) && e.validation.length > 0) {
     const issue = e.validation[0]!;

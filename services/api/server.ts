@@ -18,7 +18,10 @@ import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
+import { templateRoutes } from './routes/templates.js';
+import { Templates } from './templates.js';
 import { Tenancy } from './tenancy.js';
+import { Vms } from './vms.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
@@ -43,11 +46,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const tenancy = new Tenancy(deps.db);
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
-  const containers = new Containers(deps.db, images, placement, deps.hostJobs, deps.config.jobTimeoutMs);
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
+  const containers = new Containers(deps.db, images, placement, deps.hostJobs, templates, deps.config.jobTimeoutMs);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
   await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
   await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
+  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, deps.hostJobs), tenancy });
   return app;
 }

@@ -30,6 +30,7 @@ export interface ForkdConfig {
   libvirtUri: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   jobTimeoutMs: number;
+  poolSize: number;
 }
 
 export interface ConfigVariable {
@@ -48,6 +49,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_LIBVIRT_URI', default: 'qemu:///system', meaning: 'libvirt connection URI used by hostd.' },
   { name: 'FORKD_LOG_LEVEL', default: 'info', meaning: '`debug`, `info`, `warn` or `error`.' },
   { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
+  { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -78,6 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(timeout) || timeout < 1000) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_JOB_TIMEOUT_MS must be an integer ≥ 1000', { field: 'FORKD_JOB_TIMEOUT_MS' });
   }
+  const poolSize = Number(env.FORKD_POOL_SIZE ?? 1);
+  if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
+    throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
+  }
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -92,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     libvirtUri: env.FORKD_LIBVIRT_URI || 'qemu:///system',
     logLevel: oneOf('FORKD_LOG_LEVEL', env.FORKD_LOG_LEVEL || 'info', ['debug', 'info', 'warn', 'error'] as const),
     jobTimeoutMs: timeout,
+    poolSize,
   };
 }
 

@@ -68,7 +68,10 @@ export class PostgresMigrationStore implements MigrationStore {
   }
 
   async ensureTable(): Promise<void> {
-    await this.#client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.#schema)}`);
+    // Only when missing: CREATE SCHEMA checks the CREATE privilege on the
+    // database even with IF NOT EXISTS, which a least-privileged user lacks.
+    const exists = await this.#client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+    if (!exists.rowCount) await this.#client.query(`CREATE SCHEMA ${quoteIdent(this.#schema)}`);
     await this.#client.query(createTable(this.#table));
   }
 

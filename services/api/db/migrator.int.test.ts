@@ -285,6 +285,28 @@ describe('PostgreSQL schemas', () => {
   });
 });
 
+describe('PostgreSQL privileges', () => {
+  it('migrates and serves as a user that may not create schemas (a typical managed-database role)', async (ctx) => {
+    if (pgSkip) ctx.skip(pgSkip);
+    if (process.env.FORKD_TEST_POSTGRES_URL) ctx.skip('needs a private server to create roles');
+    const admin = parseDatabaseUrl({ url: await server!.freshDatabase() }) as PostgresConfig;
+    const role = `forkd_app_${Date.now().toString(36)}`;
+    const db = new URL(admin.url).pathname.slice(1);
+    await postgres.sql(admin, `CREATE ROLE ${role} LOGIN`);
+    await postgres.sql(admin, `REVOKE CREATE ON DATABASE ${db} FROM PUBLIC`);
+    await postgres.sql(admin, `GRANT USAGE, CREATE ON SCHEMA public TO ${role}`);
+    const u = new URL(admin.url);
+    u.username = role;
+    const opened = await openDatabase({ url: u.toString() });
+    try {
+      await opened.prisma.tenant.create({ data: { name: 'least-privilege' } });
+      expect(await opened.prisma.tenant.count()).toBe(1);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('schema check', () => {
   it('notices a missing index, an extra table and a changed column', async () => {
     const config = parseDatabaseUrl({ url: await sqlite.fresh() });

@@ -6,10 +6,13 @@ import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
+import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
 import { hostdCommand, upCommand } from './up.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand, hostdCommand, infoCommand, hostCheckCommand,
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
+  templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
+  vmForkCommand, vmLsCommand, vmRmCommand,
 ];

@@ -1,0 +1,192 @@
+// Templates as the API sees them: one row per (host, image, size), built by the
+// host on request or on a container's first fork, refused for deletion while
+// VMs use it. The files live on the host; the row records where and what.
+import { ForkdError } from '../contracts/errors.js';
+import type { ContainerSpec, PoolStatus, TemplateFacts } from '../contracts/jobs.js';
+import type { PrismaClient } from './db/client.js';
+import { isUniqueViolation } from './db/errors.js';
+import type { HostJobs } from './host-jobs.js';
+import type { Images } from './images.js';
+import type { Placement } from './placement.js';
+
+export interface TemplateView {
+  id: string;
+  hostId: string;
+  image: string | null;
+  vcpus: number;
+  memoryMib: number;
+  accel: string;
+  qemuVersion: string;
+  machineType: string;
+  state: string;
+  poolSize: number;
+  pool: PoolStatus | null;
+  files: unknown;
+  error: string | null;
+  createdAt: string;
+  readyAt: string | null;
+  vms: number;
+}
+
+export interface CreateTemplateBody {
+  image?: string | null;
+  vcpus?: number;
+  memoryMib?: number;
+  poolSize?: number;
+  /** An app template: these run before the snapshot, so forks start with them running. */
+  containers?: Array<{ command: string[]; env?: string[]; workingDir?: string }>;
+}
+
+/** A first build under TCG boots a guest and imports the image: give it time. */
+const BUILD_TIMEOUT_MS = 20 * 60_000;
+const MACHINE_TYPE = 'pc-i440fx-7.2';
+
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['template']['findFirst']>>> & { image?: { digest: string } | null };
+
+export class Templates {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly images: Images,
+    private readonly placement: Placement,
+    private readonly hostJobs: HostJobs,
+    private readonly defaultPoolSize: number,
+  ) {}
+
+  async view(row: Row, pool: PoolStatus | null = null): Promise<TemplateView> {
+    const vms = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: ['gone', 'failed'] } } });
+    return {
+      id: row.id, hostId: row.hostId, image: row.image?.digest ?? null, vcpus: row.vcpus, memoryMib: row.memoryMib,
+      accel: row.accel, qemuVersion: row.qemuVersion, machineType: row.machineType, state: row.state, poolSize: row.poolSize,
+      pool, files: row.checksums ?? null, error: row.error, createdAt: row.createdAt.toISOString(), readyAt: row.readyAt?.toISOString() ?? null, vms,
+    };
+  }
+
+  /** Templates a tenant may use: those of its images, and bare ones. */
+  private visible(tenantId: string) {
+    return { OR: [{ imageId: null }, { image: { tenantId } }] };
+  }
+
+  async row(tenantId: string, id: string): Promise<Row> {
+    const row = await this.db.template.findFirst({ where: { id, ...this.visible(tenantId) }, include: { image: true } });
+    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no template ${JSON.stringify(id)}`);
+    return row;
+  }
+
+  async list(tenantId: string): Promise<TemplateView[]> {
+    const rows = await this.db.template.findMany({ where: this.visible(tenantId), include: { image: true }, orderBy: { createdAt: 'desc' } });
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(tenantId: string, id: string): Promise<TemplateView> {
+    const row = await this.row(tenantId, id);
+    const status = await this.hostJobs.call(row.hostId, 'template.status', { templateId: row.id }, { timeoutMs: 15_000 }).catch(() => null);
+    if (status && row.state === 'ready' && status.state !== 'ready') {
+      await this.db.template.update({ where: { id: row.id }, data: { state: 'stale', error: status.reason } });
+      return this.view({ ...row, state: 'stale', error: status.reason }, status.pool);
+    }
+    return this.view(row, status?.pool ?? null);
+  }
+
+  async create(tenantId: string, body: CreateTemplateBody): Promise<TemplateView> {
+    const image = body.image ? await this.images.resolve(tenantId, body.image) : null;
+    const host = await this.placement.pickHost();
+    const size = { vcpus: body.vcpus ?? 1, memoryMib: body.memoryMib ?? 256 };
+    const existing = await this.db.template.findFirst({ where: { hostId: host.hostId, imageId: image?.id ?? null, ...size } });
+    if (existing) {
+      throw new ForkdError('ERR_CONFLICT', `template ${existing.id} already exists for this image and size on ${host.hostId} (${existing.state})`, { field: 'image', detail: { templateId: existing.id } });
+    }
+    const row = await this.db.template.create({
+      data: { hostId: host.hostId, imageId: image?.id ?? null, ...size, accel: host.accel, qemuVersion: host.qemuVersion, machineType: MACHINE_TYPE, poolSize: body.poolSize ?? 0 },
+      include: { image: true },
+    });
+    const config = (image?.config ?? {}) as { Env?: string[]; WorkingDir?: string };
+    const containers = (body.containers ?? []).map((c, i) => ({
+      containerId: `app-${i}`,
+      spec: { command: c.command, env: [...(config.Env ?? []), ...(c.env ?? [])], ...(c.workingDir ?? config.WorkingDir ? { workingDir: c.workingDir ?? config.WorkingDir } : {}), limits: {} } satisfies ContainerSpec,
+    }));
+    return this.build(row, image ? await this.images.forJob(image) : null, containers);
+  }
+
+  private async build(row: Row, image: Awaited<ReturnType<Images['forJob']>> | null, containers: Array<{ containerId: string; spec: ContainerSpec }>): Promise<TemplateView> {
+    try {
+      const facts: TemplateFacts = await this.hostJobs.call(row.hostId, 'template.build', {
+        templateId: row.id, image, vcpus: row.vcpus, memoryMib: row.memoryMib, poolSize: row.poolSize, containers,
+      }, { timeoutMs: BUILD_TIMEOUT_MS, jobId: `template-${row.id}` });
+      const ready = await this.db.template.update({
+        where: { id: row.id },
+        data: { state: 'ready', readyAt: new Date(), accel: facts.accel, qemuVersion: facts.qemuVersion, machineType: facts.machineType, checksums: facts.files as object, error: null },
+        include: { image: true },
+      });
+      return this.view(ready, facts.pool);
+    } catch (err) {
+      // Nothing half-made stays: the host removed its files; the row goes too.
+      await this.db.template.delete({ where: { id: row.id } }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * The ready template a fork of `imageRowId` at this size should come from,
+   * built on first use. Concurrent first uses share one build (the row's
+   * unique index picks the builder; the others wait for it).
+   */
+  async forContainer(hostId: string, image: { id: string; digest: string }, size: { vcpus: number; memoryMib: number }): Promise<string> {
+    const where = { hostId, imageId: image.id, ...size };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const found = await this.db.template.findFirst({ where });
+      if (found?.state === 'ready') return found.id;
+      if (found?.state === 'building') return this.waitReady(found.id);
+      if (found) {
+        // stale or failed: rebuild under a new id once no VM needs the old files
+        await this.db.template.delete({ where: { id: found.id } }).catch(() => {});
+        void this.hostJobs.call(hostId, 'template.delete', { templateId: found.id }).catch(() => {});
+      }
+      let row: Row;
+      try {
+        const host = await this.placement.hostInfo(hostId);
+        row = await this.db.template.create({
+          data: { ...where, accel: host.accel, qemuVersion: host.qemuVersion, machineType: MACHINE_TYPE, poolSize: this.defaultPoolSize },
+          include: { image: true },
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) continue; // someone else started the build
+        throw err;
+      }
+      await this.build(row, await this.images.forJob(image), []);
+      return row.id;
+    }
+    throw new ForkdError('ERR_INTERNAL', 'could not settle on a template');
+  }
+
+  private async waitReady(id: string): Promise<string> {
+    const deadline = Date.now() + BUILD_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const row = await this.db.template.findUnique({ where: { id } });
+      if (!row) throw new ForkdError('ERR_TEMPLATE_STALE', `template ${id} failed while another request was building it`);
+      if (row.state === 'ready') return id;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new ForkdError('ERR_TIMEOUT', `template ${id} did not become ready in time`);
+  }
+
+  async markUnusable(id: string, reason: string): Promise<void> {
+    await this.db.template.update({ where: { id }, data: { state: 'stale', error: reason } }).catch(() => {});
+  }
+
+  async setPool(tenantId: string, id: string, size: number): Promise<TemplateView> {
+    const row = await this.row(tenantId, id);
+    const status = await this.hostJobs.call(row.hostId, 'template.pool', { templateId: row.id, size });
+    const updated = await this.db.template.update({ where: { id: row.id }, data: { poolSize: size }, include: { image: true } });
+    return this.view(updated, status.pool);
+  }
+
+  async remove(tenantId: string, id: string): Promise<TemplateView> {
+    const row = await this.row(tenantId, id);
+    const users = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: ['gone', 'failed'] } } });
+    if (users > 0) throw new ForkdError('ERR_CONFLICT', `template ${row.id} is used by ${users} VM(s): remove them first`, { detail: { vms: users } });
+    const view = await this.view(row);
+    await this.hostJobs.call(row.hostId, 'template.delete', { templateId: row.id });
+    await this.db.template.delete({ where: { id: row.id } });
+    return { ...view, state: 'deleted' };
+  }
+}
