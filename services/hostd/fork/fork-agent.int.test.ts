@@ -142,6 +142,7 @@ describe.skipIf(!haveAgent)('fork with the guest agent', () => {
       expect(ib.hostname).toBe(b.identity.hostname);
       expect(ia.hostname).not.toBe(ib.hostname);
       for (const k of ['mac', 'machineId', 'uuid', 'genid', 'entropy'] as const) expect(a.identity[k]).not.toBe(b.identity[k]);
+      for (const vm of [a, b]) expect(vm.identityResult?.applied).toEqual(expect.arrayContaining(['clock', 'machineId', 'hostname', 'entropy']));
 
       console.log('memory of two sibling clones (QEMU process; includes the TCG translation cache):', await pss(a.identity.name), await pss(b.identity.name));
 

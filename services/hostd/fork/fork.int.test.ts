@@ -246,6 +246,27 @@ describe('refusals and failures', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('a template build that fails removes its domain and directory', async () => {
+    const dir = join(work, 'never-ready');
+    const err = await buildTemplate({
+      conn: fc,
+      image: { id: 'tiny', kernel: kernelPath(), initramfs: join(work, 'initrd.gz'), rootDisk: join(work, 'root.qcow2'), cmdline: 'console=ttyS0 quiet' },
+      vcpus: 1,
+      memoryMib: 128,
+      accel: 'tcg',
+      dir,
+      id: 'never',
+      name: `${SUITE}never`,
+      hostId: 'test',
+      qemuVersion,
+      readyMarker: 'A-LINE-THIS-GUEST-NEVER-PRINTS',
+      readyTimeoutMs: 2_000,
+    }).then(() => null, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_GUEST_TIMEOUT' });
+    expect(await ourDomains()).toEqual([]);
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  });
+
   it('leaves nothing behind when the agent never answers', async () => {
     const agent = () => ({
       waitReady: async () => {

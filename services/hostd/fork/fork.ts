@@ -16,7 +16,7 @@
 
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Params } from '../../contracts/agent-protocol/messages.js';
+import type { Params, Result } from '../../contracts/agent-protocol/messages.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, type NetworkSpec } from '../vm/domain-xml.js';
@@ -114,6 +114,8 @@ export interface ForkedVm<A extends ForkAgent = ForkAgent> {
   consoleLog: string;
   /** Connected agent (null when the fork was made without one). */
   agent: A | null;
+  /** What the agent's identity.set reported (null without an agent). */
+  identityResult: Result<'identity.set'> | null;
   timings: ForkTimings;
   /** Destroys the domain and removes the clone's files. */
   destroy(): Promise<void>;
@@ -221,6 +223,7 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
     const t2 = Date.now();
     let agentReadyMs = 0;
     let identityMs = 0;
+    let identityResult: Result<'identity.set'> | null = null;
     if (opts.agent) {
       agent = opts.agent(shell.agentSocket);
       await agent.waitReady({ timeoutMs: opts.agentTimeoutMs ?? 30_000 });
@@ -228,7 +231,7 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       agentReadyMs = t3 - t2;
       const id = shell.identity;
       const background = opts.clock === 'background';
-      await agent.call('identity.set', {
+      identityResult = await agent.call('identity.set', {
         hostname: id.hostname,
         machineId: id.machineId,
         entropy: id.entropy,
@@ -260,6 +263,7 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       agentSocket: shell.agentSocket,
       consoleLog: shell.consoleLog,
       agent: vmAgent,
+      identityResult,
       timings,
       destroy: async () => {
         vmAgent?.close();
