@@ -98,6 +98,10 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
   });
 
   afterAll(() => {
+    const serving = /forkd-agent: serving .*"processUptimeSec":([\d.]+)/.exec(console_);
+    if (serving) measured['agentProcessStartToServingSec'] = Number(serving[1]);
+    const sys = /system ready after ([\d.]+)s/.exec(console_);
+    if (sys) measured['guestInitReadySec'] = Number(sys[1]);
     client?.close();
     if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL');
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -176,6 +180,14 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     const t0 = performance.now();
     for (let i = 0; i < 5; i++) expect((await client.exec({ id: 'long', command: ['true'] }).result).exitCode).toBe(0);
     measured['execRoundTripMs'] = Math.round((performance.now() - t0) / 5);
+    // 4 MiB of output through the credit window (16 windows' worth).
+    const big = client.exec({ id: 'long', command: ['head', '-c', '4194304', '/dev/zero'] });
+    const bigT0 = performance.now();
+    let bigBytes = 0;
+    for await (const c of big.stdout as AsyncIterable<Buffer>) bigBytes += c.length;
+    expect((await big.result).exitCode).toBe(0);
+    expect(bigBytes).toBe(4 * 1024 * 1024);
+    measured['execStdoutMiBps'] = Number((4 / ((performance.now() - bigT0) / 1000)).toFixed(2));
     const timed = await client.exec({ id: 'long', command: ['sleep', '100'], timeoutMs: 500 }).result;
     expect(timed.timedOut).toBe(true);
     const missing = await rejection(client.exec({ id: 'long', command: ['/no/such/tool'] }).result);
@@ -221,6 +233,7 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect(e.code).toBe('ERR_CONTAINER_START');
     expect(e.message).toMatch(/no\/such\/binary|not found|No such file/i);
     expect(Date.now() - t0).toBeLessThan(20_000);
+    measured['missingCommandMessage'] = e.message;
     await client.call('container.delete', { id: 'nocmd' });
   });
 
@@ -235,6 +248,10 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect(stats.memory.oomKills).toBeGreaterThan(0);
     await client.call('container.delete', { id: 'hog' });
     expect((await client.call('container.list', {})).containers).toEqual([]);
+  });
+
+  it('logged no uncaught errors on the guest console', () => {
+    expect(console_).not.toMatch(/uncaught exception|unhandled rejection|handler failed|agent exited/);
   });
 
   it('survives a host reconnect: a new connection gets a fresh session', async () => {

@@ -33,6 +33,10 @@ export async function execInContainer(containers: Containers, p: Params<'contain
   await writeFile(processFile, JSON.stringify(processSpec({ args: p.command, env: mergeEnv(rec.env, p.env, rec.name), cwd: p.workingDir ?? rec.cwd, user })));
   const child = await containers.crun.exec(p.id, processFile, logFile, p.stdin === true, pidFile);
   let timedOut = false;
+  let exited = false;
+  // Kill the process, not crun: crun is its parent and must reap it, or a zombie
+  // would be left to the container's init (which may never reap). crun itself is
+  // killed only if it does not finish soon after.
   const killProcess = async () => {
     const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
     if (Number.isSafeInteger(pid) && pid > 1) {
@@ -42,7 +46,9 @@ export async function execInContainer(containers: Containers, p: Params<'contain
         // already gone
       }
     }
-    child.kill('SIGKILL');
+    setTimeout(() => {
+      if (!exited) child.kill('SIGKILL');
+    }, 2000).unref();
   };
   const timer = p.timeoutMs ? setTimeout(() => ((timedOut = true), void killProcess()), p.timeoutMs) : null;
   const onAbort = () => void killProcess();
@@ -51,6 +57,7 @@ export async function execInContainer(containers: Containers, p: Params<'contain
     child.once('error', (e) => resolve({ code: null, signal: null, error: e }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
+  void exit.then(() => (exited = true));
   const pump = async (from: Readable, ch: 'out' | 'err') => {
     try {
       for await (const chunk of from as AsyncIterable<Buffer>) await ctx.write(ch, chunk);
