@@ -13,10 +13,11 @@ import { connectRedis } from '../contracts/redis.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
-import { templateHandlers } from './handlers/templates.js';
+import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
+import { TemplateRegistry } from './templates/template-registry.js';
 import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
 
@@ -26,6 +27,7 @@ export interface RunningHostd {
   vms: VmManager;
   ports: PortPublisher;
   guestImage: GuestImage;
+  templates: TemplateRegistry;
   /** Stops taking jobs and closes agent connections; VMs keep running for the next hostd to adopt. */
   stop(): Promise<void>;
 }
@@ -88,18 +90,24 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
         log.warn('could not publish an adopted VM\'s ports again', { vm: vm.vmId, ...errorFields(err) });
       });
     }
+    // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
+    const templates = new TemplateRegistry({
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, log: log.child({ part: 'templates' }),
+    });
+    cleanup.push('warm pools', () => templates.close());
+    await templates.load();
 
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log }),
-      ...templateHandlers(),
+      ...containerHandlers({ vms, ports, redis, log, fork: forkForContainer(templates) }),
+      ...templateHandlers(templates),
     };
     const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
     await worker.start();
     cleanup.push('worker', () => worker.stop());
-    return { accel, conn, vms, ports, guestImage: image, stop: async () => { await cleanup.run(); } };
+    return { accel, conn, vms, ports, guestImage: image, templates, stop: async () => { await cleanup.run(); } };
   } catch (err) {
     await cleanup.run();
     throw err;

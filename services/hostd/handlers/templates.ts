@@ -1,22 +1,45 @@
-// Template and fork jobs. Placeholder until the template registry lands: every
-// job fails with a clear error instead of the build breaking.
+// Template and fork jobs over this host's TemplateRegistry, and the fork path
+// container.create uses for boot 'fork' / 'pool'.
 import { ForkdError } from '../../contracts/errors.js';
-import type { JobHandlers } from '../job-handlers.js';
+import type { ContainerCreateInput, VmFacts } from '../../contracts/jobs.js';
+import type { JobContext, JobHandlers } from '../job-handlers.js';
+import type { TemplateRegistry } from '../templates/template-registry.js';
+import type { ManagedVm } from '../vm/vm-manager.js';
+import type { ForkVm } from './container-create.js';
 
 type TemplateJobs = Pick<JobHandlers, 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork'>;
 
-function notYet(job: string) {
-  return async (): Promise<never> => {
-    throw new ForkdError('ERR_INTERNAL', `${job} is not implemented on this host yet`);
+export function vmFacts(vm: ManagedVm): VmFacts {
+  return { vmId: vm.vmId, domainName: vm.domainName, accel: vm.record.accel, boot: vm.record.boot, timings: { ...vm.record.timings } };
+}
+
+export function templateHandlers(templates: TemplateRegistry): TemplateJobs {
+  return {
+    'template.build': async (input, ctx) => {
+      await ctx.progress(1, 'build');
+      return templates.build(input, (step) => void ctx.progress(50, step).catch(() => undefined));
+    },
+    'template.status': async (input) => templates.status(input.templateId),
+    'template.pool': async (input) => templates.setPoolSize(input.templateId, input.size),
+    'template.delete': async (input) => ({ deleted: await templates.delete(input.templateId) }),
+    'vm.fork': async (input) => vmFacts(await templates.fork(input)),
   };
 }
 
-export function templateHandlers(): TemplateJobs {
-  return {
-    'template.build': notYet('template.build'),
-    'template.status': notYet('template.status'),
-    'template.pool': notYet('template.pool'),
-    'template.delete': notYet('template.delete'),
-    'vm.fork': notYet('vm.fork'),
+/**
+ * container.create with boot 'fork' (or 'pool'): fork the named template; the
+ * warm pool is used when it has a shell ready. The template's size wins over
+ * the job's (it was built for that size).
+ */
+export function forkForContainer(templates: TemplateRegistry): ForkVm {
+  return async (input: ContainerCreateInput, ctx: JobContext): Promise<ManagedVm> => {
+    if (!input.templateId) throw new ForkdError('ERR_VALIDATION', `boot "${input.boot}" needs a templateId`, { field: 'templateId' });
+    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true });
+    if (vm.record.memoryMib !== input.vm.memoryMib || vm.record.vcpus !== input.vm.vcpus) {
+      ctx.log.warn('the template was built for another size than the job asks; the fork has the template\'s', {
+        vm: input.vmId, template: input.templateId, asked: input.vm, got: { memoryMib: vm.record.memoryMib, vcpus: vm.record.vcpus },
+      });
+    }
+    return vm;
   };
 }
