@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForkdError } from '../../contracts/errors.js';
 import { openDatabase } from './client.js';
 import { parseDatabaseUrl } from './database-url.js';
@@ -66,8 +66,13 @@ describe('parseDatabaseUrl', () => {
 });
 
 describe('openDatabase with a malformed DATABASE_URL', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'forkd-dburl-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'forkd-dburl-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it.each(['mysql://x', 'not a url', 'postgresql://', 'file:/nonexistent-forkd/'])('%s: ERR_CONFIG, nothing created', async (url) => {
     const err = (await openDatabase({ url, dataDir: join(dir, 'data') }).catch((e: unknown) => e)) as ForkdError;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForkdError } from '../../contracts/errors.js';
 import { checksumOf, planMigrations, readMigrations, type MigrationFile, type MigrationRow } from './migrations.js';
 import { migrationsDir } from './paths.js';
@@ -62,8 +62,13 @@ describe('planMigrations', () => {
 });
 
 describe('readMigrations', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'forkd-migrations-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  let tmp = '';
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'forkd-migrations-'));
+  });
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('reads the committed folders of both providers with sha256 checksums', () => {
     for (const kind of ['sqlite', 'postgresql'] as const) {

@@ -32,8 +32,15 @@ interface Engine {
   sql(config: DatabaseConfig, text: string): Promise<unknown[]>;
 }
 
-const tmp = mkdtempSync(join(tmpdir(), 'forkd-db-test-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// Made in beforeAll, not at import: vitest skips the hooks when a filter
+// leaves no test to run here, and the folder must not outlive the run.
+let tmp = '';
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'forkd-db-test-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
 let seq = 0;
 
 const sqlite: Engine = {
