@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../contracts/agent-protocol/index.js';
+import { encodeFrame, LIMITS } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { AgentClient } from './agent-client.js';
 import { FakeAgent, type FakeHandler } from './fake-agent.js';
@@ -325,6 +325,49 @@ describe('AgentClient against a fake agent', () => {
     const r = await client.putLayer({ diffId: `sha256:${'0'.repeat(64)}`, size: data.length, source: src() });
     expect(r.files).toBe(1);
     expect(Buffer.concat(received).equals(data)).toBe(true);
+  });
+
+  it('copes with replies delivered one byte at a time', async () => {
+    const { client } = await setup((msg, s) => {
+      if (msg.t !== 'req') return;
+      const dribble = (h: object) => {
+        const f = encodeFrame(h);
+        let i = 0;
+        const tick = () => {
+          if (i < f.length) {
+            s.raw(f.subarray(i, i + 1));
+            i++;
+            setImmediate(tick);
+          }
+        };
+        tick();
+      };
+      if (msg.method === 'hello') dribble({ t: 'res', id: msg.id, result: { protocol: 1, nonce: (msg.params as { nonce: string }).nonce, agentVersion: 'slow' } });
+      else if (msg.method === 'ping') dribble({ t: 'res', id: msg.id, result: { now: 5 } });
+    });
+    await client.waitReady({ timeoutMs: 5000 });
+    expect(await client.call('ping', {})).toEqual({ now: 5 });
+  });
+
+  it('cancels a log follow when the consumer stops iterating', async () => {
+    const cancelled: number[] = [];
+    const { client } = await setup(
+      agent((msg, s) => {
+        if (msg.t === 'req' && msg.method === 'container.logs') {
+          s.send({ t: 'data', id: msg.id, ch: 'out' }, Buffer.from('2026-01-01T00:00:00.000Z stdout F a\n2026-01-01T00:00:00.000Z stdout F b\n'));
+        }
+        if (msg.t === 'cancel') cancelled.push(msg.id);
+      }),
+    );
+    await client.waitReady({ timeoutMs: 3000 });
+    const h = client.logs({ id: 'c', follow: true });
+    for await (const r of h.records) {
+      expect(r.text).toBe('a');
+      break;
+    }
+    expect((await rejection(h.result)).detail?.['wireCode']).toBe('ERR_CANCELLED');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cancelled).toHaveLength(1);
   });
 
   it('close() rejects pending calls and removes nothing it did not create', async () => {

@@ -143,7 +143,11 @@ export class AgentClient {
     return this.start(method, params, opts).result;
   }
 
-  /** Runs a command in a container; stdout/stderr are byte streams with bounded buffering. */
+  /**
+   * Runs a command in a container; stdout/stderr are byte streams with bounded
+   * buffering. Consume (or destroy) both: the guest stops sending when the host
+   * stops reading, so an unread stream stalls the process until cancel().
+   */
   exec(params: Params<'container.exec'>, opts: CallOptions = {}): ExecHandle {
     const c = this.start('container.exec', params, opts);
     let stdin: Writable | null = null;
@@ -169,15 +173,20 @@ export class AgentClient {
     const out = c.out!;
     async function* records(): AsyncGenerator<LogRecord> {
       let rest = '';
-      for await (const chunk of out as AsyncIterable<Buffer>) {
-        rest += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = rest.indexOf('\n')) !== -1) {
-          const rec = parseLogLine(rest.slice(0, nl));
-          rest = rest.slice(nl + 1);
-          if (rec) yield rec;
+      try {
+        for await (const chunk of out as AsyncIterable<Buffer>) {
+          rest += chunk.toString('utf8');
+          let nl: number;
+          while ((nl = rest.indexOf('\n')) !== -1) {
+            const rec = parseLogLine(rest.slice(0, nl));
+            rest = rest.slice(nl + 1);
+            if (rec) yield rec;
+          }
+          if (rest.length > 1024 * 1024) throw new ForkdError('ERR_GUEST_PROTOCOL', 'a log line longer than 1 MiB');
         }
-        if (rest.length > 1024 * 1024) throw new ForkdError('ERR_GUEST_PROTOCOL', 'a log line longer than 1 MiB');
+      } finally {
+        // A consumer that stops early (break) must not leave a follow running on the guest.
+        c.cancel();
       }
     }
     return { records: records(), result: c.result, cancel: () => c.cancel() };
