@@ -50,7 +50,7 @@ export function containerCreateHandler(deps: CreateDeps) {
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
         const tc = Date.now();
-        await agent.call('container.create', createParams(input));
+        await agent.call('container.create', createParams(input, vm.record.hostname));
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
       }
@@ -106,7 +106,8 @@ function imageConfig(input: ContainerCreateInput): Params<'image.import'>['confi
   };
 }
 
-function createParams(input: ContainerCreateInput): Params<'container.create'> {
+/** One container per VM: the container answers to the VM's hostname (`vm-<short id>`). */
+function createParams(input: ContainerCreateInput, hostname: string): Params<'container.create'> {
   const { spec } = input;
   const l = spec.limits;
   const limits = {
@@ -117,6 +118,7 @@ function createParams(input: ContainerCreateInput): Params<'container.create'> {
   // The API resolved entrypoint + cmd into one argv: it replaces both of the image's.
   return {
     id: input.containerId,
+    name: hostname,
     image: input.image.id,
     command: spec.command,
     args: [],

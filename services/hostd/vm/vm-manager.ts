@@ -211,7 +211,7 @@ export class VmManager {
           entropy: randomBytes(64).toString('base64'),
         }),
       );
-      if (applied.warnings.length > 0) log.warn('identity.set warnings', { warnings: applied.warnings });
+      if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
       record.timings['bootMs'] = Date.now() - t0;
       await timed('record', () => writeVmRecord(paths.record, record));
       cleanup.release();

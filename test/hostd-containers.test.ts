@@ -1,0 +1,216 @@
+// Containers end to end through the API and hostd's jobs, on real guests: each
+// container in its own cold-booted VM. One long-running container serves exec
+// (with stdin), log follow, a published port and a hostd restart (adoption);
+// others cover an exit code with output, a command that does not exist, and an
+// OOM kill under a 16 MiB limit.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
+import { MetadataType, type Connection } from '../native/libvirt/index.js';
+import { createLogger } from '../services/contracts/logger.js';
+import { startHostd, type RunningHostd } from '../services/hostd/main.js';
+import { openLibvirt } from '../services/hostd/libvirt.js';
+import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
+import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
+import { startStack, type Stack } from './harness.js';
+
+let stack: Stack;
+let hostd: RunningHostd | undefined;
+let conn: Connection;
+let work: string;
+const log = createLogger('warn', { svc: 'test-ctr' });
+
+interface View {
+  id: string;
+  state: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  ports: { containerPort: number; hostAddress: string; hostPort: number }[];
+  vm: { id: string; domainName: string; boot: string; timings?: Record<string, number> };
+}
+
+async function json<T>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function create(body: Record<string, unknown>): Promise<Response> {
+  return stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox:latest', ...body }) });
+}
+
+/** Domains libvirt runs for this test's host id (by forkd's metadata). */
+async function ourDomains(): Promise<string[]> {
+  const names: string[] = [];
+  for (const d of await conn.listAllDomains(0)) {
+    const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
+    if (md?.host === stack.config.hostId) names.push(d.name);
+    await d.free();
+  }
+  return names.sort();
+}
+
+async function exec(id: string, command: string[], stdin?: string): Promise<{ stdout: string; stderr: string; exit: number | null; ms: number }> {
+  const t0 = Date.now();
+  const res = await stack.api(`/v1/containers/${id}/exec`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command, ...(stdin === undefined ? {} : { stdin }) }) });
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  let stdout = '';
+  let stderr = '';
+  let exit: number | null = null;
+  for (const line of text.split('\n').filter(Boolean)) {
+    const f = JSON.parse(line) as { stream?: string; data?: string; exit?: number; error?: unknown };
+    if (f.error) throw new Error(`exec failed: ${line}`);
+    if (f.stream === 'stdout') stdout += Buffer.from(f.data!, 'base64').toString();
+    if (f.stream === 'stderr') stderr += Buffer.from(f.data!, 'base64').toString();
+    if (f.exit !== undefined) exit = f.exit;
+  }
+  return { stdout, stderr, exit, ms: Date.now() - t0 };
+}
+
+function tcpRequest(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let out = '';
+    s.on('data', (d) => { out += d.toString(); });
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.setTimeout(30_000, () => { s.destroy(); reject(new Error(`no answer from 127.0.0.1:${port}`)); });
+    s.write(payload);
+  });
+}
+
+beforeAll(async () => {
+  stack = await startStack({ name: 'ctr', hostd: false });
+  hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);
+  conn = await openLibvirt('qemu:///system');
+  work = mkdtempSync(join(tmpdir(), 'forkd-test-ctr-'));
+  await buildBusyboxImage(join(work, 'busybox.tar'), {});
+  const up = await stack.api('/v1/images', { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: readFileSync(join(work, 'busybox.tar')) });
+  expect(up.status).toBe(201);
+});
+
+afterAll(async () => {
+  await hostd?.stop();
+  if (conn) {
+    for (const name of await ourDomains().catch(() => [] as string[])) {
+      const d = await conn.lookupDomainByName(name);
+      await d?.destroy().catch(() => undefined);
+      await d?.free();
+    }
+    await conn.close();
+  }
+  await stack?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('a container that prints and exits', () => {
+  it('shows its output in the logs and exits 3; removing it destroys the VM', async () => {
+    const c = await json<View>(await create({ command: ['sh', '-c', 'echo hello from $(hostname); exit 3'] }), 201);
+    expect(c.vm.boot).toBe('cold');
+    console.log(`container.create timings: ${JSON.stringify(c.vm.timings)}`);
+    const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
+    expect(waited).toMatchObject({ state: 'exited', exitCode: 3, oomKilled: false });
+    const logs = await (await stack.api(`/v1/containers/${c.id}/logs`)).text();
+    expect(logs).toMatch(/^hello from vm-[0-9a-f]{1,12}\n$/);
+    expect(await ourDomains()).toContain(c.vm.domainName);
+    await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
+    expect(await ourDomains()).not.toContain(c.vm.domainName);
+  });
+});
+
+describe('failures', () => {
+  it('a command that does not exist is ERR_CONTAINER_START and leaves no VM', async () => {
+    const before = await ourDomains();
+    const res = await create({ command: ['/no/such/command'] });
+    const body = await json<{ error: { code: string; message: string } }>(res, 422);
+    expect(body.error.code).toBe('ERR_CONTAINER_START');
+    expect(await ourDomains()).toEqual(before);
+  });
+
+  it('a container over its 16 MiB limit is OOM-killed and its VM still answers', async () => {
+    const c = await json<View>(await create({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryMib: 16 }), 201);
+    const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
+    expect(waited.state).toBe('exited');
+    expect(waited.oomKilled).toBe(true);
+    expect(waited.exitCode).not.toBe(0);
+    // The agent still answers: inspect goes to the guest.
+    const again = await json<View>(await stack.api(`/v1/containers/${c.id}`));
+    expect(again).toMatchObject({ state: 'exited', oomKilled: true });
+    await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
+  });
+});
+
+describe('a long-running container', () => {
+  let c: View;
+  const serve = 'mkdir -p /www && echo hi-from-$(hostname) > /www/index.html && httpd -p 8080 -h /www && i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done';
+
+  beforeAll(async () => {
+    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }] }), 201);
+  });
+
+  it('runs exec with stdin and reports the exit code', async () => {
+    const r = await exec(c.id, ['sh', '-c', 'cat; echo; echo on $(hostname) >&2; exit 7'], 'piped-in');
+    expect(r.stdout).toBe('piped-in\n');
+    expect(r.stderr).toMatch(/^on vm-/);
+    expect(r.exit).toBe(7);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) times.push((await exec(c.id, ['true'])).ms);
+    console.log(`exec round-trip through API+hostd+agent: ${times.join(', ')} ms`);
+  });
+
+  it('follows the logs as they grow until the client goes away', async () => {
+    const ac = new AbortController();
+    const res = await stack.api(`/v1/containers/${c.id}/logs?follow=true`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+      const ticks = text.match(/tick \d+/g) ?? [];
+      if (new Set(ticks).size >= 3 && /tick \d+\n$/.test(text)) break;
+    }
+    ac.abort();
+    const ticks = (text.match(/tick (\d+)/g) ?? []).map((t) => Number(t.split(' ')[1]));
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+  });
+
+  it('publishes its port on 127.0.0.1 and tunnels connections into the guest', async () => {
+    expect(c.ports).toHaveLength(1);
+    expect(c.ports[0]).toMatchObject({ containerPort: 8080, hostAddress: '127.0.0.1' });
+    const res = await fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^hi-from-vm-/);
+    // Several at once, each its own tunnel.
+    const many = await Promise.all([1, 2, 3, 4].map(() => tcpRequest(c.ports[0]!.hostPort, 'GET / HTTP/1.0\r\n\r\n')));
+    for (const m of many) expect(m).toMatch(/200 OK[\s\S]*hi-from-vm-/);
+  });
+
+  it('survives a hostd restart: the VM is adopted, exec and the published port still work', async () => {
+    await hostd!.stop();
+    hostd = undefined;
+    expect(await ourDomains()).toContain(c.vm.domainName);
+    hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);
+    expect((await hostd.vms.list()).map((v) => v.vmId)).toContain(c.vm.id);
+    const r = await exec(c.id, ['sh', '-c', 'echo still $(hostname)']);
+    expect(r.exit).toBe(0);
+    expect(r.stdout).toMatch(/^still vm-/);
+    const res = await fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`);
+    expect(await res.text()).toMatch(/^hi-from-vm-/);
+  });
+
+  it('stops with SIGTERM (then SIGKILL after the grace period) and is removed with its VM', async () => {
+    const stopped = await json<View>(await stack.api(`/v1/containers/${c.id}/stop?timeoutSec=2`, { method: 'POST' }));
+    expect(stopped.state).toBe('exited');
+    await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
+    expect(await ourDomains()).not.toContain(c.vm.domainName);
+    await expect(fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`)).rejects.toThrow();
+  });
+});
