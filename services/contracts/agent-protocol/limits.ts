@@ -17,7 +17,7 @@ export const LIMITS = {
   /** Requests one connection may have in flight at once. */
   maxInFlightRequests: 256,
   /** Requests with streams one connection may have in flight at once. */
-  maxInFlightStreams: 32,
+  maxInFlightStreams: 64,
   /** Largest request id; ids are positive integers chosen by the host. */
   maxRequestId: 2 ** 31 - 1,
 } as const;

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkParams, checkResult, METHODS, parseMessage } from './messages.js';
 import { toForkdCode, WIRE_CODES } from './errors.js';
 import { ERRORS } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const none = Buffer.alloc(0);
 const digest = `sha256:${'a'.repeat(64)}`;
@@ -69,5 +71,13 @@ describe('messages', () => {
     expect(toForkdCode('ERR_CONTAINER_START')).toBe('ERR_CONTAINER_START');
     expect(toForkdCode('WHATEVER')).toBe('ERR_GUEST');
     expect(toForkdCode('__proto__')).toBe('ERR_GUEST');
+  });
+});
+
+describe('docs/agent-protocol.md', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/agent-protocol.md', import.meta.url)), 'utf8');
+  it('documents every method and every wire code', () => {
+    for (const m of Object.keys(METHODS)) expect(doc, m).toContain(`\`${m}\``);
+    for (const c of Object.keys(WIRE_CODES)) expect(doc, c).toContain(`\`${c}\``);
   });
 });
