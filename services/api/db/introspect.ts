@@ -11,7 +11,8 @@ export interface DbColumn {
   /** The declared type, upper case: TEXT, INTEGER, TIMESTAMP(3), JSONB, … */
   readonly type: string;
   readonly nullable: boolean;
-  readonly hasDefault: boolean;
+  /** The default as SQL, PostgreSQL's casts removed (`'up'`, `0`, `CURRENT_TIMESTAMP`), or null. */
+  readonly default: string | null;
 }
 
 export interface DbIndex {
@@ -67,7 +68,7 @@ export function introspectSqlite(file: string): DbTable[] {
       for (const fk of fks) byId.set(fk.id, [...(byId.get(fk.id) ?? []), fk]);
       return {
         name,
-        columns: cols.map((c) => ({ name: c.name, type: c.type.toUpperCase(), nullable: c.notnull === 0 && c.pk === 0, hasDefault: c.dflt_value !== null })),
+        columns: cols.map((c) => ({ name: c.name, type: c.type.toUpperCase(), nullable: c.notnull === 0 && c.pk === 0, default: c.dflt_value === null ? null : String(c.dflt_value) })),
         primaryKey: cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
         indexes: indexList
           .filter((i) => i.origin !== 'pk')
@@ -144,7 +145,7 @@ export async function introspectPostgres(config: PostgresConfig): Promise<DbTabl
       name,
       columns: columns.rows
         .filter((c) => c.table === name)
-        .map((c) => ({ name: c.name, type: c.type.toUpperCase(), nullable: c.nullable === 'YES', hasDefault: c.default !== null })),
+        .map((c) => ({ name: c.name, type: c.type.toUpperCase(), nullable: c.nullable === 'YES', default: c.default === null ? null : c.default.replace(/::[a-z ]+(\(\d+\))?$/i, '') })),
       primaryKey: indexes.rows.find((i) => i.table === name && i.primary)?.columns ?? [],
       indexes: indexes.rows.filter((i) => i.table === name && !i.primary).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique })),
       foreignKeys: fks.rows

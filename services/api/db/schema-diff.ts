@@ -57,7 +57,7 @@ export function diffSchema(kind: DatabaseKind, expected: SchemaModel, actual: re
       const type = COLUMN_TYPES[kind][c.type];
       if (h.type !== type) out.push(`column ${want.name}.${c.name} is ${h.type}, schema says ${c.type} (${type})`);
       if (h.nullable !== c.nullable) out.push(`column ${want.name}.${c.name} is ${h.nullable ? 'nullable' : 'NOT NULL'}, schema says ${c.nullable ? 'optional' : 'required'}`);
-      if (h.hasDefault !== c.dbDefault) out.push(`column ${want.name}.${c.name} ${h.hasDefault ? 'has a default' : 'has no default'}, schema says ${c.dbDefault ? 'default' : 'none'}`);
+      if (h.default !== c.dbDefault) out.push(`column ${want.name}.${c.name} has default ${h.default ?? '(none)'}, schema says ${c.dbDefault ?? '(none)'}`);
     }
     for (const h of have.columns) if (!want.columns.some((c) => c.name === h.name)) out.push(`extra column ${want.name}.${h.name}`);
     if (have.primaryKey.join() !== want.primaryKey.join()) out.push(`table ${want.name} primary key is (${have.primaryKey.join(', ')}), schema says (${want.primaryKey.join(', ')})`);

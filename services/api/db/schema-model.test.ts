@@ -22,9 +22,11 @@ describe('parseSchema', () => {
   it('reads types, optionality, defaults, keys, indexes and relations', () => {
     const vm = model.tables.find((t) => t.name === 'Vm')!;
     expect(vm.primaryKey).toEqual(['id']);
-    expect(vm.columns.find((c) => c.name === 'templateId')).toEqual({ name: 'templateId', type: 'String', nullable: true, dbDefault: false });
-    expect(vm.columns.find((c) => c.name === 'state')).toMatchObject({ nullable: false, dbDefault: true });
-    expect(vm.columns.find((c) => c.name === 'id')).toMatchObject({ dbDefault: false }); // uuid(7) is made by the client
+    expect(vm.columns.find((c) => c.name === 'templateId')).toEqual({ name: 'templateId', type: 'String', nullable: true, dbDefault: null });
+    expect(vm.columns.find((c) => c.name === 'state')).toMatchObject({ nullable: false, dbDefault: "'creating'" });
+    expect(vm.columns.find((c) => c.name === 'createdAt')).toMatchObject({ dbDefault: 'CURRENT_TIMESTAMP' });
+    expect(model.tables.find((t) => t.name === 'Container')!.columns.find((c) => c.name === 'oomKilled')).toMatchObject({ dbDefault: 'false' });
+    expect(vm.columns.find((c) => c.name === 'id')).toMatchObject({ dbDefault: null }); // uuid(7) is made by the client
     expect(vm.indexes).toEqual(
       expect.arrayContaining([
         { name: 'Vm_domainName_key', columns: ['domainName'], unique: true },

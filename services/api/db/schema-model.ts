@@ -24,8 +24,11 @@ export interface ModelColumn {
   readonly name: string;
   readonly type: ScalarType;
   readonly nullable: boolean;
-  /** The database has a default (literal or now()); uuid()/cuid() are made by the client. */
-  readonly dbDefault: boolean;
+  /**
+   * The default the database holds, as SQL (`'up'`, `0`, `false`,
+   * `CURRENT_TIMESTAMP`), or null: uuid()/cuid() are made by the client.
+   */
+  readonly dbDefault: string | null;
 }
 
 export interface ModelIndex {
@@ -114,7 +117,7 @@ function parseModel(model: string, body: string, modelNames: ReadonlySet<string>
     if (!SCALARS.has(f.type)) throw new Error(`schema: ${model}.${f.name} has type ${f.type}, which schema-model.ts does not support`);
     if (f.list) throw new Error(`schema: ${model}.${f.name} is a scalar list, which SQLite cannot store`);
     const def = /@default\(((?:[^()]|\([^()]*\))*)\)/.exec(f.attrs)?.[1];
-    columns.push({ name: f.name, type: f.type as ScalarType, nullable: f.optional, dbDefault: def !== undefined && !/^(uuid|cuid|nanoid|ulid)\(/.test(def) });
+    columns.push({ name: f.name, type: f.type as ScalarType, nullable: f.optional, dbDefault: def === undefined ? null : sqlDefault(model, f.name, def) });
     if (/@id\b/.test(f.attrs)) primaryKey.push(f.name);
     if (/@unique\b/.test(f.attrs)) indexes.push({ name: `${model}_${f.name}_key`, columns: [f.name], unique: true });
   }
@@ -128,6 +131,16 @@ function parseModel(model: string, body: string, modelNames: ReadonlySet<string>
   }
   if (primaryKey.length !== 1) throw new Error(`schema: model ${model} needs exactly one @id field`);
   return { name: model, columns, primaryKey, indexes, foreignKeys };
+}
+
+/** The SQL Prisma Migrate writes for a @default(...) argument; null when the client makes the value. */
+function sqlDefault(model: string, field: string, def: string): string | null {
+  const d = def.trim();
+  if (/^(uuid|cuid|nanoid|ulid)\(/.test(d)) return null;
+  if (d === 'now()') return 'CURRENT_TIMESTAMP';
+  if (/^"(?:[^"\\]|\\.)*"$/.test(d)) return `'${(JSON.parse(d) as string).replace(/'/g, "''")}'`;
+  if (/^-?\d+(\.\d+)?$/.test(d) || d === 'true' || d === 'false') return d;
+  throw new Error(`schema: ${model}.${field} has @default(${d}), which schema-model.ts does not support`);
 }
 
 function listArg(args: string, key: string): string[] | undefined {
