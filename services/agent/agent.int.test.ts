@@ -250,6 +250,20 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect((await client.call('container.list', {})).containers).toEqual([]);
   });
 
+  it('reaches a container port through port.connect (shared VM network)', async () => {
+    await client.call('container.create', { id: 'web', image: image.id, command: ['sh', '-c', 'mkdir -p /www && echo served by busybox > /www/index.html && exec httpd -f -p 8080 -h /www'] });
+    await client.call('container.start', { id: 'web' });
+    let body = '';
+    for (let attempt = 0; attempt < 20 && !body.includes('served by busybox'); attempt++) {
+      const h = client.portConnect(8080);
+      h.input.end('GET /index.html HTTP/1.0\r\n\r\n');
+      body = await readAll(h.output);
+      await h.result.catch(() => new Promise((r) => setTimeout(r, 250)));
+    }
+    expect(body).toMatch(/200 OK[\s\S]*served by busybox/);
+    await client.call('container.delete', { id: 'web', force: true });
+  });
+
   it('logged no uncaught errors on the guest console', () => {
     expect(console_).not.toMatch(/uncaught exception|unhandled rejection|handler failed|agent exited/);
   });
