@@ -149,6 +149,23 @@ describe('VmManager', () => {
     expect(await m.list()).toEqual([]);
   });
 
+  it('destroy() while the VM is still booting stops the boot and leaves nothing', async () => {
+    const m = manager();
+    await m.init();
+    const cid = vmId();
+    const creating = m.createColdVm({ vmId: cid, vcpus: 1, memoryMib: 128 }).catch((e: unknown) => e);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(await conn.lookupDomainByName(`forkd-vm-${cid}`).catch(() => null))) await new Promise((r) => setTimeout(r, 100));
+    expect(m.find(cid)?.state).toBe('creating');
+    expect(await m.destroy(cid)).toBe(true);
+    const err = await creating;
+    expect((err as ForkdError).code).toBe('ERR_CONFLICT');
+    expect((err as ForkdError).message).toMatch(/destroyed while being created/);
+    expect(await conn.lookupDomainByName(`forkd-vm-${cid}`)).toBeNull();
+    expect(existsSync(join(vmsDir, cid))).toBe(false);
+    expect(m.find(cid)).toBeUndefined();
+  });
+
   it('refuses ids that cannot name a domain or a directory', async () => {
     const m = manager();
     await expect(m.createColdVm({ vmId: '../etc', vcpus: 1, memoryMib: 128 })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });

@@ -71,6 +71,10 @@ export interface CreateVmRequest {
 
 export class ManagedVm {
   state: VmState = 'creating';
+  /** Aborted when destroy() is asked for while the VM is still being created. */
+  readonly cancel = new AbortController();
+  /** Settles when creation finished either way (destroy() of a creating VM waits for it). */
+  created: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly vmId: string,
@@ -163,12 +167,15 @@ export class VmManager {
     const t0 = Date.now();
     let step = 'directory';
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      if (vm.cancel.signal.aborted) throw new ForkdError('ERR_CONFLICT', `VM ${req.vmId} was destroyed while being created`, { detail: { vmId: req.vmId } });
       step = name;
       const t = Date.now();
       const r = await fn();
       record.timings[`${name}Ms`] = Date.now() - t;
       return r;
     };
+    let settle!: () => void;
+    vm.created = new Promise<void>((r) => (settle = r));
     try {
       await timed('directory', async () => {
         await mkdir(paths.dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
@@ -214,6 +221,7 @@ export class VmManager {
       if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
       record.timings['bootMs'] = Date.now() - t0;
       await timed('record', () => writeVmRecord(paths.record, record));
+      if (vm.cancel.signal.aborted) throw new ForkdError('ERR_CONFLICT', `VM ${req.vmId} was destroyed while being created`, { detail: { vmId: req.vmId } });
       cleanup.release();
       vm.to('running');
       log.info('VM ready', { accel, timings: record.timings });
@@ -222,7 +230,10 @@ export class VmManager {
       const consoleTail = (await readFile(paths.consoleLog, 'utf8').catch(() => '')).slice(-600);
       const failed = await cleanup.run();
       for (const f of failed) log.warn(`cleanup after a failed boot: ${f.what} failed`, errorFields(f.error));
-      throw stepError(err, step, req.vmId, consoleTail);
+      const why = vm.cancel.signal.aborted ? new ForkdError('ERR_CONFLICT', 'the VM was destroyed while being created', { detail: { vmId: req.vmId } }) : err;
+      throw stepError(why, step, req.vmId, consoleTail);
+    } finally {
+      settle();
     }
   }
 
@@ -230,7 +241,14 @@ export class VmManager {
   async destroy(vmId: string): Promise<boolean> {
     assertVmId(vmId);
     const vm = this.vms.get(vmId);
-    if (vm?.state === 'creating') throw new ForkdError('ERR_CONFLICT', `VM ${vmId} is still being created`, { detail: { vmId } });
+    if (vm?.state === 'creating') {
+      // The boot stops at its next step (closing the agent ends a wait for it) and cleans up after itself.
+      vm.cancel.abort();
+      vm.agent.close();
+      await vm.created;
+      this.opts.log.info('VM destroyed while being created', { vm: vmId });
+      return true;
+    }
     if (vm?.state === 'stopping') return true;
     let found = false;
     if (vm) {
