@@ -202,17 +202,27 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   // `{"exit":N}` or `{"error":{…}}`, then closes.
   app.get<Id & { Querystring: { cmd: string[]; env?: string[] } }>('/v1/containers/:id/exec', { schema: execWebSocketSchema, websocket: true }, async (socket: WebSocket, request) => {
     let relay: RelaySession | undefined;
+    // The client may send stdin as soon as the socket opens, before the container
+    // is looked up: hold it until the session exists, in order.
+    let opened!: (r: RelaySession) => void;
+    const relayReady = new Promise<RelaySession>((resolve) => { opened = resolve; });
+    let chain = Promise.resolve();
+    const forward = (m: { kind: 'stdin' | 'stdin-end'; data?: Buffer }) => {
+      chain = chain.then(async () => { await (await relayReady).input.write(m.kind, m.data); }).catch(() => {});
+    };
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) forward({ kind: 'stdin', data });
+      else if (data.toString().includes('stdin-end')) forward({ kind: 'stdin-end' });
+    });
+    let closed = false;
+    socket.on('close', () => { closed = true; void relay?.close(); });
     try {
       const row = await containers.running(await tenant(request), request.params.id);
       relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
         vmId: row.vmId, containerId: row.id, session, command: request.query.cmd, stdin: true, ...(request.query.env ? { env: request.query.env } : {}),
       }, { timeoutMs: 24 * 3600_000 }));
-      const r = relay;
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
-        if (isBinary) void r.input.write('stdin', data);
-        else if (data.toString().includes('stdin-end')) void r.input.write('stdin-end');
-      });
-      socket.on('close', () => void r.close());
+      opened(relay);
+      if (closed) return;
       for await (const f of relay.frames) {
         if (f.kind === 'stdout' || f.kind === 'stderr') socket.send(Buffer.concat([Buffer.from([f.kind === 'stdout' ? 1 : 2]), f.data]));
         else if (f.kind === 'exit') socket.send(JSON.stringify({ exit: Number(f.data.toString()) }));
