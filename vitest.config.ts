@@ -8,6 +8,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
