@@ -1,0 +1,135 @@
+// The fork modes, on hostd's fork modules and the bench's app template:
+//   fork      forkFromTemplate: verify (fast), overlay, libvirt domain start in
+//             -incoming defer, device state in, resume, agent, identity.set
+//   pool take createForkPool (size 1, as FORKD_POOL_SIZE's default): take()
+//             finishes a shell already waiting in -incoming defer; the pool
+//             refills in the background after each take (as in hostd), and each
+//             run waits for a ready shell first.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentClient, HostImage } from '../../services/hostd/agent/agent-client.js';
+import { createForkPool } from '../../services/hostd/fork/fork-pool.js';
+import { forkFromTemplate, type ForkedVm } from '../../services/hostd/fork/fork.js';
+import { containerFirstOutput } from './first-output.js';
+import { runLoop } from './run-loop.js';
+import { load1, newModeResult, readPssAfterSettle, type ModeResult, type Sample } from './samples.js';
+import { agentOf, type BenchContext, type BenchTemplate } from './setup.js';
+
+export type Clone = ForkedVm<AgentClient>;
+
+export function forkOnce(ctx: BenchContext, t: BenchTemplate): Promise<Clone> {
+  return forkFromTemplate({
+    conn: ctx.fc,
+    template: t.template,
+    host: t.host,
+    runDir: `${ctx.workDir}/run`,
+    hostId: ctx.hostId,
+    namePrefix: ctx.names.forkPrefix,
+    agent: agentOf,
+    agentTimeoutMs: ctx.agentTimeoutMs,
+  });
+}
+
+/** Times a finished clone (made at t0) to first output of a new container. */
+export async function cloneSample(vm: Clone, image: HostImage, t0: number, returnedAt: number): Promise<Sample> {
+  const ft = vm.timings;
+  const readyMs = returnedAt - t0 - ft.identityMs;
+  const c = await containerFirstOutput(vm.agent!, image, 'bench', { importImage: false }).catch((e: Error) => {
+    throw new Error(`container in ${vm.identity.name}: ${e.message}`);
+  });
+  return {
+    readyMs,
+    identityMs: ft.identityMs,
+    firstOutputMs: Date.now() - t0,
+    steps: {
+      verify: ft.verifyMs,
+      overlay: ft.overlayMs,
+      domainStart: ft.domainStartMs,
+      incoming: ft.incomingMs,
+      resume: ft.resumeMs,
+      agentReady: ft.agentReadyMs,
+      identity: ft.identityMs,
+      containerCreate: c.createMs,
+      containerStart: c.startMs,
+      firstLog: c.outputMs,
+    },
+    load1: load1(),
+  };
+}
+
+export async function benchFork(ctx: BenchContext, t: BenchTemplate): Promise<ModeResult> {
+  const r = newModeResult('fork');
+  const keep = Math.min(ctx.opts.pssVms, ctx.opts.runs);
+  const alive: Clone[] = [];
+  try {
+    await runLoop(ctx, r, async (i) => {
+      const t0 = Date.now();
+      const vm = await forkOnce(ctx, t);
+      try {
+        r.samples.push(await cloneSample(vm, ctx.busybox, t0, Date.now()));
+      } finally {
+        if (i >= ctx.opts.runs - keep) alive.push(vm);
+        else await vm.destroy();
+      }
+    });
+    r.pssVmsAlive = alive.length;
+    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs);
+  } finally {
+    for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
+  }
+  return r;
+}
+
+export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<ModeResult> {
+  const r = newModeResult('pool');
+  const keep = Math.min(ctx.opts.pssVms, ctx.opts.runs);
+  const alive: Clone[] = [];
+  const pool = createForkPool({
+    conn: ctx.fc,
+    template: t.template,
+    runDir: `${ctx.workDir}/run`,
+    hostId: ctx.hostId,
+    namePrefix: ctx.names.forkPrefix,
+    size: 1,
+    agent: agentOf,
+    agentTimeoutMs: ctx.agentTimeoutMs,
+    log: (msg, fields) => ctx.log.debug(msg, fields),
+  });
+  ctx.cleanup.push('drain the bench pool', () => pool.drain());
+  try {
+    await runLoop(ctx, r, async (i) => {
+      const waited = await waitForShell(pool, 120_000);
+      const coldBefore = pool.stats().coldForks;
+      const t0 = Date.now();
+      const vm = await pool.take({});
+      const returnedAt = Date.now();
+      try {
+        const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
+        s.steps['waitForShell'] = waited;
+        if (pool.stats().coldForks > coldBefore) s.note = 'no ready shell: the pool forked cold';
+        r.samples.push(s);
+      } finally {
+        if (i >= ctx.opts.runs - keep) alive.push(vm);
+        else await vm.destroy();
+      }
+    });
+    r.extra = { pool_size: 1, cold_fallbacks: pool.stats().coldForks };
+    await pool.drain();
+    r.pssVmsAlive = alive.length;
+    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs);
+  } finally {
+    await pool.drain().catch(() => undefined);
+    for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
+  }
+  return r;
+}
+
+/** Waits until the pool has a ready shell; returns how long that took. */
+async function waitForShell(pool: ReturnType<typeof createForkPool>, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (pool.stats().ready < 1) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no warm shell within ${timeoutMs} ms (${JSON.stringify(pool.stats())})`);
+    await sleep(25);
+  }
+  return Date.now() - t0;
+}

@@ -1,0 +1,73 @@
+// The issue's goals, judged only from numbers this run measured. A goal whose
+// inputs are missing (mode not run, mode failed) is `null`: not met, not missed.
+
+export interface GoalInputs {
+  coldReadyP50?: number | null;
+  forkReadyP50?: number | null;
+  poolReadyP50?: number | null;
+  coldPssMib?: number | null;
+  forkPssMib?: number | null;
+  /** Per-VM PSS at the largest scaling step (many siblings share the template's pages). */
+  scalePssPerVmMib?: number | null;
+  scaleTarget?: number | null;
+  scaleReached?: number | null;
+}
+
+export interface Goal {
+  id: 'fork-10x' | 'pool-50ms' | 'pss-half' | 'density-64';
+  goal: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const ok = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+export function evaluateGoals(g: GoalInputs): Goal[] {
+  const goals: Goal[] = [];
+
+  if (ok(g.coldReadyP50) && ok(g.forkReadyP50) && g.forkReadyP50 > 0) {
+    const x = g.coldReadyP50 / g.forkReadyP50;
+    goals.push({ id: 'fork-10x', goal: 'fork ≥ 10× faster than cold boot to agent-ready (p50)', measured: `${x.toFixed(1)}× (${Math.round(g.coldReadyP50)} ms vs ${Math.round(g.forkReadyP50)} ms)`, met: x >= 10 });
+  } else {
+    goals.push({ id: 'fork-10x', goal: 'fork ≥ 10× faster than cold boot to agent-ready (p50)', measured: 'not measured', met: null });
+  }
+
+  if (ok(g.poolReadyP50)) {
+    const over = g.poolReadyP50 / 50;
+    goals.push({
+      id: 'pool-50ms',
+      goal: 'pool take ≤ 50 ms p50 to agent-ready',
+      measured: `${Math.round(g.poolReadyP50)} ms${g.poolReadyP50 > 50 ? ` (${over.toFixed(1)}× the goal)` : ''}`,
+      met: g.poolReadyP50 <= 50,
+    });
+  } else {
+    goals.push({ id: 'pool-50ms', goal: 'pool take ≤ 50 ms p50 to agent-ready', measured: 'not measured', met: null });
+  }
+
+  if (ok(g.coldPssMib) && ok(g.forkPssMib) && g.coldPssMib > 0) {
+    const ratio = g.forkPssMib / g.coldPssMib;
+    const scale = ok(g.scalePssPerVmMib) ? `; ${g.scalePssPerVmMib.toFixed(1)} MiB per clone with ${g.scaleReached} alive` : '';
+    goals.push({
+      id: 'pss-half',
+      goal: 'PSS per idle forked VM ≤ ½ of a cold-booted VM',
+      measured: `${g.forkPssMib.toFixed(1)} vs ${g.coldPssMib.toFixed(1)} MiB (${(ratio * 100).toFixed(0)} %)${scale}`,
+      met: ratio <= 0.5,
+    });
+  } else {
+    goals.push({ id: 'pss-half', goal: 'PSS per idle forked VM ≤ ½ of a cold-booted VM', measured: 'not measured', met: null });
+  }
+
+  if (ok(g.scaleTarget) && g.scaleTarget > 0 && ok(g.scaleReached)) {
+    goals.push({
+      id: 'density-64',
+      goal: '64 concurrent forked VMs with a container each',
+      measured: `${g.scaleReached} of ${g.scaleTarget} alive, each with a container`,
+      met: g.scaleTarget >= 64 ? g.scaleReached >= 64 : null,
+    });
+  } else {
+    goals.push({ id: 'density-64', goal: '64 concurrent forked VMs with a container each', measured: 'not measured', met: null });
+  }
+  return goals;
+}
+
+export const verdict = (met: boolean | null): string => (met === null ? 'n/a' : met ? 'met' : 'missed');

@@ -1,0 +1,53 @@
+// `npm run bench -- fork [options]`: runs a benchmark by name. libvirt calls
+// run on libuv's pool, which libuv sizes on first use: set it before anything
+// else, then load the benchmark.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
+const { parseArgs } = await import('node:util');
+const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
+
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...BENCH_ARG_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const [name, ...rest] = parsed.positionals;
+  if (name !== 'fork' || rest.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork)\n${USAGE}\n`);
+    return 2;
+  }
+  let opts;
+  try {
+    opts = benchOptions(parsed.values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { runForkBench } = await import('./fork-bench.js');
+  const run = await runForkBench(opts);
+  process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
+  process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

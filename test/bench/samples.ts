@@ -1,0 +1,127 @@
+// One measured run of a mode, a mode's summary, and the PSS reading shared by
+// the modes. Times are wall-clock milliseconds from the request (the call that
+// makes the VM) to the event.
+
+import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Mode } from './args.js';
+import { domainPss, kibToMib } from './smaps.js';
+import { p50ByKey, round, summarize, type Summary } from './stats.js';
+
+export interface Sample {
+  /** Request → the agent answered (hello + ping). */
+  readyMs: number;
+  /** identity.set after ready (hostname, machine-id, entropy, clock); 0 where the mode has none. */
+  identityMs: number;
+  /** Request → first stdout bytes of a new container on the host. */
+  firstOutputMs: number;
+  /** The steps' own timings (from VmManager / the fork's ForkTimings / ours). */
+  steps: Record<string, number>;
+  /** 1-minute load average when the run ended: how busy the shared host was. */
+  load1: number;
+  /** Set when a pool take found no ready shell and forked cold. */
+  note?: string;
+}
+
+export interface PssReading {
+  vm: string;
+  pssMib: number;
+  anonMib: number;
+  fileMib: number;
+}
+
+export interface ModeResult {
+  mode: Mode;
+  label: string;
+  samples: Sample[];
+  pss: PssReading[];
+  /** VMs of this mode alive (idle, container running) when PSS was read. */
+  pssVmsAlive: number;
+  errors: string[];
+  /** Mode-specific facts (save time and file size, pool fallbacks…). */
+  extra: Record<string, unknown>;
+}
+
+export const MODE_LABELS: Record<Mode, string> = {
+  cold: 'cold boot',
+  restore: 'save/restore',
+  fork: 'fork',
+  pool: 'pool take',
+};
+
+export function newModeResult(mode: Mode): ModeResult {
+  return { mode, label: MODE_LABELS[mode], samples: [], pss: [], pssVmsAlive: 0, errors: [], extra: {} };
+}
+
+export const load1 = (): number => Math.round(loadavg()[0]! * 100) / 100;
+
+/** Waits `settleMs` so the VMs go idle, then reads each one's QEMU PSS. */
+export async function readPssAfterSettle(domainNames: readonly string[], settleMs: number): Promise<PssReading[]> {
+  if (domainNames.length === 0) return [];
+  await sleep(settleMs);
+  const out: PssReading[] = [];
+  for (const vm of domainNames) {
+    const p = await domainPss(vm);
+    out.push({ vm, pssMib: round(kibToMib(p.pssKib), 1)!, anonMib: round(kibToMib(p.anonKib), 1)!, fileMib: round(kibToMib(p.fileKib), 1)! });
+  }
+  return out;
+}
+
+type Rounded = number | null;
+
+export interface SummaryJson {
+  n: number;
+  p50: Rounded;
+  p95: Rounded;
+  min: Rounded;
+  max: Rounded;
+  mean: Rounded;
+}
+
+/** What a mode contributes to var/bench/fork.json: p50_ms/p95_ms are to agent-ready. */
+export interface ModeJson {
+  label: string;
+  runs: number;
+  p50_ms: Rounded;
+  p95_ms: Rounded;
+  first_output_p50_ms: Rounded;
+  first_output_p95_ms: Rounded;
+  identity_p50_ms: Rounded;
+  pss_mib: Rounded;
+  pss_vms_alive: number;
+  pss_samples: PssReading[];
+  ready_ms: SummaryJson;
+  first_output_ms: SummaryJson;
+  steps_p50_ms: Record<string, Rounded>;
+  load1_p50: Rounded;
+  errors: string[];
+  samples: Sample[];
+  [extra: string]: unknown;
+}
+
+/** The JSON a mode contributes to var/bench/fork.json (rounded; raw samples included). */
+export function modeJson(r: ModeResult): ModeJson {
+  const ready = summarize(r.samples.map((s) => s.readyMs));
+  const first = summarize(r.samples.map((s) => s.firstOutputMs));
+  const pss = summarize(r.pss.map((p) => p.pssMib));
+  const sum = (s: Summary): SummaryJson => ({ n: s.n, p50: round(s.p50), p95: round(s.p95), min: round(s.min), max: round(s.max), mean: round(s.mean) });
+  return {
+    label: r.label,
+    runs: r.samples.length,
+    p50_ms: round(ready.p50),
+    p95_ms: round(ready.p95),
+    first_output_p50_ms: round(first.p50),
+    first_output_p95_ms: round(first.p95),
+    identity_p50_ms: round(summarize(r.samples.map((s) => s.identityMs)).p50),
+    pss_mib: round(pss.p50, 1),
+    pss_vms_alive: r.pssVmsAlive,
+    pss_samples: r.pss,
+    ready_ms: sum(ready),
+    first_output_ms: sum(first),
+    steps_p50_ms: Object.fromEntries(Object.entries(p50ByKey(r.samples.map((s) => s.steps))).map(([k, v]) => [k, round(v)])),
+    load1_p50: round(summarize(r.samples.map((s) => s.load1)).p50, 2),
+    errors: r.errors,
+    ...r.extra,
+    samples: r.samples,
+  };
+}

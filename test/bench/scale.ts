@@ -1,0 +1,113 @@
+// Density: clones forked one after another from the same template, each with a
+// busybox container (`echo ready; exec sleep`), until 1, 8, 32, 64… are alive
+// at once. At each step: the fork latency (p50 to agent ready and to first
+// output) of the clones made during that step, then, after the VMs settle, the
+// drop of the host's MemAvailable since before the first clone and the sum of
+// the clones' QEMU PSS. Every clone is destroyed at the end.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { forkOnce, cloneSample, type Clone } from './forks.js';
+import type { Sample } from './samples.js';
+import { load1 } from './samples.js';
+import type { BenchContext, BenchTemplate } from './setup.js';
+import { domainPss, kibToMib, memAvailableKib } from './smaps.js';
+import { percentile, round } from './stats.js';
+
+export interface ScaleStep {
+  clones: number;
+  /** Clones made during this step. */
+  made: number;
+  fork_p50_ms: number | null;
+  first_output_p50_ms: number | null;
+  identity_p50_ms: number | null;
+  mem_available_drop_mib: number | null;
+  pss_sum_mib: number | null;
+  pss_per_vm_mib: number | null;
+  pss_file_sum_mib: number | null;
+  load1: number;
+  samples: Sample[];
+}
+
+export interface ScaleResult {
+  steps: ScaleStep[];
+  target: number;
+  reached: number;
+  containers: boolean;
+  baseline_mem_available_mib: number;
+  errors: string[];
+}
+
+export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<ScaleResult> {
+  const steps = ctx.opts.scale;
+  const alive: Clone[] = [];
+  const out: ScaleResult = { steps: [], target: steps[steps.length - 1] ?? 0, reached: 0, containers: true, baseline_mem_available_mib: 0, errors: [] };
+  try {
+    await sleep(ctx.opts.settleMs);
+    const baseKib = await memAvailableKib();
+    out.baseline_mem_available_mib = Math.round(kibToMib(baseKib));
+    for (const target of steps) {
+      const samples: Sample[] = [];
+      while (alive.length < target) {
+        if (ctx.cleanup.interrupted) throw new Error('interrupted');
+        const t0 = Date.now();
+        let vm: Clone | null = null;
+        try {
+          vm = await forkOnce(ctx, t);
+          const returnedAt = Date.now();
+          alive.push(vm);
+          const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
+          samples.push(s);
+          if (alive.length === target || alive.length % 8 === 0) {
+            ctx.say(`  scaling: ${alive.length}/${out.target} clones alive, last fork ready ${s.readyMs} ms, first output ${s.firstOutputMs} ms (load ${s.load1})`);
+          }
+        } catch (err) {
+          const msg = `clone ${alive.length + (vm ? 0 : 1)} of ${target}: ${(err as Error).message}`;
+          out.errors.push(msg);
+          ctx.say(`  scaling: FAILED ${msg.split('\n')[0]}`);
+          out.reached = alive.length;
+          out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs));
+          return out;
+        }
+      }
+      out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs));
+      out.reached = alive.length;
+      const last = out.steps[out.steps.length - 1]!;
+      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, MemAvailable −${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
+    }
+  } finally {
+    // Destroy in small batches: one at a time would take a while with 64.
+    for (let i = 0; i < alive.length; i += 8) {
+      await Promise.all(alive.slice(i, i + 8).map((vm) => vm.destroy().catch((e: Error) => out.errors.push(`destroy ${vm.identity.name}: ${e.message}`))));
+    }
+  }
+  return out;
+}
+
+async function stepResult(alive: Clone[], samples: Sample[], baseKib: number, settleMs: number): Promise<ScaleStep> {
+  await sleep(settleMs);
+  const avail = await memAvailableKib();
+  let pss = 0;
+  let file = 0;
+  let read = 0;
+  for (const vm of alive) {
+    const p = await domainPss(vm.identity.name).catch(() => null);
+    if (!p) continue;
+    pss += p.pssKib;
+    file += p.fileKib;
+    read++;
+  }
+  const p50 = (xs: number[]): number | null => round(percentile(xs, 50));
+  return {
+    clones: alive.length,
+    made: samples.length,
+    fork_p50_ms: p50(samples.map((s) => s.readyMs)),
+    first_output_p50_ms: p50(samples.map((s) => s.firstOutputMs)),
+    identity_p50_ms: p50(samples.map((s) => s.identityMs)),
+    mem_available_drop_mib: round(kibToMib(baseKib - avail)),
+    pss_sum_mib: read ? round(kibToMib(pss)) : null,
+    pss_per_vm_mib: read ? round(kibToMib(pss) / read, 1) : null,
+    pss_file_sum_mib: read ? round(kibToMib(file)) : null,
+    load1: load1(),
+    samples,
+  };
+}
