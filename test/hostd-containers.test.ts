@@ -2,7 +2,8 @@
 // container in its own cold-booted VM. One long-running container serves exec
 // (with stdin), log follow, a published port and a hostd restart (adoption);
 // others cover an exit code with output, a command that does not exist, and an
-// OOM kill under a 16 MiB limit.
+// OOM kill under a 16 MiB limit. The first and the long-running one boot cold
+// (hostd's own path); the failure cases take the API's default (a fork).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { MetadataType, type Connection } from '../native/libvirt/index.js';
+import { ImageStore } from '../images/containers/image-store.js';
+import { HostJobs } from '../services/api/host-jobs.js';
+import type { ContainerCreateInput, JobImage } from '../services/contracts/jobs.js';
 import { createLogger } from '../services/contracts/logger.js';
+import { connectRedis } from '../services/contracts/redis.js';
+import { readFrames, RelayWriter, sessionKeys } from '../services/contracts/stream-relay.js';
 import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
@@ -109,9 +115,9 @@ afterAll(async () => {
 
 describe('a container that prints and exits', () => {
   it('shows its output in the logs and exits 3; removing it destroys the VM', async () => {
-    const c = await json<View>(await create({ command: ['sh', '-c', 'echo hello from $(hostname); exit 3'] }), 201);
+    const c = await json<View>(await create({ command: ['sh', '-c', 'echo hello from $(hostname); exit 3'], boot: 'cold' }), 201);
     expect(c.vm.boot).toBe('cold');
-    console.log(`container.create timings: ${JSON.stringify(c.vm.timings)}`);
+    console.log(`container.create (cold) timings: ${JSON.stringify(c.vm.timings)}`);
     const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
     expect(waited).toMatchObject({ state: 'exited', exitCode: 3, oomKilled: false });
     const logs = await (await stack.api(`/v1/containers/${c.id}/logs`)).text();
@@ -133,6 +139,7 @@ describe('failures', () => {
 
   it('a container over its 16 MiB limit is OOM-killed and its VM still answers', async () => {
     const c = await json<View>(await create({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryMib: 16 }), 201);
+    console.log(`container.create (${c.vm.boot}) timings: ${JSON.stringify(c.vm.timings)}`);
     const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
     expect(waited.state).toBe('exited');
     expect(waited.oomKilled).toBe(true);
@@ -149,7 +156,9 @@ describe('a long-running container', () => {
   const serve = 'mkdir -p /www && echo hi-from-$(hostname) > /www/index.html && httpd -p 8080 -h /www && i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done';
 
   beforeAll(async () => {
-    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }] }), 201);
+    // Cold: adoption after a restart is about VMs hostd booted itself.
+    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }], boot: 'cold' }), 201);
+    expect(c.vm.boot).toBe('cold');
   });
 
   it('runs exec with stdin and reports the exit code', async () => {
@@ -191,6 +200,102 @@ describe('a long-running container', () => {
     // Several at once, each its own tunnel.
     const many = await Promise.all([1, 2, 3, 4].map(() => tcpRequest(c.ports[0]!.hostPort, 'GET / HTTP/1.0\r\n\r\n')));
     for (const m of many) expect(m).toMatch(/200 OK[\s\S]*hi-from-vm-/);
+  });
+
+  describe('through the job contract directly', () => {
+    let redis: Awaited<ReturnType<typeof connectRedis>>;
+    let jobs: HostJobs;
+    let image: JobImage;
+    const host = () => stack.config.hostId;
+
+    beforeAll(async () => {
+      redis = await connectRedis(stack.env.REDIS_URL!);
+      jobs = new HostJobs(redis, 120_000);
+      const stored = await new ImageStore(stack.dataDir).get('busybox:latest');
+      image = { id: stored.id, config: stored.config, layers: stored.layers.map((l) => ({ diffId: l.diffId, size: l.size, path: l.path })) };
+    });
+    afterAll(async () => {
+      await jobs?.close();
+      await redis?.quit();
+    });
+
+    it('container.create retried with the same ids reports the running container instead of making another VM', async () => {
+      const before = await ourDomains();
+      const input: ContainerCreateInput = {
+        tenantId: 't', vmId: c.vm.id, containerId: c.id, boot: 'cold', vm: { vcpus: 1, memoryMib: 256 }, image,
+        spec: { command: ['sh', '-c', serve], env: [], limits: {} }, ports: [{ containerPort: 8080 }],
+      };
+      const t0 = Date.now();
+      const again = await jobs.call(host(), 'container.create', input);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(again.status.state).toBe('running');
+      expect(again.ports).toEqual(c.ports);
+      expect(await ourDomains()).toEqual(before);
+    });
+
+    it('container.wait honours timeoutMs; inspect, signal, stats and vm.list answer', async () => {
+      const t0 = Date.now();
+      const w = await jobs.call(host(), 'container.wait', { vmId: c.vm.id, containerId: c.id, timeoutMs: 1500 });
+      expect(w.state).toBe('running');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+      expect((await jobs.call(host(), 'container.signal', { vmId: c.vm.id, containerId: c.id, signal: 'SIGCONT' })).state).toBe('running');
+      const st = await jobs.call(host(), 'container.stats', { vmId: c.vm.id, containerId: c.id });
+      expect(st.memoryBytes).toBeGreaterThan(0);
+      expect(st.pids).toBeGreaterThanOrEqual(2);
+      const { vms } = await jobs.call(host(), 'vm.list', {});
+      expect(vms).toContainEqual({ vmId: c.vm.id, domainName: c.vm.domainName, running: true });
+    });
+
+    it('unknown VMs and containers are ERR_NOT_FOUND; destroying an unknown VM is a no-op', async () => {
+      await expect(jobs.call(host(), 'container.inspect', { vmId: 'nope', containerId: c.id })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      await expect(jobs.call(host(), 'container.inspect', { vmId: c.vm.id, containerId: 'nope' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      await expect(jobs.call(host(), 'container.stats', { vmId: c.vm.id, containerId: 'nope' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      expect(await jobs.call(host(), 'vm.destroy', { vmId: 'never-was' })).toEqual({ destroyed: false });
+    });
+
+    it('container.logs with follow stops when a cancel frame arrives', async () => {
+      const session = `logs${Date.now()}`;
+      const keys = sessionKeys(session);
+      const job = jobs.call(host(), 'container.logs', { vmId: c.vm.id, containerId: c.id, session, follow: true, tail: 2 });
+      const reader = redis.duplicate();
+      const stop = new AbortController();
+      let out = '';
+      for await (const f of readFrames<string>(reader, keys.out, stop.signal, 200)) {
+        if (f.kind === 'stdout') out += f.data.toString();
+        if ((out.match(/tick/g) ?? []).length >= 3) break;
+      }
+      await new RelayWriter(redis, keys.in).write('cancel');
+      const r = await job;
+      expect(r.lines).toBeGreaterThanOrEqual(3);
+      const frames: string[] = [];
+      for await (const f of readFrames<string>(reader, keys.out, AbortSignal.timeout(2000), 200)) {
+        frames.push(f.kind);
+        if (f.kind === 'end') break;
+      }
+      reader.disconnect();
+      expect(frames.at(-1)).toBe('end');
+    });
+
+    it('exec round-trips: job level and agent level', async () => {
+      const agent = hostd!.vms.get(c.vm.id).agent;
+      const agentMs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = Date.now();
+        const h = agent.exec({ id: c.id, command: ['true'] });
+        h.stdout.resume();
+        h.stderr.resume();
+        expect((await h.result).exitCode).toBe(0);
+        agentMs.push(Date.now() - t0);
+      }
+      const jobMs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const session = `exec${Date.now()}${i}`;
+        const t0 = Date.now();
+        expect(await jobs.call(host(), 'container.exec', { vmId: c.vm.id, containerId: c.id, session, command: ['true'], stdin: false })).toEqual({ exitCode: 0 });
+        jobMs.push(Date.now() - t0);
+      }
+      console.log(`exec round-trip: agent ${agentMs.join(', ')} ms; job (BullMQ + relay) ${jobMs.join(', ')} ms`);
+    });
   });
 
   it('survives a hostd restart: the VM is adopted, exec and the published port still work', async () => {
