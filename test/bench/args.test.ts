@@ -64,3 +64,12 @@ describe('evaluateGoals', () => {
     expect(g.map((x) => x.met)).toEqual([null, null, null, null]);
   });
 });
+
+describe('evaluateGoals: PSS without TCG', () => {
+  it('adds the KVM-relevant comparison to the measurement, judging on the full PSS', () => {
+    const [, , pss] = evaluateGoals({ coldPssMib: 380, forkPssMib: 170, coldPssNoTcgMib: 210, forkPssNoTcgMib: 95 });
+    expect(pss!.met).toBe(true);
+    expect(pss!.measured).toContain('without TCG');
+    expect(pss!.measured).toContain('45 %');
+  });
+});

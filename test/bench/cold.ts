@@ -46,7 +46,7 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
       }
     });
     r.pssVmsAlive = alive.length;
-    r.pss = await readPssAfterSettle(alive.map((id) => `forkd-vm-${id}`), ctx.opts.settleMs);
+    r.pss = await readPssAfterSettle(alive.map((id) => `forkd-vm-${id}`), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
     for (const id of alive) await ctx.vms.destroy(id).catch((e: Error) => r.errors.push(`destroy ${id}: ${e.message}`));
   }

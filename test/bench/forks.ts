@@ -73,7 +73,7 @@ export async function benchFork(ctx: BenchContext, t: BenchTemplate): Promise<Mo
       }
     });
     r.pssVmsAlive = alive.length;
-    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs);
+    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
     for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
   }
@@ -116,7 +116,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<Mo
     r.extra = { pool_size: 1, cold_fallbacks: pool.stats().coldForks };
     await pool.drain();
     r.pssVmsAlive = alive.length;
-    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs);
+    r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
     await pool.drain().catch(() => undefined);
     for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));

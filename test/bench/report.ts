@@ -37,21 +37,29 @@ export function goalsOf(r: Pick<BenchReport, 'modes' | 'scaling'>): Goal[] {
     poolReadyP50: r.modes.pool?.p50_ms ?? null,
     coldPssMib: r.modes.cold?.pss_mib ?? null,
     forkPssMib: r.modes.fork?.pss_mib ?? null,
+    coldPssNoTcgMib: noTcg(r.modes.cold),
+    forkPssNoTcgMib: noTcg(r.modes.fork),
     scalePssPerVmMib: last?.pss_per_vm_mib ?? null,
     scaleTarget: r.scaling?.target ?? null,
     scaleReached: r.scaling?.reached ?? null,
   });
 }
 
+function noTcg(j: ModeJson | undefined): number | null {
+  if (!j || j.pss_mib === null || j.pss_parts_mib.tcg_code === null) return null;
+  return j.pss_mib - j.pss_parts_mib.tcg_code;
+}
+
 type Table = { headers: string[]; rows: Cell[][] };
 
 export function modeTable(r: Pick<BenchReport, 'modes'>): Table {
-  const headers = ['mode', 'runs', 'ready p50 ms', 'ready p95 ms', 'first output p50 ms', 'first output p95 ms', 'identity p50 ms', 'PSS/VM MiB', 'VMs alive'];
+  const headers = ['mode', 'runs', 'ready p50 ms', 'ready p95 ms', 'first output p50 ms', 'first output p95 ms', 'identity p50 ms', 'PSS/VM MiB', 'guest RAM', 'TCG code', 'QEMU rest', 'VMs alive'];
   const rows: Cell[][] = [];
   for (const m of MODE_ORDER) {
     const j = r.modes[m];
     if (!j) continue;
-    rows.push([j.label, j.runs, j.p50_ms, j.p95_ms, j.first_output_p50_ms, j.first_output_p95_ms, j.identity_p50_ms, j.pss_mib, j.pss_vms_alive]);
+    const p = j.pss_parts_mib;
+    rows.push([j.label, j.runs, j.p50_ms, j.p95_ms, j.first_output_p50_ms, j.first_output_p95_ms, j.identity_p50_ms, j.pss_mib, p?.guest_ram, p?.tcg_code, p?.qemu_other, j.pss_vms_alive]);
   }
   return { headers, rows };
 }
@@ -64,8 +72,8 @@ export function stepsTable(r: Pick<BenchReport, 'modes'>): Table {
 }
 
 export function scaleTable(s: ScaleResult): Table {
-  const headers = ['clones alive', 'made', 'fork ready p50 ms', 'first output p50 ms', 'MemAvailable drop MiB', 'PSS sum MiB', 'PSS/VM MiB', 'load1'];
-  const rows = s.steps.map((x) => [x.clones, x.made, x.fork_p50_ms, x.first_output_p50_ms, x.mem_available_drop_mib, x.pss_sum_mib, x.pss_per_vm_mib, x.load1]);
+  const headers = ['clones alive', 'made', 'fork ready p50 ms', 'first output p50 ms', 'MemAvailable drop MiB', 'PSS sum MiB', 'PSS/VM MiB', 'TCG code sum MiB', 'load1'];
+  const rows = s.steps.map((x) => [x.clones, x.made, x.fork_p50_ms, x.first_output_p50_ms, x.mem_available_drop_mib, x.pss_sum_mib, x.pss_per_vm_mib, x.pss_parts_sum_mib?.tcg_code, x.load1]);
   return { headers, rows };
 }
 

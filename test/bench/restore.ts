@@ -70,7 +70,7 @@ export async function benchRestore(ctx: BenchContext): Promise<ModeResult> {
         });
         if (last) {
           r.pssVmsAlive = 1;
-          r.pss = await readPssAfterSettle([domainName], ctx.opts.settleMs);
+          r.pss = await readPssAfterSettle([domainName], ctx.opts.settleMs, ctx.opts.memoryMib);
         }
       } finally {
         agent.close();

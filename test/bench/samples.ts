@@ -5,7 +5,7 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Mode } from './args.js';
-import { domainPss, kibToMib } from './smaps.js';
+import { domainPss, domainPssParts, kibToMib } from './smaps.js';
 import { p50ByKey, round, summarize, type Summary } from './stats.js';
 
 export interface Sample {
@@ -25,9 +25,14 @@ export interface Sample {
 
 export interface PssReading {
   vm: string;
+  /** Sum of Pss: in smaps_rollup. */
   pssMib: number;
   anonMib: number;
   fileMib: number;
+  /** From the full smaps, by mapping: guest RAM, TCG's translated-code buffer (none under KVM), the rest of QEMU. */
+  guestRamMib: number;
+  tcgCodeMib: number;
+  qemuOtherMib: number;
 }
 
 export interface ModeResult {
@@ -56,15 +61,27 @@ export function newModeResult(mode: Mode): ModeResult {
 export const load1 = (): number => Math.round(loadavg()[0]! * 100) / 100;
 
 /** Waits `settleMs` so the VMs go idle, then reads each one's QEMU PSS. */
-export async function readPssAfterSettle(domainNames: readonly string[], settleMs: number): Promise<PssReading[]> {
+export async function readPssAfterSettle(domainNames: readonly string[], settleMs: number, guestRamMib: number): Promise<PssReading[]> {
   if (domainNames.length === 0) return [];
   await sleep(settleMs);
   const out: PssReading[] = [];
-  for (const vm of domainNames) {
-    const p = await domainPss(vm);
-    out.push({ vm, pssMib: round(kibToMib(p.pssKib), 1)!, anonMib: round(kibToMib(p.anonKib), 1)!, fileMib: round(kibToMib(p.fileKib), 1)! });
-  }
+  for (const vm of domainNames) out.push(await readPss(vm, guestRamMib));
   return out;
+}
+
+export async function readPss(vm: string, guestRamMib: number): Promise<PssReading> {
+  const p = await domainPss(vm);
+  const parts = await domainPssParts(vm, guestRamMib);
+  const mib = (kib: number): number => round(kibToMib(kib), 1)!;
+  return {
+    vm,
+    pssMib: mib(p.pssKib),
+    anonMib: mib(p.anonKib),
+    fileMib: mib(p.fileKib),
+    guestRamMib: mib(parts.guestRamKib),
+    tcgCodeMib: mib(parts.tcgCodeKib),
+    qemuOtherMib: mib(parts.otherKib),
+  };
 }
 
 type Rounded = number | null;
@@ -88,6 +105,8 @@ export interface ModeJson {
   first_output_p95_ms: Rounded;
   identity_p50_ms: Rounded;
   pss_mib: Rounded;
+  /** p50 of each PSS part (guest RAM, TCG code buffer, rest of QEMU). */
+  pss_parts_mib: { guest_ram: Rounded; tcg_code: Rounded; qemu_other: Rounded };
   pss_vms_alive: number;
   pss_samples: PssReading[];
   ready_ms: SummaryJson;
@@ -114,6 +133,11 @@ export function modeJson(r: ModeResult): ModeJson {
     first_output_p95_ms: round(first.p95),
     identity_p50_ms: round(summarize(r.samples.map((s) => s.identityMs)).p50),
     pss_mib: round(pss.p50, 1),
+    pss_parts_mib: {
+      guest_ram: round(summarize(r.pss.map((p) => p.guestRamMib)).p50, 1),
+      tcg_code: round(summarize(r.pss.map((p) => p.tcgCodeMib)).p50, 1),
+      qemu_other: round(summarize(r.pss.map((p) => p.qemuOtherMib)).p50, 1),
+    },
     pss_vms_alive: r.pssVmsAlive,
     pss_samples: r.pss,
     ready_ms: sum(ready),

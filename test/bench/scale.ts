@@ -7,10 +7,9 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { forkOnce, cloneSample, type Clone } from './forks.js';
-import type { Sample } from './samples.js';
-import { load1 } from './samples.js';
+import { load1, readPss, type Sample } from './samples.js';
 import type { BenchContext, BenchTemplate } from './setup.js';
-import { domainPss, kibToMib, memAvailableKib } from './smaps.js';
+import { kibToMib, memAvailableKib } from './smaps.js';
 import { percentile, round } from './stats.js';
 
 export interface ScaleStep {
@@ -24,6 +23,8 @@ export interface ScaleStep {
   pss_sum_mib: number | null;
   pss_per_vm_mib: number | null;
   pss_file_sum_mib: number | null;
+  /** Summed over the clones: guest RAM, TCG code buffers (absent under KVM), rest of QEMU. */
+  pss_parts_sum_mib: { guest_ram: number | null; tcg_code: number | null; qemu_other: number | null } | null;
   load1: number;
   samples: Sample[];
 }
@@ -65,11 +66,11 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
           out.errors.push(msg);
           ctx.say(`  scaling: FAILED ${msg.split('\n')[0]}`);
           out.reached = alive.length;
-          out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs));
+          out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs, ctx.opts.memoryMib));
           return out;
         }
       }
-      out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs));
+      out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs, ctx.opts.memoryMib));
       out.reached = alive.length;
       const last = out.steps[out.steps.length - 1]!;
       ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, MemAvailable −${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
@@ -83,17 +84,21 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
   return out;
 }
 
-async function stepResult(alive: Clone[], samples: Sample[], baseKib: number, settleMs: number): Promise<ScaleStep> {
+async function stepResult(alive: Clone[], samples: Sample[], baseKib: number, settleMs: number, guestRamMib: number): Promise<ScaleStep> {
   await sleep(settleMs);
   const avail = await memAvailableKib();
   let pss = 0;
   let file = 0;
   let read = 0;
+  const parts = { guest_ram: 0, tcg_code: 0, qemu_other: 0 };
   for (const vm of alive) {
-    const p = await domainPss(vm.identity.name).catch(() => null);
+    const p = await readPss(vm.identity.name, guestRamMib).catch(() => null);
     if (!p) continue;
-    pss += p.pssKib;
-    file += p.fileKib;
+    pss += p.pssMib;
+    file += p.fileMib;
+    parts.guest_ram += p.guestRamMib;
+    parts.tcg_code += p.tcgCodeMib;
+    parts.qemu_other += p.qemuOtherMib;
     read++;
   }
   const p50 = (xs: number[]): number | null => round(percentile(xs, 50));
@@ -104,9 +109,10 @@ async function stepResult(alive: Clone[], samples: Sample[], baseKib: number, se
     first_output_p50_ms: p50(samples.map((s) => s.firstOutputMs)),
     identity_p50_ms: p50(samples.map((s) => s.identityMs)),
     mem_available_drop_mib: round(kibToMib(baseKib - avail)),
-    pss_sum_mib: read ? round(kibToMib(pss)) : null,
-    pss_per_vm_mib: read ? round(kibToMib(pss) / read, 1) : null,
-    pss_file_sum_mib: read ? round(kibToMib(file)) : null,
+    pss_sum_mib: read ? round(pss) : null,
+    pss_per_vm_mib: read ? round(pss / read, 1) : null,
+    pss_file_sum_mib: read ? round(file) : null,
+    pss_parts_sum_mib: read ? { guest_ram: round(parts.guest_ram), tcg_code: round(parts.tcg_code), qemu_other: round(parts.qemu_other) } : null,
     load1: load1(),
     samples,
   };

@@ -39,6 +39,69 @@ export function parseSmapsPss(text: string): PssBreakdown {
   };
 }
 
+/** One mapping of /proc/<pid>/smaps. */
+export interface Vma {
+  perms: string;
+  /** File path, `[heap]`-style name, or '' for an anonymous mapping. */
+  path: string;
+  sizeKib: number;
+  pssKib: number;
+}
+
+const VMA_HEADER = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+ ?\s*(.*)$/;
+
+/** Parses a full /proc/<pid>/smaps into its mappings (Size and Pss of each). */
+export function parseSmapsVmas(text: string): Vma[] {
+  const out: Vma[] = [];
+  let cur: Vma | null = null;
+  for (const line of text.split('\n')) {
+    const h = VMA_HEADER.exec(line);
+    if (h) {
+      cur = { perms: h[1]!, path: h[2]!.trim(), sizeKib: 0, pssKib: 0 };
+      out.push(cur);
+      continue;
+    }
+    if (!cur) continue;
+    const f = /^(Size|Pss):\s+(\d+) kB/.exec(line);
+    if (f) cur[f[1] === 'Size' ? 'sizeKib' : 'pssKib'] = Number(f[2]);
+  }
+  return out;
+}
+
+/** Where a QEMU process's PSS sits: guest RAM, TCG's translated-code buffer, the rest of QEMU. */
+export interface PssParts {
+  guestRamKib: number;
+  tcgCodeKib: number;
+  otherKib: number;
+}
+
+/** TCG's code buffer is one large anonymous mapping that is writable and executable (1 GiB reserved in QEMU 7.2). */
+const TCG_MIN_KIB = 64 * 1024;
+
+/**
+ * Splits PSS by mapping: guest RAM is the read-write mapping exactly the
+ * guest's size (anonymous for a booted VM, the template's memory file for a
+ * clone); TCG's buffer is an anonymous rwx mapping of at least 64 MiB (absent
+ * under KVM); everything else is QEMU itself (heap, libraries, device state).
+ */
+export function splitPss(vmas: readonly Vma[], guestRamMib: number): PssParts {
+  const ramKib = guestRamMib * 1024;
+  let guestRamKib = 0;
+  let tcgCodeKib = 0;
+  let total = 0;
+  let ramSeen = false;
+  for (const v of vmas) {
+    total += v.pssKib;
+    if (!ramSeen && v.sizeKib === ramKib && v.perms.startsWith('rw')) {
+      guestRamKib = v.pssKib;
+      ramSeen = true;
+    } else if (v.path === '' && v.perms.startsWith('rwx') && v.sizeKib >= TCG_MIN_KIB) {
+      tcgCodeKib += v.pssKib;
+    }
+  }
+  return { guestRamKib, tcgCodeKib, otherKib: total - guestRamKib - tcgCodeKib };
+}
+
 /** /proc/meminfo as KiB per field. */
 export function parseMeminfo(text: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -67,6 +130,12 @@ export async function qemuPidOf(domainName: string, runDir = LIBVIRT_QEMU_RUN_DI
 export async function domainPss(domainName: string): Promise<PssBreakdown> {
   const pid = await qemuPidOf(domainName);
   return parseSmapsPss(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'));
+}
+
+/** PSS of a running domain's QEMU process split into guest RAM, TCG code buffer and the rest (full smaps). */
+export async function domainPssParts(domainName: string, guestRamMib: number): Promise<PssParts> {
+  const pid = await qemuPidOf(domainName);
+  return splitPss(parseSmapsVmas(await readFile(`/proc/${pid}/smaps`, 'utf8')), guestRamMib);
 }
 
 export async function memAvailableKib(): Promise<number> {
