@@ -137,13 +137,16 @@ describe('VmManager', () => {
   });
 
   it('a guest whose agent never answers fails with ERR_GUEST_TIMEOUT and leaves no domain and no directory', async () => {
-    const m = manager({ bootOverride: { kernel: probe.kernel, initramfs: probe.initramfs, cmdline: probe.cmdline }, agentReadyTimeoutMs: 8_000 });
+    // The probe prints its marker and powers off: the boot fails when the domain goes, long before the deadline.
+    const m = manager({ bootOverride: { kernel: probe.kernel, initramfs: probe.initramfs, cmdline: probe.cmdline }, agentReadyTimeoutMs: 150_000 });
     await m.init();
     const pid = vmId();
+    const t0 = Date.now();
     const err = await m.createColdVm({ vmId: pid, vcpus: 1, memoryMib: 128 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ForkdError);
     expect((err as ForkdError).code).toBe('ERR_GUEST_TIMEOUT');
-    expect((err as ForkdError).message).toMatch(/agentReady/);
+    expect((err as ForkdError).message).toMatch(/agentReady.*stopped/);
+    expect(Date.now() - t0).toBeLessThan(120_000);
     expect(await conn.lookupDomainByName(`forkd-vm-${pid}`)).toBeNull();
     expect(existsSync(join(vmsDir, pid))).toBe(false);
     expect(await m.list()).toEqual([]);
@@ -164,6 +167,18 @@ describe('VmManager', () => {
     expect(await conn.lookupDomainByName(`forkd-vm-${cid}`)).toBeNull();
     expect(existsSync(join(vmsDir, cid))).toBe(false);
     expect(m.find(cid)).toBeUndefined();
+  });
+
+  it('a guest that never answers nor stops fails at the deadline with ERR_GUEST_TIMEOUT', async () => {
+    // The real guest with a deadline far shorter than its boot: still running, agent silent.
+    const m = manager({ agentReadyTimeoutMs: 2_000 });
+    await m.init();
+    const sid = vmId();
+    const err = await m.createColdVm({ vmId: sid, vcpus: 1, memoryMib: 256 }).catch((e: unknown) => e);
+    expect((err as ForkdError).code).toBe('ERR_GUEST_TIMEOUT');
+    expect((err as ForkdError).message).toMatch(/agentReady.*not ready after 2000 ms/);
+    expect(await conn.lookupDomainByName(`forkd-vm-${sid}`)).toBeNull();
+    expect(existsSync(join(vmsDir, sid))).toBe(false);
   });
 
   it('refuses ids that cannot name a domain or a directory', async () => {

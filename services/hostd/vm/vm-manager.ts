@@ -12,7 +12,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, LibvirtError, MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
 import { CleanupStack } from '../../contracts/cleanup-stack.js';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
@@ -209,7 +210,7 @@ export class VmManager {
       });
       cleanup.push('destroy the domain', () => destroyDomain(vm.domain));
       cleanup.push('close the agent connection', () => agent.close());
-      await timed('agentReady', () => agent.waitReady({ timeoutMs: agentTimeoutMs }));
+      await timed('agentReady', () => waitForAgent(vm, agentTimeoutMs));
       const applied = await timed('identity', () =>
         agent.call('identity.set', {
           hostname,
@@ -386,6 +387,42 @@ export class VmManager {
 /** `vm-<short id>`: a valid hostname whatever the id's alphabet. */
 export function hostnameFor(vmId: string): string {
   return `vm-${vmId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || '0'}`;
+}
+
+/**
+ * Waits for the guest's agent, watching the domain meanwhile: a guest that
+ * stops (kernel panic, power-off) fails in about a second instead of at the
+ * deadline. Either way the agent did not answer: ERR_GUEST_TIMEOUT.
+ */
+async function waitForAgent(vm: ManagedVm, timeoutMs: number): Promise<void> {
+  let stopped: string | null = null;
+  let done = false;
+  const stop = new AbortController();
+  const watch = (async () => {
+    while (!done) {
+      await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (done || !vm.domain) return;
+      const state = await vm.domain.getState().then(
+        (s) => (s.state === 'shutoff' || s.state === 'crashed' ? s.state : null),
+        (e: unknown) => (e instanceof LibvirtError && e.code === ErrorCode.VIR_ERR_NO_DOMAIN ? 'gone' : null),
+      );
+      if (state && !done) {
+        stopped = state;
+        vm.agent.close();
+        return;
+      }
+    }
+  })();
+  try {
+    await vm.agent.waitReady({ timeoutMs });
+  } catch (err) {
+    if (stopped) throw new ForkdError('ERR_GUEST_TIMEOUT', `the guest stopped (domain ${stopped}) before its agent answered`, { cause: err, detail: { domainState: stopped } });
+    throw err;
+  } finally {
+    done = true;
+    stop.abort();
+    await watch;
+  }
 }
 
 /** Destroys a domain that may already be gone (the guest powered off) and frees the handle. */
