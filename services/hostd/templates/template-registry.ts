@@ -10,7 +10,7 @@
 // damaged template fails with ERR_TEMPLATE_CORRUPT and a changed host with
 // ERR_TEMPLATE_STALE with no domain made.
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from '../../../native/libvirt/index.js';
@@ -99,6 +99,7 @@ export class TemplateRegistry {
   async load(): Promise<void> {
     const log = this.opts.log;
     await removeLeftovers(this.opts.conn, this.opts.hostId, this.dirs.pool, log);
+    await mkdir(this.dirs.pool, { recursive: true, mode: 0o755 });
     for (const id of await listTemplateIds(this.dirs)) {
       const entry = await this.check(id);
       if (!entry) {
@@ -395,7 +396,7 @@ export class TemplateRegistry {
       size,
       reserveMib: this.opts.reserveMib ?? Math.round(1024 + totalmem() / (1024 * 1024) / 10),
       freeMemoryMib: this.opts.freeMemoryMib ?? (() => freemem() / (1024 * 1024)),
-      log: (msg, fields) => log.info(msg, fields ?? {}),
+      log: (msg, fields) => (/failed/.test(msg) ? log.warn(msg, fields ?? {}) : log.info(msg, fields ?? {})),
     });
   }
 
