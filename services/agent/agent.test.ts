@@ -52,6 +52,7 @@ beforeAll(async () => {
     root: join(dir, 'state'),
     etc: join(dir, 'etc'),
     cgroupRoot: join(dir, 'cgroup'),
+    sysNet: join(dir, 'net'),
     system: false,
     crun: '/nonexistent/crun',
   };
@@ -111,6 +112,22 @@ describe('agent (in-process, host)', () => {
     expect(readFileSync(join(dir, 'etc/resolv.conf'), 'utf8')).toContain('nameserver 9.9.9.9');
     const bad = await rejection(client.call('identity.set', { network: { interface: 'eth0', address: '300.1.1.1/24' } }));
     expect(bad.detail?.['wireCode']).toBe('ERR_INVALID_PARAMS');
+  });
+
+  it('finds the NIC for a MAC, and says so when there is none', async () => {
+    const mac = '0a:f0:4d:01:02:03';
+    const none = await client.call('identity.set', { mac });
+    expect(none.applied).toEqual([]);
+    expect(none.warnings.join()).toMatch(/no network interface; 0a:f0:4d:01:02:03 not set/);
+    mkdirSync(join(dir, 'net', 'eth0'), { recursive: true });
+    writeFileSync(join(dir, 'net', 'eth0', 'address'), '0a:f0:4d:aa:bb:cc\n');
+    const one = await client.call('identity.set', { mac });
+    expect(one.applied).toEqual(['mac']);
+    expect(one.warnings.join()).toMatch(/eth0 left as it is/);
+    const named = await client.call('identity.set', { mac, network: { interface: 'eth1', address: '10.1.2.3/24' } });
+    expect(named.warnings.join()).toMatch(/no network interface eth1/);
+    const bad = await rejection(client.call('identity.set', { mac: '0A:F0:4D:01:02:03' }));
+    expect(bad.code).toBe('ERR_VALIDATION');
   });
 
   it('imports an image: reports missing layers, verifies and extracts them, skips them the second time', async () => {

@@ -12,6 +12,8 @@ export interface AgentConfig {
   portName: string;
   /** Where ports are listed. FORKD_AGENT_SYSFS_PORTS, default /sys/class/virtio-ports. */
   sysPorts: string;
+  /** Where network interfaces are listed (identity.set's `mac`). FORKD_AGENT_SYSFS_NET, default /sys/class/net. */
+  sysNet: string;
   /** The OCI runtime binary. FORKD_AGENT_CRUN, default crun. */
   crun: string;
   /** cgroup v2 mount. FORKD_AGENT_CGROUP_ROOT, default /sys/fs/cgroup. */
@@ -28,6 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     socketPath: env['FORKD_AGENT_SOCKET'] || null,
     portName: env['FORKD_AGENT_PORT'] || 'org.forkd.agent.0',
     sysPorts: env['FORKD_AGENT_SYSFS_PORTS'] || '/sys/class/virtio-ports',
+    sysNet: env['FORKD_AGENT_SYSFS_NET'] || '/sys/class/net',
     crun: env['FORKD_AGENT_CRUN'] || 'crun',
     cgroupRoot: env['FORKD_AGENT_CGROUP_ROOT'] || '/sys/fs/cgroup',
     etc: env['FORKD_AGENT_ETC'] || '/etc',

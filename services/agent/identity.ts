@@ -1,6 +1,7 @@
 // identity.set: what makes a clone a different machine from its template and
 // its siblings (hostname, address, clock, machine-id, RNG state). Applied in
-// one call right after a fork resumes; every item is optional.
+// one call right after a fork resumes; every item is optional. The MAC is set
+// before `network`, whose routes a link going down would drop.
 //
 // RNG: Node has no ioctl(), so RNDADDENTROPY (which mixes *and* credits) is out
 // of reach. The host's bytes are written to /dev/urandom, which mixes them into
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { AgentError, type Params } from '../contracts/agent-protocol/index.js';
 import type { AgentConfig } from './config.js';
 import type { HandlerTable } from './handler.js';
+import { currentMac, findNic, macCommands } from './nic.js';
 import { runOk } from './run.js';
 
 type Network = NonNullable<Params<'identity.set'>['network']>;
@@ -80,6 +82,16 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
         if (cfg.system) await runOk('hostname', [p.hostname]);
         applied.push('hostname');
       }
+      if (p.mac !== undefined) {
+        const nic = await findNic(cfg.sysNet, p.network?.interface);
+        if (nic === null) {
+          warnings.push(`mac: the guest has no network interface${p.network ? ` ${p.network.interface}` : ''}; ${p.mac} not set`);
+        } else {
+          if (cfg.system) await setMac(cfg.sysNet, nic, p.mac);
+          else warnings.push(`mac: FORKD_AGENT_SYSTEM=0, ${nic} left as it is`);
+          applied.push('mac');
+        }
+      }
       if (p.network !== undefined) {
         const n = p.network;
         if (!validIPv4Cidr(n.address)) throw new AgentError('ERR_INVALID_PARAMS', `network.address ${n.address} is not an IPv4 CIDR`, { field: 'network.address' });
@@ -110,6 +122,16 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
       return { applied, warnings };
     },
   };
+}
+
+async function setMac(sysNet: string, nic: string, mac: string): Promise<void> {
+  try {
+    for (const cmd of macCommands(nic, mac, await currentMac(sysNet, nic))) await runOk(cmd[0]!, cmd.slice(1));
+  } catch (e) {
+    // Leave the link up if it went down before the failure.
+    await runOk('ip', ['link', 'set', 'dev', nic, 'up']).catch(() => undefined);
+    throw new AgentError('ERR_IO', `mac: ${(e as Error).message}`, { interface: nic });
+  }
 }
 
 /** The machine-id the guest has now (for tests and info). */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PROTOCOL_VERSION } from '../contracts/agent-protocol/index.js';
 import { AGENT_VERSION, type AgentConfig } from './config.js';
 import type { HandlerTable } from './handler.js';
+import { readMachineId } from './identity.js';
 import { run } from './run.js';
 
 export function parseMeminfo(text: string): { totalBytes: number; availableBytes: number } | null {
@@ -44,6 +45,7 @@ export function systemHandlers(cfg: AgentConfig): HandlerTable {
         memory: mem,
         cgroup: await cgroupVersion(cfg.cgroupRoot),
         runtime,
+        ...(await readMachineId(cfg).then((id) => (id !== null && /^[0-9a-f]{32}$/.test(id) ? { machineId: id } : {}))),
       };
     },
   };

@@ -46,6 +46,11 @@ describe('messages', () => {
     expect(checkParams('container.create', { id: 'c1', image: digest, env: ['NOEQUALS'] }).ok).toBe(false);
     expect(checkParams('identity.set', { machineId: 'x' }).ok).toBe(false);
     expect(checkParams('identity.set', { network: { interface: 'eth0', address: '10.0.0.2/24', dns: ['10.0.0.1'] } }).ok).toBe(true);
+    expect(checkParams('identity.set', { mac: '0a:f0:4d:12:ab:ef' }).ok).toBe(true);
+    for (const mac of ['0A:F0:4D:12:AB:EF', '0a-f0-4d-12-ab-ef', '0af04d12abef', '0a:f0:4d:12:ab', '0a:f0:4d:12:ab:ef:00', '0b:f0:4d:12:ab:ef', ' 0a:f0:4d:12:ab:ef', 5]) {
+      expect(checkParams('identity.set', { mac }).ok, String(mac)).toBe(false);
+    }
+    expect(checkResult('info', { agentVersion: 'a', protocol: 1, kernel: 'k', hostname: 'h', uptimeSec: 1, memory: { totalBytes: 1, availableBytes: 1 }, cgroup: 'v2', runtime: '', machineId: 'ab'.repeat(16) }).ok).toBe(true);
     const r = checkResult('container.wait', { exitCode: 3, signal: null, oomKilled: false });
     expect(r.ok).toBe(true);
     const bad = checkResult('container.wait', { exitCode: '3', signal: null, oomKilled: false });

@@ -11,6 +11,9 @@ import { LIMITS } from './limits.js';
 export const Digest = str({ pattern: /^sha256:[0-9a-f]{64}$/, max: 71 });
 export const ContainerId = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/ });
 export const Hostname = str({ min: 1, max: 63, pattern: /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/ });
+/** A unicast MAC, lower-case `xx:xx:xx:xx:xx:xx` (the multicast bit, 0x01 of the first octet, clear). */
+export const MacAddress = str({ max: 17, pattern: /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/ });
+const MachineId = str({ pattern: /^[0-9a-f]{32}$/ });
 const Arg = str({ max: 32 * 1024 });
 const EnvVar = str({ max: 32 * 1024, pattern: /^[^=\0]+=/s });
 
@@ -86,6 +89,8 @@ export const METHODS = {
       memory: obj({ totalBytes: int({ min: 0 }), availableBytes: int({ min: 0 }) }),
       cgroup: lit('v2', 'v1', 'none'),
       runtime: str({ max: 512 }),
+      /** /etc/machine-id as the guest has it now (absent when the file is missing or empty). */
+      machineId: opt(MachineId),
     }),
   ),
   'identity.set': method(
@@ -101,7 +106,13 @@ export const METHODS = {
         }),
       ),
       clockEpochMs: opt(int({ min: 0 })),
-      machineId: opt(str({ pattern: /^[0-9a-f]{32}$/ })),
+      machineId: opt(MachineId),
+      /**
+       * The NIC's MAC inside the guest (virtio-net restores the template's from
+       * the device state). Set on `network.interface` when given, else on the
+       * first non-loopback interface; no NIC is a warning, not an error.
+       */
+      mac: opt(MacAddress),
       /** Base64 of random bytes from the host (at most 4 KiB decoded). */
       entropy: opt(str({ max: 5464, pattern: /^[A-Za-z0-9+/]*={0,2}$/ })),
     }),
