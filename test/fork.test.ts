@@ -95,6 +95,7 @@ afterAll(async () => {
     }
     await conn.close();
   }
+  await jobs?.close();
   await redis?.quit();
   await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
