@@ -22,12 +22,15 @@ describe('configuration', () => {
     expect(c.accel).toBe('auto');
     expect(c.libvirtUri).toBe('qemu:///system');
     expect(c.redisUrl).toBeUndefined();
+    expect(c.network).toBe('user');
+    expect(loadConfig({ FORKD_NETWORK: 'none' }).network).toBe('none');
   });
 
   it('names the variable at fault', () => {
     expect(configError({ FORKD_LISTEN: 'nowhere' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_LISTEN' });
     expect(configError({ FORKD_LISTEN: '127.0.0.1:99999' })).toMatchObject({ field: 'FORKD_LISTEN' });
     expect(configError({ FORKD_ACCEL: 'hvf' })).toMatchObject({ field: 'FORKD_ACCEL' });
+    expect(configError({ FORKD_NETWORK: 'bridge' })).toMatchObject({ field: 'FORKD_NETWORK' });
     expect(configError({ FORKD_HOST_ID: 'Bad Host!' })).toMatchObject({ field: 'FORKD_HOST_ID' });
     expect(configError({ FORKD_JOB_TIMEOUT_MS: 'soon' })).toMatchObject({ field: 'FORKD_JOB_TIMEOUT_MS' });
   });

@@ -20,6 +20,9 @@ function findPackageRoot(from: string): string {
 
 export type Accel = 'kvm' | 'tcg';
 
+/** The NIC every VM, template and clone gets: QEMU user networking, libvirt's NAT network `default`, or none. */
+export type NetworkMode = 'user' | 'default' | 'none';
+
 export interface ForkdConfig {
   dataDir: string;
   listen: { host: string; port: number };
@@ -31,6 +34,7 @@ export interface ForkdConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   jobTimeoutMs: number;
   poolSize: number;
+  network: NetworkMode;
 }
 
 export interface ConfigVariable {
@@ -50,6 +54,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_LOG_LEVEL', default: 'info', meaning: '`debug`, `info`, `warn` or `error`.' },
   { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
   { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
+  { name: 'FORKD_NETWORK', default: 'user', meaning: 'The NIC of every VM, template and clone: `user` (QEMU user-mode networking, a private NAT per VM, no host set-up), `default` (libvirt\'s NAT network `default`), `none`. Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -99,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     logLevel: oneOf('FORKD_LOG_LEVEL', env.FORKD_LOG_LEVEL || 'info', ['debug', 'info', 'warn', 'error'] as const),
     jobTimeoutMs: timeout,
     poolSize,
+    network: oneOf('FORKD_NETWORK', env.FORKD_NETWORK || 'user', ['user', 'default', 'none'] as const),
   };
 }
 
