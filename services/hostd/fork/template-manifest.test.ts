@@ -147,4 +147,16 @@ describe('isTemplateCompatible', () => {
     expect(isTemplateCompatible({ ...m, formatVersion: 0 }, host).ok).toBe(false);
     expect(() => assertTemplateCompatible(m, { ...host, accel: 'kvm' })).toThrow(expect.objectContaining({ code: 'ERR_TEMPLATE_STALE' }));
   });
+
+  it('calls a template stale when its NIC is not the one the host gives VMs (a template from before NICs has none)', () => {
+    const user = { ...m, network: 'user' } as TemplateManifest;
+    expect(isTemplateCompatible(user, { ...host, network: 'user' })).toEqual({ ok: true });
+    expect(isTemplateCompatible({ ...m, network: null }, { ...host, network: null })).toEqual({ ok: true });
+    expect(isTemplateCompatible({ ...m, network: null }, { ...host, network: 'user' })).toMatchObject({ ok: false, reason: expect.stringContaining('no NIC') });
+    expect(isTemplateCompatible(user, { ...host, network: 'default' }).ok).toBe(false);
+    expect(isTemplateCompatible(user, { ...host, network: null }).ok).toBe(false);
+    expect(isTemplateCompatible({ ...user, network: { bridge: 'br0' } }, { ...host, network: { bridge: 'br0' } }).ok).toBe(true);
+    // Without a network in the host info only the NIC-independent checks apply.
+    expect(isTemplateCompatible({ ...m, network: null }, host).ok).toBe(true);
+  });
 });

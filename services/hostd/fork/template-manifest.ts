@@ -57,6 +57,12 @@ export interface HostInfo {
   accel: Accel;
   qemuVersion: string;
   machine: string;
+  /**
+   * The NIC this host gives new VMs (FORKD_NETWORK; null: none). When given, a
+   * template built with another one is stale: a clone's NIC device must be its
+   * template's, so a template without a NIC cannot become a VM with one.
+   */
+  network?: NetworkSpec | null;
 }
 
 export type Compatibility = { ok: true } | { ok: false; reason: string };
@@ -68,6 +74,10 @@ export function isTemplateCompatible(m: TemplateManifest, host: HostInfo): Compa
   if (m.accel !== host.accel) return { ok: false, reason: `built under ${m.accel}, host runs ${host.accel}` };
   if (m.qemuVersion !== host.qemuVersion) return { ok: false, reason: `built with QEMU ${m.qemuVersion}, host has ${host.qemuVersion}` };
   if (m.machine !== host.machine) return { ok: false, reason: `machine ${m.machine}, host uses ${host.machine}` };
+  if (host.network !== undefined && JSON.stringify(m.network ?? null) !== JSON.stringify(host.network)) {
+    const nic = (n: NetworkSpec | null | undefined): string => (n ? `NIC ${JSON.stringify(n)}` : 'no NIC');
+    return { ok: false, reason: `built with ${nic(m.network)}, host gives VMs ${nic(host.network)}` };
+  }
   return { ok: true };
 }
 

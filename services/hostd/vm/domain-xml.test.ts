@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_PORT_NAME, buildDomainXml, escapeXml, FORKD_XMLNS, MACHINE_TYPE, type DomainSpec } from './domain-xml.js';
+import { AGENT_PORT_NAME, buildDomainXml, escapeXml, FORKD_XMLNS, MACHINE_TYPE, networkSpecFor, type DomainSpec } from './domain-xml.js';
 
 function spec(over: Partial<DomainSpec> = {}): DomainSpec {
   return {
@@ -56,13 +56,23 @@ describe('buildDomainXml', () => {
 
   it('renders each network mode as a virtio NIC without vhost', () => {
     const def = buildDomainXml(spec());
-    expect(def).toContain(`<interface type='network'><mac address='0a:f0:4d:12:34:56'/><source network='default'/><model type='virtio'/><driver name='qemu'/>`);
+    expect(def).toContain(
+      `<interface type='network'><mac address='0a:f0:4d:12:34:56'/><source network='default'/><model type='virtio'/><driver name='qemu'/><rom enabled='no'/>` +
+        `<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></interface>`,
+    );
     const user = buildDomainXml(spec({ nic: { mac: '0A:F0:4D:12:34:56', network: 'user' } }));
-    expect(user).toContain(`<interface type='user'><mac address='0a:f0:4d:12:34:56'/>`);
+    expect(user).toContain(`<interface type='user'><mac address='0a:f0:4d:12:34:56'/><model type='virtio'/><driver name='qemu'/><rom enabled='no'/>`);
     const br = buildDomainXml(spec({ nic: { mac: '0a:f0:4d:12:34:56', network: { bridge: 'br0' } } }));
     expect(br).toContain(`<interface type='bridge'><mac address='0a:f0:4d:12:34:56'/><source bridge='br0'/>`);
     expect(buildDomainXml(spec({ nic: undefined }))).not.toContain('<interface');
     expect(def).not.toContain('vhost');
+    for (const x of [user, br]) expect(x).toContain(`<rom enabled='no'/>`);
+  });
+
+  it('maps FORKD_NETWORK to the NIC', () => {
+    expect(networkSpecFor('user')).toBe('user');
+    expect(networkSpecFor('default')).toBe('default');
+    expect(networkSpecFor('none')).toBeNull();
   });
 
   it('binds the agent channel to a host socket under the agent port name', () => {

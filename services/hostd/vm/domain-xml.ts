@@ -12,6 +12,8 @@
 // - nothing that discards or shares guest pages: no balloon, no virtio-mem,
 //   no virtio-fs (they break the private mapping; DESIGN.md).
 
+import type { NetworkMode } from '../../contracts/config.js';
+
 /** libvirt's domain type: 'kvm', or 'qemu' for TCG. */
 export type DomainType = 'kvm' | 'qemu';
 
@@ -36,6 +38,11 @@ export interface DiskSpec {
 }
 
 export type NetworkSpec = 'default' | 'user' | { bridge: string };
+
+/** The host side of the NIC for forkd's FORKD_NETWORK setting (null: no NIC). */
+export function networkSpecFor(mode: NetworkMode): NetworkSpec | null {
+  return mode === 'none' ? null : mode;
+}
 
 export interface NicSpec {
   mac: string;
@@ -152,7 +159,8 @@ function diskTarget(i: number): string {
 function renderNic(nic: NicSpec): string {
   const mac = `<mac address='${e(nic.mac.toLowerCase())}'/>`;
   // No vhost on this kind of host (no /dev/vhost-net); the userspace backend works everywhere.
-  const tail = `<model type='virtio'/><driver name='qemu'/>${pciAddress(PCI_SLOTS.nic)}`;
+  // No option ROM: nothing PXE-boots (the kernel is given directly), and under TCG the ROM costs boot time.
+  const tail = `<model type='virtio'/><driver name='qemu'/><rom enabled='no'/>${pciAddress(PCI_SLOTS.nic)}`;
   const n = nic.network;
   if (n === 'default') return `<interface type='network'>${mac}<source network='default'/>${tail}</interface>`;
   if (n === 'user') return `<interface type='user'>${mac}${tail}</interface>`;
