@@ -31,6 +31,10 @@ export function containerCreateHandler(deps: CreateDeps) {
     if (existing && existing.state !== 'running') {
       throw new ForkdError('ERR_CONFLICT', `VM ${input.vmId} is ${existing.state}`, { detail: { vmId: input.vmId } });
     }
+    // One container per VM: a retry names the same container; anything else is a caller's bug, and the VM is left alone.
+    if (existing?.record.containerId !== undefined && existing.record.containerId !== input.containerId) {
+      throw new ForkdError('ERR_CONFLICT', `VM ${input.vmId} already runs container ${existing.record.containerId}`, { detail: { vmId: input.vmId } });
+    }
     let vm: ManagedVm | undefined = existing;
     try {
       if (!vm) {

@@ -70,7 +70,7 @@ export function containerExecHandler(deps: ContainerDeps) {
       try {
         result = await guest(`exec in container ${input.containerId}`, () => h.result);
       } catch (err) {
-        if (cancel.signal.aborted) throw new ForkdError('ERR_GUEST', 'exec cancelled by the client', { detail: { wireCode: 'ERR_CANCELLED' } });
+        if (cancel.signal.aborted) throw new ForkdError('ERR_GUEST', 'exec cancelled (by the client, or hostd is shutting down)', { detail: { wireCode: 'ERR_CANCELLED' } });
         throw err;
       }
       await pumps;
