@@ -18,6 +18,7 @@ import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
 import { TemplateRegistry } from './templates/template-registry.js';
+import { networkSpecFor } from './vm/domain-xml.js';
 import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
 
@@ -67,6 +68,8 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     log.info(`accelerator: ${accel.accel} (${accel.reason})`, { accel: accel.accel, libvirtVersion, qemuVersion });
 
     const image = await guestImage(config, log);
+    // One NIC for cold VMs, templates and so clones (a clone's device must be its template's).
+    const network = networkSpecFor(config.network);
 
     const vms = new VmManager({
       conn,
@@ -75,6 +78,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       accel: accel.accel,
       log: log.child({ part: 'vms' }),
       guest: { kernel: image.kernel, initramfs: image.initramfs, cmdline: image.cmdline, rootDisk: image.rootDisk },
+      network,
       ...opts.vm,
     });
     await vms.init();
@@ -92,7 +96,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     }
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     const templates = new TemplateRegistry({
-      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, log: log.child({ part: 'templates' }),
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, log: log.child({ part: 'templates' }),
     });
     cleanup.push('warm pools', () => templates.close());
     await templates.load();

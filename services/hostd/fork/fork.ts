@@ -86,6 +86,8 @@ export interface ShellOptions {
 export interface CloneShell {
   identity: CloneIdentity;
   template: Template;
+  /** Host side of the clone's NIC (its template's device; null: no NIC). */
+  network: NetworkSpec | null;
   domain: ForkDomain;
   dir: string;
   disk: string;
@@ -107,6 +109,8 @@ export interface ForkTimings {
 
 export interface ForkedVm<A extends ForkAgent = ForkAgent> {
   identity: CloneIdentity;
+  /** Host side of the clone's NIC (null: none); the guest has `identity.mac` once identity.set gave it. */
+  network: NetworkSpec | null;
   domain: ForkDomain;
   dir: string;
   disk: string;
@@ -180,7 +184,7 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
     // Paused: libvirt sends no `cont`, so the clone runs only once resumed after its state is in.
     domain = await libvirtCall(`starting clone ${identity.name}`, () => opts.conn.createDomainXML(xml, START_PAUSED));
     const domainStartMs = Date.now() - t1;
-    return { identity, template, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
+    return { identity, template, network, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
   } catch (err) {
     await destroyQuietly(domain);
     await removeVmFiles(dir);
@@ -234,6 +238,8 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       identityResult = await agent.call('identity.set', {
         hostname: id.hostname,
         machineId: id.machineId,
+        // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
+        ...(shell.network === null ? {} : { mac: id.mac }),
         entropy: id.entropy,
         ...(background ? {} : { clockEpochMs: Date.now() }),
         ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
@@ -257,6 +263,7 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
     const vmAgent = agent;
     return {
       identity: shell.identity,
+      network: shell.network,
       domain: shell.domain,
       dir: shell.dir,
       disk: shell.disk,

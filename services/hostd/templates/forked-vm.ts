@@ -124,6 +124,8 @@ export async function claimPoolClone(
     const applied = await agent.call('identity.set', {
       hostname,
       machineId: forked.identity.machineId,
+      // The guest still has the template's MAC (virtio-net's device state): give it the clone's.
+      ...(forked.network === null ? {} : { mac: forked.identity.mac }),
       entropy: randomBytes(64).toString('base64'),
       clockEpochMs: Date.now(),
     });

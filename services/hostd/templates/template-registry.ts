@@ -24,7 +24,7 @@ import { forkFromTemplate, openTemplate, type Template } from '../fork/fork.js';
 import type { ForkAgent } from '../fork/ports.js';
 import { buildTemplate, type GuestImageRef } from '../fork/template-builder.js';
 import { isTemplateCompatible, TEMPLATE_FILES, verifyTemplateFiles, type HostInfo } from '../fork/template-manifest.js';
-import { MACHINE_TYPE } from '../vm/domain-xml.js';
+import { MACHINE_TYPE, type NetworkSpec } from '../vm/domain-xml.js';
 import { hostnameFor, type ManagedVm, type VmManager } from '../vm/vm-manager.js';
 import { assertVmId, POOL_DOMAIN_PREFIX } from '../vm/vm-record.js';
 import { claimPoolClone, registerFreshFork, type ForkedVmContext } from './forked-vm.js';
@@ -63,6 +63,8 @@ export interface TemplateRegistryOptions {
   guest: GuestImageRef;
   vms: VmManager;
   log: Logger;
+  /** Host side of the templates' NIC (hostd: FORKD_NETWORK, as VmManager's); templates built with another are stale. Default none. */
+  network?: NetworkSpec | null;
   /** Agent deadlines; default 180 s for a build's boot and 60 s for a fork under TCG, a third of that under KVM. */
   buildReadyTimeoutMs?: number;
   forkAgentTimeoutMs?: number;
@@ -88,7 +90,7 @@ export class TemplateRegistry {
 
   constructor(private readonly opts: TemplateRegistryOptions) {
     this.dirs = templateDirs(opts.dataDir);
-    this.host = { accel: opts.accel, qemuVersion: opts.qemuVersion, machine: MACHINE_TYPE };
+    this.host = { accel: opts.accel, qemuVersion: opts.qemuVersion, machine: MACHINE_TYPE, network: opts.network ?? null };
   }
 
   /**
@@ -155,6 +157,7 @@ export class TemplateRegistry {
         id,
         hostId: this.opts.hostId,
         qemuVersion: this.opts.qemuVersion,
+        ...(this.opts.network ? { network: this.opts.network } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         prepare: (agent) => prepareTemplate(agent, input, log),
         readyTimeoutMs: tmo,

@@ -21,9 +21,9 @@ import type { BootMode } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import { AgentClient } from '../agent/agent-client.js';
 import { createOverlay } from '../fork/disk-overlay.js';
-import { newMachineId } from '../fork/identity.js';
+import { newMac, newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
-import { buildDomainXml, domainTypeFor, FORKD_XMLNS } from './domain-xml.js';
+import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
 
 export type VmState = 'creating' | 'running' | 'stopping' | 'gone';
@@ -52,6 +52,8 @@ export interface VmManagerOptions {
   accel: Accel;
   log: Logger;
   guest: GuestBoot;
+  /** Host side of every VM's NIC (hostd: FORKD_NETWORK), the same as its templates'. Absent or null: no NIC. */
+  network?: NetworkSpec | null;
   /** Replaces kernel, initramfs and cmdline (tests boot a guest whose agent never answers). */
   bootOverride?: Omit<GuestBoot, 'rootDisk'>;
   /** Deadline for the agent's first answer; default 30 s under KVM, 120 s under TCG. */
@@ -147,6 +149,8 @@ export class VmManager {
     const boot = { ...this.opts.guest, ...this.opts.bootOverride };
     const agentTimeoutMs = this.opts.agentReadyTimeoutMs ?? (accel === 'kvm' ? 30_000 : 120_000);
     const hostname = hostnameFor(req.vmId);
+    const network = this.opts.network ?? null;
+    const mac = network === null ? null : newMac();
     const record: VmRecord = {
       vmId: req.vmId,
       hostId: this.opts.hostId,
@@ -196,6 +200,7 @@ export class VmManager {
         initramfs: boot.initramfs,
         cmdline: boot.cmdline,
         disks: [{ path: paths.disk, format: 'qcow2' }],
+        ...(mac === null ? {} : { nic: { mac, network: network! } }),
         agentSocket: paths.agentSocket,
         consoleLog: paths.consoleLog,
         metadata: { vm: req.vmId, host: this.opts.hostId, kind: 'vm', created: record.createdAt, extra: { boot: record.boot } },
@@ -215,6 +220,8 @@ export class VmManager {
         agent.call('identity.set', {
           hostname,
           machineId: newMachineId(),
+          // The guest has this MAC from its XML already; sent as a clone's is, and the agent brings the link up.
+          ...(mac === null ? {} : { mac }),
           clockEpochMs: Date.now(),
           entropy: randomBytes(64).toString('base64'),
         }),
