@@ -20,7 +20,7 @@ import { ForkdError } from '../services/contracts/errors.js';
 import type { JobImage, JobInput, JobName, JobOutput, TemplateBuildInput, VmFacts } from '../services/contracts/jobs.js';
 import { createLogger } from '../services/contracts/logger.js';
 import { connectRedis } from '../services/contracts/redis.js';
-import { startCloneShell } from '../services/hostd/fork/fork.js';
+import { FORK_FORMAT_VERSION, startCloneShell } from '../services/hostd/fork/fork.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
 import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { templateDirs } from '../services/hostd/templates/template-store.js';
@@ -109,7 +109,7 @@ describe('a busybox template', () => {
     const [a, b] = await Promise.all([call('template.build', buildInput(), 300_000), call('template.build', buildInput(), 300_000)]);
     console.log(`template.build: ${Date.now() - t0} ms (buildMs ${a.buildMs}), files ${JSON.stringify(a.files)}`);
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ templateId: TID, accel: hostd!.accel.accel, formatVersion: 1, pool: { target: 1 } });
+    expect(a).toMatchObject({ templateId: TID, accel: hostd!.accel.accel, formatVersion: FORK_FORMAT_VERSION, pool: { target: 1 } });
     const again = await call('template.build', buildInput());
     expect(again).toMatchObject({ templateId: TID, buildMs: a.buildMs });
     expect((await ourDomains()).filter((d) => d.kind === 'tmpl')).toEqual([]);
@@ -127,6 +127,14 @@ describe('a busybox template', () => {
     expect(infos.map((i) => i.hostname)).toEqual(forked.map((f) => `vm-${f.vmId.replace(/-/g, '').slice(0, 12)}`));
     const domains = await ourDomains();
     for (const f of forked) expect(domains).toContainEqual({ name: f.domainName, kind: 'vm', vm: f.vmId });
+    const genids = await Promise.all(forked.map(async (f) => {
+      const d = await conn.lookupDomainByName(f.domainName);
+      const xml = await d!.getXMLDesc();
+      await d!.free();
+      return /<genid>([^<]+)<\/genid>/.exec(xml)?.[1];
+    }));
+    expect(genids[0]).toBeTruthy();
+    expect(genids[0]).not.toBe(genids[1]);
     const listed = await call('vm.list', {});
     expect(listed.vms.map((v) => v.vmId)).toEqual(expect.arrayContaining(forked.map((f) => f.vmId)));
   });
@@ -190,6 +198,11 @@ describe('a busybox template', () => {
     expect(await ourDomains()).toEqual(before);
     expect(existsSync(join(dataPaths(stack.dataDir).vms, vmId('x')))).toBe(false);
     expect(await call('template.delete', { templateId: `${TID}-bad` })).toEqual({ deleted: true });
+  });
+
+  it('refuses a template this host does not have: ERR_NOT_FOUND, status missing', async () => {
+    await expectCode(call('vm.fork', { vmId: vmId('z'), templateId: `${TID}-none`, usePool: true }), 'ERR_NOT_FOUND');
+    expect(await call('template.status', { templateId: `${TID}-none` })).toMatchObject({ state: 'missing' });
   });
 
   it('reports a template built under another accelerator as stale and refuses to fork it', async () => {
