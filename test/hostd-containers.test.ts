@@ -48,12 +48,12 @@ async function create(body: Record<string, unknown>): Promise<Response> {
   return stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox:latest', ...body }) });
 }
 
-/** Domains libvirt runs for this test's host id (by forkd's metadata). */
-async function ourDomains(): Promise<string[]> {
+/** VM domains libvirt runs for this test's host id (by forkd's metadata); `all` adds warm-pool shells and templates. */
+async function ourDomains(all = false): Promise<string[]> {
   const names: string[] = [];
   for (const d of await conn.listAllDomains(0)) {
     const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
-    if (md?.host === stack.config.hostId) names.push(d.name);
+    if (md?.host === stack.config.hostId && (all || d.name.startsWith('forkd-vm-'))) names.push(d.name);
     await d.free();
   }
   return names.sort();
@@ -102,7 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await hostd?.stop();
   if (conn) {
-    for (const name of await ourDomains().catch(() => [] as string[])) {
+    for (const name of await ourDomains(true).catch(() => [] as string[])) {
       const d = await conn.lookupDomainByName(name);
       await d?.destroy().catch(() => undefined);
       await d?.free();
@@ -153,11 +153,11 @@ describe('failures', () => {
 
 describe('a long-running container', () => {
   let c: View;
-  const serve = 'mkdir -p /www && echo hi-from-$(hostname) > /www/index.html && httpd -p 8080 -h /www && i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done';
+  const serve = 'mkdir -p /www && echo hi-from-$(hostname) > /www/index.html && httpd -p 8080 -h /www && (nc -ll -p 9000 -e cat &) && i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done';
 
   beforeAll(async () => {
     // Cold: adoption after a restart is about VMs hostd booted itself.
-    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }], boot: 'cold' }), 201);
+    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }, { containerPort: 9000 }], boot: 'cold' }), 201);
     expect(c.vm.boot).toBe('cold');
   });
 
@@ -192,7 +192,7 @@ describe('a long-running container', () => {
   });
 
   it('publishes its port on 127.0.0.1 and tunnels connections into the guest', async () => {
-    expect(c.ports).toHaveLength(1);
+    expect(c.ports).toHaveLength(2);
     expect(c.ports[0]).toMatchObject({ containerPort: 8080, hostAddress: '127.0.0.1' });
     const res = await fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`);
     expect(res.status).toBe(200);
@@ -200,6 +200,37 @@ describe('a long-running container', () => {
     // Several at once, each its own tunnel.
     const many = await Promise.all([1, 2, 3, 4].map(() => tcpRequest(c.ports[0]!.hostPort, 'GET / HTTP/1.0\r\n\r\n')));
     for (const m of many) expect(m).toMatch(/200 OK[\s\S]*hi-from-vm-/);
+  });
+
+  it('carries a conversation both ways on one tunnel, and bulk data through the credit windows', async () => {
+    const port = c.ports.find((p) => p.containerPort === 9000)!.hostPort;
+    const s = connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r, j) => { s.once('connect', r); s.once('error', j); });
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); });
+    const until = async (n: number): Promise<Buffer> => {
+      const deadline = Date.now() + 30_000;
+      while (buf.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const got = buf.subarray(0, n);
+      buf = buf.subarray(n);
+      return got;
+    };
+    const rtts: number[] = [];
+    for (const word of ['one\n', 'two\n', 'three\n']) {
+      const t0 = Date.now();
+      s.write(word);
+      expect((await until(word.length)).toString()).toBe(word);
+      rtts.push(Date.now() - t0);
+    }
+    const bulk = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < bulk.length; i++) bulk[i] = (i * 7 + 3) & 0xff;
+    const t1 = Date.now();
+    s.write(bulk);
+    const back = await until(bulk.length);
+    const bulkMs = Date.now() - t1;
+    expect(back.equals(bulk)).toBe(true);
+    s.destroy();
+    console.log(`port tunnel: echo round-trips ${rtts.join(', ')} ms; 1 MiB echoed in ${bulkMs} ms`);
   });
 
   describe('through the job contract directly', () => {
