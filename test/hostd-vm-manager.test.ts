@@ -128,12 +128,26 @@ describe('VmManager', () => {
 
     const vm = second.get(id);
     expect((await vm.agent.call('ping', {})).now).toBeGreaterThan(0);
+  });
 
-    expect(await second.destroy(id)).toBe(true);
-    expect(await conn.lookupDomainByName(`forkd-vm-${id}`)).toBeNull();
-    expect(existsSync(join(vmsDir, id))).toBe(false);
-    expect(await second.destroy(id)).toBe(false);
-    expect(() => second.get(id)).toThrow(/no VM/);
+  it('forgets a VM whose domain stops behind its back (as when QEMU dies), and says so', async () => {
+    const m = managers.at(-1)!;
+    const gone: string[] = [];
+    const unwatch = await m.watch((v) => gone.push(v));
+    try {
+      const d = (await conn.lookupDomainByName(`forkd-vm-${id}`))!;
+      await d.destroy();
+      await d.free();
+      const deadline = Date.now() + 20_000;
+      while (gone.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(gone).toEqual([id]);
+      expect(() => m.get(id)).toThrow(/no VM/);
+      expect(await m.list()).toEqual([]);
+      expect(existsSync(join(vmsDir, id))).toBe(false);
+      expect(await m.destroy(id)).toBe(false);
+    } finally {
+      await unwatch();
+    }
   });
 
   it('a guest whose agent never answers fails with ERR_GUEST_TIMEOUT and leaves no domain and no directory', async () => {

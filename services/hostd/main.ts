@@ -87,6 +87,9 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const ports = new PortPublisher(log.child({ part: 'ports' }));
     cleanup.push('published ports', () => ports.closeAll());
     await vms.adopt();
+    // A guest that dies on its own (panic, QEMU killed) is forgotten, and its ports closed.
+    const unwatch = await vms.watch((vmId) => void ports.unpublish(vmId));
+    cleanup.push('domain lifecycle events', unwatch);
     for (const v of await vms.list()) {
       const vm = vms.get(v.vmId);
       if (vm.record.ports.length === 0) continue;

@@ -367,6 +367,40 @@ export class VmManager {
     report.destroyed.push(vmId);
   }
 
+  /**
+   * Follows libvirt's lifecycle events: a running VM whose domain stops or
+   * crashes on its own (guest panic, QEMU killed) is forgotten and its files
+   * removed, and `onGone` is told (hostd closes its published ports). Its
+   * jobs then answer ERR_NOT_FOUND and vm.list no longer shows it.
+   */
+  async watch(onGone: (vmId: string) => void = () => undefined): Promise<() => Promise<void>> {
+    return libvirtCall('subscribing to domain lifecycle events', () =>
+      this.opts.conn.onLifecycle((ev) => {
+        if (ev.event !== 'stopped' && ev.event !== 'crashed') return;
+        const vm = [...this.vms.values()].find((v) => v.domainName === ev.domainName && v.state === 'running');
+        if (!vm) return;
+        void this.lost(vm, `${ev.event} (${ev.detail})`).then(
+          () => onGone(vm.vmId),
+          (err) => this.opts.log.warn('cleaning up after a VM that stopped failed', { vm: vm.vmId, ...errorFields(err) }),
+        );
+      }),
+    );
+  }
+
+  private async lost(vm: ManagedVm, why: string): Promise<void> {
+    const consoleTail = (await readFile(vm.paths.consoleLog, 'utf8').catch(() => '')).slice(-1000);
+    this.opts.log.warn('a VM stopped on its own; forgetting it', { vm: vm.vmId, why, consoleTail });
+    vm.to('stopping');
+    vm.agent.close();
+    try {
+      await destroyDomain(vm.domain);
+      await rm(vm.paths.dir, { recursive: true, force: true });
+    } finally {
+      vm.state = 'gone';
+      this.vms.delete(vm.vmId);
+    }
+  }
+
   /** Persists a VM's record (container id, published ports) for a later adoption. */
   async saveRecord(vm: ManagedVm): Promise<void> {
     await writeVmRecord(vm.paths.record, vm.record);
