@@ -48,7 +48,10 @@ export function validIPv4(addr: string): boolean {
 
 /**
  * busybox date sets whole seconds only. To land within a few ms of the host's
- * clock, wait for the next whole second of host time, then set it.
+ * clock, wait for the next whole second of host time, then set it. identity.set
+ * does not wait for that (a pool take must stay fast): it sets the nearest
+ * whole second at once (off by at most 500 ms) and the exact one in the
+ * background, within a second.
  */
 export function clockPlan(hostEpochMs: number, elapsedMs: number): { waitMs: number; setSeconds: number } {
   const nowHost = hostEpochMs + elapsedMs;
@@ -65,10 +68,12 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
       if (p.clockEpochMs !== undefined) {
         const plan = clockPlan(p.clockEpochMs, performance.now() - received);
         if (cfg.system) {
-          await new Promise((r) => setTimeout(r, plan.waitMs));
-          await runOk('date', ['-u', '-s', `@${plan.setSeconds}`]).catch((e: Error) => {
+          const nearest = Math.round((p.clockEpochMs + performance.now() - received) / 1000);
+          await runOk('date', ['-u', '-s', `@${nearest}`]).catch((e: Error) => {
             throw new AgentError('ERR_IO', `setting the clock: ${e.message}`);
           });
+          const exactAt = received + plan.waitMs;
+          setTimeout(() => void runOk('date', ['-u', '-s', `@${plan.setSeconds}`]).catch(() => {}), Math.max(0, exactAt - performance.now()));
         }
         applied.push('clock');
       }
