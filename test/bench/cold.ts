@@ -4,7 +4,7 @@
 // has no images, so the import is part of its road to first output.
 
 import type { BenchContext } from './setup.js';
-import { containerFirstOutput } from './first-output.js';
+import { agentRoundTrip, containerFirstOutput } from './first-output.js';
 import { load1, newModeResult, readPssAfterSettle, type ModeResult } from './samples.js';
 import { runLoop } from './run-loop.js';
 
@@ -24,6 +24,7 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
         const readyMs = returned - identityMs - (t['recordMs'] ?? 0);
         const c = await containerFirstOutput(vm.agent, ctx.busybox, 'bench', { importImage: true });
         const firstOutputMs = Date.now() - t0;
+        const pingMs = await agentRoundTrip(vm.agent);
         r.samples.push({
           readyMs,
           identityMs,
@@ -37,6 +38,7 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
             containerCreate: c.createMs,
             containerStart: c.startMs,
             firstLog: c.outputMs,
+            pingRoundTrip: pingMs,
           },
           load1: load1(),
         });

@@ -46,3 +46,14 @@ export async function containerFirstOutput(
   if (!seen) throw new Error(`container ${id}: its log ended without stdout`);
   return { importMs: t1 - t0, createMs: t2 - t1, startMs: t3 - t2, outputMs: Date.now() - t3 };
 }
+
+/**
+ * One ping on the established agent connection, after the measured steps: what
+ * a single request/reply costs (the handshake behind "ready" is two of them,
+ * hello and ping).
+ */
+export async function agentRoundTrip(agent: AgentClient): Promise<number> {
+  const t0 = performance.now();
+  await agent.call('ping', {}, { timeoutMs: 30_000 });
+  return Math.round(performance.now() - t0);
+}

@@ -10,10 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient, HostImage } from '../../services/hostd/agent/agent-client.js';
 import { createForkPool } from '../../services/hostd/fork/fork-pool.js';
 import { forkFromTemplate, type ForkedVm } from '../../services/hostd/fork/fork.js';
-import { containerFirstOutput } from './first-output.js';
+import { agentRoundTrip, containerFirstOutput } from './first-output.js';
 import { runLoop } from './run-loop.js';
 import { load1, newModeResult, readPssAfterSettle, type ModeResult, type Sample } from './samples.js';
-import { agentOf, type BenchContext, type BenchTemplate } from './setup.js';
+import { agentAttempts, agentOf, type BenchContext, type BenchTemplate } from './setup.js';
 
 export type Clone = ForkedVm<AgentClient>;
 
@@ -37,10 +37,12 @@ export async function cloneSample(vm: Clone, image: HostImage, t0: number, retur
   const c = await containerFirstOutput(vm.agent!, image, 'bench', { importImage: false }).catch((e: Error) => {
     throw new Error(`container in ${vm.identity.name}: ${e.message}`);
   });
+  const firstOutputMs = Date.now() - t0;
+  const pingMs = await agentRoundTrip(vm.agent!);
   return {
     readyMs,
     identityMs: ft.identityMs,
-    firstOutputMs: Date.now() - t0,
+    firstOutputMs,
     steps: {
       verify: ft.verifyMs,
       overlay: ft.overlayMs,
@@ -48,10 +50,12 @@ export async function cloneSample(vm: Clone, image: HostImage, t0: number, retur
       incoming: ft.incomingMs,
       resume: ft.resumeMs,
       agentReady: ft.agentReadyMs,
+      agentAttempts: agentAttempts.get(vm.agentSocket) ?? NaN,
       identity: ft.identityMs,
       containerCreate: c.createMs,
       containerStart: c.startMs,
       firstLog: c.outputMs,
+      pingRoundTrip: pingMs,
     },
     load1: load1(),
   };

@@ -10,7 +10,7 @@
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient } from '../../services/hostd/agent/agent-client.js';
-import { containerFirstOutput } from './first-output.js';
+import { agentRoundTrip, containerFirstOutput } from './first-output.js';
 import { runLoop } from './run-loop.js';
 import { load1, newModeResult, readPssAfterSettle, type ModeResult } from './samples.js';
 import type { BenchContext } from './setup.js';
@@ -57,15 +57,16 @@ export async function benchRestore(ctx: BenchContext): Promise<ModeResult> {
         const t0 = Date.now();
         await ctx.conn.restore(saveFile, null, 0);
         const restoreMs = Date.now() - t0;
-        await agent.waitReady({ timeoutMs: ctx.agentTimeoutMs });
+        const handshake = await agent.waitReady({ timeoutMs: ctx.agentTimeoutMs });
         const readyMs = Date.now() - t0;
         const c = await containerFirstOutput(agent, ctx.busybox, 'bench', { importImage: false });
         const firstOutputMs = Date.now() - t0;
+        const pingMs = await agentRoundTrip(agent);
         r.samples.push({
           readyMs,
           identityMs: 0,
           firstOutputMs,
-          steps: { restore: restoreMs, agentReady: readyMs - restoreMs, containerCreate: c.createMs, containerStart: c.startMs, firstLog: c.outputMs },
+          steps: { restore: restoreMs, agentReady: readyMs - restoreMs, agentAttempts: handshake.attempts, containerCreate: c.createMs, containerStart: c.startMs, firstLog: c.outputMs, pingRoundTrip: pingMs },
           load1: load1(),
         });
         if (last) {

@@ -64,7 +64,15 @@ export interface BenchContext {
   agentTimeoutMs: number;
 }
 
-export const agentOf = (socketPath: string): AgentClient => new AgentClient(socketPath);
+/** Handshake attempts waitReady needed, per agent socket (from AgentClient's 'agent ready' log line). */
+export const agentAttempts = new Map<string, number>();
+
+export const agentOf = (socketPath: string): AgentClient =>
+  new AgentClient(socketPath, {
+    log: (msg, fields) => {
+      if (msg === 'agent ready' && typeof fields?.['attempts'] === 'number') agentAttempts.set(socketPath, fields['attempts']);
+    },
+  });
 
 export async function hostFacts(conn: Connection): Promise<HostFacts> {
   const [lib, hyp] = await libvirtCall('reading versions', () => Promise.all([conn.getLibVersion(), conn.getVersion()]));
