@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
+import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
 import { Tenancy } from './tenancy.js';
 import { Vms } from './vms.js';
@@ -51,6 +52,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
+  await app.register(tenantRoutes, { db: deps.db });
   await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
   await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
   await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, deps.hostJobs), tenancy });

@@ -6,6 +6,7 @@ import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
+import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
 import { hostdCommand, upCommand } from './up.js';
 
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
+  tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,
 ];
