@@ -307,6 +307,28 @@ describe('a long-running container', () => {
       expect(frames.at(-1)).toBe('end');
     });
 
+    it('container.exec relays stdout, then exit and end; a missing command is ERR_CONTAINER_START with an error frame', async () => {
+      const frames = async (session: string): Promise<{ kind: string; data: string }[]> => {
+        const reader = redis.duplicate();
+        const out: { kind: string; data: string }[] = [];
+        for await (const f of readFrames<string>(reader, sessionKeys(session).out, AbortSignal.timeout(3000), 200)) {
+          out.push({ kind: f.kind, data: f.data.toString() });
+          if (f.kind === 'end' || f.kind === 'error') break;
+        }
+        reader.disconnect();
+        return out;
+      };
+      const ok = `execok${Date.now()}`;
+      expect(await jobs.call(host(), 'container.exec', { vmId: c.vm.id, containerId: c.id, session: ok, command: ['echo', 'framed'], stdin: false })).toEqual({ exitCode: 0 });
+      expect(await frames(ok)).toEqual([{ kind: 'stdout', data: 'framed\n' }, { kind: 'exit', data: '0' }, { kind: 'end', data: '' }]);
+      const bad = `execbad${Date.now()}`;
+      await expect(jobs.call(host(), 'container.exec', { vmId: c.vm.id, containerId: c.id, session: bad, command: ['/no/such'], stdin: false }))
+        .rejects.toMatchObject({ code: 'ERR_CONTAINER_START' });
+      const last = (await frames(bad)).at(-1)!;
+      expect(last.kind).toBe('error');
+      expect(JSON.parse(last.data).error.code).toBe('ERR_CONTAINER_START');
+    });
+
     it('exec round-trips: job level and agent level', async () => {
       const agent = hostd!.vms.get(c.vm.id).agent;
       const agentMs: number[] = [];
