@@ -16,6 +16,7 @@
 
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { identityParams } from '../vm/guest-identity.js';
 import type { Params, Result } from '../../contracts/agent-protocol/messages.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
@@ -236,12 +237,15 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       const id = shell.identity;
       const background = opts.clock === 'background';
       identityResult = await agent.call('identity.set', {
-        hostname: id.hostname,
-        machineId: id.machineId,
-        // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
-        ...(shell.network === null ? {} : { mac: id.mac }),
-        entropy: id.entropy,
-        ...(background ? {} : { clockEpochMs: Date.now() }),
+        ...identityParams({
+          hostname: id.hostname,
+          machineId: id.machineId,
+          // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
+          mac: shell.network === null ? null : id.mac,
+          nic: shell.network,
+          entropy: id.entropy,
+          clock: !background,
+        }),
         ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
       });
       identityMs = Date.now() - t3;

@@ -14,7 +14,6 @@
 // directory to `<vmsDir>/<vmId>/` (QEMU holds its files open; libvirt's copy of
 // the paths only matters for relabelling on destroy), then connects the agent
 // at the new path and gives the clone its identity. vm.json is written last.
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { DomainModificationImpact, MetadataType, type Domain } from '../../../native/libvirt/index.js';
@@ -26,6 +25,7 @@ import type { ForkedVm } from '../fork/fork.js';
 import { FORK_FORMAT_VERSION } from '../fork/format.js';
 import { destroyQuietly } from '../fork/ports.js';
 import { escapeXml } from '../vm/domain-xml.js';
+import { identityParams } from '../vm/guest-identity.js';
 import { hostnameFor, ManagedVm, type VmManager } from '../vm/vm-manager.js';
 import { domainNameOf, vmPaths, writeVmRecord, type VmRecord } from '../vm/vm-record.js';
 import { FORKD_XMLNS } from '../vm/domain-xml.js';
@@ -121,14 +121,12 @@ export async function claimPoolClone(
     await agent.waitReady({ timeoutMs: ctx.agentTimeoutMs });
     const tAgent = Date.now();
     const hostname = hostnameFor(info.vmId);
-    const applied = await agent.call('identity.set', {
+    const applied = await agent.call('identity.set', identityParams({
       hostname,
       machineId: forked.identity.machineId,
-      // The guest still has the template's MAC (virtio-net's device state): give it the clone's.
-      ...(forked.network === null ? {} : { mac: forked.identity.mac }),
-      entropy: randomBytes(64).toString('base64'),
-      clockEpochMs: Date.now(),
-    });
+      mac: forked.network === null ? null : forked.identity.mac,
+      nic: forked.network,
+    }));
     const tIdentity = Date.now();
     if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
     const record = baseRecord(ctx, info.vmId, 'pool', forked, info.memoryMib, info.vcpus);

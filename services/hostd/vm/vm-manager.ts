@@ -8,7 +8,7 @@
 // A failure at any step of a cold boot destroys the domain and removes the
 // directory, and the error names the step. hostd's shutdown only closes agent
 // connections (close()): VMs outlive hostd, and the next one adopts them.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -23,6 +23,7 @@ import { AgentClient } from '../agent/agent-client.js';
 import { createOverlay } from '../fork/disk-overlay.js';
 import { newMac, newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
+import { identityParams } from './guest-identity.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
 
@@ -217,14 +218,7 @@ export class VmManager {
       cleanup.push('close the agent connection', () => agent.close());
       await timed('agentReady', () => waitForAgent(vm, agentTimeoutMs));
       const applied = await timed('identity', () =>
-        agent.call('identity.set', {
-          hostname,
-          machineId: newMachineId(),
-          // The guest has this MAC from its XML already; sent as a clone's is, and the agent brings the link up.
-          ...(mac === null ? {} : { mac }),
-          clockEpochMs: Date.now(),
-          entropy: randomBytes(64).toString('base64'),
-        }),
+        agent.call('identity.set', identityParams({ hostname, machineId: newMachineId(), mac, nic: mac === null ? null : network! })),
       );
       if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
       record.timings['bootMs'] = Date.now() - t0;
