@@ -37,3 +37,14 @@ export function printTable(headers: string[], rows: (string | number | null | un
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   for (const r of cells) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]!))).join('  ') + '\n');
 }
+
+/**
+ * For commands that act on several named things (`forkd rm A B`): runs `act`
+ * on each in turn and prints what it returns (the name by default). Naming
+ * nothing is a usage error.
+ */
+export async function forEachTarget(cmd: Command, targets: string[], act: (target: string) => Promise<string | void>): Promise<number> {
+  if (targets.length === 0) throw new ForkdError('ERR_VALIDATION', `usage: ${cmd.usage}`, { field: cmd.path.at(-1) ?? 'target' });
+  for (const target of targets) process.stdout.write(`${(await act(target)) ?? target}\n`);
+  return 0;
+}

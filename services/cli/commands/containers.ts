@@ -1,6 +1,6 @@
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
-import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
+import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
 import { pipeNdjson } from '../streams.js';
 
 export interface ContainerView {
@@ -86,11 +86,9 @@ export const stopCommand: Command = {
   positionals: true,
   async run({ values, positionals }) {
     const api = ApiClient.fromEnv();
-    for (const id of needIds(positionals, 'forkd stop [-t SEC] CONTAINER…')) {
+    return forEachTarget(stopCommand, positionals, async (id) => {
       await api.request('POST', `/v1/containers/${enc(id)}/stop${values.time ? `?timeoutSec=${enc(String(values.time))}` : ''}`);
-      process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 };
 
@@ -102,11 +100,9 @@ export const killCommand: Command = {
   positionals: true,
   async run({ values, positionals }) {
     const api = ApiClient.fromEnv();
-    for (const id of needIds(positionals, 'forkd kill [-s SIGNAL] CONTAINER…')) {
+    return forEachTarget(killCommand, positionals, async (id) => {
       await api.request('POST', `/v1/containers/${enc(id)}/kill${values.signal ? `?signal=${enc(String(values.signal))}` : ''}`);
-      process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 };
 
@@ -118,10 +114,8 @@ export const rmCommand: Command = {
   positionals: true,
   async run({ values, positionals }) {
     const api = ApiClient.fromEnv();
-    for (const id of needIds(positionals, 'forkd rm [-f] CONTAINER…')) {
+    return forEachTarget(rmCommand, positionals, async (id) => {
       await api.request('DELETE', `/v1/containers/${enc(id)}${values.force ? '?force=true' : ''}`);
-      process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 };

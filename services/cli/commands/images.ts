@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
-import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
+import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
 
 interface ImageView { id: string; tags: string[]; sizeBytes: number; layers: number; createdAt: string }
 
@@ -78,12 +78,10 @@ export const imageRmCommand: Command = {
   options: {},
   positionals: true,
   async run({ positionals }) {
-    if (positionals.length === 0) throw new ForkdError('ERR_VALIDATION', 'usage: forkd image rm IMAGE…', { field: 'image' });
     const api = ApiClient.fromEnv();
-    for (const ref of positionals) {
+    return forEachTarget(imageRmCommand, positionals, async (ref) => {
       const { deleted } = await api.request<{ deleted: ImageView }>('DELETE', `/v1/images/${encodeURIComponent(ref)}`);
-      process.stdout.write(`deleted ${deleted.id}\n`);
-    }
-    return 0;
+      return `deleted ${deleted.id}`;
+    });
   },
 };

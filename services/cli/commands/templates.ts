@@ -1,6 +1,6 @@
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
-import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
+import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
 
 interface Pool { target: number; ready: number; starting: number }
 interface TemplateView { id: string; hostId: string; image: string | null; vcpus: number; memoryMib: number; accel: string; state: string; poolSize: number; pool: Pool | null; vms: number; createdAt: string; error: string | null }
@@ -88,13 +88,10 @@ export const templateRmCommand: Command = {
   options: {},
   positionals: true,
   async run({ positionals }) {
-    if (positionals.length === 0) throw new ForkdError('ERR_VALIDATION', 'usage: forkd template rm ID…', { field: 'id' });
     const api = ApiClient.fromEnv();
-    for (const id of positionals) {
+    return forEachTarget(templateRmCommand, positionals, async (id) => {
       await api.request('DELETE', `/v1/templates/${enc(id)}`);
-      process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 };
 
@@ -135,12 +132,9 @@ export const vmRmCommand: Command = {
   options: {},
   positionals: true,
   async run({ positionals }) {
-    if (positionals.length === 0) throw new ForkdError('ERR_VALIDATION', 'usage: forkd vm rm ID…', { field: 'id' });
     const api = ApiClient.fromEnv();
-    for (const id of positionals) {
+    return forEachTarget(vmRmCommand, positionals, async (id) => {
       await api.request('DELETE', `/v1/vms/${enc(id)}`);
-      process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 };
