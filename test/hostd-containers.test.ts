@@ -115,13 +115,19 @@ afterAll(async () => {
 
 describe('a container that prints and exits', () => {
   it('shows its output in the logs and exits 3; removing it destroys the VM', async () => {
-    const c = await json<View>(await create({ command: ['sh', '-c', 'echo hello from $(hostname); exit 3'], boot: 'cold' }), 201);
+    const c = await json<View>(await create({ command: ['sh', '-c', 'seq 1 20000; echo hello from $(hostname); exit 3'], boot: 'cold' }), 201);
     expect(c.vm.boot).toBe('cold');
     console.log(`container.create (cold) timings: ${JSON.stringify(c.vm.timings)}`);
     const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
     expect(waited).toMatchObject({ state: 'exited', exitCode: 3, oomKilled: false });
+    const t0 = Date.now();
     const logs = await (await stack.api(`/v1/containers/${c.id}/logs`)).text();
-    expect(logs).toMatch(/^hello from vm-[0-9a-f]{1,12}\n$/);
+    console.log(`logs of 20001 lines through API+hostd+relay: ${Date.now() - t0} ms`);
+    const lines = logs.split('\n');
+    expect(lines.slice(0, 3)).toEqual(['1', '2', '3']);
+    expect(lines).toHaveLength(20002);
+    expect(lines[20000]).toMatch(/^hello from vm-[0-9a-f]{1,12}$/);
+    expect(await (await stack.api(`/v1/containers/${c.id}/logs?tail=1`)).text()).toMatch(/^hello from vm-[0-9a-f]{1,12}\n$/);
     expect(await ourDomains()).toContain(c.vm.domainName);
     await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
     expect(await ourDomains()).not.toContain(c.vm.domainName);

@@ -9,6 +9,7 @@ import type { JobInput, JobOutput } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
 import { readFrames, RelayWriter, sessionKeys, type InKind, type OutKind } from '../../contracts/stream-relay.js';
 import type { JobContext } from '../job-handlers.js';
+import { FrameBatcher } from './frame-batcher.js';
 import { guest, vmFor, type ContainerDeps } from './guest.js';
 
 export function containerLogsHandler(deps: ContainerDeps) {
@@ -22,15 +23,20 @@ export function containerLogsHandler(deps: ContainerDeps) {
       const agent = vmFor(deps, input).agent;
       const h = agent.logs({ id: input.containerId, follow: input.follow, ...(input.tail === undefined ? {} : { tail: input.tail }) }, { signal: cancel.signal });
       let lines = 0;
+      const batch = new FrameBatcher<OutKind>(out);
       try {
         for await (const rec of h.records) {
-          await out.write(rec.stream, rec.partial ? rec.text : `${rec.text}\n`);
+          await batch.add(rec.stream, rec.partial ? rec.text : `${rec.text}\n`);
           if (!rec.partial) lines++;
         }
         await guest(`logs of container ${input.containerId}`, () => h.result);
       } catch (err) {
-        if (!cancel.signal.aborted) throw err;
+        if (!cancel.signal.aborted) {
+          await batch.flush().catch(() => undefined);
+          throw err;
+        }
       }
+      await batch.flush();
       await out.write('end');
       return { lines };
     });
