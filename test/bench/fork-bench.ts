@@ -19,7 +19,7 @@ import { goalsOf, renderText, type BenchReport } from './report.js';
 import { benchRestore } from './restore.js';
 import { modeJson, type ModeJson, type ModeResult } from './samples.js';
 import { benchScale, type ScaleResult } from './scale.js';
-import { buildBenchTemplate, busyboxImage, coldVmManager, detectBenchAccel, gitFacts, guestImage, hostFacts, type BenchContext, type BenchTemplate } from './setup.js';
+import { benchNetwork, buildBenchTemplate, busyboxImage, coldVmManager, detectBenchAccel, gitFacts, guestImage, hostFacts, type BenchContext, type BenchTemplate } from './setup.js';
 
 export interface BenchRun {
   report: BenchReport;
@@ -61,7 +61,8 @@ export async function runForkBench(opts: BenchOptions, say: (line: string) => vo
     const busybox = await busyboxImage(workDir);
     const hostId = `bench-${process.pid}`;
     const agentTimeoutMs = accel.accel === 'kvm' ? 60_000 : 300_000;
-    const base = { conn, hostId, workDir, accel, log, agentTimeoutMs };
+    const network = benchNetwork(config);
+    const base = { conn, hostId, workDir, accel, log, agentTimeoutMs, network };
     const vms = await coldVmManager(base, guest);
     cleanup.push('close VmManager agent connections', () => vms.close());
     const ctx: BenchContext = { ...base, opts, config, fc: conn as unknown as ForkConnection, say, cleanup, names, host, guest, busybox, vms };
@@ -105,7 +106,7 @@ export async function runForkBench(opts: BenchOptions, say: (line: string) => vo
       accel: accel.accel,
       accel_reason: accel.reason,
       host: { ...host, loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
-      guest: { image: guest.id, kernel: guest.kernelVersion, memory_mib: opts.memoryMib, vcpus: opts.vcpus, nic: 'none (same in every mode)' },
+      guest: { image: guest.id, kernel: guest.kernelVersion, memory_mib: opts.memoryMib, vcpus: opts.vcpus, nic: `${config.network} (FORKD_NETWORK, same in every mode)` },
       runs: opts.runs,
       quick: opts.quick,
       duration_s: Math.round((Date.now() - started) / 1000),

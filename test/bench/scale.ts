@@ -73,7 +73,7 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
       out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs, ctx.opts.memoryMib));
       out.reached = alive.length;
       const last = out.steps[out.steps.length - 1]!;
-      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, MemAvailable −${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
+      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, MemAvailable drop ${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
     }
   } finally {
     // Destroy in batches: one at a time takes minutes with 64 (each waits for its QEMU to exit).

@@ -25,7 +25,7 @@ import type { ForkConnection } from '../../services/hostd/fork/ports.js';
 import { buildTemplate, type TemplateBuildResult } from '../../services/hostd/fork/template-builder.js';
 import type { HostInfo } from '../../services/hostd/fork/template-manifest.js';
 import { libvirtCall } from '../../services/hostd/libvirt.js';
-import { MACHINE_TYPE } from '../../services/hostd/vm/domain-xml.js';
+import { MACHINE_TYPE, networkSpecFor, type NetworkSpec } from '../../services/hostd/vm/domain-xml.js';
 import { VmManager } from '../../services/hostd/vm/vm-manager.js';
 import type { BenchOptions } from './args.js';
 import type { BenchCleanup } from './cleanup.js';
@@ -61,6 +61,8 @@ export interface BenchContext {
   guest: GuestImage;
   busybox: HostImage;
   vms: VmManager;
+  /** The same NIC in every mode, as hostd gives its VMs (null: none). */
+  network: NetworkSpec | null;
   agentTimeoutMs: number;
 }
 
@@ -131,8 +133,17 @@ export async function busyboxImage(workDir: string): Promise<HostImage> {
   };
 }
 
-export async function coldVmManager(ctx: Pick<BenchContext, 'conn' | 'hostId' | 'workDir' | 'accel' | 'log' | 'agentTimeoutMs'>, guest: GuestImage): Promise<VmManager> {
+/** hostd's NIC for every VM, template and clone (FORKD_NETWORK, default `user`); null: none. */
+export function benchNetwork(config: ForkdConfig): NetworkSpec | null {
+  return networkSpecFor(config.network);
+}
+
+export async function coldVmManager(
+  ctx: Pick<BenchContext, 'conn' | 'hostId' | 'workDir' | 'accel' | 'log' | 'agentTimeoutMs' | 'network'>,
+  guest: GuestImage,
+): Promise<VmManager> {
   const vms = new VmManager({
+    network: ctx.network,
     conn: ctx.conn,
     hostId: ctx.hostId,
     vmsDir: join(ctx.workDir, 'vms'),
@@ -167,6 +178,7 @@ export async function buildBenchTemplate(ctx: BenchContext): Promise<BenchTempla
     name: `${ctx.names.forkPrefix}tmpl`,
     hostId: ctx.hostId,
     qemuVersion: ctx.host.qemu,
+    ...(ctx.network === null ? {} : { network: ctx.network }),
     agent: agentOf,
     readyTimeoutMs: ctx.agentTimeoutMs,
     prepare: async (agent) => {
