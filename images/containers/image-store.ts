@@ -8,8 +8,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { loadConfig } from '../../services/contracts/config.js';
 import { ForkdError } from '../../services/contracts/errors.js';
 import { ID_RE, normalizeRef, parseRef, PREFIX_RE } from './refs.js';
 import { withStoreLock } from './store-lock.js';
@@ -55,20 +55,10 @@ export interface StagedImage {
 
 const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
 
-function defaultDataDir(): string {
-  const env = process.env.FORKD_DATA_DIR;
-  if (env !== undefined && env !== '') return env;
-  // <repo>/images/containers/image-store.ts (or dist/images/containers/…) → <repo>/var
-  let dir = dirname(fileURLToPath(import.meta.url));
-  dir = resolve(dir, '..', '..');
-  if (dir.endsWith(`${'/'}dist`)) dir = dirname(dir);
-  return join(dir, 'var');
-}
-
 export class ImageStore {
   readonly root: string;
 
-  constructor(dataDir: string = defaultDataDir()) {
+  constructor(dataDir: string = loadConfig().dataDir) {
     this.root = join(dataDir, 'images', 'containers');
   }
 
