@@ -26,7 +26,7 @@ export interface BenchOptions {
 }
 
 export const BENCH_USAGE =
-  'bench fork [--runs N] [--quick] [--modes cold,restore,fork,pool] [--scale 1,8,32,64|none] [--pss-vms N] [--settle-ms MS] [--out FILE] [--json]';
+  'fork [--runs N] [--quick] [--modes cold,restore,fork,pool] [--scale 1,8,32,64|none] [--pss-vms N] [--settle-ms MS] [--out FILE] [--json]';
 
 export class UsageError extends Error {}
 
