@@ -371,8 +371,11 @@ describe('a long-running container', () => {
   });
 
   it('stops with SIGTERM (then SIGKILL after the grace period) and is removed with its VM', async () => {
+    // sh as the container's PID 1 ignores SIGTERM: stop must wait the grace period, then SIGKILL.
+    const t0 = Date.now();
     const stopped = await json<View>(await stack.api(`/v1/containers/${c.id}/stop?timeoutSec=2`, { method: 'POST' }));
     expect(stopped.state).toBe('exited');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
     await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
     expect(await ourDomains()).not.toContain(c.vm.domainName);
     await expect(fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`)).rejects.toThrow();
