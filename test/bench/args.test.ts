@@ -73,3 +73,10 @@ describe('evaluateGoals: PSS without TCG', () => {
     expect(pss!.measured).toContain('45 %');
   });
 });
+
+describe('renameAheadSteps', () => {
+  it('marks the shell steps of a pool take as done ahead of the request and drops verify', async () => {
+    const { renameAheadSteps } = await import('./samples.js');
+    expect(renameAheadSteps({ verify: 0, overlay: 10, domainStart: 400, incoming: 20 })).toEqual({ 'overlay (ahead of take)': 10, 'domainStart (ahead of take)': 400, incoming: 20 });
+  });
+});

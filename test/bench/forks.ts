@@ -12,7 +12,7 @@ import { createForkPool } from '../../services/hostd/fork/fork-pool.js';
 import { forkFromTemplate, type ForkedVm } from '../../services/hostd/fork/fork.js';
 import { agentRoundTrip, containerFirstOutput } from './first-output.js';
 import { runLoop } from './run-loop.js';
-import { load1, newModeResult, readPssAfterSettle, type ModeResult, type Sample } from './samples.js';
+import { load1, newModeResult, readPssAfterSettle, renameAheadSteps, type ModeResult, type Sample } from './samples.js';
 import { agentAttempts, agentOf, type BenchContext, type BenchTemplate } from './setup.js';
 
 export type Clone = ForkedVm<AgentClient>;
@@ -50,7 +50,7 @@ export async function cloneSample(vm: Clone, image: HostImage, t0: number, retur
       incoming: ft.incomingMs,
       resume: ft.resumeMs,
       agentReady: ft.agentReadyMs,
-      agentAttempts: agentAttempts.get(vm.agentSocket) ?? NaN,
+      'handshakeAttempts (count)': agentAttempts.get(vm.agentSocket) ?? NaN,
       identity: ft.identityMs,
       containerCreate: c.createMs,
       containerStart: c.startMs,
@@ -109,7 +109,9 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<Mo
       const returnedAt = Date.now();
       try {
         const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
-        s.steps['waitForShell'] = waited;
+        // The shell was made before the take: its overlay and domain start are not part of the request.
+        s.steps = renameAheadSteps(s.steps);
+        s.steps['waitForShell (before take)'] = waited;
         if (pool.stats().coldForks > coldBefore) s.note = 'no ready shell: the pool forked cold';
         r.samples.push(s);
       } finally {

@@ -66,7 +66,7 @@ export async function benchRestore(ctx: BenchContext): Promise<ModeResult> {
           readyMs,
           identityMs: 0,
           firstOutputMs,
-          steps: { restore: restoreMs, agentReady: readyMs - restoreMs, agentAttempts: handshake.attempts, containerCreate: c.createMs, containerStart: c.startMs, firstLog: c.outputMs, pingRoundTrip: pingMs },
+          steps: { restore: restoreMs, agentReady: readyMs - restoreMs, 'handshakeAttempts (count)': handshake.attempts, containerCreate: c.createMs, containerStart: c.startMs, firstLog: c.outputMs, pingRoundTrip: pingMs },
           load1: load1(),
         });
         if (last) {

@@ -149,3 +149,13 @@ export function modeJson(r: ModeResult): ModeJson {
     samples: r.samples,
   };
 }
+
+/** A pool take's shell steps happened ahead of the request: name them so. */
+export function renameAheadSteps(steps: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(steps)) {
+    if (k === 'verify') continue; // the pool does not re-verify on take
+    out[k === 'overlay' || k === 'domainStart' ? `${k} (ahead of take)` : k] = v;
+  }
+  return out;
+}
