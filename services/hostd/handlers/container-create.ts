@@ -68,10 +68,11 @@ export function containerCreateHandler(deps: CreateDeps) {
       vm.record.containerId = input.containerId;
       const ports = await publishOnce(deps, vm, input);
       timings['totalMs'] = Date.now() - t0;
+      // A retry reports its own timings but keeps the VM's original ones on record.
       if (!existing) vm.record.timings = timings;
       await deps.vms.saveRecord(vm);
       await ctx.progress(100, 'running');
-      return { vm: facts(vm, existing ? timings : vm.record.timings), status: toStatus(c as ContainerSummary), ports };
+      return { vm: facts(vm, timings), status: toStatus(c as ContainerSummary), ports };
     } catch (err) {
       if (vm) {
         await deps.ports.unpublish(input.vmId).catch(() => undefined);
