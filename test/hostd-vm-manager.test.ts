@@ -195,6 +195,18 @@ describe('VmManager', () => {
     expect(existsSync(join(vmsDir, sid))).toBe(false);
   });
 
+  it('a domain libvirt refuses to start is ERR_LIBVIRT naming the step, and leaves no directory', async () => {
+    const m = manager({ bootOverride: { kernel: '/nonexistent/vmlinuz', initramfs: probe.initramfs, cmdline: probe.cmdline } });
+    await m.init();
+    const lid = vmId();
+    const err = await m.createColdVm({ vmId: lid, vcpus: 1, memoryMib: 128 }).catch((e: unknown) => e);
+    expect((err as ForkdError).code).toBe('ERR_LIBVIRT');
+    expect((err as ForkdError).message).toMatch(/step "vmStart"/);
+    expect((err as ForkdError).detail).toMatchObject({ step: 'vmStart', vmId: lid });
+    expect(await conn.lookupDomainByName(`forkd-vm-${lid}`)).toBeNull();
+    expect(existsSync(join(vmsDir, lid))).toBe(false);
+  });
+
   it('refuses ids that cannot name a domain or a directory', async () => {
     const m = manager();
     await expect(m.createColdVm({ vmId: '../etc', vcpus: 1, memoryMib: 128 })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
