@@ -15,7 +15,7 @@ import { ForkdError } from '../services/contracts/errors.js';
 import { createLogger } from '../services/contracts/logger.js';
 import { detectAccel, type AccelVerdict } from '../services/hostd/accel.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
-import { AGENT_BUNDLE } from '../services/hostd/main.js';
+import { AGENT_BUNDLE, startHostd } from '../services/hostd/main.js';
 import { buildDomainXml } from '../services/hostd/vm/domain-xml.js';
 import { hostnameFor, VmManager, type VmManagerOptions } from '../services/hostd/vm/vm-manager.js';
 import { sharedCacheDataDir } from './harness.js';
@@ -205,6 +205,13 @@ describe('VmManager', () => {
     expect((err as ForkdError).detail).toMatchObject({ step: 'vmStart', vmId: lid });
     expect(await conn.lookupDomainByName(`forkd-vm-${lid}`)).toBeNull();
     expect(existsSync(join(vmsDir, lid))).toBe(false);
+  });
+
+  it('hostd refuses to start without the agent bundle, saying to run npm run build', async () => {
+    const config = loadConfig({ FORKD_DATA_DIR: dataDir, FORKD_HOST_ID: hostId, FORKD_ACCEL: accel.accel });
+    const err = await startHostd(config, 'redis://127.0.0.1:9', log, { agentBundle: join(dataDir, 'no-agent.mjs') }).catch((e: unknown) => e);
+    expect((err as ForkdError).code).toBe('ERR_CONFIG');
+    expect((err as ForkdError).message).toMatch(/no-agent\.mjs is missing: run `npm run build`/);
   });
 
   it('refuses ids that cannot name a domain or a directory', async () => {

@@ -36,19 +36,21 @@ export interface RunningHostd {
 /** Knobs tests use; production runs on the defaults. */
 export interface HostdOptions {
   vm?: Pick<VmManagerOptions, 'bootOverride' | 'agentReadyTimeoutMs' | 'adoptTimeoutMs'>;
+  /** Default AGENT_BUNDLE. */
+  agentBundle?: string;
 }
 
 /** The agent bundle the guest image carries (built by `npm run build`). */
 export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'agent.mjs');
 
-async function guestImage(config: ForkdConfig, log: Logger): Promise<GuestImage> {
-  if (!existsSync(AGENT_BUNDLE)) {
-    throw new ForkdError('ERR_CONFIG', `the guest agent bundle ${AGENT_BUNDLE} is missing: run \`npm run build\` (it bundles services/agent into dist/agent/agent.mjs)`);
+async function guestImage(config: ForkdConfig, log: Logger, agentBundle: string): Promise<GuestImage> {
+  if (!existsSync(agentBundle)) {
+    throw new ForkdError('ERR_CONFIG', `the guest agent bundle ${agentBundle} is missing: run \`npm run build\` (it bundles services/agent into dist/agent/agent.mjs)`);
   }
   const started = Date.now();
   const image = await buildGuestImage({
     dataDir: config.dataDir,
-    agentBundle: AGENT_BUNDLE,
+    agentBundle,
     onProgress: (step, detail) => log.info(`guest image: ${step}`, detail === undefined ? {} : { detail }),
   });
   log.info('guest image ready', { id: image.id, ms: Date.now() - started });
@@ -67,7 +69,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const accel = await detectAccel({ conn, config, log, qemuVersion });
     log.info(`accelerator: ${accel.accel} (${accel.reason})`, { accel: accel.accel, libvirtVersion, qemuVersion });
 
-    const image = await guestImage(config, log);
+    const image = await guestImage(config, log, opts.agentBundle ?? AGENT_BUNDLE);
     // One NIC for cold VMs, templates and so clones (a clone's device must be its template's).
     const network = networkSpecFor(config.network);
 
