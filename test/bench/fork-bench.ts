@@ -99,6 +99,8 @@ export async function runForkBench(opts: BenchOptions, say: (line: string) => vo
       scaling = await benchScale(ctx, template);
     }
 
+    // Interrupted: the signal handler is cleaning up and exits; a partial report must not replace a good one.
+    if (cleanup.interrupted) throw new Error('interrupted');
     const partial: Omit<BenchReport, 'goals'> = {
       benchmark: 'fork',
       date: new Date().toISOString(),

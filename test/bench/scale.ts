@@ -62,6 +62,7 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
             ctx.say(`  scaling: ${alive.length}/${out.target} clones alive, last fork ready ${s.readyMs} ms, first output ${s.firstOutputMs} ms (load ${s.load1})`);
           }
         } catch (err) {
+          if (ctx.cleanup.interrupted) throw err;
           const msg = `clone ${alive.length + (vm ? 0 : 1)} of ${target}: ${(err as Error).message}`;
           out.errors.push(msg);
           ctx.say(`  scaling: FAILED ${msg.split('\n')[0]}`);
