@@ -55,6 +55,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
   { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
   { name: 'FORKD_NETWORK', default: 'user', meaning: 'The NIC of every VM, template and clone: `user` (QEMU user-mode networking, a private NAT per VM, no host set-up), `default` (libvirt\'s NAT network `default`), `none`. Templates built with another setting are stale and rebuilt.' },
+  { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];

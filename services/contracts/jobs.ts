@@ -36,6 +36,8 @@ export interface HostInfo {
   qemuVersion: string;
   capacity: { cpus: number; memoryMib: number; freeMemoryMib: number };
   vms: { running: number; total: number };
+  /** Kernel same-page merging, where the host has it (reported only; nothing depends on it). */
+  ksm: { available: boolean; running: boolean; pagesSharing: number; pagesShared: number };
 }
 
 /** A container image as hostd needs it: config plus layer tars in the shared image store. */

@@ -10,6 +10,7 @@ import { CleanupStack } from '../contracts/cleanup-stack.js';
 import { ForkdError } from '../contracts/errors.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import { connectRedis } from '../contracts/redis.js';
+import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
@@ -67,6 +68,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const libvirtVersion = lib.string;
     const qemuVersion = hyp.string;
     const accel = await detectAccel({ conn, config, log, qemuVersion });
+    if (config.ksm === 'on' && !(await enableKsm())) log.warn('FORKD_KSM=on but this host has no writable KSM (/sys/kernel/mm/ksm/run)');
     log.info(`accelerator: ${accel.accel} (${accel.reason})`, { accel: accel.accel, libvirtVersion, qemuVersion });
 
     const image = await guestImage(config, log, opts.agentBundle ?? AGENT_BUNDLE);

@@ -22,6 +22,10 @@ const hostSchema = {
       properties: { cpus: { type: 'integer' }, memoryMib: { type: 'integer' }, freeMemoryMib: { type: 'integer' } },
     },
     vms: { type: 'object', properties: { running: { type: 'integer' }, total: { type: 'integer' } } },
+    ksm: {
+      type: 'object',
+      properties: { available: { type: 'boolean' }, running: { type: 'boolean' }, pagesSharing: { type: 'integer' }, pagesShared: { type: 'integer' } },
+    },
   },
 } as const;
 

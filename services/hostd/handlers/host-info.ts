@@ -3,6 +3,7 @@ import type { Connection } from '../../../native/libvirt/index.js';
 import type { HostInfo } from '../../contracts/jobs.js';
 import { FORKD_VERSION } from '../../contracts/version.js';
 import type { AccelVerdict } from '../accel.js';
+import { ksmStatus } from '../ksm.js';
 import { libvirtCall } from '../libvirt.js';
 
 /** `host.info`: the facts /v1/info shows, read from libvirt each time. */
@@ -32,6 +33,7 @@ export function hostInfoHandler(deps: { conn: Connection; hostId: string; accel:
       qemuVersion: deps.qemuVersion,
       capacity: { cpus: node.cpus, memoryMib: Math.floor(node.memoryBytes / 2 ** 20), freeMemoryMib: Math.floor(freeBytes / 2 ** 20) },
       vms: { running, total },
+      ksm: await ksmStatus(),
     };
   };
 }
