@@ -35,6 +35,7 @@ export interface ForkdConfig {
   jobTimeoutMs: number;
   poolSize: number;
   network: NetworkMode;
+  ksm: 'on' | 'leave';
 }
 
 export interface ConfigVariable {
@@ -106,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     jobTimeoutMs: timeout,
     poolSize,
     network: oneOf('FORKD_NETWORK', env.FORKD_NETWORK || 'user', ['user', 'default', 'none'] as const),
+    ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
   };
 }
 
