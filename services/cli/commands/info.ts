@@ -20,7 +20,7 @@ export const infoCommand: Command = {
     }
     process.stdout.write(`forkd ${info.version}  accel=${info.accel ?? '?'}  libvirt=${info.libvirtVersion ?? '?'}  qemu=${info.qemuVersion ?? '?'}\n\n`);
     printTable(['HOST', 'STATE', 'ACCEL', 'CPUS', 'MEMORY', 'FREE', 'VMS', 'KSM'], info.hosts.map((h) => [
-      h.hostId, h.state + (h.error ? ` (${h.error})` : ''), h.accel ? `${h.accel}${h.accelReason ? ` (${h.accelReason})` : ''}` : null,
+      h.hostId, h.state + (h.error ? ` (${h.error})` : ''), h.accel ? `${h.accel}${h.accelReason ? ` (${h.accelReason.length > 40 ? `${h.accelReason.slice(0, 39)}…` : h.accelReason})` : ''}` : null,
       h.capacity?.cpus, h.capacity ? `${h.capacity.memoryMib} MiB` : null, h.capacity ? `${h.capacity.freeMemoryMib} MiB` : null,
       h.vms ? `${h.vms.running}/${h.vms.total}` : null,
       h.ksm ? (h.ksm.available ? (h.ksm.running ? `on (${h.ksm.pagesSharing} pages shared)` : 'off') : 'absent') : null,
