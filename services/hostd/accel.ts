@@ -98,7 +98,10 @@ async function bootProbe(conn: Connection, probe: ProbeImage, accel: Accel, conf
     memory: { mode: 'anonymous' },
   });
   const started = Date.now();
-  const domain = await conn.createDomainXML(xml, 0);
+  const domain = await conn.createDomainXML(xml, 0).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   try {
     while (Date.now() - started < timeoutMs) {
       const out = await readFile(consoleLog, 'utf8').catch(() => '');
