@@ -12,6 +12,7 @@ import { buildProbeImage, type ProbeImage } from '../../images/guest/probe.js';
 import { dataPaths, type Accel, type ForkdConfig } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
 import type { Logger } from '../contracts/logger.js';
+import { makePassableForQemu } from './qemu-access.js';
 import { buildDomainXml } from './vm/domain-xml.js';
 
 export interface AccelVerdict {
@@ -80,6 +81,7 @@ async function readCache(file: string): Promise<CachedVerdict | undefined> {
 async function bootProbe(conn: Connection, probe: ProbeImage, accel: Accel, config: ForkdConfig, timeoutMs: number): Promise<number> {
   const id = randomUUID().slice(0, 8);
   await mkdir(join(config.dataDir, 'run'), { recursive: true });
+  await makePassableForQemu([config.dataDir, join(config.dataDir, 'run')]);
   const dir = await mkdtemp(join(config.dataDir, 'run', `probe-${id}-`));
   const consoleLog = join(dir, 'console.log');
   const xml = buildDomainXml({

@@ -10,7 +10,7 @@
 // connections (close()): VMs outlive hostd, and the next one adopts them.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, LibvirtError, MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
@@ -23,6 +23,7 @@ import { AgentClient } from '../agent/agent-client.js';
 import { createOverlay } from '../fork/disk-overlay.js';
 import { newMac, newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
+import { makePassableForQemu } from '../qemu-access.js';
 import { identityParams } from './guest-identity.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
@@ -130,14 +131,7 @@ export class VmManager {
   /** Creates the VM directory and makes it (and the folders above it that forkd owns) passable for QEMU's user. */
   async init(): Promise<void> {
     await mkdir(this.opts.vmsDir, { recursive: true, mode: 0o755 });
-    // QEMU runs unprivileged and opens the overlay by path: it must be able to pass through.
-    for (const dir of [this.opts.vmsDir, dirname(this.opts.vmsDir), dirname(dirname(this.opts.vmsDir))]) {
-      const s = await stat(dir);
-      if ((s.mode & 0o001) === 0) {
-        await chmod(dir, (s.mode & 0o7777) | 0o711);
-        this.opts.log.info('made a data folder passable for QEMU', { dir });
-      }
-    }
+    await makePassableForQemu([this.opts.vmsDir, dirname(this.opts.vmsDir), dirname(dirname(this.opts.vmsDir))], this.opts.log);
   }
 
   async createColdVm(req: CreateVmRequest): Promise<ManagedVm> {
