@@ -1,5 +1,6 @@
 // Every CLI command, listed once. main.ts dispatches on `path`.
 import type { Command } from '../command.js';
+import { benchForkCommand } from './bench.js';
 import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, stopCommand, waitCommand } from './containers.js';
 import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
@@ -17,4 +18,5 @@ export const COMMANDS: readonly Command[] = [
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,
+  benchForkCommand,
 ];
