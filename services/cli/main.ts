@@ -16,13 +16,14 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefin
 }
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
+  const name = (c: (typeof COMMANDS)[number]) => `forkd ${c.path.join(' ')}`;
+  const width = Math.max(...COMMANDS.map((c) => name(c).length));
   return [
     'forkd — containers in their own VMs, forked from warm templates',
     '',
     'usage: forkd <command> [options]   (forkd <command> --help for details)',
     '',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${name(c).padEnd(width)}  ${c.summary}`),
     '',
     'Environment: FORKD_URL, FORKD_API_KEY (client); see README for the server\'s variables.',
   ].join('\n');
