@@ -1,0 +1,111 @@
+// hostd killed (SIGKILL, no chance to clean up) in the middle of a fork: the
+// next hostd cleans up what was half made, the job is retried or fails, and in
+// the end every VM forkd knows has exactly one domain and one directory, and
+// nothing else is left: no orphan domain, disk or row.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
+import { Connection } from '../native/libvirt/index.js';
+import { PACKAGE_ROOT } from '../services/contracts/config.js';
+import { startStack, type Stack } from './harness.js';
+
+let stack: Stack;
+let work: string;
+let conn: Connection;
+let hostd: ChildProcess | undefined;
+let templateId = '';
+
+function startHostdProcess(): ChildProcess {
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), 'hostd'], {
+    env: { PATH: process.env.PATH, ...stack.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', () => {});
+  return child;
+}
+
+async function waitForHost(state: 'up' | 'down'): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    const info = (await (await stack.api('/v1/info')).json()) as { hosts: { hostId: string; state: string }[] };
+    if (info.hosts.some((h) => h.hostId === stack.config.hostId && h.state === state)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`host never became ${state}`);
+}
+
+async function hostDomains(): Promise<string[]> {
+  const all = await conn.listAllDomains(0);
+  const names: string[] = [];
+  for (const d of all) {
+    const xml = await d.getXMLDesc(0).catch(() => '');
+    if (xml.includes(`host='${stack.config.hostId}'`) || xml.includes(`host="${stack.config.hostId}"`)) names.push(d.name);
+    await d.free();
+  }
+  return names.sort();
+}
+
+const vmDirs = (): string[] => {
+  const dir = join(stack.dataDir, 'run', 'vms');
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+};
+
+beforeAll(async () => {
+  stack = await startStack({ name: 'crash', hostd: false, env: { FORKD_POOL_SIZE: '0' } });
+  conn = await Connection.open();
+  work = mkdtempSync(join(tmpdir(), 'forkd-test-crash-'));
+  const tar = join(work, 'busybox.tar');
+  await buildBusyboxImage(tar, {});
+  const up = await stack.api('/v1/images', { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: (await import('node:fs')).readFileSync(tar) });
+  expect(up.status).toBe(201);
+  hostd = startHostdProcess();
+  await waitForHost('up');
+  const t = await stack.api('/v1/templates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', poolSize: 0 }) });
+  expect(t.status, await t.clone().text()).toBe(201);
+  templateId = ((await t.json()) as { id: string }).id;
+});
+
+afterAll(async () => {
+  for (const v of ((await (await stack.api('/v1/vms')).json()) as { vms: { id: string }[] }).vms) await stack.api(`/v1/vms/${v.id}`, { method: 'DELETE' });
+  if (templateId) await stack.api(`/v1/templates/${templateId}`, { method: 'DELETE' });
+  hostd?.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 2000));
+  for (const name of await hostDomains()) {
+    const d = await conn.lookupDomainByName(name);
+    await d?.destroy().catch(() => {});
+    await d?.free();
+  }
+  await conn.close();
+  await stack?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('a hostd killed halfway through a fork', () => {
+  it('leaves, after a restart, only VMs that forkd knows, each whole', async () => {
+    const before = new Set(vmDirs());
+    const fork = stack.api('/v1/vms', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ template: templateId, pool: false }) });
+    // Kill it as soon as the clone has a directory: mid-fork, before identity.
+    for (let i = 0; i < 400 && vmDirs().every((d) => before.has(d)); i++) await new Promise((r) => setTimeout(r, 25));
+    hostd!.kill('SIGKILL');
+    await new Promise((r) => hostd!.once('exit', r));
+
+    hostd = startHostdProcess();
+    const res = await fork; // the job is retried by the new hostd, or fails with a clear error
+    const body = (await res.json()) as { id?: string; error?: { code: string } };
+    console.log(`fork after the crash: HTTP ${res.status}${body.error ? ` ${body.error.code}` : ''}`);
+    const vms = ((await (await stack.api('/v1/vms')).json()) as { vms: { id: string; domainName: string; state: string }[] }).vms;
+
+    if (res.status === 201) {
+      expect(vms.map((v) => v.id)).toEqual([body.id]);
+    } else {
+      expect(body.error?.code).toMatch(/^ERR_/);
+      expect(vms.filter((v) => v.state === 'running')).toEqual([]);
+    }
+    // Nothing but known VMs: one domain and one directory each, no template build or shell left over.
+    const known = vms.filter((v) => v.state === 'running');
+    expect(await hostDomains()).toEqual(known.map((v) => v.domainName).sort());
+    expect(vmDirs()).toEqual(known.map((v) => v.id).sort());
+  });
+});
