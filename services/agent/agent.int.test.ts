@@ -15,6 +15,7 @@ import type { LogRecord } from '../contracts/agent-protocol/index.js';
 import { ForkdError } from '../contracts/errors.js';
 import { AgentClient } from '../hostd/agent/agent-client.js';
 import { busyboxImage, type TestImage } from './testing/busybox-image.js';
+import { rejection } from '../../test/support.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const haveBuilder = existsSync(join(repo, 'images/guest/build.ts'));
@@ -34,15 +35,6 @@ let client: AgentClient;
 let image: TestImage;
 const measured: Record<string, number | string> = {};
 
-async function rejection(p: Promise<unknown>): Promise<ForkdError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ForkdError);
-    return e as ForkdError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function collect(records: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
   const out: LogRecord[] = [];

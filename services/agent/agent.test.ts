@@ -17,6 +17,7 @@ import { createAgent, type Agent } from './handlers.js';
 import { serveSocket } from './server.js';
 import { tinyImage, type TestImage } from './testing/busybox-image.js';
 import { connect, type Socket } from 'node:net';
+import { rejection } from '../../test/support.js';
 
 let dir: string;
 let cfg: AgentConfig;
@@ -72,15 +73,6 @@ afterAll(async () => {
   }
 });
 
-async function rejection(p: Promise<unknown>): Promise<ForkdError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ForkdError);
-    return e as ForkdError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function* chunks(b: Buffer, size = 1000) {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);

@@ -5,6 +5,7 @@ import { encodeFrame, LIMITS } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { AgentClient } from './agent-client.js';
 import { FakeAgent, type FakeHandler } from './fake-agent.js';
+import { rejection } from '../../../test/support.js';
 
 const fakes: FakeAgent[] = [];
 const clients: AgentClient[] = [];
@@ -32,15 +33,6 @@ async function setup(handler: FakeHandler, opts: ConstructorParameters<typeof Ag
   return { fake, client };
 }
 
-async function rejection(p: Promise<unknown>): Promise<ForkdError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ForkdError);
-    return e as ForkdError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('AgentClient against a fake agent', () => {
   it('handshakes, pings and calls', async () => {

@@ -21,6 +21,7 @@ import type { ForkConnection } from './ports.js';
 import { domainQmp } from './qmp.js';
 import { buildTemplate, type TemplateBuildResult } from './template-builder.js';
 import { verifyTemplateFiles, type HostInfo } from './template-manifest.js';
+import { destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
 
 const SUITE = 'forkd-test-forkagent-';
 const APP = 'app';
@@ -36,20 +37,8 @@ let host: HostInfo;
 
 const agentOf = (p: string): AgentClient => new AgentClient(p);
 
-async function ourDomains(): Promise<string[]> {
-  const doms = await conn.listAllDomains();
-  const names = doms.map((d) => d.name).filter((n) => n.startsWith(SUITE));
-  await Promise.all(doms.map((d) => d.free()));
-  return names;
-}
-
-async function cleanup(): Promise<void> {
-  for (const name of await ourDomains()) {
-    const d = await conn.lookupDomainByName(name);
-    await d?.destroy().catch(() => undefined);
-    await d?.free();
-  }
-}
+const ourDomains = (): Promise<string[]> => domainsNamed(conn, SUITE);
+const cleanup = (): Promise<void> => destroyDomainsNamed(conn, SUITE);
 
 /** Runs `sh -c script` in the clone's container; returns stdout (throws on a non-zero exit). */
 async function sh(vm: ForkedVm<AgentClient>, script: string): Promise<string> {

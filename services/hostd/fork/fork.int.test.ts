@@ -18,6 +18,7 @@ import { forkFromTemplate, openTemplate, type ForkedVm, type ForkTimings, type T
 import type { ForkConnection } from './ports.js';
 import { buildTemplate, type TemplateBuildResult } from './template-builder.js';
 import { TEMPLATE_FILES, type HostInfo } from './template-manifest.js';
+import { destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
 
 const SUITE = 'forkd-test-fork-';
 const READY = 'FORKD-GUEST-READY';
@@ -44,20 +45,8 @@ function kernelPath(): string {
   return join('/boot', k);
 }
 
-async function ourDomains(): Promise<string[]> {
-  const doms = await conn.listAllDomains();
-  const names = doms.map((d) => d.name).filter((n) => n.startsWith(SUITE));
-  await Promise.all(doms.map((d) => d.free()));
-  return names;
-}
-
-async function cleanup(): Promise<void> {
-  for (const name of await ourDomains()) {
-    const d = await conn.lookupDomainByName(name);
-    await d?.destroy().catch(() => undefined);
-    await d?.free();
-  }
-}
+const ourDomains = (): Promise<string[]> => domainsNamed(conn, SUITE);
+const cleanup = (): Promise<void> => destroyDomainsNamed(conn, SUITE);
 
 /** Console lines printed after `from` (the console file of a clone starts at the fork). */
 async function ticks(vm: ForkedVm, atLeast: number, timeoutMs = 30_000): Promise<string[]> {
