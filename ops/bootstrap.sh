@@ -58,7 +58,10 @@ pgrep -x virtlogd >/dev/null || { say "starting virtlogd"; virtlogd -d || die "v
 # --- 3. npm dependencies and the build -----------------------------------------
 if [[ ! -d node_modules/.bin || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed (is the npm registry reachable?)"
+  # Not `npm ci`: it insists on lock entries for every platform's optional
+  # prebuilds (msgpackr-extract for darwin/win32), which registry mirrors often
+  # lack. `npm install` follows the lock just the same and leaves it unchanged.
+  npm install --no-audit --no-fund --loglevel=error || die "npm install failed (is the npm registry reachable?)"
 fi
 if [[ -z ${FORKD_SKIP_BUILD:-} ]]; then
   say "building"
