@@ -13,7 +13,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/**/*.test.ts', 'native/**/*.test.ts', 'prisma/**/*.test.ts', 'images/**/*.test.ts', 'ops/**/*.test.ts'],
+          include: ['services/**/*.test.ts', 'native/**/*.test.ts', 'prisma/**/*.test.ts', 'images/**/*.test.ts', 'ops/**/*.test.ts', 'test/bench/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
         },
@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
-          exclude: ['node_modules/**', 'dist/**'],
+          exclude: ['node_modules/**', 'dist/**', 'test/bench/**'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 600_000,
