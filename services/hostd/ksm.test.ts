@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,5 +18,6 @@ describe('KSM', () => {
     expect(await ksmStatus(dir)).toEqual({ available: true, running: false, pagesSharing: 120, pagesShared: 30 });
     expect(await enableKsm(dir)).toBe(true);
     expect(readFileSync(join(dir, 'run'), 'utf8')).toBe('1');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
