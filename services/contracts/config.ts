@@ -34,6 +34,7 @@ export interface ForkdConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   jobTimeoutMs: number;
   poolSize: number;
+  poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
 }
@@ -55,6 +56,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_LOG_LEVEL', default: 'info', meaning: '`debug`, `info`, `warn` or `error`.' },
   { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
   { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
+  { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. Needs `FORKD_NETWORK` `user` or `none` (otherwise `shell` is used).' },
   { name: 'FORKD_NETWORK', default: 'user', meaning: 'The NIC of every VM, template and clone: `user` (QEMU user-mode networking, a private NAT per VM, no host set-up), `default` (libvirt\'s NAT network `default`), `none`. Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
@@ -106,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     logLevel: oneOf('FORKD_LOG_LEVEL', env.FORKD_LOG_LEVEL || 'info', ['debug', 'info', 'warn', 'error'] as const),
     jobTimeoutMs: timeout,
     poolSize,
+    poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: oneOf('FORKD_NETWORK', env.FORKD_NETWORK || 'user', ['user', 'default', 'none'] as const),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
   };

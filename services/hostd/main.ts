@@ -103,7 +103,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     }
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     const templates = new TemplateRegistry({
-      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, log: log.child({ part: 'templates' }),
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
     });
     cleanup.push('warm pools', () => templates.close());
     await templates.load();

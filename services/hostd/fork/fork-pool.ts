@@ -1,11 +1,28 @@
-// The warm pool wired to the real fork: shells are clone domains started
-// paused in `-incoming defer` (startCloneShell), take() finishes one
-// (finishClone: device state, resume, agent, identity).
+// The warm pool wired to the real fork. Mode 'shell' (default): shells are
+// clone domains started paused in `-incoming defer` (startCloneShell), take()
+// finishes one (finishClone: device state, resume, agent, identity). Mode
+// 'ready': the pool also resumes each shell and waits for its agent ahead of
+// time (resumeClone), and take() only gives the clone its identity
+// (identifyClone: hostname, machine-id, MAC, entropy, clock). An idle ready
+// clone has no identity yet and is never handed out without identity.set.
 
+import { ForkdError } from '../../contracts/errors.js';
 import type { Params } from '../../contracts/agent-protocol/messages.js';
-import { discardShell, finishClone, startCloneShell, type CloneShell, type FinishOptions, type ForkedVm, type ShellOptions } from './fork.js';
+import {
+  discardResumed,
+  discardShell,
+  finishClone,
+  identifyClone,
+  resumeClone,
+  startCloneShell,
+  type CloneShell,
+  type FinishOptions,
+  type ForkedVm,
+  type ResumedClone,
+  type ShellOptions,
+} from './fork.js';
 import type { ForkAgent } from './ports.js';
-import { WarmPool, type WarmPoolOptions } from './warm-pool.js';
+import { WarmPool, type PoolMode, type WarmPoolOptions } from './warm-pool.js';
 
 export interface TakeOptions {
   /** The clone's hostname (default `forkd-<id>`). */
@@ -13,34 +30,49 @@ export interface TakeOptions {
   guestNetwork?: Params<'identity.set'>['network'];
 }
 
+/** What the pool holds: a shell, and in ready mode the same shell resumed with its agent answered. */
+export interface PoolShell<A extends ForkAgent> {
+  shell: CloneShell;
+  resumed: ResumedClone<A> | null;
+}
+
 export interface ForkPoolOptions<A extends ForkAgent>
   extends Omit<ShellOptions, 'id' | 'hostname' | 'takenMacs'>,
     Omit<FinishOptions<A>, 'guestNetwork'>,
-    Pick<WarmPoolOptions<CloneShell, ForkedVm<A>, TakeOptions>, 'size' | 'reserveMib' | 'freeMemoryMib' | 'retryDelayMs' | 'log'> {
+    Pick<WarmPoolOptions<PoolShell<A>, ForkedVm<A>, TakeOptions>, 'size' | 'reserveMib' | 'freeMemoryMib' | 'retryDelayMs' | 'log'> {
   /** MACs in use on this host, read at each shell start. */
   takenMacs?: () => ReadonlySet<string>;
+  /** 'shell' (default) or 'ready' (needs `agent`). */
+  mode?: PoolMode;
 }
 
-export type ForkPool<A extends ForkAgent> = WarmPool<CloneShell, ForkedVm<A>, TakeOptions>;
+export type ForkPool<A extends ForkAgent> = WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>;
 
 export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): ForkPool<A> {
-  return new WarmPool<CloneShell, ForkedVm<A>, TakeOptions>({
+  const mode = opts.mode ?? 'shell';
+  if (mode === 'ready' && !opts.agent) throw new ForkdError('ERR_INTERNAL', 'a ready-mode fork pool needs an agent to resume clones up to');
+  const withHostname = (shell: CloneShell, take: TakeOptions): CloneShell =>
+    take.hostname === undefined ? shell : { ...shell, identity: { ...shell.identity, hostname: take.hostname } };
+  const finishOpts = (take: TakeOptions): FinishOptions<A> => ({ ...opts, ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }) });
+  return new WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>({
     size: opts.size,
+    mode,
     memoryMib: opts.template.manifest.memoryMib,
     ...(opts.reserveMib === undefined ? {} : { reserveMib: opts.reserveMib }),
     ...(opts.freeMemoryMib === undefined ? {} : { freeMemoryMib: opts.freeMemoryMib }),
     ...(opts.retryDelayMs === undefined ? {} : { retryDelayMs: opts.retryDelayMs }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
     starter: {
-      start: () => {
+      start: async () => {
         const { takenMacs, ...shellOpts } = opts;
-        return startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) });
+        return { shell: await startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) }), resumed: null };
       },
-      finish: (shell, take) => {
-        const ready = take.hostname === undefined ? shell : { ...shell, identity: { ...shell.identity, hostname: take.hostname } };
-        return finishClone(ready, { ...opts, ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }) });
+      prepare: async (p) => ({ shell: p.shell, resumed: await resumeClone(p.shell, opts) }),
+      finish: (p, take) => {
+        if (p.resumed) return identifyClone({ ...p.resumed, shell: withHostname(p.resumed.shell, take) }, finishOpts(take));
+        return finishClone(withHostname(p.shell, take), finishOpts(take));
       },
-      discard: discardShell,
+      discard: (p) => (p.resumed ? discardResumed(p.resumed) : discardShell(p.shell)),
     },
   });
 }

@@ -2,10 +2,13 @@
 // mapping, device state, identity) under one format version (format.ts).
 //
 //   verify template ─▶ overlay ─▶ domain start (paused, -incoming defer)   = a clone *shell*
-//   ─▶ incoming (device state) ─▶ resume ─▶ agent ready ─▶ identity.set   = finishing it
+//   ─▶ incoming (device state) ─▶ resume ─▶ agent ready                   = resumeClone
+//   ─▶ identity.set                                                        = identifyClone
+//   (finishClone = resumeClone + identifyClone)
 //
-// The warm pool starts shells ahead of time and finishes them on demand;
-// forkFromTemplate does both in one go.
+// The warm pool starts shells ahead of time and finishes them on demand (or,
+// in its 'ready' mode, resumes them ahead too and only identifies them on
+// demand); forkFromTemplate does everything in one go.
 //
 // Clones are *transient* libvirt domains (virDomainCreateXML): nothing is
 // defined, so destroying one, or QEMU dying, leaves no libvirt config behind,
@@ -217,8 +220,20 @@ export interface FinishOptions<A extends ForkAgent> {
   onClockError?: (err: unknown) => void;
 }
 
-/** Loads the template's state into a shell, resumes it and gives it its identity. On failure the shell is destroyed. */
-export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ForkedVm<A>> {
+/**
+ * A clone with its state in, resumed and (with an agent) its agent answered,
+ * but no identity yet: it still has its template's hostname, machine-id, guest
+ * MAC and RNG state, so it must never be handed to anyone before identifyClone.
+ * The warm pool's 'ready' mode keeps clones idle in this state.
+ */
+export interface ResumedClone<A extends ForkAgent = ForkAgent> {
+  shell: CloneShell;
+  agent: A | null;
+  timings: { incomingMs: number; resumeMs: number; agentReadyMs: number };
+}
+
+/** Loads the template's state into a shell, resumes it and waits for its agent. On failure the shell is destroyed. */
+export async function resumeClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ResumedClone<A>> {
   let agent: A | null = null;
   try {
     const t0 = Date.now();
@@ -227,13 +242,33 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
     await libvirtCall(`resuming clone ${shell.identity.name}`, () => shell.domain.resume());
     const t2 = Date.now();
     let agentReadyMs = 0;
-    let identityMs = 0;
-    let identityResult: Result<'identity.set'> | null = null;
     if (opts.agent) {
       agent = opts.agent(shell.agentSocket);
       await agent.waitReady({ timeoutMs: opts.agentTimeoutMs ?? 30_000 });
+      agentReadyMs = Date.now() - t2;
+    }
+    return { shell, agent, timings: { incomingMs: t1 - t0, resumeMs: t2 - t1, agentReadyMs } };
+  } catch (err) {
+    agent?.close();
+    await discardShell(shell);
+    throw err;
+  }
+}
+
+/** Destroys a resumed clone that will not be used (closes its agent). */
+export async function discardResumed(r: ResumedClone): Promise<void> {
+  r.agent?.close();
+  await discardShell(r.shell);
+}
+
+/** Gives a resumed clone its identity (identity.set through its agent, when it has one). On failure the clone is destroyed. */
+export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A>, opts: FinishOptions<A> = {}): Promise<ForkedVm<A>> {
+  const { shell, agent } = resumed;
+  try {
+    let identityMs = 0;
+    let identityResult: Result<'identity.set'> | null = null;
+    if (agent) {
       const t3 = Date.now();
-      agentReadyMs = t3 - t2;
       const id = shell.identity;
       const background = opts.clock === 'background';
       identityResult = await agent.call('identity.set', {
@@ -257,14 +292,11 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       verifyMs: 0,
       overlayMs: shell.timings.overlayMs,
       domainStartMs: shell.timings.domainStartMs,
-      incomingMs: t1 - t0,
-      resumeMs: t2 - t1,
-      agentReadyMs,
+      ...resumed.timings,
       identityMs,
       totalMs: 0,
     };
-    timings.totalMs = timings.incomingMs + timings.resumeMs + agentReadyMs + identityMs;
-    const vmAgent = agent;
+    timings.totalMs = timings.incomingMs + timings.resumeMs + timings.agentReadyMs + identityMs;
     return {
       identity: shell.identity,
       network: shell.network,
@@ -273,19 +305,23 @@ export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: 
       disk: shell.disk,
       agentSocket: shell.agentSocket,
       consoleLog: shell.consoleLog,
-      agent: vmAgent,
+      agent,
       identityResult,
       timings,
       destroy: async () => {
-        vmAgent?.close();
+        agent?.close();
         await discardShell(shell);
       },
     };
   } catch (err) {
-    agent?.close();
-    await discardShell(shell);
+    await discardResumed(resumed);
     throw err;
   }
+}
+
+/** Loads the template's state into a shell, resumes it and gives it its identity. On failure the shell is destroyed. */
+export async function finishClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ForkedVm<A>> {
+  return identifyClone(await resumeClone(shell, opts), opts);
 }
 
 export interface ForkOptions<A extends ForkAgent> extends Omit<ShellOptions, 'template'>, FinishOptions<A> {

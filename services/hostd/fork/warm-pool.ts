@@ -12,17 +12,25 @@
 // - Refill resumes after a take() is done, never beside it.
 // - drain() stops refilling and destroys every shell, including one being started.
 //
+// Mode 'shell' (default) keeps shells as started. Mode 'ready' also runs the
+// starter's prepare() on each shell before it counts as ready (hostd: state in,
+// resumed, agent answered, but no identity), so take() only has finish() left
+// (identity.set). A prepared shell is never handed out without finish(); a
+// cold take() in ready mode runs start, prepare and finish in turn.
+//
 // Slot and pool lifecycles are explicit unions; transitions go through one
 // table and an illegal one throws.
 
 import { freemem } from 'node:os';
 import { ForkdError } from '../../contracts/errors.js';
 
-export type SlotState = 'starting' | 'ready' | 'taken' | 'discarding' | 'gone';
+export type SlotState = 'starting' | 'preparing' | 'ready' | 'taken' | 'discarding' | 'gone';
+export type PoolMode = 'shell' | 'ready';
 export type PoolState = 'running' | 'draining' | 'drained';
 
 const SLOT_TRANSITIONS: Record<SlotState, readonly SlotState[]> = {
-  starting: ['ready', 'gone', 'discarding'],
+  starting: ['preparing', 'ready', 'gone', 'discarding'],
+  preparing: ['ready', 'gone', 'discarding'],
   ready: ['taken', 'discarding'],
   taken: ['gone'],
   discarding: ['gone'],
@@ -42,12 +50,16 @@ export function assertTransition<S extends string>(table: Record<S, readonly S[]
 /** How the pool makes, finishes and throws away shells (fork.ts in production, fakes in tests). */
 export interface ShellStarter<S, V, T = void> {
   start(): Promise<S>;
+  /** Ready mode: everything of finish() that needs no take options, ahead of time. Destroys the shell itself when it fails. */
+  prepare?(shell: S): Promise<S>;
   finish(shell: S, takeOpts: T): Promise<V>;
   discard(shell: S): Promise<void>;
 }
 
 export interface WarmPoolOptions<S, V, T> {
   starter: ShellStarter<S, V, T>;
+  /** 'shell' (default): keep started shells. 'ready': keep prepared ones (needs starter.prepare). */
+  mode?: PoolMode;
   /** Shells to keep ready. */
   size: number;
   /** Guest RAM of one clone (the template's memoryMib). */
@@ -69,7 +81,9 @@ interface Slot<S> {
 
 export interface PoolStats {
   state: PoolState;
+  mode: PoolMode;
   ready: number;
+  /** Being started or (ready mode) prepared. */
   starting: number;
   taken: number;
   coldForks: number;
@@ -92,8 +106,10 @@ export class WarmPool<S, V, T = void> {
       reserveMib: 512,
       freeMemoryMib: () => freemem() / (1024 * 1024),
       retryDelayMs: 1000,
+      mode: 'shell',
       ...opts,
     };
+    if (this.#opts.mode === 'ready' && !this.#opts.starter.prepare) throw new ForkdError('ERR_INTERNAL', 'a ready-mode pool needs starter.prepare');
     this.#kick();
   }
 
@@ -103,7 +119,7 @@ export class WarmPool<S, V, T = void> {
 
   stats(): PoolStats {
     const count = (s: SlotState): number => [...this.#slots.values()].filter((x) => x.state === s).length;
-    return { state: this.#state, ready: count('ready'), starting: count('starting'), ...this.#stats };
+    return { state: this.#state, mode: this.#opts.mode, ready: count('ready'), starting: count('starting') + count('preparing'), ...this.#stats };
   }
 
   /** A finished clone: from a ready shell when there is one, otherwise forked cold. */
@@ -116,7 +132,8 @@ export class WarmPool<S, V, T = void> {
     if (!slot) {
       this.#stats.coldForks++;
       try {
-        const shell = await this.#opts.starter.start();
+        const started = await this.#opts.starter.start();
+        const shell = this.#opts.mode === 'ready' ? await this.#opts.starter.prepare!(started) : started;
         return await this.#opts.starter.finish(shell, takeOpts);
       } finally {
         this.#kick();
@@ -171,7 +188,7 @@ export class WarmPool<S, V, T = void> {
 
   #wanted(): boolean {
     if (this.#state !== 'running') return false;
-    const held = [...this.#slots.values()].filter((s) => s.state === 'ready' || s.state === 'starting').length;
+    const held = [...this.#slots.values()].filter((s) => s.state === 'ready' || s.state === 'starting' || s.state === 'preparing').length;
     if (held >= this.#opts.size) return false;
     const free = this.#opts.freeMemoryMib();
     if (free - this.#opts.memoryMib < this.#opts.reserveMib) {
@@ -195,6 +212,17 @@ export class WarmPool<S, V, T = void> {
       this.#slots.set(slot.id, slot);
       try {
         slot.shell = await this.#opts.starter.start();
+        if (this.#opts.mode === 'ready') {
+          if (this.#state !== 'running') {
+            await this.#discard(slot); // drain began while it was starting
+            return;
+          }
+          this.#move(slot, 'preparing');
+          // prepare() destroys the shell itself when it fails.
+          const started = slot.shell;
+          slot.shell = null;
+          slot.shell = await this.#opts.starter.prepare!(started);
+        }
         this.#failures = 0;
       } catch (err) {
         this.#move(slot, 'gone');
@@ -213,7 +241,7 @@ export class WarmPool<S, V, T = void> {
         continue;
       }
       if (this.#state !== 'running') {
-        await this.#discard(slot); // drain began while it was starting
+        await this.#discard(slot); // drain began while it was starting or being prepared
         return;
       }
       this.#move(slot, 'ready');

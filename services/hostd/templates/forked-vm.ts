@@ -14,6 +14,11 @@
 // directory to `<vmsDir>/<vmId>/` (QEMU holds its files open; libvirt's copy of
 // the paths only matters for relabelling on destroy), then connects the agent
 // at the new path and gives the clone its identity. vm.json is written last.
+//
+// A ready-mode pool clone (FORKD_POOL_MODE=ready) comes with its agent already
+// connected and its identity already set by the pool's take (hostname
+// `hostnameFor(vmId)`): claiming it only rewrites metadata, moves the directory
+// (the open agent connection does not care) and writes vm.json.
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { DomainModificationImpact, MetadataType, type Domain } from '../../../native/libvirt/index.js';
@@ -102,13 +107,15 @@ function vmMetadata(vmId: string, hostId: string, templateId: string, boot: Boot
  */
 export async function claimPoolClone(
   ctx: ForkedVmContext,
-  forked: ForkedVm,
+  forked: ForkedVm<AgentClient>,
   info: { vmId: string; templateId: string; memoryMib: number; vcpus: number },
 ): Promise<ManagedVm> {
   const t0 = Date.now();
   const paths = vmPaths(ctx.vms.vmsDir, info.vmId);
   const domain = forked.domain as Domain;
-  let agent: AgentClient | null = null;
+  // Ready mode: connected and identified by the pool's take.
+  const identified = forked.agent !== null && forked.identityResult !== null;
+  let agent: AgentClient | null = identified ? forked.agent : null;
   let moved = false;
   try {
     if (existsSync(paths.dir)) throw new ForkdError('ERR_CONFLICT', `VM directory ${paths.dir} already exists`, { detail: { vmId: info.vmId } });
@@ -117,23 +124,32 @@ export async function claimPoolClone(
     moved = true;
     const tClaim = Date.now();
     const log = ctx.log.child({ vm: info.vmId });
-    agent = new AgentClient(paths.agentSocket, { log: (msg, fields) => log.debug(msg, fields) });
-    await agent.waitReady({ timeoutMs: ctx.agentTimeoutMs });
-    const tAgent = Date.now();
     const hostname = hostnameFor(info.vmId);
-    const applied = await agent.call('identity.set', identityParams({
-      hostname,
-      machineId: forked.identity.machineId,
-      mac: forked.network === null ? null : forked.identity.mac,
-      nic: forked.network,
-    }));
-    const tIdentity = Date.now();
-    if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
     const record = baseRecord(ctx, info.vmId, 'pool', forked, info.memoryMib, info.vcpus);
     record.hostname = hostname;
     record.timings['claimMs'] = tClaim - t0;
-    record.timings['agentReadyMs'] = tAgent - tClaim;
-    record.timings['identityMs'] = tIdentity - tAgent;
+    if (identified) {
+      if (forked.identity.hostname !== hostname) throw new ForkdError('ERR_INTERNAL', `ready pool clone was named ${forked.identity.hostname}, not ${hostname}`);
+      // Resumed and answered before anyone asked: not part of this request.
+      record.timings['agentReadyAheadMs'] = forked.timings.agentReadyMs;
+      record.timings['agentReadyMs'] = 0;
+      if (forked.identityResult!.warnings.length > 0) log.debug('identity.set warnings', { warnings: forked.identityResult!.warnings });
+    } else {
+      agent = new AgentClient(paths.agentSocket, { log: (msg, fields) => log.debug(msg, fields) });
+      await agent.waitReady({ timeoutMs: ctx.agentTimeoutMs });
+      const tAgent = Date.now();
+      const applied = await agent.call('identity.set', identityParams({
+        hostname,
+        machineId: forked.identity.machineId,
+        mac: forked.network === null ? null : forked.identity.mac,
+        nic: forked.network,
+      }));
+      const tIdentity = Date.now();
+      if (applied.warnings.length > 0) log.debug('identity.set warnings', { warnings: applied.warnings });
+      record.timings['agentReadyMs'] = tAgent - tClaim;
+      record.timings['identityMs'] = tIdentity - tAgent;
+    }
+    if (!agent) throw new ForkdError('ERR_INTERNAL', 'a pool clone without its agent');
     await writeVmRecord(paths.record, record);
     const vm = new ManagedVm(info.vmId, domain.name, paths, record, agent, domain);
     ctx.vms.register(vm);

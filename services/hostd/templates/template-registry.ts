@@ -21,7 +21,7 @@ import { errorFields, type Logger } from '../../contracts/logger.js';
 import { AgentClient } from '../agent/agent-client.js';
 import { createForkPool, type ForkPool } from '../fork/fork-pool.js';
 import { forkFromTemplate, openTemplate, type Template } from '../fork/fork.js';
-import type { ForkAgent } from '../fork/ports.js';
+import type { PoolMode } from '../fork/warm-pool.js';
 import { buildTemplate, type GuestImageRef } from '../fork/template-builder.js';
 import { isTemplateCompatible, TEMPLATE_FILES, verifyTemplateFiles, type HostInfo } from '../fork/template-manifest.js';
 import { MACHINE_TYPE, type NetworkSpec } from '../vm/domain-xml.js';
@@ -51,7 +51,7 @@ interface Entry {
   reason: string | null;
   template: Template | null;
   record: TemplateRecord | null;
-  pool: ForkPool<ForkAgent> | null;
+  pool: ForkPool<AgentClient> | null;
 }
 
 export interface TemplateRegistryOptions {
@@ -71,6 +71,13 @@ export interface TemplateRegistryOptions {
   /** Free host memory the warm pools leave alone (MiB). Default 1 GiB + 10 % of the host's memory. */
   reserveMib?: number;
   freeMemoryMib?: () => number;
+  /**
+   * FORKD_POOL_MODE. 'shell' (default): pool clones wait in -incoming defer.
+   * 'ready': they are also resumed and their agent answered ahead of time, so a
+   * take only sets the identity. Only with a private NIC (user-mode or none):
+   * an idle ready clone runs with its template's guest MAC and address.
+   */
+  poolMode?: PoolMode;
 }
 
 export interface ForkRequest {
@@ -87,6 +94,7 @@ export class TemplateRegistry {
   private readonly builds = new Map<string, Promise<TemplateFacts>>();
   private readonly forks = new Map<string, Promise<ManagedVm>>();
   private readonly host: HostInfo;
+  private warnedPoolMode = false;
 
   constructor(private readonly opts: TemplateRegistryOptions) {
     this.dirs = templateDirs(opts.dataDir);
@@ -315,7 +323,7 @@ export class TemplateRegistry {
     let vm: ManagedVm | null = null;
     if (req.usePool && entry.pool && entry.pool.stats().ready > 0) {
       try {
-        const clone = await entry.pool.take({});
+        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId) });
         vm = await claimPoolClone(ctx, clone, info);
       } catch (err) {
         log.warn('a warm-pool shell failed to become a VM: forking fresh instead', errorFields(err));
@@ -344,7 +352,7 @@ export class TemplateRegistry {
 
   /** Drains every pool (hostd stops; shells cannot be adopted). Forked VMs keep running. */
   async close(): Promise<void> {
-    const pools = [...this.entries.values()].map((e) => e.pool).filter((p): p is ForkPool<ForkAgent> => p !== null);
+    const pools = [...this.entries.values()].map((e) => e.pool).filter((p): p is ForkPool<AgentClient> => p !== null);
     for (const e of this.entries.values()) e.pool = null;
     await Promise.all(pools.map((p) => p.drain().catch(() => undefined)));
   }
@@ -389,7 +397,8 @@ export class TemplateRegistry {
   private startPool(entry: Entry, size: number): void {
     if (size === 0 || !entry.template) return;
     const log = this.opts.log.child({ template: entry.id, part: 'pool' });
-    entry.pool = createForkPool<ForkAgent>({
+    const mode = this.poolMode();
+    entry.pool = createForkPool<AgentClient>({
       conn: this.opts.conn,
       template: entry.template,
       runDir: this.dirs.pool,
@@ -400,7 +409,23 @@ export class TemplateRegistry {
       reserveMib: this.opts.reserveMib ?? Math.round(1024 + totalmem() / (1024 * 1024) / 10),
       freeMemoryMib: this.opts.freeMemoryMib ?? (() => freemem() / (1024 * 1024)),
       log: (msg, fields) => (/failed/.test(msg) ? log.warn(msg, fields ?? {}) : log.info(msg, fields ?? {})),
+      mode,
+      ...(mode === 'ready'
+        ? { agent: (p: string) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }), agentTimeoutMs: this.forkContext().agentTimeoutMs }
+        : {}),
     });
+  }
+
+  /** The pool mode in effect: 'ready' falls back to 'shell' on a shared network (idle ready clones would share their template's MAC and address there). */
+  private poolMode(): PoolMode {
+    const mode = this.opts.poolMode ?? 'shell';
+    const network = this.opts.network ?? null;
+    if (mode === 'ready' && network !== null && network !== 'user') {
+      if (!this.warnedPoolMode) this.opts.log.warn('FORKD_POOL_MODE=ready needs FORKD_NETWORK=user or none: using shell mode', { network });
+      this.warnedPoolMode = true;
+      return 'shell';
+    }
+    return mode;
   }
 
   private async resizePool(entry: Entry, size: number): Promise<void> {
