@@ -65,6 +65,17 @@ describe('evaluateGoals', () => {
   });
 });
 
+describe('evaluateGoals: ready-pool', () => {
+  it('adds a ready-clone goal only when the mode ran, showing the time to identity applied beside it', () => {
+    expect(evaluateGoals({ poolReadyP50: 255 }).map((x) => x.id)).not.toContain('pool-50ms-ready');
+    const g = evaluateGoals({ poolReadyP50: 255, readyPoolReadyP50: 3, readyPoolIdentityAppliedP50: 1400 });
+    const ready = g.find((x) => x.id === 'pool-50ms-ready')!;
+    expect(ready.met).toBe(true);
+    expect(ready.measured).toContain('1400 ms to identity applied');
+    expect(g.find((x) => x.id === 'pool-50ms')!.met).toBe(false);
+  });
+});
+
 describe('evaluateGoals: PSS without TCG', () => {
   it('adds the KVM-relevant comparison to the measurement, judging on the full PSS', () => {
     const [, , pss] = evaluateGoals({ coldPssMib: 380, forkPssMib: 170, coldPssNoTcgMib: 210, forkPssNoTcgMib: 95 });
@@ -78,5 +89,6 @@ describe('renameAheadSteps', () => {
   it('marks the shell steps of a pool take as done ahead of the request and drops verify', async () => {
     const { renameAheadSteps } = await import('./samples.js');
     expect(renameAheadSteps({ verify: 0, overlay: 10, domainStart: 400, incoming: 20 })).toEqual({ 'overlay (ahead of take)': 10, 'domainStart (ahead of take)': 400, incoming: 20 });
+    expect(renameAheadSteps({ incoming: 20, agentReady: 200, identity: 900 }, ['incoming', 'agentReady'])).toEqual({ 'incoming (ahead of take)': 20, 'agentReady (ahead of take)': 200, identity: 900 });
   });
 });

@@ -1,6 +1,6 @@
 // Command line of `npm run bench -- fork [options]` and `forkd bench fork`.
 
-export const MODES = ['cold', 'restore', 'fork', 'pool'] as const;
+export const MODES = ['cold', 'restore', 'fork', 'pool', 'ready-pool'] as const;
 export type Mode = (typeof MODES)[number];
 
 export const DEFAULT_RUNS = 20;
@@ -26,7 +26,7 @@ export interface BenchOptions {
 }
 
 export const BENCH_USAGE =
-  'fork [--runs N] [--quick] [--modes cold,restore,fork,pool] [--scale 1,8,32,64|none] [--pss-vms N] [--settle-ms MS] [--out FILE] [--json]';
+  'fork [--runs N] [--quick] [--modes cold,restore,fork,pool,ready-pool] [--scale 1,8,32,64|none] [--pss-vms N] [--settle-ms MS] [--out FILE] [--json]';
 
 export class UsageError extends Error {}
 

@@ -71,7 +71,7 @@ export async function runForkBench(opts: BenchOptions, say: (line: string) => vo
     const record = (r: ModeResult): void => {
       modes[r.mode] = modeJson(r);
     };
-    const wantsTemplate = opts.modes.includes('fork') || opts.modes.includes('pool') || opts.scale.length > 0;
+    const wantsTemplate = opts.modes.includes('fork') || opts.modes.includes('pool') || opts.modes.includes('ready-pool') || opts.scale.length > 0;
     let template: BenchTemplate | null = null;
     if (wantsTemplate) {
       say('bench: building the app template (guest image + busybox image, snapshotted)');
@@ -93,6 +93,7 @@ export async function runForkBench(opts: BenchOptions, say: (line: string) => vo
     await runMode('restore', () => benchRestore(ctx));
     await runMode('fork', () => benchFork(ctx, template!));
     await runMode('pool', () => benchPool(ctx, template!));
+    await runMode('ready-pool', () => benchPool(ctx, template!, 'ready'));
     let scaling: ScaleResult | null = null;
     if (opts.scale.length > 0 && template) {
       say(`bench: scaling to ${opts.scale.join(', ')} concurrent clones`);
@@ -133,6 +134,7 @@ function notesFor(accel: string): string[] {
   return [
     'Times are wall clock from the request (createColdVm, Connection.restore, forkFromTemplate, pool.take) to the agent answering hello+ping ("ready") and to the first stdout line of a new busybox container reaching the host ("first output").',
     '"ready" excludes identity.set (hostname, machine-id, entropy, clock), which cold boot and the fork modes run next and which is part of "first output"; save/restore has no identity step (it brings back the same VM).',
+    '"ready-pool" (FORKD_POOL_MODE=ready): the pool loaded the state, resumed the clone and had its agent answer before the request, so its "ready" is the take minus identity.set; "identity applied" (ready + identity.set, every mode) is when the VM can be handed over.',
     'Cold boot imports the busybox image over the agent channel before its container starts; the saved guest and the template already hold it.',
     'PSS: sum of Pss: in /proc/<qemu pid>/smaps_rollup after the VMs idled for the settle time; forks share the template memory file\'s page cache, so their PSS depends on how many siblings are alive (see the scaling table).',
     `Accelerator ${accel}: ${accel === 'tcg' ? 'every guest instruction is translated by QEMU; host numbers under KVM will differ (mostly the cold boot and agent steps).' : 'hardware virtualisation.'}`,

@@ -5,6 +5,11 @@
 //             finishes a shell already waiting in -incoming defer; the pool
 //             refills in the background after each take (as in hostd), and each
 //             run waits for a ready shell first.
+//   ready-pool the same with mode 'ready' (FORKD_POOL_MODE=ready): the pool has
+//             already loaded the state, resumed the clone and had its agent
+//             answer; take() only runs identity.set. "ready" is the take
+//             without identity.set (the agent answered before the request);
+//             "identity applied" adds identity.set.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient, HostImage } from '../../services/hostd/agent/agent-client.js';
@@ -84,8 +89,8 @@ export async function benchFork(ctx: BenchContext, t: BenchTemplate): Promise<Mo
   return r;
 }
 
-export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<ModeResult> {
-  const r = newModeResult('pool');
+export async function benchPool(ctx: BenchContext, t: BenchTemplate, mode: 'shell' | 'ready' = 'shell'): Promise<ModeResult> {
+  const r = newModeResult(mode === 'ready' ? 'ready-pool' : 'pool');
   const keep = Math.min(ctx.opts.pssVms, ctx.opts.runs);
   const alive: Clone[] = [];
   const pool = createForkPool({
@@ -95,6 +100,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<Mo
     hostId: ctx.hostId,
     namePrefix: ctx.names.forkPrefix,
     size: 1,
+    mode,
     agent: agentOf,
     agentTimeoutMs: ctx.agentTimeoutMs,
     log: (msg, fields) => ctx.log.debug(msg, fields),
@@ -110,7 +116,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<Mo
       try {
         const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
         // The shell was made before the take: its overlay and domain start are not part of the request.
-        s.steps = renameAheadSteps(s.steps);
+        s.steps = renameAheadSteps(s.steps, mode === 'ready' ? ['overlay', 'domainStart', 'incoming', 'resume', 'agentReady'] : undefined);
         s.steps['waitForShell (before take)'] = waited;
         if (pool.stats().coldForks > coldBefore) s.note = 'no ready shell: the pool forked cold';
         r.samples.push(s);
@@ -119,7 +125,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate): Promise<Mo
         else await vm.destroy();
       }
     });
-    r.extra = { pool_size: 1, cold_fallbacks: pool.stats().coldForks };
+    r.extra = { pool_size: 1, pool_mode: mode, cold_fallbacks: pool.stats().coldForks };
     await pool.drain();
     r.pssVmsAlive = alive.length;
     r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs, ctx.opts.memoryMib);

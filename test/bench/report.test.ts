@@ -42,7 +42,7 @@ describe('report', () => {
 
   it('prints the mode table, the step table and the goals', () => {
     const text = renderText(fakeReport());
-    expect(text).toMatch(/^cold boot\s+3\s+10001\s+10002\s+16001\s+16002\s+900\s+380\s+180\s+165\s+35\s+1$/m);
+    expect(text).toMatch(/^cold boot\s+3\s+10001\s+10002\s+16001\s+16002\s+900\s+10901\s+380\s+180\s+165\s+35\s+1$/m);
     expect(text).toMatch(/^fork\s+3\s+601\s+602/m);
     expect(text).toMatch(/^domainStart\s+500\s+450$/m);
     expect(text).toContain('16.6× (10001 ms vs 601 ms)');

@@ -27,7 +27,7 @@ export interface BenchReport {
   notes: string[];
 }
 
-const MODE_ORDER: Mode[] = ['cold', 'restore', 'fork', 'pool'];
+const MODE_ORDER: Mode[] = ['cold', 'restore', 'fork', 'pool', 'ready-pool'];
 
 export function goalsOf(r: Pick<BenchReport, 'modes' | 'scaling'>): Goal[] {
   const last = r.scaling?.steps[r.scaling.steps.length - 1];
@@ -35,6 +35,8 @@ export function goalsOf(r: Pick<BenchReport, 'modes' | 'scaling'>): Goal[] {
     coldReadyP50: r.modes.cold?.p50_ms ?? null,
     forkReadyP50: r.modes.fork?.p50_ms ?? null,
     poolReadyP50: r.modes.pool?.p50_ms ?? null,
+    readyPoolReadyP50: r.modes['ready-pool']?.p50_ms ?? null,
+    readyPoolIdentityAppliedP50: r.modes['ready-pool']?.identity_applied_p50_ms ?? null,
     coldPssMib: r.modes.cold?.pss_mib ?? null,
     forkPssMib: r.modes.fork?.pss_mib ?? null,
     coldPssNoTcgMib: noTcg(r.modes.cold),
@@ -53,13 +55,13 @@ function noTcg(j: ModeJson | undefined): number | null {
 type Table = { headers: string[]; rows: Cell[][] };
 
 export function modeTable(r: Pick<BenchReport, 'modes'>): Table {
-  const headers = ['mode', 'runs', 'ready p50 ms', 'ready p95 ms', 'first output p50 ms', 'first output p95 ms', 'identity p50 ms', 'PSS/VM MiB', 'guest RAM', 'TCG code', 'QEMU rest', 'VMs alive'];
+  const headers = ['mode', 'runs', 'ready p50 ms', 'ready p95 ms', 'first output p50 ms', 'first output p95 ms', 'identity p50 ms', 'identity applied p50 ms', 'PSS/VM MiB', 'guest RAM', 'TCG code', 'QEMU rest', 'VMs alive'];
   const rows: Cell[][] = [];
   for (const m of MODE_ORDER) {
     const j = r.modes[m];
     if (!j) continue;
     const p = j.pss_parts_mib;
-    rows.push([j.label, j.runs, j.p50_ms, j.p95_ms, j.first_output_p50_ms, j.first_output_p95_ms, j.identity_p50_ms, j.pss_mib, p?.guest_ram, p?.tcg_code, p?.qemu_other, j.pss_vms_alive]);
+    rows.push([j.label, j.runs, j.p50_ms, j.p95_ms, j.first_output_p50_ms, j.first_output_p95_ms, j.identity_p50_ms, j.identity_applied_p50_ms ?? null, j.pss_mib, p?.guest_ram, p?.tcg_code, p?.qemu_other, j.pss_vms_alive]);
   }
   return { headers, rows };
 }

@@ -52,6 +52,7 @@ export const MODE_LABELS: Record<Mode, string> = {
   restore: 'save/restore',
   fork: 'fork',
   pool: 'pool take',
+  'ready-pool': 'ready-pool take',
 };
 
 export function newModeResult(mode: Mode): ModeResult {
@@ -104,6 +105,8 @@ export interface ModeJson {
   first_output_p50_ms: Rounded;
   first_output_p95_ms: Rounded;
   identity_p50_ms: Rounded;
+  /** Request → identity applied (ready + identity.set, per run). */
+  identity_applied_p50_ms: Rounded;
   pss_mib: Rounded;
   /** p50 of each PSS part (guest RAM, TCG code buffer, rest of QEMU). */
   pss_parts_mib: { guest_ram: Rounded; tcg_code: Rounded; qemu_other: Rounded };
@@ -132,6 +135,7 @@ export function modeJson(r: ModeResult): ModeJson {
     first_output_p50_ms: round(first.p50),
     first_output_p95_ms: round(first.p95),
     identity_p50_ms: round(summarize(r.samples.map((s) => s.identityMs)).p50),
+    identity_applied_p50_ms: round(summarize(r.samples.map((s) => s.readyMs + s.identityMs)).p50),
     pss_mib: round(pss.p50, 1),
     pss_parts_mib: {
       guest_ram: round(summarize(r.pss.map((p) => p.guestRamMib)).p50, 1),
@@ -150,12 +154,12 @@ export function modeJson(r: ModeResult): ModeJson {
   };
 }
 
-/** A pool take's shell steps happened ahead of the request: name them so. */
-export function renameAheadSteps(steps: Record<string, number>): Record<string, number> {
+/** A pool take's shell steps happened ahead of the request: name them so (a ready-pool take's incoming, resume and agent handshake too). */
+export function renameAheadSteps(steps: Record<string, number>, ahead: readonly string[] = ['overlay', 'domainStart']): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(steps)) {
     if (k === 'verify') continue; // the pool does not re-verify on take
-    out[k === 'overlay' || k === 'domainStart' ? `${k} (ahead of take)` : k] = v;
+    out[ahead.includes(k) ? `${k} (ahead of take)` : k] = v;
   }
   return out;
 }
