@@ -74,7 +74,9 @@ const buildInput = (): TemplateBuildInput => ({ templateId: TID, image, vcpus: 1
 const vmId = (n: string): string => `f${process.pid}-${n}`;
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'fork', hostd: false });
+  // FORKD_TEST_POOL_MODE=ready runs the same assertions with hostd's pool of ready clones (FORKD_POOL_MODE=ready).
+  const poolMode = process.env.FORKD_TEST_POOL_MODE;
+  stack = await startStack({ name: 'fork', hostd: false, ...(poolMode ? { env: { FORKD_POOL_MODE: poolMode } } : {}) });
   hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);
   conn = await openLibvirt('qemu:///system');
   redis = await connectRedis(stack.env.REDIS_URL!);
