@@ -9,7 +9,7 @@ import { errorFields } from '../../contracts/logger.js';
 import type { JobContext } from '../job-handlers.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
-import { findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
+import { agentImageConfig, findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
 
 /**
  * Makes a VM by forking a template (boot other than 'cold'), registered with
@@ -49,7 +49,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
-        const imported = await agent.importImage({ id: input.image.id, config: imageConfig(input), layers: input.image.layers });
+        const imported = await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
         timings['imageImportMs'] = Date.now() - ti;
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
@@ -98,17 +98,6 @@ async function publishOnce(deps: ContainerDeps, vm: ManagedVm, input: ContainerC
   const ports = await deps.ports.publish(vm.vmId, () => vm.agent, input.ports);
   vm.record.ports = ports;
   return ports;
-}
-
-function imageConfig(input: ContainerCreateInput): Params<'image.import'>['config'] {
-  const c = input.image.config;
-  return {
-    ...(c.Env ? { Env: c.Env } : {}),
-    ...(c.Cmd ? { Cmd: c.Cmd } : {}),
-    ...(c.Entrypoint ? { Entrypoint: c.Entrypoint } : {}),
-    ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
-    ...(c.User ? { User: c.User } : {}),
-  };
 }
 
 /** One container per VM: the container answers to the VM's hostname (`vm-<short id>`). */

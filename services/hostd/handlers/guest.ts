@@ -2,9 +2,9 @@
 // agent's container summary onto the job contract's status, and turning the
 // agent's "not found" into forkd's ERR_NOT_FOUND.
 import type { Redis } from 'ioredis';
-import type { ContainerSummary } from '../../contracts/agent-protocol/index.js';
+import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
-import type { ContainerRef, ContainerStatus } from '../../contracts/jobs.js';
+import type { ContainerRef, ContainerStatus, JobImage } from '../../contracts/jobs.js';
 import type { Logger } from '../../contracts/logger.js';
 import type { AgentClient } from '../agent/agent-client.js';
 import type { PortPublisher } from '../ports/port-publisher.js';
@@ -55,4 +55,16 @@ export async function inspect(agent: AgentClient, ref: ContainerRef): Promise<Co
 /** The VM and its agent for a container job; ERR_NOT_FOUND for an unknown VM. */
 export function vmFor(deps: ContainerDeps, ref: ContainerRef): ManagedVm {
   return deps.vms.get(ref.vmId);
+}
+
+/** The image config as the agent's image.import takes it (only the fields it knows, none empty). */
+export function agentImageConfig(image: JobImage): Params<'image.import'>['config'] {
+  const c = image.config;
+  return {
+    ...(c.Env ? { Env: c.Env } : {}),
+    ...(c.Cmd ? { Cmd: c.Cmd } : {}),
+    ...(c.Entrypoint ? { Entrypoint: c.Entrypoint } : {}),
+    ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+    ...(c.User ? { User: c.User } : {}),
+  };
 }

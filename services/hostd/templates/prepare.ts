@@ -5,28 +5,18 @@ import type { Params } from '../../contracts/agent-protocol/index.js';
 import type { ContainerSpec, JobImage, TemplateBuildInput } from '../../contracts/jobs.js';
 import type { Logger } from '../../contracts/logger.js';
 import type { AgentClient } from '../agent/agent-client.js';
+import { agentImageConfig } from '../handlers/guest.js';
 
 export async function prepareTemplate(agent: AgentClient, input: TemplateBuildInput, log: Logger): Promise<void> {
   if (!input.image) return;
   const t0 = Date.now();
-  const imported = await agent.importImage({ id: input.image.id, config: imageConfig(input.image), layers: input.image.layers });
+  const imported = await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
   log.info('template: image imported', { image: input.image.id, sent: imported.sent.length, ms: Date.now() - t0 });
   for (const c of input.containers) {
     await agent.call('container.create', containerParams(c.containerId, input.image.id, c.spec));
     await agent.call('container.start', { id: c.containerId });
     log.info('template: container started', { container: c.containerId });
   }
-}
-
-function imageConfig(image: JobImage): Params<'image.import'>['config'] {
-  const c = image.config;
-  return {
-    ...(c.Env ? { Env: c.Env } : {}),
-    ...(c.Cmd ? { Cmd: c.Cmd } : {}),
-    ...(c.Entrypoint ? { Entrypoint: c.Entrypoint } : {}),
-    ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
-    ...(c.User ? { User: c.User } : {}),
-  };
 }
 
 /** Same mapping as container.create's: the resolved argv replaces the image's entrypoint and cmd. */
