@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { currentMac, findNic, macCommands } from './nic.js';
 
-let dir: string | null = null;
+const made: string[] = [];
 
 function sysNet(ifaces: Record<string, { device?: boolean; address?: string }>): string {
-  dir = mkdtempSync(join(tmpdir(), 'forkd-nic-'));
+  const dir = mkdtempSync(join(tmpdir(), 'forkd-nic-'));
+  made.push(dir);
   for (const [name, i] of Object.entries(ifaces)) {
     mkdirSync(join(dir, name));
     if (i.device) symlinkSync('/', join(dir, name, 'device'));
@@ -17,8 +18,7 @@ function sysNet(ifaces: Record<string, { device?: boolean; address?: string }>):
 }
 
 afterEach(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  dir = null;
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 describe('nic', () => {
