@@ -4,8 +4,8 @@
 // transactional in PostgreSQL).
 import pg from 'pg';
 import type { PostgresConfig } from './database-url.js';
-import type { MigrationStore } from './migration-store.js';
-import { PRISMA_ADVISORY_LOCK_KEY, toDate } from './migration-store.js';
+import type { MigrationStore, RawMigrationRow } from './migration-store.js';
+import { PRISMA_ADVISORY_LOCK_KEY, fromRawRow } from './migration-store.js';
 import type { MigrationFile, MigrationRow } from './migrations.js';
 
 // Prisma's own DDL for the table (schema engine, postgres connector).
@@ -19,17 +19,6 @@ const createTable = (table: string): string => `CREATE TABLE IF NOT EXISTS ${tab
     "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
-
-interface RawRow {
-  id: string;
-  checksum: string;
-  finished_at: Date | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: Date | null;
-  started_at: Date;
-  applied_steps_count: number;
-}
 
 export class PostgresMigrationStore implements MigrationStore {
   readonly #client: pg.Client;
@@ -76,17 +65,8 @@ export class PostgresMigrationStore implements MigrationStore {
   }
 
   async rows(): Promise<MigrationRow[]> {
-    const { rows } = await this.#client.query<RawRow>(`SELECT * FROM ${this.#table} ORDER BY started_at`);
-    return rows.map((r) => ({
-      id: r.id,
-      checksum: r.checksum,
-      finishedAt: toDate(r.finished_at),
-      migrationName: r.migration_name,
-      logs: r.logs,
-      rolledBackAt: toDate(r.rolled_back_at),
-      startedAt: toDate(r.started_at) ?? new Date(0),
-      appliedStepsCount: Number(r.applied_steps_count),
-    }));
+    const { rows } = await this.#client.query<RawMigrationRow>(`SELECT * FROM ${this.#table} ORDER BY started_at`);
+    return rows.map(fromRawRow);
   }
 
   async apply(migration: MigrationFile, id: string, startedAt: Date): Promise<boolean> {

@@ -4,8 +4,8 @@
 // migrating, as SQLite's ALTER TABLE docs prescribe (Prisma's table rebuilds
 // drop and recreate tables), and checked with foreign_key_check before commit.
 import Database from 'better-sqlite3';
-import type { MigrationStore } from './migration-store.js';
-import { toDate } from './migration-store.js';
+import type { MigrationStore, RawMigrationRow } from './migration-store.js';
+import { fromRawRow } from './migration-store.js';
 import type { MigrationFile, MigrationRow } from './migrations.js';
 
 // Prisma's own DDL for the table (schema engine, sqlite connector).
@@ -19,17 +19,6 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 )`;
-
-interface RawRow {
-  id: string;
-  checksum: string;
-  finished_at: unknown;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: unknown;
-  started_at: unknown;
-  applied_steps_count: number;
-}
 
 export class SqliteMigrationStore implements MigrationStore {
   readonly #db: Database.Database;
@@ -50,8 +39,8 @@ export class SqliteMigrationStore implements MigrationStore {
   }
 
   async rows(): Promise<MigrationRow[]> {
-    const raw = this.#db.prepare('SELECT * FROM "_prisma_migrations" ORDER BY started_at').all() as RawRow[];
-    return raw.map(fromRaw);
+    const raw = this.#db.prepare('SELECT * FROM "_prisma_migrations" ORDER BY started_at').all() as RawMigrationRow[];
+    return raw.map(fromRawRow);
   }
 
   async apply(migration: MigrationFile, id: string, startedAt: Date): Promise<boolean> {
@@ -94,15 +83,3 @@ export class SqliteMigrationStore implements MigrationStore {
   }
 }
 
-function fromRaw(r: RawRow): MigrationRow {
-  return {
-    id: r.id,
-    checksum: r.checksum,
-    finishedAt: toDate(r.finished_at),
-    migrationName: r.migration_name,
-    logs: r.logs,
-    rolledBackAt: toDate(r.rolled_back_at),
-    startedAt: toDate(r.started_at) ?? new Date(0),
-    appliedStepsCount: Number(r.applied_steps_count),
-  };
-}

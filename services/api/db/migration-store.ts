@@ -30,3 +30,28 @@ export function toDate(value: unknown): Date | null {
   const text = String(value);
   return new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
 }
+
+/** A `_prisma_migrations` row as either driver returns it (timestamps in the driver's own form). */
+export interface RawMigrationRow {
+  id: string;
+  checksum: string;
+  finished_at: unknown;
+  migration_name: string;
+  logs: string | null;
+  rolled_back_at: unknown;
+  started_at: unknown;
+  applied_steps_count: number | bigint;
+}
+
+export function fromRawRow(r: RawMigrationRow): MigrationRow {
+  return {
+    id: r.id,
+    checksum: r.checksum,
+    finishedAt: toDate(r.finished_at),
+    migrationName: r.migration_name,
+    logs: r.logs,
+    rolledBackAt: toDate(r.rolled_back_at),
+    startedAt: toDate(r.started_at) ?? new Date(0),
+    appliedStepsCount: Number(r.applied_steps_count),
+  };
+}
