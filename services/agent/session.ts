@@ -13,7 +13,7 @@ import {
   isMethod,
   LIMITS,
   METHODS,
-  parseMessage,
+  messageDecoder,
   PROTOCOL_VERSION,
   RecvWindow,
   SendWindow,
@@ -54,14 +54,7 @@ export class Session {
     private readonly link: Link,
     private readonly opts: SessionOptions,
   ) {
-    this.decoder = new FrameDecoder(
-      (f) => {
-        const parsed = parseMessage(f.header, f.payload);
-        if (!parsed.ok) return this.fault(`malformed message: ${parsed.error}`);
-        this.onMessage(parsed.msg);
-      },
-      (e) => this.fault(e.message),
-    );
+    this.decoder = messageDecoder((msg) => this.onMessage(msg), (why) => this.fault(why));
   }
 
   push(chunk: Buffer): void {

@@ -7,6 +7,7 @@ export {
   METHODS,
   CHANNELS,
   parseMessage,
+  messageDecoder,
   checkParams,
   checkResult,
   isMethod,

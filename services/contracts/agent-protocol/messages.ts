@@ -5,6 +5,7 @@
 
 import { arr, bool, int, lit, nullable, num, obj, opt, str, validate, type Infer, type Schema } from './schema.js';
 import { LIMITS } from './limits.js';
+import { FrameDecoder } from './framing.js';
 
 // ---- shared field schemas -------------------------------------------------
 
@@ -271,4 +272,19 @@ export function checkParams<M extends Method>(method: M, params: unknown): { ok:
 
 export function checkResult<M extends Method>(method: M, result: unknown): { ok: true; value: Result<M> } | { ok: false; error: string } {
   return validate(METHODS[method].result as Schema<Result<M>>, result, '$.result');
+}
+
+/**
+ * The decoder both ends read with: frames in, only well-formed messages out.
+ * A bad frame or a malformed message is one fault, reported as text.
+ */
+export function messageDecoder(onMessage: (msg: Message) => void, onFault: (why: string) => void): FrameDecoder {
+  return new FrameDecoder(
+    (f) => {
+      const parsed = parseMessage(f.header, f.payload);
+      if (!parsed.ok) return onFault(`malformed message: ${parsed.error}`);
+      onMessage(parsed.msg);
+    },
+    (e) => onFault(e.message),
+  );
 }

@@ -15,7 +15,7 @@ import {
   FrameDecoder,
   LIMITS,
   METHODS,
-  parseMessage,
+  messageDecoder,
   PROTOCOL_VERSION,
   RecvWindow,
   SendWindow,
@@ -85,14 +85,7 @@ export class AgentConnection {
     private readonly socket: Socket,
     private readonly opts: Required<ConnectionOptions>,
   ) {
-    this.decoder = new FrameDecoder(
-      (f) => {
-        const parsed = parseMessage(f.header, f.payload);
-        if (!parsed.ok) return this.protocolError(`malformed message: ${parsed.error}`);
-        this.onMessage(parsed.msg);
-      },
-      (e) => this.protocolError(e.message),
-    );
+    this.decoder = messageDecoder((msg) => this.onMessage(msg), (why) => this.protocolError(why));
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
       this.armStallTimer();
