@@ -3,6 +3,7 @@
 // crash never leaves a half image under the final name; a finished directory
 // is never rebuilt.
 import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Written last inside every finished build; its presence marks the build complete. */
@@ -41,7 +42,7 @@ async function doBuild(root: string, id: string, build: (tmpDir: string) => Prom
   try {
     await chmod(tmp, 0o755); // mkdtemp makes it 0700; QEMU may run as another user
     await build(tmp);
-    if (!(await exists(join(tmp, MANIFEST)))) throw new Error(`build of ${id} did not write ${MANIFEST}`);
+    if (!existsSync(join(tmp, MANIFEST))) throw new Error(`build of ${id} did not write ${MANIFEST}`);
     await syncDir(tmp);
     return { dir, cached: await publish(tmp, dir, root, id) };
   } catch (e) {
@@ -75,7 +76,7 @@ async function publish(tmp: string, dir: string, root: string, id: string): Prom
 }
 
 export async function isComplete(dir: string): Promise<boolean> {
-  return exists(join(dir, MANIFEST));
+  return existsSync(join(dir, MANIFEST));
 }
 
 /** Temp dirs left by a builder process that no longer runs (it crashed). */
@@ -117,11 +118,3 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,7 @@
 // Finding the guest kernel: the newest Debian `linux-image-amd64` kernel in /boot,
 // its modules directory and the initramfs compressions it can unpack.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ForkdError } from '../../services/contracts/errors.js';
 
@@ -46,7 +47,7 @@ export async function findHostKernel(loc: KernelLocations = {}): Promise<HostKer
   // virtio and ext4 drivers are modules in Debian's kernel.
   for (const version of versions.reverse()) {
     const modulesDir = join(modulesRoot, version);
-    if (!(await exists(join(modulesDir, 'modules.dep')))) continue;
+    if (!existsSync(join(modulesDir, 'modules.dep'))) continue;
     return {
       version,
       image: join(bootDir, `vmlinuz-${version}`),
@@ -70,11 +71,3 @@ export async function initramfsCompression(configPath: string): Promise<Initramf
   throw new ForkdError('ERR_CONFIG', `${configPath}: the kernel unpacks neither gzip nor zstd initramfs images (CONFIG_RD_GZIP / CONFIG_RD_ZSTD)`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
