@@ -1,7 +1,12 @@
 // Small helpers every test file would otherwise write again.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'vitest';
+import { busyboxLayer, PATH_ENV } from '../images/containers/builders/busybox.js';
 import type { Connection } from '../native/libvirt/index.js';
 import { ForkdError } from '../services/contracts/errors.js';
+import type { HostImage } from '../services/hostd/agent/agent-client.js';
 
 /** The ForkdError `p` rejects with (fails the test when it resolves or throws something else). */
 export async function rejection(p: Promise<unknown>): Promise<ForkdError> {
@@ -29,4 +34,21 @@ export async function destroyDomainsNamed(conn: Connection, prefix: string): Pro
     await d?.destroy().catch(() => undefined);
     await d?.free();
   }
+}
+
+/**
+ * A one-layer busybox image written into `dir`, in the form AgentClient.importImage
+ * takes: for tests that drive the agent without the host image store.
+ */
+export async function busyboxHostImage(dir: string): Promise<HostImage> {
+  const layer = await busyboxLayer();
+  const layerPath = join(dir, 'busybox.tar');
+  await writeFile(layerPath, layer);
+  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+  const config = { Env: [PATH_ENV], Cmd: ['sh'] };
+  return {
+    id: `sha256:${createHash('sha256').update(JSON.stringify({ config, diffId })).digest('hex')}`,
+    config,
+    layers: [{ diffId, size: layer.length, path: layerPath }],
+  };
 }

@@ -2,18 +2,16 @@
 // with a running busybox container, clones that get their own identity, and
 // isolation between siblings and from the template. Skipped when the agent
 // bundle has not been built (`node images/guest/bundle-agent.mjs`).
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGuestImage } from '../../../images/guest/build.js';
 import { DEFAULT_AGENT_BUNDLE } from '../../../images/guest/main.js';
-import { busyboxLayer, PATH_ENV } from '../../../images/containers/builders/busybox.js';
 import { Connection } from '../../../native/libvirt/index.js';
 import { PACKAGE_ROOT } from '../../contracts/config.js';
-import { AgentClient, type HostImage } from '../agent/agent-client.js';
+import { AgentClient } from '../agent/agent-client.js';
 import { MACHINE_TYPE } from '../vm/domain-xml.js';
 import { createForkPool } from './fork-pool.js';
 import { forkFromTemplate, openTemplate, type ForkedVm, type ForkTimings, type Template } from './fork.js';
@@ -21,7 +19,7 @@ import type { ForkConnection } from './ports.js';
 import { domainQmp } from './qmp.js';
 import { buildTemplate, type TemplateBuildResult } from './template-builder.js';
 import { verifyTemplateFiles, type HostInfo } from './template-manifest.js';
-import { destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
+import { busyboxHostImage, destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
 
 const SUITE = 'forkd-test-forkagent-';
 const APP = 'app';
@@ -79,16 +77,7 @@ describe.skipIf(!haveAgent)('fork with the guest agent', () => {
     const image = await buildGuestImage({ dataDir: join(PACKAGE_ROOT, 'var'), agentBundle: DEFAULT_AGENT_BUNDLE });
 
     // A one-layer busybox image for the app container.
-    const layer = await busyboxLayer();
-    const layerPath = join(work, 'busybox.tar');
-    await writeFile(layerPath, layer);
-    const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-    const config = { Env: [PATH_ENV], Cmd: ['sh'] };
-    const hostImage: HostImage = {
-      id: `sha256:${createHash('sha256').update(JSON.stringify({ config, diffId })).digest('hex')}`,
-      config,
-      layers: [{ diffId, size: layer.length, path: layerPath }],
-    };
+    const hostImage = await busyboxHostImage(work);
 
     const qemuVersion = (await conn.getVersion()).string;
     host = { accel: 'tcg', qemuVersion, machine: MACHINE_TYPE };

@@ -3,25 +3,23 @@
 // before anyone asks, yet the VM a take hands over has its own hostname,
 // machine-id and MAC as seen inside the guest, and drain destroys idle ready
 // clones. Skipped when the agent bundle has not been built.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGuestImage } from '../../../images/guest/build.js';
 import { DEFAULT_AGENT_BUNDLE } from '../../../images/guest/main.js';
-import { busyboxLayer, PATH_ENV } from '../../../images/containers/builders/busybox.js';
 import { Connection } from '../../../native/libvirt/index.js';
 import { PACKAGE_ROOT } from '../../contracts/config.js';
-import { AgentClient, type HostImage } from '../agent/agent-client.js';
+import { AgentClient } from '../agent/agent-client.js';
 import { MACHINE_TYPE } from '../vm/domain-xml.js';
 import { createForkPool, type ForkPool } from './fork-pool.js';
 import { openTemplate, type ForkedVm, type Template } from './fork.js';
 import type { ForkConnection } from './ports.js';
 import { buildTemplate } from './template-builder.js';
 import type { HostInfo } from './template-manifest.js';
-import { destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
+import { busyboxHostImage, destroyDomainsNamed, domainsNamed } from '../../../test/support.js';
 
 const SUITE = 'forkd-test-readypool-';
 const APP = 'app';
@@ -66,16 +64,7 @@ describe.skipIf(!haveAgent)('warm pool of ready clones', () => {
     runDir = join(work, 'run');
     await mkdir(runDir);
     const image = await buildGuestImage({ dataDir: join(PACKAGE_ROOT, 'var'), agentBundle: DEFAULT_AGENT_BUNDLE });
-    const layer = await busyboxLayer();
-    const layerPath = join(work, 'busybox.tar');
-    await writeFile(layerPath, layer);
-    const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-    const config = { Env: [PATH_ENV], Cmd: ['sh'] };
-    const hostImage: HostImage = {
-      id: `sha256:${createHash('sha256').update(JSON.stringify({ config, diffId })).digest('hex')}`,
-      config,
-      layers: [{ diffId, size: layer.length, path: layerPath }],
-    };
+    const hostImage = await busyboxHostImage(work);
     const qemuVersion = (await conn.getVersion()).string;
     const host: HostInfo = { accel: 'tcg', qemuVersion, machine: MACHINE_TYPE };
     const built = await buildTemplate({
