@@ -4,14 +4,18 @@ import { generateApiKey, keyFileExists, writeKeyFile, type Principal, type Role 
 import type { ApiKeyLookup } from './auth.js';
 import type { PrismaClient } from './db/client.js';
 
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export class KeyStore implements ApiKeyLookup {
   constructor(private readonly db: PrismaClient) {}
 
   async findActiveKeyByHash(hash: string): Promise<Principal | null> {
     const row = await this.db.apiKey.findUnique({ where: { hash } });
     if (!row || row.revokedAt) return null;
-    // lastUsedAt is a hint for humans; losing an update under load is fine.
-    void this.db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+    // lastUsedAt is a hint for humans: at most one write a minute per key, not one per request.
+    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      void this.db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+    }
     return { keyId: row.id, role: row.role as Role, tenantId: row.tenantId };
   }
 
