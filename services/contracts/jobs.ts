@@ -56,6 +56,45 @@ export interface ContainerSpec {
   limits: { memoryMib?: number; cpus?: number; pids?: number };
 }
 
+/**
+ * A VM's place on one tenant network. The API owns networks and their
+ * addresses (IPAM in the database); hostd owns how a network exists on its
+ * host (a network namespace with a bridge, see services/hostd/network/) and
+ * attaches the VM's NIC to it. Networks are per tenant: two tenants may both
+ * have `app` on 10.89.1.0/24, and hostd keeps them apart by networkId.
+ */
+export interface NetworkAttachment {
+  /** The Network row's id; hostd names the network's namespace after it. */
+  networkId: string;
+  tenantId: string;
+  /** The network's name, for logs and errors. */
+  name: string;
+  /** IPv4 CIDR, aligned ('10.89.0.0/24'). */
+  subnet: string;
+  /** The gateway address inside the subnet (its first host, '10.89.0.1'). */
+  gateway: string;
+  /** This VM's address (no prefix), picked by the API's IPAM. */
+  address: string;
+  /** true: no route out of the network (no uplink, no NAT). */
+  internal: boolean;
+  /** Names this VM answers to for its peers on the network (container name, hostname). */
+  aliases: string[];
+}
+
+/**
+ * Host addresses forkd reserves for the links between a network's namespace
+ * and the host (a /30 per non-internal network). Tenant subnets may not
+ * overlap it: the namespace routes both.
+ */
+export const NETWORK_TRANSIT_CIDR = '100.127.0.0/16';
+
+/** A port to publish: on the host's hostIp (default 127.0.0.1), hostPort (absent or 0: pick one). TCP only. */
+export interface PortRequest {
+  containerPort: number;
+  hostPort?: number;
+  hostIp?: string;
+}
+
 /** 'pool' is a fork whose QEMU shell was already waiting in the warm pool. */
 export type BootMode = 'cold' | 'fork' | 'pool';
 
@@ -67,8 +106,10 @@ export interface ContainerCreateInput {
   vm: { vcpus: number; memoryMib: number };
   image: JobImage;
   spec: ContainerSpec;
-  /** Container ports to publish on the host's 127.0.0.1 (hostPort 0 or absent: pick one). */
-  ports: Array<{ containerPort: number; hostPort?: number }>;
+  /** Container ports to publish on the host (hostIp default 127.0.0.1; hostPort 0 or absent: pick one). A port taken: ERR_CONFLICT, field `ports`. */
+  ports: PortRequest[];
+  /** The tenant network the VM's NIC joins. Absent: the NIC stays detached (no network at all). */
+  network?: NetworkAttachment;
   /** With boot 'fork': the template to fork from (built for this image and size; the image is already in it). */
   templateId?: string;
 }
@@ -164,7 +205,9 @@ export interface JobSpecs {
   /** Drains the pool and deletes the files. The API refuses this while VMs use the template. */
   'template.delete': { input: { templateId: string }; output: { deleted: boolean } };
   /** A VM forked from a template (from the warm pool when it has one ready), agent ready, identity given. */
-  'vm.fork': { input: { vmId: string; templateId: string; usePool: boolean }; output: VmFacts };
+  'vm.fork': { input: { vmId: string; templateId: string; usePool: boolean; network?: NetworkAttachment }; output: VmFacts };
+  /** Removes the network's namespace, bridge and uplink from this host (the API refuses while VMs use it). Idempotent. */
+  'network.remove': { input: { networkId: string }; output: { removed: boolean } };
   /** The VMs this host runs, for reconciliation with the database. */
   'vm.list': { input: Record<string, never>; output: { vms: Array<{ vmId: string; domainName: string; running: boolean }> } };
 }
