@@ -59,6 +59,14 @@ describe('parseSchema', () => {
     ]);
   });
 
+  it('reads a composite primary key (@@id) and refuses two', () => {
+    const base = 'datasource db { provider = "sqlite" }\n';
+    expect(parseSchema(`${base}model A { a String\n b String\n @@id([a, b]) }`).tables[0]!.primaryKey).toEqual(['a', 'b']);
+    expect(model.tables.find((t) => t.name === 'NetworkAddress')!.primaryKey).toEqual(['networkId', 'address']);
+    expect(() => parseSchema(`${base}model A { a String @id\n b String\n @@id([a, b]) }`)).toThrow(/not supported/);
+    expect(() => parseSchema(`${base}model A { a String @id\n b String @id }`)).toThrow(/several @id/);
+  });
+
   it('rejects what it does not understand instead of misreading it', () => {
     const base = 'datasource db { provider = "sqlite" }\n';
     expect(() => parseSchema(`${base}model A { id String @id @map("_id") }`)).toThrow(/@map/);

@@ -2,8 +2,9 @@
 // keys that Prisma Migrate would create for it, so tests can prove that the
 // migrated database matches the schema. A small parser for the subset of the
 // Prisma language forkd's schema uses; anything outside it (@map, @@map,
-// @@id, @db.*, enums, composite types) is rejected rather than misread, so
-// using such a feature means extending this file first.
+// @db.*, enums, composite types) is rejected rather than misread, so
+// using such a feature means extending this file first. A composite primary
+// key (@@id([a, b])) is read as Prisma writes it: <Model>_pkey over a, b.
 // (Prisma's own getDMMF lives in @prisma/internals, which forkd does not ship;
 // the generated client's runtime data model has no nullability or indexes.
 // schema-model.test.ts checks this parser against that data model.)
@@ -121,15 +122,20 @@ function parseModel(model: string, body: string, modelNames: ReadonlySet<string>
     if (/@id\b/.test(f.attrs)) primaryKey.push(f.name);
     if (/@unique\b/.test(f.attrs)) indexes.push({ name: `${model}_${f.name}_key`, columns: [f.name], unique: true });
   }
+  if (primaryKey.length > 1) throw new Error(`schema: model ${model} has several @id fields (a composite key is @@id([...]))`);
   for (const a of blockAttrs) {
     const kind = /^@@(\w+)/.exec(a)![1];
     const cols = /^@@\w+\(\s*\[([^\]]*)\]/.exec(a)?.[1]?.split(',').map((c) => c.trim());
+    if (kind === 'id' && cols !== undefined && !/\bname:|\bmap:/.test(a) && primaryKey.length === 0) {
+      primaryKey.push(...cols);
+      continue;
+    }
     if ((kind !== 'unique' && kind !== 'index') || cols === undefined || /\bname:|\bmap:/.test(a)) {
       throw new Error(`schema: ${model} ${a} is not supported by schema-model.ts`);
     }
     indexes.push({ name: `${model}_${cols.join('_')}_${kind === 'unique' ? 'key' : 'idx'}`, columns: cols, unique: kind === 'unique' });
   }
-  if (primaryKey.length !== 1) throw new Error(`schema: model ${model} needs exactly one @id field`);
+  if (primaryKey.length === 0) throw new Error(`schema: model ${model} needs one @id field or one @@id([...])`);
   return { name: model, columns, primaryKey, indexes, foreignKeys };
 }
 

@@ -1,0 +1,44 @@
+-- CreateTable
+CREATE TABLE "Network" (
+    "id" TEXT NOT NULL,
+    "tenantId" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "subnet" TEXT NOT NULL,
+    "gateway" TEXT NOT NULL,
+    "internal" BOOLEAN NOT NULL DEFAULT false,
+    "hostId" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Network_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "NetworkAddress" (
+    "networkId" TEXT NOT NULL,
+    "address" TEXT NOT NULL,
+    "vmId" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "NetworkAddress_pkey" PRIMARY KEY ("networkId","address")
+);
+
+-- CreateIndex
+CREATE INDEX "Network_hostId_idx" ON "Network"("hostId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Network_tenantId_name_key" ON "Network"("tenantId", "name");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "NetworkAddress_vmId_key" ON "NetworkAddress"("vmId");
+
+-- AddForeignKey
+ALTER TABLE "Network" ADD CONSTRAINT "Network_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Network" ADD CONSTRAINT "Network_hostId_fkey" FOREIGN KEY ("hostId") REFERENCES "Host"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "NetworkAddress" ADD CONSTRAINT "NetworkAddress_networkId_fkey" FOREIGN KEY ("networkId") REFERENCES "Network"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "NetworkAddress" ADD CONSTRAINT "NetworkAddress_vmId_fkey" FOREIGN KEY ("vmId") REFERENCES "Vm"("id") ON DELETE CASCADE ON UPDATE CASCADE;
