@@ -1,14 +1,17 @@
 // Containers, each in its own VM: what the API decides (validation, image,
 // quota, placement, rows) before hostd acts, and how rows follow hostd's
-// answers. A create that fails leaves no Vm or Container row behind.
+// answers. A create that fails leaves no Vm, Container or NetworkAddress row
+// behind.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
-import type { BootMode, ContainerStatus, PublishedPort } from '../contracts/jobs.js';
+import type { BootMode, ContainerStatus, PortRequest, PublishedPort } from '../contracts/jobs.js';
 import type { PrismaClient } from './db/client.js';
 import type { HostJobs } from './host-jobs.js';
 import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
-import type { Placement } from './placement.js';
+import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js';
+import type { Networks } from './networks/networks.js';
+import { checkPortsFree, normalizePorts } from './ports.js';
 import type { Templates } from './templates.js';
 
 export interface CreateContainerBody {
@@ -24,7 +27,9 @@ export interface CreateContainerBody {
   pids?: number;
   vm?: { vcpus?: number; memoryMib?: number };
   boot?: BootMode;
-  ports?: Array<{ containerPort: number; hostPort?: number }>;
+  ports?: PortRequest[];
+  /** A network's name or id; `default` when absent. */
+  network?: string;
 }
 
 export interface ContainerView {
@@ -39,6 +44,7 @@ export interface ContainerView {
   startedAt: string | null;
   finishedAt: string | null;
   ports: PublishedPort[];
+  network: { id: string; name: string; address: string } | null;
   vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
 }
 
@@ -47,12 +53,14 @@ export const DEFAULT_VM = { vcpus: 1, memoryMib: 256 };
 const CREATE_TIMEOUT_FLOOR_MS = 600_000;
 
 type Row = Awaited<ReturnType<Containers['row']>>;
+const ROW_INCLUDE = { vm: { include: { networkAddress: { include: { network: true } } } }, image: true } as const;
 
 export class Containers {
   constructor(
     private readonly db: PrismaClient,
     private readonly images: Images,
-    private readonly placement: Placement,
+    private readonly networks: Networks,
+    private readonly addresses: NetworkAddresses,
     private readonly hostJobs: HostJobs,
     private readonly templates: Templates,
     private readonly jobTimeoutMs: number,
@@ -61,7 +69,7 @@ export class Containers {
   async row(tenantId: string, idOrName: string) {
     const row = await this.db.container.findFirst({
       where: { tenantId, OR: [{ id: idOrName }, { name: idOrName }] },
-      include: { vm: true, image: true },
+      include: ROW_INCLUDE,
     });
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no container ${JSON.stringify(idOrName)}`);
     return row;
@@ -80,6 +88,7 @@ export class Containers {
       startedAt: row.startedAt?.toISOString() ?? null,
       finishedAt: row.finishedAt?.toISOString() ?? null,
       ports: (row.ports as PublishedPort[] | null) ?? [],
+      network: row.vm.networkAddress ? { id: row.vm.networkAddress.network.id, name: row.vm.networkAddress.network.name, address: row.vm.networkAddress.address } : null,
       vm: { id: row.vm.id, hostId: row.vm.hostId, domainName: row.vm.domainName, boot: row.vm.bootMode, vcpus: row.vm.vcpus, memoryMib: row.vm.memoryMib, ...(timings ? { timings } : {}) },
     };
   }
@@ -95,9 +104,12 @@ export class Containers {
       throw new ForkdError('ERR_VALIDATION', `memoryMib (${body.memoryMib}) must be below the VM's memory (vm.memoryMib = ${vm.memoryMib})`, { field: 'memoryMib' });
     }
     const env = mergeEnv(config.Env ?? [], body.env ?? []);
+    const ports = normalizePorts(body.ports);
+    const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await this.checkQuota(tenantId, vm.memoryMib);
     onProgress?.('placing');
-    const host = await this.placement.pickHost();
+    const host = await this.addresses.hostFor(network);
+    await checkPortsFree(this.db, host.hostId, ports);
 
     const vmId = randomUUID();
     const containerId = randomUUID();
@@ -117,13 +129,15 @@ export class Containers {
         boot = 'cold';
       }
     }
-    const operation = await this.db.$transaction(async (tx) => {
+    const { operation, address } = await withAddressRetry(() => this.db.$transaction(async (tx) => {
       await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: templateId ?? null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
         data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env, workdir: body.workingDir ?? config.WorkingDir ?? null },
       });
-      return tx.operation.create({ data: { tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, state: 'running', startedAt: new Date() } });
-    });
+      const address = await this.addresses.allocate(tx, network, vmId, host.hostId);
+      const operation = await tx.operation.create({ data: { tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, state: 'running', startedAt: new Date() } });
+      return { operation, address };
+    }));
 
     try {
       onProgress?.(`creating VM on ${host.hostId}`);
@@ -136,7 +150,8 @@ export class Containers {
           ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
           limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
         },
-        ports: body.ports ?? [],
+        ports,
+        network: this.addresses.attachment(network, address, [name]),
         ...(templateId ? { templateId } : {}),
       }, { timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id });
       const now = new Date();
@@ -155,11 +170,19 @@ export class Containers {
       await this.db.operation.update({ where: { id: operation.id }, data: { state: 'failed', finishedAt: new Date(), errorCode: fe.code, errorMessage: fe.message } }).catch(() => {});
       if (fe.code === 'ERR_TIMEOUT') {
         // hostd may still be building this VM: keep the rows, marked failed, and have the host destroy it when it can.
-        await this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } }).catch(() => {});
-        await this.db.container.update({ where: { id: containerId }, data: { state: 'failed' } }).catch(() => {});
+        // The address goes back with the failed VM (the next VM may get it before hostd has destroyed this one).
+        await this.db.$transaction([
+          this.db.networkAddress.deleteMany({ where: { vmId } }),
+          this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } }),
+          this.db.container.update({ where: { id: containerId }, data: { state: 'failed' } }),
+        ]).catch(() => {}); // best effort: the client needs the job's error, not this one
         void this.hostJobs.call(host.hostId, 'vm.destroy', { vmId }).catch(() => {});
       } else {
-        await this.db.$transaction([this.db.container.delete({ where: { id: containerId } }), this.db.vm.delete({ where: { id: vmId } })]).catch(() => {});
+        await this.db.$transaction([
+          this.db.networkAddress.deleteMany({ where: { vmId } }),
+          this.db.container.delete({ where: { id: containerId } }),
+          this.db.vm.delete({ where: { id: vmId } }),
+        ]).catch(() => {}); // best effort: the client needs the job's error, not this one
       }
       throw fe;
     }
@@ -177,7 +200,7 @@ export class Containers {
   async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {
     const rows = await this.db.container.findMany({
       where: { tenantId, ...(opts.all ? {} : { state: { in: ['created', 'running'] } }) },
-      include: { vm: true, image: true },
+      include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
     const fresh = await Promise.all(rows.map((r) => this.refresh(r)));
@@ -238,6 +261,7 @@ export class Containers {
     }
     await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
     await this.db.$transaction([
+      this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),
       this.db.container.delete({ where: { id: row.id } }),
       this.db.vm.delete({ where: { id: row.vmId } }),
       this.db.operation.create({ data: { tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),

@@ -13,6 +13,9 @@ import { installErrorHandler } from './error-handler.js';
 import type { HostJobs } from './host-jobs.js';
 import { Images } from './images.js';
 import { KeyStore } from './key-store.js';
+import { NetworkAddresses } from './networks/addresses.js';
+import { Networks } from './networks/networks.js';
+import { networkRoutes } from './networks/routes.js';
 import { Placement } from './placement.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
@@ -48,13 +51,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
-  const containers = new Containers(deps.db, images, placement, deps.hostJobs, templates, deps.config.jobTimeoutMs);
+  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
   await app.register(tenantRoutes, { db: deps.db });
   await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
   await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
-  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, deps.hostJobs), tenancy });
+  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
+  await app.register(networkRoutes, { networks, tenancy });
   return app;
 }

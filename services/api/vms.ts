@@ -1,9 +1,14 @@
 // VMs without a container: forked from a template (`POST /v1/vms`), for callers
 // that drive the guest themselves (VDI desktops, app templates already running).
+// A VM joins a network only when asked (`network`): its template fixes its
+// host, and networks are host-local, so defaulting to `default` would refuse
+// forks on every host but the one `default` lives on.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import type { PrismaClient } from './db/client.js';
 import type { HostJobs } from './host-jobs.js';
+import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js';
+import type { NetworkRow, Networks } from './networks/networks.js';
 import { randomMac } from './vm-mac.js';
 import type { Templates } from './templates.js';
 
@@ -17,55 +22,75 @@ export interface VmView {
   vcpus: number;
   memoryMib: number;
   containers: number;
+  network: { id: string; name: string; address: string } | null;
   createdAt: string;
   timings?: Record<string, number>;
 }
 
-type Row = NonNullable<Awaited<ReturnType<PrismaClient['vm']['findFirst']>>> & { _count?: { containers: number } };
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['vm']['findFirst']>>> & {
+  _count?: { containers: number };
+  networkAddress?: { address: string; network: { id: string; name: string } } | null;
+};
+const ROW_INCLUDE = { _count: { select: { containers: true } }, networkAddress: { include: { network: { select: { id: true, name: true } } } } } as const;
 
 export class Vms {
-  constructor(private readonly db: PrismaClient, private readonly templates: Templates, private readonly hostJobs: HostJobs) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly templates: Templates,
+    private readonly networks: Networks,
+    private readonly addresses: NetworkAddresses,
+    private readonly hostJobs: HostJobs,
+  ) {}
 
   view(row: Row, timings?: Record<string, number>): VmView {
     return {
       id: row.id, hostId: row.hostId, template: row.templateId, domainName: row.domainName, boot: row.bootMode, state: row.state,
-      vcpus: row.vcpus, memoryMib: row.memoryMib, containers: row._count?.containers ?? 0, createdAt: row.createdAt.toISOString(),
+      vcpus: row.vcpus, memoryMib: row.memoryMib, containers: row._count?.containers ?? 0,
+      network: row.networkAddress ? { id: row.networkAddress.network.id, name: row.networkAddress.network.name, address: row.networkAddress.address } : null,
+      createdAt: row.createdAt.toISOString(),
       ...(timings ? { timings } : {}),
     };
   }
 
-  async fork(tenantId: string, templateId: string, usePool: boolean): Promise<VmView> {
+  async fork(tenantId: string, templateId: string, usePool: boolean, networkRef?: string): Promise<VmView> {
     const t = await this.templates.row(tenantId, templateId);
     if (t.state !== 'ready') throw new ForkdError('ERR_CONFLICT', `template ${t.id} is ${t.state}, not ready`, { field: 'template' });
+    const network = networkRef === undefined ? undefined : await this.networkOnHost(tenantId, networkRef, t.hostId);
     const vmId = randomUUID();
-    await this.db.vm.create({
-      data: { id: vmId, tenantId, hostId: t.hostId, templateId: t.id, domainName: `forkd-vm-${vmId}`, vcpus: t.vcpus, memoryMib: t.memoryMib, mac: randomMac(), bootMode: usePool ? 'pool' : 'fork' },
-    });
+    const address = await withAddressRetry(() => this.db.$transaction(async (tx) => {
+      await tx.vm.create({
+        data: { id: vmId, tenantId, hostId: t.hostId, templateId: t.id, domainName: `forkd-vm-${vmId}`, vcpus: t.vcpus, memoryMib: t.memoryMib, mac: randomMac(), bootMode: usePool ? 'pool' : 'fork' },
+      });
+      return network ? this.addresses.allocate(tx, network, vmId, t.hostId) : undefined;
+    }));
     try {
-      const facts = await this.hostJobs.call(t.hostId, 'vm.fork', { vmId, templateId: t.id, usePool }, { timeoutMs: 300_000 });
-      const row = await this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: new Date(), bootMode: facts.boot }, include: { _count: { select: { containers: true } } } });
+      const facts = await this.hostJobs.call(t.hostId, 'vm.fork', {
+        vmId, templateId: t.id, usePool, ...(network && address ? { network: this.addresses.attachment(network, address, []) } : {}),
+      }, { timeoutMs: 300_000 });
+      const row = await this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: new Date(), bootMode: facts.boot }, include: ROW_INCLUDE });
       return this.view(row, facts.timings);
     } catch (err) {
       const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
       if (fe.code === 'ERR_TEMPLATE_STALE' || fe.code === 'ERR_TEMPLATE_CORRUPT') await this.templates.markUnusable(t.id, fe.message);
+      // Best effort below: the client needs the job's error, not these.
       if (fe.code === 'ERR_TIMEOUT') {
-        await this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } }).catch(() => {});
+        await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId } }), this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } })]).catch(() => {});
         void this.hostJobs.call(t.hostId, 'vm.destroy', { vmId }).catch(() => {});
       } else {
-        await this.db.vm.delete({ where: { id: vmId } }).catch(() => {});
+        await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId } }), this.db.vm.delete({ where: { id: vmId } })]).catch(() => {});
       }
       throw fe;
     }
   }
 
   async row(tenantId: string, id: string): Promise<Row> {
-    const row = await this.db.vm.findFirst({ where: { tenantId, OR: [{ id }, { domainName: id }] }, include: { _count: { select: { containers: true } } } });
+    const row = await this.db.vm.findFirst({ where: { tenantId, OR: [{ id }, { domainName: id }] }, include: ROW_INCLUDE });
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no VM ${JSON.stringify(id)}`);
     return row;
   }
 
   async list(tenantId: string): Promise<VmView[]> {
-    const rows = await this.db.vm.findMany({ where: { tenantId, state: { notIn: ['gone'] } }, include: { _count: { select: { containers: true } } }, orderBy: { createdAt: 'desc' } });
+    const rows = await this.db.vm.findMany({ where: { tenantId, state: { notIn: ['gone'] } }, include: ROW_INCLUDE, orderBy: { createdAt: 'desc' } });
     return rows.map((r) => this.view(r));
   }
 
@@ -73,7 +98,16 @@ export class Vms {
   async remove(tenantId: string, id: string): Promise<VmView> {
     const row = await this.row(tenantId, id);
     await this.hostJobs.call(row.hostId, 'vm.destroy', { vmId: row.id });
-    await this.db.vm.delete({ where: { id: row.id } });
+    await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId: row.id } }), this.db.vm.delete({ where: { id: row.id } })]);
     return { ...this.view(row), state: 'gone' };
+  }
+
+  /** The network a fork joins; it must live on the template's host (or nowhere yet). */
+  private async networkOnHost(tenantId: string, ref: string, hostId: string): Promise<NetworkRow> {
+    const network = await this.networks.resolve(tenantId, ref);
+    if (network.hostId && network.hostId !== hostId) {
+      throw new ForkdError('ERR_CONFLICT', `network ${network.name} lives on host ${network.hostId}, but the template is on host ${hostId}: a network's VMs share one host`, { field: 'network' });
+    }
+    return network;
   }
 }

@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
+import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
 import type { Tenancy } from '../tenancy.js';
 
@@ -22,6 +23,7 @@ const containerSchema = {
     state: { type: 'string' }, exitCode: { type: ['integer', 'null'] }, oomKilled: { type: 'boolean' },
     createdAt: { type: 'string' }, startedAt: { type: ['string', 'null'] }, finishedAt: { type: ['string', 'null'] },
     ports: { type: 'array', items: { type: 'object', properties: { containerPort: { type: 'integer' }, hostAddress: { type: 'string' }, hostPort: { type: 'integer' } } } },
+    network: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } },
     vm: {
       type: 'object',
       properties: {
@@ -61,9 +63,16 @@ export const createContainerSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['containerPort'],
-          properties: { containerPort: { type: 'integer', minimum: 1, maximum: 65535 }, hostPort: { type: 'integer', minimum: 0, maximum: 65535 } },
+          properties: {
+            containerPort: { type: 'integer', minimum: 1, maximum: 65535 },
+            hostPort: { type: 'integer', minimum: 0, maximum: 65535 },
+            // IPv4, checked by ports.ts (field `ports`, as hostd's port conflicts are).
+            hostIp: { type: 'string', maxLength: 64 },
+          },
         },
       },
+      // A name or an id (ids are uuids, which the name pattern also admits).
+      network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
     },
   },
   response: { 201: containerSchema },

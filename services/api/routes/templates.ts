@@ -1,6 +1,7 @@
 // /v1/templates (build, list, show with its warm pool, resize the pool, delete)
 // and /v1/vms (fork a VM from a template, list, show, destroy).
 import type { FastifyInstance } from 'fastify';
+import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import type { CreateTemplateBody, Templates } from '../templates.js';
 import type { Tenancy } from '../tenancy.js';
 import type { Vms } from '../vms.js';
@@ -23,6 +24,7 @@ const vmSchema = {
   properties: {
     id: { type: 'string' }, hostId: { type: 'string' }, template: { type: ['string', 'null'] }, domainName: { type: 'string' }, boot: { type: 'string' },
     state: { type: 'string' }, vcpus: { type: 'integer' }, memoryMib: { type: 'integer' }, containers: { type: 'integer' }, createdAt: { type: 'string' },
+    network: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
   },
 } as const;
@@ -66,7 +68,7 @@ export const forkVmSchema = {
     type: 'object',
     additionalProperties: false,
     required: ['template'],
-    properties: { template: { type: 'string', minLength: 1, maxLength: 128 }, pool: { type: 'boolean' } },
+    properties: { template: { type: 'string', minLength: 1, maxLength: 128 }, pool: { type: 'boolean' }, network: { type: 'string', pattern: NETWORK_NAME_PATTERN } },
   },
   response: { 201: vmSchema },
 } as const;
@@ -92,8 +94,8 @@ export async function templateRoutes(app: FastifyInstance, opts: { templates: Te
     return templates.remove(await tenancy.tenantIdOf(request), request.params.id);
   });
 
-  app.post<{ Body: { template: string; pool?: boolean } }>('/v1/vms', { schema: forkVmSchema }, async (request, reply) => {
-    return reply.status(201).send(await vms.fork(await tenancy.tenantIdOf(request), request.body.template, request.body.pool ?? true));
+  app.post<{ Body: { template: string; pool?: boolean; network?: string } }>('/v1/vms', { schema: forkVmSchema }, async (request, reply) => {
+    return reply.status(201).send(await vms.fork(await tenancy.tenantIdOf(request), request.body.template, request.body.pool ?? true, request.body.network));
   });
   app.get('/v1/vms', { schema: { response: { 200: { type: 'object', properties: { vms: { type: 'array', items: vmSchema } } } } } }, async (request) => {
     return { vms: await vms.list(await tenancy.tenantIdOf(request)) };
