@@ -7,6 +7,7 @@ export interface ContainerView {
   id: string; name: string; image: string; command: string[]; state: string; exitCode: number | null; oomKilled: boolean;
   createdAt: string; startedAt: string | null; finishedAt: string | null;
   ports: { containerPort: number; hostAddress: string; hostPort: number }[];
+  network: { id: string; name: string; address: string } | null;
   vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
 }
 
@@ -26,10 +27,10 @@ export const psCommand: Command = {
     const { containers } = await ApiClient.fromEnv().request<{ containers: ContainerView[] }>('GET', `/v1/containers${values.all ? '?all=true' : ''}`);
     if (values.json) printJson(containers);
     else {
-      printTable(['ID', 'NAME', 'IMAGE', 'COMMAND', 'STATE', 'VM', 'PORTS'], containers.map((c) => [
+      printTable(['ID', 'NAME', 'IMAGE', 'COMMAND', 'STATE', 'VM', 'NETWORK', 'PORTS'], containers.map((c) => [
         c.id.slice(0, 12), c.name, c.image.slice(7, 19), c.command.join(' ').slice(0, 30),
         c.state === 'exited' ? `exited (${c.exitCode}${c.oomKilled ? ', OOM' : ''})` : c.state,
-        `${c.vm.boot} ${c.vm.vcpus}cpu/${c.vm.memoryMib}M`, c.ports.map((p) => `${p.hostAddress}:${p.hostPort}->${p.containerPort}`).join(','),
+        `${c.vm.boot} ${c.vm.vcpus}cpu/${c.vm.memoryMib}M`, c.network ? `${c.network.name} ${c.network.address}` : null, c.ports.map((p) => `${p.hostAddress}:${p.hostPort}->${p.containerPort}`).join(','),
       ]));
     }
     return 0;

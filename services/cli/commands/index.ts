@@ -6,6 +6,7 @@ import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
+import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
 import { runCommand } from './run.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
@@ -14,6 +15,7 @@ import { hostdCommand, upCommand } from './up.js';
 export const COMMANDS: readonly Command[] = [
   upCommand, hostdCommand, infoCommand, hostCheckCommand,
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
+  networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,

@@ -1,15 +1,9 @@
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import type { Command } from '../command.js';
+import { parsePublish } from '../publish.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
-
-/** `-p 8080:80`, `-p 80` (any free host port). */
-export function parsePort(spec: string): { containerPort: number; hostPort?: number } {
-  const m = /^(?:(\d{1,5}):)?(\d{1,5})$/.exec(spec);
-  if (!m) throw new ForkdError('ERR_VALIDATION', `-p wants HOSTPORT:CONTAINERPORT or CONTAINERPORT (got ${JSON.stringify(spec)})`, { field: 'ports' });
-  return { containerPort: Number(m[2]), ...(m[1] ? { hostPort: Number(m[1]) } : {}) };
-}
 
 function num(flag: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -21,11 +15,12 @@ function num(flag: string, v: unknown): number | undefined {
 export const runCommand: Command = {
   path: ['run'],
   summary: 'Run a container in its own VM; streams its output and exits with its exit code',
-  usage: 'forkd run [--rm] [-d] [--name N] [-e K=V]… [-m MiB] [--cpus N] [-p [HOST:]PORT]… [--vm-memory MiB] [--vcpus N] [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
+  usage: 'forkd run [--rm] [-d] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
   options: {
     rm: { type: 'boolean' },
     detach: { type: 'boolean', short: 'd' },
     name: { type: 'string' },
+    network: { type: 'string' },
     env: { type: 'string', short: 'e', multiple: true },
     memory: { type: 'string', short: 'm' },
     cpus: { type: 'string' },
@@ -46,6 +41,7 @@ export const runCommand: Command = {
     if (values.boot !== undefined && values.boot !== 'cold' && values.boot !== 'fork') {
       throw new ForkdError('ERR_VALIDATION', '--boot must be cold or fork', { field: 'boot' });
     }
+    const ports = ((values.publish as string[] | undefined) ?? []).map(parsePublish);
     const vmMemory = num('--vm-memory', values['vm-memory']);
     const vcpus = num('--vcpus', values.vcpus);
     const body = {
@@ -54,18 +50,19 @@ export const runCommand: Command = {
       ...(values.entrypoint ? { entrypoint: [String(values.entrypoint)] } : {}),
       ...(values.env ? { env: values.env } : {}),
       ...(values.name ? { name: values.name } : {}),
+      ...(values.network ? { network: values.network } : {}),
       ...(values.memory ? { memoryMib: num('-m', values.memory) } : {}),
       ...(values.cpus ? { cpus: num('--cpus', values.cpus) } : {}),
       ...(values.workdir ? { workingDir: values.workdir } : {}),
       ...(values.boot ? { boot: values.boot } : {}),
       ...(vmMemory || vcpus ? { vm: { ...(vmMemory ? { memoryMib: vmMemory } : {}), ...(vcpus ? { vcpus } : {}) } } : {}),
-      ...(values.publish ? { ports: (values.publish as string[]).map(parsePort) } : {}),
+      ...(ports.length ? { ports } : {}),
     };
     const api = ApiClient.fromEnv();
     const started = Date.now();
     if (process.stderr.isTTY) process.stderr.write(`forkd: starting ${image} in a new VM…\r`);
     const c = await api.request<ContainerView>('POST', '/v1/containers', body);
-    if (process.stderr.isTTY) process.stderr.write(`forkd: ${c.name} running in ${c.vm.domainName} (${c.vm.boot}, ${Date.now() - started} ms)\n`);
+    if (process.stderr.isTTY) process.stderr.write(`forkd: ${c.name} running in ${c.vm.domainName} (${c.vm.boot}, ${Date.now() - started} ms)${c.network ? ` on ${c.network.name} as ${c.network.address}` : ''}\n`);
     for (const p of c.ports) process.stderr.write(`forkd: ${p.hostAddress}:${p.hostPort} -> ${p.containerPort}\n`);
     if (values.detach) {
       process.stdout.write(`${c.id}\n`);

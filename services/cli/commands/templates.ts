@@ -4,7 +4,7 @@ import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from 
 
 interface Pool { target: number; ready: number; starting: number }
 interface TemplateView { id: string; hostId: string; image: string | null; vcpus: number; memoryMib: number; accel: string; state: string; poolSize: number; pool: Pool | null; vms: number; createdAt: string; error: string | null }
-interface VmView { id: string; hostId: string; template: string | null; domainName: string; boot: string; state: string; vcpus: number; memoryMib: number; containers: number; timings?: Record<string, number> }
+interface VmView { id: string; hostId: string; template: string | null; domainName: string; boot: string; state: string; vcpus: number; memoryMib: number; containers: number; network: { id: string; name: string; address: string } | null; timings?: Record<string, number> }
 
 const enc = encodeURIComponent;
 const intOpt = (flag: string, v: unknown): number | undefined => {
@@ -97,15 +97,17 @@ export const templateRmCommand: Command = {
 
 export const vmForkCommand: Command = {
   path: ['vm', 'fork'],
-  summary: 'Fork a running VM from a template (from its warm pool unless --no-pool)',
-  usage: 'forkd vm fork TEMPLATE [--no-pool] [--json]',
-  options: { ...JSON_OPTION, 'no-pool': { type: 'boolean' } },
+  summary: 'Fork a running VM from a template (from its warm pool unless --no-pool; on a network with --network)',
+  usage: 'forkd vm fork TEMPLATE [--no-pool] [--network NET] [--json]',
+  options: { ...JSON_OPTION, 'no-pool': { type: 'boolean' }, network: { type: 'string' } },
   positionals: true,
   async run({ values, positionals }) {
     if (!positionals[0]) throw new ForkdError('ERR_VALIDATION', `usage: ${vmForkCommand.usage}`, { field: 'template' });
-    const vm = await ApiClient.fromEnv().request<VmView>('POST', '/v1/vms', { template: positionals[0], pool: !values['no-pool'] });
+    const vm = await ApiClient.fromEnv().request<VmView>('POST', '/v1/vms', {
+      template: positionals[0], pool: !values['no-pool'], ...(values.network ? { network: values.network } : {}),
+    });
     if (values.json) printJson(vm);
-    else process.stdout.write(`${vm.id}  ${vm.domainName}  ${vm.boot}${vm.timings?.totalMs !== undefined ? `  ${Math.round(vm.timings.totalMs)} ms` : ''}\n`);
+    else process.stdout.write(`${vm.id}  ${vm.domainName}  ${vm.boot}${vm.timings?.totalMs !== undefined ? `  ${Math.round(vm.timings.totalMs)} ms` : ''}${vm.network ? `  ${vm.network.name} ${vm.network.address}` : ''}\n`);
     return 0;
   },
 };
