@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ForkdError } from '../contracts/errors.js';
+import { decodeJobError, encodeJobError } from '../contracts/jobs.js';
 import { firstClash, normalizePorts, sameBind } from './ports.js';
 
 describe('published ports', () => {
@@ -28,5 +29,11 @@ describe('published ports', () => {
       expect(err).toBeInstanceOf(ForkdError);
       expect(err.field).toBe('ports');
     }
+  });
+
+  it('hostd\'s EADDRINUSE answer (ERR_CONFLICT on `ports`) comes through the job error as a 409 on `ports`', () => {
+    const sent = new ForkdError('ERR_CONFLICT', 'port 127.0.0.1:8080 is in use on the host', { field: 'ports' });
+    const got = ForkdError.fromJSON(decodeJobError(encodeJobError(sent.toJSON()))!);
+    expect([got.code, got.status, got.field]).toEqual(['ERR_CONFLICT', 409, 'ports']);
   });
 });
