@@ -24,6 +24,8 @@ PACKAGES=(
   cpio:cpio
   zstd:zstd
   postgresql:/usr/lib/postgresql
+  nftables:nft
+  iproute2:ip
 )
 missing=()
 for entry in "${PACKAGES[@]}"; do
