@@ -14,6 +14,7 @@ import { statePaths, type AgentConfig } from './config.js';
 import { crunError, type Crun } from './crun.js';
 import type { Log } from './handler.js';
 import { hostsFile } from './identity.js';
+import { PeerHosts, rewriteInPlace, type PeerEntries } from './peers.js';
 import type { ImageStore } from './images.js';
 import { LogWriter } from './logs.js';
 import { mergeEnv, ociSpec, resolveArgs, resolveUser, type OciUser } from './oci-spec.js';
@@ -128,6 +129,21 @@ export class Containers {
     return r;
   }
 
+  /** The VM's peers on its tenant network (network.hosts), appended to every container's hosts file. */
+  readonly peers = new PeerHosts();
+
+  /** New peer list: every container's /etc/hosts is rewritten in place. Returns how many files were written. */
+  async updatePeers(entries: PeerEntries): Promise<number> {
+    this.peers.set(entries);
+    let written = 0;
+    for (const r of this.records.values()) {
+      const path = join(this.containerDir(r.id), 'hosts');
+      // A container being deleted may have lost its directory: nothing to update there.
+      if (await rewriteInPlace(path, hostsFile(r.name) + this.peers.current).then(() => true, () => false)) written++;
+    }
+    return written;
+  }
+
   list(): ContainerSummary[] {
     return [...this.records.values()].sort((a, b) => a.createdAt - b.createdAt).map(summary);
   }
@@ -152,7 +168,7 @@ export class Containers {
         if (!user) throw new AgentError('ERR_CONTAINER_START', `unable to find user ${userSpec} in the image`);
         const cwd = p.workingDir ?? (image.config.WorkingDir || '/');
         const env = mergeEnv(image.config.Env, p.env, hostname);
-        await writeFile(join(dir, 'hosts'), hostsFile(hostname));
+        await writeFile(join(dir, 'hosts'), hostsFile(hostname) + this.peers.current);
         await writeFile(join(dir, 'hostname'), `${hostname}\n`);
         const resolv = join(dir, 'resolv.conf');
         await copyFile(join(this.cfg.etc, 'resolv.conf'), resolv).catch(() => writeFile(resolv, ''));

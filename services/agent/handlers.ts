@@ -7,11 +7,12 @@ import { Containers } from './containers.js';
 import { Crun } from './crun.js';
 import { execInContainer } from './exec.js';
 import type { HandlerTable, Log } from './handler.js';
-import { identityHandlers } from './identity.js';
+import { hostsFile, identityHandlers } from './identity.js';
 import { ImageStore, imageHandlers } from './images.js';
 import { streamLog } from './logs.js';
 import { portConnect } from './port-forward.js';
 import { systemHandlers } from './system.js';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Agent {
@@ -47,6 +48,12 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
       return { lines };
     },
     'port.connect': portConnect,
+    'network.hosts': async (p) => {
+      const written = await containers.updatePeers(p.entries);
+      const hostname = (await readFile(join(cfg.etc, 'hostname'), 'utf8').catch(() => '')).trim() || 'localhost';
+      await writeFile(join(cfg.etc, 'hosts'), hostsFile(hostname) + containers.peers.current);
+      return { written: written + 1 };
+    },
   };
   return { handlers, containers, images };
 }

@@ -36,6 +36,16 @@ export function networkCommands(n: Network): string[][] {
   return cmds;
 }
 
+/**
+ * The same commands as one shell script: under TCG every process the agent
+ * spawns costs tens of milliseconds, and a pool take waits for this one.
+ * Every word is single-quoted; the values were validated before.
+ */
+export function networkScript(n: Network): string {
+  const q = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
+  return networkCommands(n).map((c) => c.map(q).join(' ')).join(' && ');
+}
+
 export function validIPv4Cidr(cidr: string): boolean {
   const [addr, prefix] = cidr.split('/');
   return validIPv4(addr ?? '') && Number(prefix) >= 0 && Number(prefix) <= 32;
@@ -102,11 +112,9 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
         if (!validIPv4Cidr(n.address)) throw new AgentError('ERR_INVALID_PARAMS', `network.address ${n.address} is not an IPv4 CIDR`, { field: 'network.address' });
         if (n.gateway !== undefined && !validIPv4(n.gateway)) throw new AgentError('ERR_INVALID_PARAMS', `network.gateway ${n.gateway} is not IPv4`, { field: 'network.gateway' });
         if (cfg.system) {
-          for (const cmd of networkCommands(n)) {
-            await runOk(cmd[0]!, cmd.slice(1)).catch((e: Error) => {
-              throw new AgentError('ERR_IO', `network: ${e.message}`);
-            });
-          }
+          await runOk('sh', ['-c', networkScript(n)]).catch((e: Error) => {
+            throw new AgentError('ERR_IO', `network: ${e.message}`);
+          });
         }
         if (n.dns !== undefined) await writeFile(join(cfg.etc, 'resolv.conf'), resolvConf(n.dns));
         applied.push('network');

@@ -119,6 +119,24 @@ export const METHODS = {
     }),
     obj({ applied: arr(str()), warnings: arr(str()) }),
   ),
+  /**
+   * The VM's peers on its tenant network, replacing the previous list: the
+   * agent writes them to the guest's /etc/hosts and to every container's, so
+   * containers reach each other by name. hostd sends the whole list whenever
+   * a VM joins or leaves the network.
+   */
+  'network.hosts': method(
+    obj({
+      entries: arr(
+        obj({
+          address: str({ max: 15, pattern: /^\d{1,3}(\.\d{1,3}){3}$/ }),
+          names: arr(str({ min: 1, max: 63, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/ }), { max: 8 }),
+        }),
+        { max: 1024 },
+      ),
+    }),
+    obj({ written: int({ min: 0 }) }),
+  ),
   'image.import': method(
     obj({ id: Digest, config: ImageConfig, layers: arr(obj({ diffId: Digest, size: int({ min: 0 }) }), { max: 256 }) }),
     obj({ id: Digest, complete: bool, missing: arr(Digest, { max: 256 }) }),
