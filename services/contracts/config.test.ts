@@ -22,8 +22,11 @@ describe('configuration', () => {
     expect(c.accel).toBe('auto');
     expect(c.libvirtUri).toBe('qemu:///system');
     expect(c.redisUrl).toBeUndefined();
-    expect(c.network).toBe('user');
+    expect(c.network).toBe('tenant');
     expect(loadConfig({ FORKD_NETWORK: 'none' }).network).toBe('none');
+    // The old modes let guests reach the host: refused by name, with the reason.
+    expect(configError({ FORKD_NETWORK: 'user' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_NETWORK', message: expect.stringContaining('reach the host') });
+    expect(configError({ FORKD_NETWORK: 'default' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_NETWORK' });
   });
 
   it('names the variable at fault', () => {

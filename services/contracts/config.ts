@@ -20,8 +20,8 @@ function findPackageRoot(from: string): string {
 
 export type Accel = 'kvm' | 'tcg';
 
-/** The NIC every VM, template and clone gets: QEMU user networking, libvirt's NAT network `default`, or none. */
-export type NetworkMode = 'user' | 'default' | 'none';
+/** The NIC every VM, template and clone gets: a tap on the VM's tenant network (isolated from the host and other tenants), or none. */
+export type NetworkMode = 'tenant' | 'none';
 
 export interface ForkdConfig {
   dataDir: string;
@@ -56,8 +56,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_LOG_LEVEL', default: 'info', meaning: '`debug`, `info`, `warn` or `error`.' },
   { name: 'FORKD_JOB_TIMEOUT_MS', default: '120000', meaning: 'How long the API waits for a host to finish a job before answering ERR_TIMEOUT.' },
   { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
-  { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. Needs `FORKD_NETWORK` `user` or `none` (otherwise `shell` is used).' },
-  { name: 'FORKD_NETWORK', default: 'user', meaning: 'The NIC of every VM, template and clone: `user` (QEMU user-mode networking, a private NAT per VM, no host set-up), `default` (libvirt\'s NAT network `default`), `none`. Templates built with another setting are stale and rebuilt.' },
+  { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
+  { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
@@ -109,9 +109,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     jobTimeoutMs: timeout,
     poolSize,
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
-    network: oneOf('FORKD_NETWORK', env.FORKD_NETWORK || 'user', ['user', 'default', 'none'] as const),
+    network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
   };
+}
+
+/** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */
+function networkMode(raw: string | undefined): NetworkMode {
+  if (raw === 'user' || raw === 'default') {
+    throw new ForkdError('ERR_CONFIG', `FORKD_NETWORK=${raw} was removed: it let every guest reach the host (QEMU user networking maps 10.0.2.2 to the host's loopback). Use \`tenant\` (the default) or \`none\`; see docs/networking.md`, { field: 'FORKD_NETWORK' });
+  }
+  return oneOf('FORKD_NETWORK', raw || 'tenant', ['tenant', 'none'] as const);
 }
 
 /** Paths inside the data directory, named once. */

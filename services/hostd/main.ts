@@ -20,6 +20,11 @@ import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
 import { TemplateRegistry } from './templates/template-registry.js';
 import { networkSpecFor } from './vm/domain-xml.js';
+import { installHostGuard } from './network/host-guard.js';
+import { Taps } from './network/taps.js';
+import { TenantNetworks } from './network/tenant-networks.js';
+import { VmNetworks } from './network/vm-networks.js';
+import { networkRemoveHandler } from './handlers/network.js';
 import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
 
@@ -74,6 +79,15 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const image = await guestImage(config, log, opts.agentBundle ?? AGENT_BUNDLE);
     // One NIC for cold VMs, templates and so clones (a clone's device must be its template's).
     const network = networkSpecFor(config.network);
+    const netLog = log.child({ part: 'network' });
+    const taps = new Taps();
+    const nets = new TenantNetworks(join(config.dataDir, 'run'), netLog);
+    if (network !== null) {
+      // Before any VM runs: the wall between guests and the host.
+      const guard = await installHostGuard();
+      netLog.info('host guard installed: guests cannot reach this host', { uplinks: guard.uplinks });
+    }
+    let vmNetworks: VmNetworks | undefined;
 
     const vms = new VmManager({
       conn,
@@ -83,8 +97,11 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       log: log.child({ part: 'vms' }),
       guest: { kernel: image.kernel, initramfs: image.initramfs, cmdline: image.cmdline, rootDisk: image.rootDisk },
       network,
+      taps,
+      releaseNic: async (record) => { await (vmNetworks ? vmNetworks.release(record) : record.tap ? taps.remove(record.tap) : undefined); },
       ...opts.vm,
     });
+    vmNetworks = new VmNetworks(nets, taps, () => vms.running(), netLog);
     await vms.init();
     // Not destroyed on stop: a restarted hostd adopts them.
     cleanup.push('agent connections', () => vms.close());
@@ -101,9 +118,14 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
         log.warn('could not publish an adopted VM\'s ports again', { vm: vm.vmId, ...errorFields(err) });
       });
     }
+    // Taps and namespaces an earlier hostd left (VMs gone while it was down, a crash mid-create). Pool shells'
+    // taps go too: load() below destroys those shells.
+    const sweptTaps = await taps.sweep(vms.liveTaps());
+    const sweptNetns = await nets.sweep();
+    if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     const templates = new TemplateRegistry({
-      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
     });
     cleanup.push('warm pools', () => templates.close());
     await templates.load();
@@ -112,8 +134,9 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, fork: forkForContainer(templates) }),
-      ...templateHandlers(templates),
+      ...containerHandlers({ vms, ports, redis, log, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...templateHandlers(templates, network === null ? undefined : vmNetworks),
+      'network.remove': networkRemoveHandler(nets),
     };
     const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
     await worker.start();

@@ -92,7 +92,7 @@ describe.skipIf(!haveAgent)('fork with the guest agent', () => {
       name: `${SUITE}tmpl`,
       hostId: 'test',
       qemuVersion,
-      network: 'user',
+      network: 'tap',
       agent: agentOf,
       readyTimeoutMs: 300_000,
       prepare: async (agent) => {

@@ -78,7 +78,7 @@ describe.skipIf(!haveAgent)('warm pool of ready clones', () => {
       name: `${SUITE}tmpl`,
       hostId: 'test',
       qemuVersion,
-      network: 'user',
+      network: 'tap',
       agent: agentOf,
       readyTimeoutMs: 300_000,
       prepare: async (agent) => {

@@ -104,7 +104,7 @@ beforeAll(async () => {
     name: `${SUITE}tmpl`,
     hostId: 'test',
     qemuVersion,
-    network: 'user',
+    network: 'tap',
     readyMarker: READY,
   });
   template = await openTemplate(built.dir, host, 'full');
@@ -120,7 +120,7 @@ afterAll(async () => {
 describe('template', () => {
   it('is recorded, frozen and left with no domain', async () => {
     const m = built.manifest;
-    expect(m).toMatchObject({ accel: 'tcg', machine: MACHINE_TYPE, qemuVersion, memoryMib: 128, ramId: 'forkd-ram', network: 'user' });
+    expect(m).toMatchObject({ accel: 'tcg', machine: MACHINE_TYPE, qemuVersion, memoryMib: 128, ramId: 'forkd-ram', network: 'tap' });
     expect(m.files.memory.size).toBe(128 * 1024 * 1024);
     expect(m.files.state.size).toBeLessThan(4 * 1024 * 1024); // device state only: RAM stays in the memory file
     expect((await stat(join(built.dir, TEMPLATE_FILES.disk))).mode & 0o777).toBe(0o444);

@@ -24,6 +24,8 @@ import type { Params, Result } from '../../contracts/agent-protocol/messages.js'
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, type NetworkSpec } from '../vm/domain-xml.js';
+import { tapName } from '../network/names.js';
+import { Taps, type TapPort } from '../network/taps.js';
 import { loadDeviceState } from './device-state.js';
 import { createOverlay } from './disk-overlay.js';
 import { FORK_FORMAT_VERSION } from './format.js';
@@ -80,6 +82,8 @@ export interface ShellOptions {
   takenMacs?: ReadonlySet<string>;
   /** Host side of the clone's NIC; defaults to the template's. The device itself always matches the template. */
   network?: NetworkSpec;
+  /** Makes and removes the clone's tap (default: the host's). The tap starts detached; a take attaches it. */
+  taps?: TapPort;
   /** Domain-name prefix; tests use `forkd-test-<suite>-`, hostd's warm pool `forkd-pool-`. */
   namePrefix?: string;
   /** Metadata kind: 'pool' for warm-pool shells, which have no VM identity yet (hostd destroys them after a restart). Default 'vm'. */
@@ -92,6 +96,10 @@ export interface CloneShell {
   template: Template;
   /** Host side of the clone's NIC (its template's device; null: no NIC). */
   network: NetworkSpec | null;
+  /** The clone's tap (null: no NIC); detached until someone attaches it to a tenant network. */
+  tap: string | null;
+  /** Removes the tap (after the domain is gone). */
+  releaseTap: () => Promise<void>;
   domain: ForkDomain;
   dir: string;
   disk: string;
@@ -115,6 +123,8 @@ export interface ForkedVm<A extends ForkAgent = ForkAgent> {
   identity: CloneIdentity;
   /** Host side of the clone's NIC (null: none); the guest has `identity.mac` once identity.set gave it. */
   network: NetworkSpec | null;
+  /** The clone's tap (null: no NIC). */
+  tap: string | null;
   domain: ForkDomain;
   dir: string;
   disk: string;
@@ -150,6 +160,13 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
   const tp = templatePaths(template);
 
   let domain: ForkDomain | null = null;
+  const network = opts.network ?? m.network;
+  const tap = network === null ? null : tapName(identity.id);
+  const taps = opts.taps ?? Taps.host;
+  const releaseTap = async (): Promise<void> => {
+    if (tap !== null) await taps.remove(tap);
+  };
+  let tapMade = false;
   try {
     await mkdir(dir, { recursive: false, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `VM directory ${dir} already exists`, { detail: { vm: identity.id } });
@@ -159,7 +176,10 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
     await createOverlay(tp.disk, disk);
     const overlayMs = Date.now() - t0;
 
-    const network = opts.network ?? m.network;
+    if (tap !== null) {
+      await taps.create(tap);
+      tapMade = true;
+    }
     const xml = buildDomainXml({
       name: identity.name,
       uuid: identity.uuid,
@@ -172,7 +192,7 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
       initramfs: m.initramfs,
       cmdline: m.cmdline,
       disks: [{ path: disk, format: 'qcow2' }],
-      ...(network === null ? {} : { nic: { mac: identity.mac, network } }),
+      ...(network === null || tap === null ? {} : { nic: { mac: identity.mac, network, tap } }),
       agentSocket,
       consoleLog,
       metadata: {
@@ -188,10 +208,11 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
     // Paused: libvirt sends no `cont`, so the clone runs only once resumed after its state is in.
     domain = await libvirtCall(`starting clone ${identity.name}`, () => opts.conn.createDomainXML(xml, START_PAUSED));
     const domainStartMs = Date.now() - t1;
-    return { identity, template, network, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
+    return { identity, template, network, tap, releaseTap, domain, dir, disk, agentSocket, consoleLog, timings: { overlayMs, domainStartMs } };
   } catch (err) {
     await destroyQuietly(domain);
     await removeVmFiles(dir);
+    if (tapMade) await releaseTap().catch(() => undefined); // best effort: hostd's start-up sweep removes forgotten taps
     throw err;
   }
 }
@@ -200,6 +221,7 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
 export async function discardShell(shell: CloneShell): Promise<void> {
   await destroyQuietly(shell.domain);
   await removeVmFiles(shell.dir);
+  await shell.releaseTap().catch(() => undefined); // best effort: hostd's start-up sweep removes forgotten taps
 }
 
 export interface FinishOptions<A extends ForkAgent> {
@@ -300,6 +322,7 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
     return {
       identity: shell.identity,
       network: shell.network,
+      tap: shell.tap,
       domain: shell.domain,
       dir: shell.dir,
       disk: shell.disk,

@@ -12,6 +12,8 @@ import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
 import { buildDomainXml, domainTypeFor, MACHINE_TYPE, type NetworkSpec } from '../vm/domain-xml.js';
+import { tapName } from '../network/names.js';
+import { Taps, type TapPort } from '../network/taps.js';
 import { saveDeviceState } from './device-state.js';
 import { createOverlay, freezeDisk } from './disk-overlay.js';
 import { FORK_FORMAT_VERSION } from './format.js';
@@ -49,8 +51,10 @@ export interface BuildTemplateOptions<A extends ForkAgent = ForkAgent> {
   hostId: string;
   /** QEMU version on this host (recorded; a change makes the template stale). */
   qemuVersion: string;
-  /** The NIC clones get (none when absent). Clones keep the device; its host side may differ. */
+  /** The NIC clones get (none when absent). Clones keep the device; its host side is each clone's own tap. */
   network?: NetworkSpec;
+  /** Makes and removes the build's tap (default: the host's); the tap stays detached: a template is on no network. */
+  taps?: TapPort;
   /** Connects to the guest agent. Without one the build waits for `readyMarker` on the console instead. */
   agent?: (socketPath: string) => A;
   /** Console line that means "booted" when no agent is given. */
@@ -101,7 +105,10 @@ export async function buildTemplate<A extends ForkAgent>(opts: BuildTemplateOpti
 
   let domain: ForkDomain | null = null;
   let agent: A | null = null;
+  const tap = opts.network === undefined ? null : tapName(`tmpl:${id}`);
+  const taps = opts.taps ?? Taps.host;
   try {
+    if (tap !== null) await taps.create(tap);
     progress('prepare-files', { dir: opts.dir });
     await mkdir(opts.dir, { recursive: true, mode: 0o755 });
     await createOverlay(opts.image.rootDisk, paths.disk);
@@ -123,7 +130,7 @@ export async function buildTemplate<A extends ForkAgent>(opts: BuildTemplateOpti
       initramfs: opts.image.initramfs,
       cmdline: opts.image.cmdline,
       disks: [{ path: paths.disk, format: 'qcow2' }],
-      ...(opts.network === undefined ? {} : { nic: { mac: newMac(), network: opts.network } }),
+      ...(opts.network === undefined || tap === null ? {} : { nic: { mac: newMac(), network: opts.network, tap } }),
       agentSocket: paths.agentSocket,
       consoleLog: paths.consoleLog,
       metadata: {
@@ -200,5 +207,8 @@ export async function buildTemplate<A extends ForkAgent>(opts: BuildTemplateOpti
     await destroyQuietly(domain);
     await rm(opts.dir, { recursive: true, force: true }).catch(() => undefined);
     throw err;
+  } finally {
+    // The template domain is gone either way (destroyed after the save, or above); so is its tap.
+    if (tap !== null) await taps.remove(tap).catch(() => undefined); // best effort: hostd's start-up sweep removes forgotten taps
   }
 }

@@ -7,6 +7,8 @@ import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
 import type { JobContext } from '../job-handlers.js';
+import type { VmNetworks } from '../network/vm-networks.js';
+import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 import { agentImageConfig, findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
@@ -19,6 +21,8 @@ export type ForkVm = (input: ContainerCreateInput, ctx: JobContext) => Promise<M
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
+  /** Tenant networks on this host; absent: VMs stay detached (FORKD_NETWORK=none). */
+  networks?: VmNetworks;
 }
 
 type Output = JobOutput<'container.create'>;
@@ -43,7 +47,10 @@ export function containerCreateHandler(deps: CreateDeps) {
       } else {
         ctx.log.info('container.create for an existing VM: resuming', { vm: input.vmId });
       }
-      const timings: Record<string, number> = { ...vm.record.timings };
+      // Before the container exists: it starts with its address, route and peers' names in place.
+      await ctx.progress(30, 'network');
+      const joined = await joinNetwork(deps, vm, input.network);
+      const timings: Record<string, number> = { ...vm.record.timings, ...joined };
       const agent = vm.agent;
       let c = await findContainer(agent, input.containerId);
       if (!c) {

@@ -6,6 +6,8 @@ import type { JobContext, JobHandlers } from '../job-handlers.js';
 import type { TemplateRegistry } from '../templates/template-registry.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 import type { ForkVm } from './container-create.js';
+import type { VmNetworks } from '../network/vm-networks.js';
+import { joinNetwork } from './network.js';
 
 type TemplateJobs = Pick<JobHandlers, 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork'>;
 
@@ -13,7 +15,7 @@ export function vmFacts(vm: ManagedVm): VmFacts {
   return { vmId: vm.vmId, domainName: vm.domainName, accel: vm.record.accel, boot: vm.record.boot, timings: { ...vm.record.timings } };
 }
 
-export function templateHandlers(templates: TemplateRegistry): TemplateJobs {
+export function templateHandlers(templates: TemplateRegistry, networks?: VmNetworks): TemplateJobs {
   return {
     'template.build': async (input, ctx) => {
       await ctx.progress(1, 'build');
@@ -22,7 +24,16 @@ export function templateHandlers(templates: TemplateRegistry): TemplateJobs {
     'template.status': async (input) => templates.status(input.templateId),
     'template.pool': async (input) => templates.setPoolSize(input.templateId, input.size),
     'template.delete': async (input) => ({ deleted: await templates.delete(input.templateId) }),
-    'vm.fork': async (input) => vmFacts(await templates.fork(input)),
+    'vm.fork': async (input) => {
+      const vm = await templates.fork(input);
+      try {
+        await joinNetwork({ vms: templates.vms, ...(networks ? { networks } : {}) }, vm, input.network);
+      } catch (err) {
+        await templates.vms.destroy(vm.vmId).catch(() => undefined); // the join's error is the one to report
+        throw err;
+      }
+      return vmFacts(vm);
+    },
   };
 }
 

@@ -54,6 +54,7 @@ function baseRecord(ctx: ForkedVmContext, vmId: string, boot: BootMode, forked: 
     hostname: forked.identity.hostname,
     ports: [],
     timings: { ...numericTimings(forked.timings as unknown as Record<string, number>) },
+    ...(forked.tap === null ? {} : { tap: forked.tap }),
   };
 }
 

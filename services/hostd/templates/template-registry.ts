@@ -25,6 +25,7 @@ import type { PoolMode } from '../fork/warm-pool.js';
 import { buildTemplate, type GuestImageRef } from '../fork/template-builder.js';
 import { isTemplateCompatible, TEMPLATE_FILES, verifyTemplateFiles, type HostInfo } from '../fork/template-manifest.js';
 import { MACHINE_TYPE, type NetworkSpec } from '../vm/domain-xml.js';
+import type { TapPort } from '../network/taps.js';
 import { hostnameFor, type ManagedVm, type VmManager } from '../vm/vm-manager.js';
 import { assertVmId, POOL_DOMAIN_PREFIX } from '../vm/vm-record.js';
 import { claimPoolClone, registerFreshFork, type ForkedVmContext } from './forked-vm.js';
@@ -65,6 +66,8 @@ export interface TemplateRegistryOptions {
   log: Logger;
   /** Host side of the templates' NIC (hostd: FORKD_NETWORK, as VmManager's); templates built with another are stale. Default none. */
   network?: NetworkSpec | null;
+  /** Makes and removes the taps of template builds, pool shells and fresh forks (needed with `network`). */
+  taps?: TapPort;
   /** Agent deadlines; default 180 s for a build's boot and 60 s for a fork under TCG, a third of that under KVM. */
   buildReadyTimeoutMs?: number;
   forkAgentTimeoutMs?: number;
@@ -94,7 +97,6 @@ export class TemplateRegistry {
   private readonly builds = new Map<string, Promise<TemplateFacts>>();
   private readonly forks = new Map<string, Promise<ManagedVm>>();
   private readonly host: HostInfo;
-  private warnedPoolMode = false;
 
   constructor(private readonly opts: TemplateRegistryOptions) {
     this.dirs = templateDirs(opts.dataDir);
@@ -166,6 +168,7 @@ export class TemplateRegistry {
         hostId: this.opts.hostId,
         qemuVersion: this.opts.qemuVersion,
         ...(this.opts.network ? { network: this.opts.network } : {}),
+        ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         prepare: (agent) => prepareTemplate(agent, input, log),
         readyTimeoutMs: tmo,
@@ -306,6 +309,10 @@ export class TemplateRegistry {
     return p;
   }
 
+  get vms(): VmManager {
+    return this.opts.vms;
+  }
+
   private async forkOnce(req: ForkRequest): Promise<ManagedVm> {
     const t0 = Date.now();
     const existing = this.opts.vms.find(req.vmId);
@@ -338,6 +345,7 @@ export class TemplateRegistry {
         hostId: this.opts.hostId,
         id: req.vmId,
         hostname: hostnameFor(req.vmId),
+        ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         agentTimeoutMs: ctx.agentTimeoutMs,
       });
@@ -405,6 +413,7 @@ export class TemplateRegistry {
       hostId: this.opts.hostId,
       namePrefix: POOL_DOMAIN_PREFIX,
       kind: 'pool',
+      ...(this.opts.taps ? { taps: this.opts.taps } : {}),
       size,
       reserveMib: this.opts.reserveMib ?? Math.round(1024 + totalmem() / (1024 * 1024) / 10),
       freeMemoryMib: this.opts.freeMemoryMib ?? (() => freemem() / (1024 * 1024)),
@@ -416,16 +425,13 @@ export class TemplateRegistry {
     });
   }
 
-  /** The pool mode in effect: 'ready' falls back to 'shell' on a shared network (idle ready clones would share their template's MAC and address there). */
+  /**
+   * The pool mode in effect. Ready clones idle with their tap detached (down,
+   * on no network), so their template's MAC is never seen on a bridge; a take
+   * gives the identity first and attaches the network after.
+   */
   private poolMode(): PoolMode {
-    const mode = this.opts.poolMode ?? 'shell';
-    const network = this.opts.network ?? null;
-    if (mode === 'ready' && network !== null && network !== 'user') {
-      if (!this.warnedPoolMode) this.opts.log.warn('FORKD_POOL_MODE=ready needs FORKD_NETWORK=user or none: using shell mode', { network });
-      this.warnedPoolMode = true;
-      return 'shell';
-    }
-    return mode;
+    return this.opts.poolMode ?? 'shell';
   }
 
   private async resizePool(entry: Entry, size: number): Promise<void> {

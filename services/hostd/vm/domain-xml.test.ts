@@ -12,7 +12,7 @@ function spec(over: Partial<DomainSpec> = {}): DomainSpec {
     initramfs: '/var/images/g1/initrd.img',
     cmdline: 'console=ttyS0 quiet',
     disks: [{ path: '/var/run/vms/abc123/root.qcow2', format: 'qcow2' }],
-    nic: { mac: '0a:f0:4d:12:34:56', network: 'default' },
+    nic: { mac: '0a:f0:4d:12:34:56', network: 'tap', tap: 'fkt0123456789ab' },
     agentSocket: '/var/run/vms/abc123/agent.sock',
     consoleLog: '/var/run/vms/abc123/console.log',
     metadata: { vm: 'abc123', host: 'h1', kind: 'vm', created: '2026-01-01T00:00:00.000Z' },
@@ -54,24 +54,23 @@ describe('buildDomainXml', () => {
     expect(count(xml, `type='qcow2'`)).toBe(2);
   });
 
-  it('renders each network mode as a virtio NIC without vhost', () => {
+  it('renders the NIC as hostd\'s own tap, unmanaged by libvirt, virtio without vhost', () => {
     const def = buildDomainXml(spec());
     expect(def).toContain(
-      `<interface type='network'><mac address='0a:f0:4d:12:34:56'/><source network='default'/><model type='virtio'/><driver name='qemu'/><rom enabled='no'/>` +
+      `<interface type='ethernet'><mac address='0a:f0:4d:12:34:56'/><target dev='fkt0123456789ab' managed='no'/><model type='virtio'/><driver name='qemu'/><rom enabled='no'/>` +
         `<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></interface>`,
     );
-    const user = buildDomainXml(spec({ nic: { mac: '0A:F0:4D:12:34:56', network: 'user' } }));
-    expect(user).toContain(`<interface type='user'><mac address='0a:f0:4d:12:34:56'/><model type='virtio'/><driver name='qemu'/><rom enabled='no'/>`);
-    const br = buildDomainXml(spec({ nic: { mac: '0a:f0:4d:12:34:56', network: { bridge: 'br0' } } }));
-    expect(br).toContain(`<interface type='bridge'><mac address='0a:f0:4d:12:34:56'/><source bridge='br0'/>`);
     expect(buildDomainXml(spec({ nic: undefined }))).not.toContain('<interface');
     expect(def).not.toContain('vhost');
-    for (const x of [user, br]) expect(x).toContain(`<rom enabled='no'/>`);
+  });
+
+  it('never gives a guest user-mode networking or a libvirt network (both reach the host)', () => {
+    const def = buildDomainXml(spec());
+    expect(def).not.toMatch(/type='user'|type='network'|type='bridge'/);
   });
 
   it('maps FORKD_NETWORK to the NIC', () => {
-    expect(networkSpecFor('user')).toBe('user');
-    expect(networkSpecFor('default')).toBe('default');
+    expect(networkSpecFor('tenant')).toBe('tap');
     expect(networkSpecFor('none')).toBeNull();
   });
 
@@ -152,7 +151,9 @@ describe('buildDomainXml', () => {
     expect(() => buildDomainXml(spec({ type: 'tcg' as never }))).toThrow(/type/);
     expect(() => buildDomainXml(spec({ vcpus: 0 }))).toThrow(/vcpus/);
     expect(() => buildDomainXml(spec({ memoryMib: 1.5 }))).toThrow(/memoryMib/);
-    expect(() => buildDomainXml(spec({ nic: { mac: 'zz', network: 'user' } }))).toThrow(/mac/);
+    expect(() => buildDomainXml(spec({ nic: { mac: 'zz', network: 'tap', tap: 'fkt1' } }))).toThrow(/mac/);
+    expect(() => buildDomainXml(spec({ nic: { mac: '0a:f0:4d:12:34:56', network: 'tap', tap: 'a/b' } }))).toThrow(/tap/);
+    expect(() => buildDomainXml(spec({ nic: { mac: '0a:f0:4d:12:34:56', network: 'tap', tap: 'x'.repeat(16) } }))).toThrow(/tap/);
     expect(() => buildDomainXml(spec({ memory: { mode: 'template', ramId: 'x,y', memPath: '/m', share: true } }))).toThrow(/ramId/);
     expect(() => buildDomainXml(spec({ memory: { mode: 'template', ramId: 'r', memPath: 'rel', share: true } }))).toThrow(/memPath/);
     expect(() =>

@@ -37,16 +37,25 @@ export interface DiskSpec {
   readonly?: boolean;
 }
 
-export type NetworkSpec = 'default' | 'user' | { bridge: string };
+/**
+ * The host side of every NIC forkd makes: a tap hostd created itself, down
+ * and detached until a tenant network takes it (services/hostd/network/).
+ * libvirt gets it unmanaged, so it neither creates, configures nor deletes it.
+ * QEMU user networking and libvirt's `default` network are gone on purpose:
+ * both let a guest reach the host (slirp maps 10.0.2.2 to the host's loopback).
+ */
+export type NetworkSpec = 'tap';
 
 /** The host side of the NIC for forkd's FORKD_NETWORK setting (null: no NIC). */
 export function networkSpecFor(mode: NetworkMode): NetworkSpec | null {
-  return mode === 'none' ? null : mode;
+  return mode === 'none' ? null : 'tap';
 }
 
 export interface NicSpec {
   mac: string;
   network: NetworkSpec;
+  /** The tap device's name (services/hostd/network/names.ts tapName). */
+  tap: string;
 }
 
 export type MemorySpec =
@@ -133,6 +142,7 @@ function validate(spec: DomainSpec): void {
   check(spec.disks.length <= MAX_DISKS, `at most ${MAX_DISKS} disks`);
   for (const d of spec.disks) check(d.format === 'qcow2' && d.path.length > 0, `disk ${JSON.stringify(d.path)}`);
   if (spec.nic) check(MAC_RE.test(spec.nic.mac), `mac ${JSON.stringify(spec.nic.mac)}`);
+  if (spec.nic) check(/^[A-Za-z0-9_-]{1,15}$/.test(spec.nic.tap), `tap ${JSON.stringify(spec.nic.tap)}`);
   if (spec.genid !== undefined) check(UUID_RE.test(spec.genid), `genid ${JSON.stringify(spec.genid)}`);
   check(spec.agentSocket.length > 0 && spec.consoleLog.length > 0, 'agentSocket and consoleLog are required');
   for (const key of Object.keys(spec.metadata.extra ?? {})) {
@@ -161,10 +171,7 @@ function renderNic(nic: NicSpec): string {
   // No vhost on this kind of host (no /dev/vhost-net); the userspace backend works everywhere.
   // No option ROM: nothing PXE-boots (the kernel is given directly), and under TCG the ROM costs boot time.
   const tail = `<model type='virtio'/><driver name='qemu'/><rom enabled='no'/>${pciAddress(PCI_SLOTS.nic)}`;
-  const n = nic.network;
-  if (n === 'default') return `<interface type='network'>${mac}<source network='default'/>${tail}</interface>`;
-  if (n === 'user') return `<interface type='user'>${mac}${tail}</interface>`;
-  return `<interface type='bridge'>${mac}<source bridge='${e(n.bridge)}'/>${tail}</interface>`;
+  return `<interface type='ethernet'>${mac}<target dev='${e(nic.tap)}' managed='no'/>${tail}</interface>`;
 }
 
 function renderMemoryArgs(m: MemorySpec, memoryMib: number): string[] {

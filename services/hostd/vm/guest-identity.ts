@@ -1,22 +1,13 @@
 // What every new VM is told about itself through the agent's identity.set —
 // cold-booted, forked or taken from the warm pool alike, so no path forgets a
 // field (two VMs must never share MAC, machine-id, hostname or RNG state).
+// Its address is not part of this: a VM's NIC stays detached until it joins a
+// tenant network (services/hostd/network/), which configures the guest side.
 import { randomBytes } from 'node:crypto';
 import type { Params } from '../../contracts/agent-protocol/index.js';
 import type { NetworkSpec } from './domain-xml.js';
 
 export type IdentityParams = Params<'identity.set'>;
-export type GuestNetwork = NonNullable<IdentityParams['network']>;
-
-/**
- * The guest side of the NIC. QEMU's user-mode network is a private NAT per VM
- * with fixed addresses (slirp), so every guest can take the same static ones.
- * Other modes need addresses from outside (DHCP or an allocator): none is set.
- */
-export function guestNetworkFor(nic: NetworkSpec | null): GuestNetwork | undefined {
-  if (nic === 'user') return { interface: 'eth0', address: '10.0.2.15/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] };
-  return undefined;
-}
 
 export interface GuestIdentity {
   hostname: string;
@@ -31,13 +22,11 @@ export interface GuestIdentity {
 }
 
 export function identityParams(id: GuestIdentity): IdentityParams {
-  const network = guestNetworkFor(id.nic);
   return {
     hostname: id.hostname,
     machineId: id.machineId,
-    ...(id.mac === null ? {} : { mac: id.mac }),
+    ...(id.mac === null || id.nic === null ? {} : { mac: id.mac }),
     entropy: id.entropy ?? randomBytes(64).toString('base64'),
     ...(id.clock === false ? {} : { clockEpochMs: Date.now() }),
-    ...(network ? { network } : {}),
   };
 }

@@ -24,6 +24,8 @@ import { createOverlay } from '../fork/disk-overlay.js';
 import { newMac, newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
 import { makePassableForQemu } from '../qemu-access.js';
+import { tapName } from '../network/names.js';
+import { Taps, type TapPort } from '../network/taps.js';
 import { identityParams } from './guest-identity.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
@@ -56,6 +58,13 @@ export interface VmManagerOptions {
   guest: GuestBoot;
   /** Host side of every VM's NIC (hostd: FORKD_NETWORK), the same as its templates'. Absent or null: no NIC. */
   network?: NetworkSpec | null;
+  /** Makes a cold VM's tap (default: the host's). */
+  taps?: TapPort;
+  /**
+   * Called once a VM's domain is gone (destroy, lost, not adoptable) with its
+   * record: hostd removes its tap and tells its network peers. Never throws.
+   */
+  releaseNic?: (record: VmRecord) => Promise<void>;
   /** Replaces kernel, initramfs and cmdline (tests boot a guest whose agent never answers). */
   bootOverride?: Omit<GuestBoot, 'rootDisk'>;
   /** Deadline for the agent's first answer; default 30 s under KVM, 120 s under TCG. */
@@ -146,6 +155,7 @@ export class VmManager {
     const hostname = hostnameFor(req.vmId);
     const network = this.opts.network ?? null;
     const mac = network === null ? null : newMac();
+    const tap = network === null ? null : tapName(req.vmId);
     const record: VmRecord = {
       vmId: req.vmId,
       hostId: this.opts.hostId,
@@ -157,6 +167,7 @@ export class VmManager {
       hostname,
       ports: [],
       timings: {},
+      ...(tap === null ? {} : { tap }),
     };
     const agent = new AgentClient(paths.agentSocket, { log: (msg, fields) => log.debug(msg, fields) });
     const vm = new ManagedVm(req.vmId, domainName, paths, record, agent, null);
@@ -185,6 +196,11 @@ export class VmManager {
         cleanup.push('remove the VM directory', () => rm(paths.dir, { recursive: true, force: true }));
       });
       await timed('overlay', async () => createOverlay(await realpath(boot.rootDisk), paths.disk));
+      if (tap !== null) {
+        const taps = this.opts.taps ?? Taps.host;
+        await timed('tap', () => taps.create(tap));
+        cleanup.push('remove the tap', () => taps.remove(tap));
+      }
       const xml = buildDomainXml({
         name: domainName,
         uuid: randomUUID(),
@@ -195,7 +211,7 @@ export class VmManager {
         initramfs: boot.initramfs,
         cmdline: boot.cmdline,
         disks: [{ path: paths.disk, format: 'qcow2' }],
-        ...(mac === null ? {} : { nic: { mac, network: network! } }),
+        ...(mac === null || tap === null ? {} : { nic: { mac, network: network!, tap } }),
         agentSocket: paths.agentSocket,
         consoleLog: paths.consoleLog,
         metadata: { vm: req.vmId, host: this.opts.hostId, kind: 'vm', created: record.createdAt, extra: { boot: record.boot } },
@@ -260,10 +276,12 @@ export class VmManager {
         await destroyDomain(domain);
       }
       const paths = vmPaths(this.opts.vmsDir, vmId);
+      const record = vm?.record ?? (await readVmRecord(paths.record));
       if (existsSync(paths.dir)) {
         found = true;
         await rm(paths.dir, { recursive: true, force: true });
       }
+      if (record) await this.releaseNic(record);
     } finally {
       if (vm) {
         vm.state = 'gone';
@@ -352,6 +370,7 @@ export class VmManager {
     log.warn('destroying a VM that cannot be adopted', { reason: why });
     await destroyDomain(domain);
     await rm(paths.dir, { recursive: true, force: true });
+    if (record) await this.releaseNic(record);
     report.destroyed.push(vmId);
   }
 
@@ -383,10 +402,26 @@ export class VmManager {
     try {
       await destroyDomain(vm.domain);
       await rm(vm.paths.dir, { recursive: true, force: true });
+      await this.releaseNic(vm.record);
     } finally {
       vm.state = 'gone';
       this.vms.delete(vm.vmId);
     }
+  }
+
+  private async releaseNic(record: VmRecord): Promise<void> {
+    const release = this.opts.releaseNic ?? (async (r: VmRecord) => { if (r.tap) await (this.opts.taps ?? Taps.host).remove(r.tap); });
+    await release(record).catch((err: unknown) => this.opts.log.warn('releasing a VM\'s NIC failed', { vm: record.vmId, ...errorFields(err) }));
+  }
+
+  /** Taps of the VMs this hostd runs (a restart's sweep keeps these). */
+  liveTaps(): Set<string> {
+    return new Set([...this.vms.values()].map((v) => v.record.tap).filter((t): t is string => t !== undefined));
+  }
+
+  /** Running VMs (for the network's peer lists). */
+  running(): ManagedVm[] {
+    return [...this.vms.values()].filter((v) => v.state === 'running');
   }
 
   /** Persists a VM's record (container id, published ports) for a later adoption. */

@@ -6,7 +6,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
-import type { BootMode, PublishedPort } from '../../contracts/jobs.js';
+import type { BootMode, NetworkAttachment, PublishedPort } from '../../contracts/jobs.js';
 
 export const VM_DOMAIN_PREFIX = 'forkd-vm-';
 /** Warm-pool shells (metadata kind 'pool'); one taken for a VM keeps its name and gets kind 'vm'. */
@@ -57,6 +57,10 @@ export interface VmRecord {
   containerId?: string;
   ports: PublishedPort[];
   timings: Record<string, number>;
+  /** The VM's tap (absent: no NIC). */
+  tap?: string;
+  /** The tenant network its NIC joined (absent: detached). */
+  network?: NetworkAttachment;
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {

@@ -1,0 +1,82 @@
+// A VM joining and leaving its tenant network: the one place that combines
+// the host side (tap into the network's namespace, onto its bridge), the
+// guest side (address, route, resolvers through identity.set) and the names
+// peers know each other by (network.hosts to every member). Order matters:
+// the guest already has its own MAC (identity.set ran when the VM was made),
+// so no frame with a template's MAC ever reaches the bridge.
+import { ForkdError } from '../../contracts/errors.js';
+import type { NetworkAttachment } from '../../contracts/jobs.js';
+import { errorFields, type Logger } from '../../contracts/logger.js';
+import type { ManagedVm } from '../vm/vm-manager.js';
+import type { VmRecord } from '../vm/vm-record.js';
+import { guestNetworkFor, hostNameservers } from './guest-network.js';
+import type { TapPort } from './taps.js';
+import type { TenantNetworks } from './tenant-networks.js';
+
+const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** The hosts-file entries of a network's members: each address with its aliases and hostname. */
+export function peerEntries(members: ReadonlyArray<{ record: VmRecord }>): Array<{ address: string; names: string[] }> {
+  return members
+    .filter((m) => m.record.network !== undefined)
+    .map((m) => ({
+      address: m.record.network!.address,
+      names: [...new Set([...m.record.network!.aliases, m.record.hostname])].filter((n) => PEER_NAME_RE.test(n)).slice(0, 8),
+    }))
+    .sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }));
+}
+
+export class VmNetworks {
+  private readonly dns: string[];
+
+  constructor(
+    private readonly nets: TenantNetworks,
+    private readonly taps: TapPort,
+    private readonly running: () => ManagedVm[],
+    private readonly log: Logger,
+    dns?: string[],
+  ) {
+    this.dns = dns ?? hostNameservers();
+  }
+
+  /**
+   * Puts the VM on `att`. Idempotent for a retry with the same attachment; a
+   * VM already on another network is a conflict. Returns the step timings.
+   */
+  async join(vm: ManagedVm, att: NetworkAttachment): Promise<Record<string, number>> {
+    const tap = vm.record.tap;
+    if (!tap) throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} has no NIC (FORKD_NETWORK=none): it cannot join network ${att.name}`, { field: 'network' });
+    const was = vm.record.network;
+    if (was) {
+      if (was.networkId === att.networkId && was.address === att.address) return {};
+      throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} is already on network ${was.name}`, { field: 'network' });
+    }
+    const t0 = Date.now();
+    // The host side (tap onto the bridge) and the guest side (address, route) do not depend on each other: both at once.
+    let guestMs = 0;
+    const [host] = await Promise.all([
+      this.nets.attach(tap, att),
+      vm.agent.call('identity.set', { network: guestNetworkFor(att, this.dns) }).then(() => { guestMs = Date.now() - t0; }),
+    ]);
+    const t1 = Date.now();
+    vm.record.network = att;
+    await this.publishPeers(att.networkId);
+    const t2 = Date.now();
+    return { networkEnsureMs: host.ensureMs, networkTapMs: host.tapMs, networkGuestMs: guestMs, networkPeersMs: t2 - t1, networkMs: t2 - t0 };
+  }
+
+  /** After a VM's domain is gone: its tap goes, and its peers forget its name. */
+  async release(record: VmRecord): Promise<void> {
+    if (record.tap) await this.taps.remove(record.tap);
+    if (record.network) await this.publishPeers(record.network.networkId, record.vmId);
+  }
+
+  /** Sends every running member of the network the full list of its members' names. Failures are logged: a name is a convenience, not a contract. */
+  async publishPeers(networkId: string, leaving?: string): Promise<void> {
+    const members = this.running().filter((v) => v.record.network?.networkId === networkId && v.vmId !== leaving);
+    const entries = peerEntries(members);
+    await Promise.all(members.map((m) => m.agent.call('network.hosts', { entries }).catch((err: unknown) => {
+      this.log.warn('could not update a VM\'s peer names', { vm: m.vmId, network: networkId, ...errorFields(err) });
+    })));
+  }
+}
