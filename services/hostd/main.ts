@@ -114,7 +114,8 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     for (const v of await vms.list()) {
       const vm = vms.get(v.vmId);
       if (vm.record.ports.length === 0) continue;
-      await ports.publish(vm.vmId, () => vm.agent, vm.record.ports).catch((err) => {
+      const again = vm.record.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostAddress }));
+      await ports.publish(vm.vmId, () => vm.agent, again).catch((err) => {
         log.warn('could not publish an adopted VM\'s ports again', { vm: vm.vmId, ...errorFields(err) });
       });
     }

@@ -111,4 +111,28 @@ describe('PortPublisher', () => {
     const { agent } = fakeAgent();
     await expect(publisher.publish('vm1', agent, [{ containerPort: 0 }])).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
   });
+
+  it('binds the host address asked for (another loopback address here) and reports it', async () => {
+    publisher = new PortPublisher(log);
+    const { agent } = fakeAgent();
+    const [p] = await publisher.publish('vm1', agent, [{ containerPort: 80, hostIp: '127.0.0.2' }]);
+    expect(p).toMatchObject({ containerPort: 80, hostAddress: '127.0.0.2' });
+    expect(await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.2', port: p!.hostPort }, () => s.end('hi'));
+      let out = '';
+      s.on('data', (d) => { out += d.toString(); });
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+    })).toBe('HI');
+    // Not on 127.0.0.1.
+    await expect(roundTrip(p!.hostPort, 'x', { halfClose: false })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('names the field when the host address is malformed or not the host\'s', async () => {
+    publisher = new PortPublisher(log);
+    const { agent } = fakeAgent();
+    await expect(publisher.publish('vm1', agent, [{ containerPort: 80, hostIp: '300.1.1.1' }])).rejects.toMatchObject({ code: 'ERR_VALIDATION', field: 'ports' });
+    // 192.0.2.0/24 is TEST-NET-1: never an address of this host; binding fails locally, nothing is sent.
+    await expect(publisher.publish('vm2', agent, [{ containerPort: 80, hostIp: '192.0.2.1' }])).rejects.toMatchObject({ code: 'ERR_VALIDATION', field: 'ports', message: expect.stringContaining('not an address of this host') });
+  });
 });

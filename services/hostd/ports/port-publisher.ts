@@ -1,15 +1,18 @@
-// Publishes container ports on the host's 127.0.0.1 with no guest networking:
+// Publishes container ports on the host (127.0.0.1 unless the request names
+// another of the host's addresses) with no guest networking:
 // each TCP connection to a published host port becomes one `port.connect` call
 // on the VM's agent channel, which connects to 127.0.0.1:<containerPort> inside
 // the guest (the container shares the VM's network namespace).
 import { createServer, type Server, type Socket } from 'node:net';
 import { ForkdError } from '../../contracts/errors.js';
-import type { PublishedPort } from '../../contracts/jobs.js';
+import type { PortRequest, PublishedPort } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { AgentClient } from '../agent/agent-client.js';
 
-/** Only loopback: tests and local clients reach containers here, nothing outside the host does. */
+/** The default: loopback, so only local clients reach a container unless its owner asked for another address. */
 export const PUBLISH_ADDRESS = '127.0.0.1';
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 interface Published {
   port: PublishedPort;
@@ -32,7 +35,7 @@ export class PortPublisher {
    * All or nothing: when one cannot be bound, those already bound are closed.
    * `agent` is asked for the VM's client at each connection.
    */
-  async publish(vmId: string, agent: () => AgentClient, ports: ReadonlyArray<{ containerPort: number; hostPort?: number }>): Promise<PublishedPort[]> {
+  async publish(vmId: string, agent: () => AgentClient, ports: ReadonlyArray<PortRequest>): Promise<PublishedPort[]> {
     if (this.byVm.has(vmId)) throw new ForkdError('ERR_CONFLICT', `VM ${vmId} already has published ports`);
     const made: Published[] = [];
     try {
@@ -40,7 +43,9 @@ export class PortPublisher {
         if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) {
           throw new ForkdError('ERR_VALIDATION', `container port ${p.containerPort} is not a TCP port`, { field: 'ports' });
         }
-        made.push(await this.listen(vmId, agent, p.containerPort, p.hostPort ?? 0));
+        const hostIp = p.hostIp ?? PUBLISH_ADDRESS;
+        if (!IPV4_RE.test(hostIp)) throw new ForkdError('ERR_VALIDATION', `host address ${JSON.stringify(hostIp)} is not an IPv4 address`, { field: 'ports' });
+        made.push(await this.listen(vmId, agent, p.containerPort, p.hostPort ?? 0, hostIp));
       }
     } catch (err) {
       await Promise.all(made.map((m) => closePublished(m)));
@@ -63,7 +68,7 @@ export class PortPublisher {
     await Promise.all([...this.byVm.keys()].map((vmId) => this.unpublish(vmId)));
   }
 
-  private listen(vmId: string, agent: () => AgentClient, containerPort: number, hostPort: number): Promise<Published> {
+  private listen(vmId: string, agent: () => AgentClient, containerPort: number, hostPort: number, hostIp: string): Promise<Published> {
     const sockets = new Set<Socket>();
     // allowHalfOpen: a client that half-closes still gets the guest's answer.
     const server = createServer({ allowHalfOpen: true }, (sock) => this.tunnel(vmId, agent, containerPort, sock, sockets));
@@ -71,16 +76,20 @@ export class PortPublisher {
       server.once('error', (e: NodeJS.ErrnoException) => {
         reject(
           e.code === 'EADDRINUSE'
-            ? new ForkdError('ERR_CONFLICT', `host port ${PUBLISH_ADDRESS}:${hostPort} is already in use`, { field: 'ports', detail: { hostPort } })
-            : new ForkdError('ERR_INTERNAL', `cannot listen on ${PUBLISH_ADDRESS}:${hostPort}: ${e.message}`, { cause: e }),
+            ? new ForkdError('ERR_CONFLICT', `host port ${hostIp}:${hostPort} is already in use`, { field: 'ports', detail: { hostIp, hostPort } })
+            : e.code === 'EADDRNOTAVAIL'
+              ? new ForkdError('ERR_VALIDATION', `${hostIp} is not an address of this host`, { field: 'ports', detail: { hostIp } })
+              : e.code === 'EACCES'
+                ? new ForkdError('ERR_VALIDATION', `hostd may not listen on ${hostIp}:${hostPort}`, { field: 'ports', detail: { hostIp, hostPort } })
+                : new ForkdError('ERR_INTERNAL', `cannot listen on ${hostIp}:${hostPort}: ${e.message}`, { cause: e }),
         );
       });
-      server.listen({ host: PUBLISH_ADDRESS, port: hostPort }, () => {
+      server.listen({ host: hostIp, port: hostPort }, () => {
         server.removeAllListeners('error');
         server.on('error', (e) => this.log.warn('published port listener error', { vm: vmId, ...errorFields(e) }));
         const addr = server.address();
         const bound = typeof addr === 'object' && addr ? addr.port : hostPort;
-        resolve({ port: { containerPort, hostAddress: PUBLISH_ADDRESS, hostPort: bound }, server, sockets });
+        resolve({ port: { containerPort, hostAddress: hostIp, hostPort: bound }, server, sockets });
       });
     });
   }
