@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NetworkAttachment } from '../../contracts/jobs.js';
+import type { Logger } from '../../contracts/logger.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers } from './guest-network.js';
-import { peerEntries } from './vm-networks.js';
+import type { AttachTimings } from './tenant-networks.js';
+import { joinGuest, peerEntries, publishPeerNames, type NetworkAgent } from './vm-networks.js';
 
 const att = (over: Partial<NetworkAttachment> = {}): NetworkAttachment => ({
   networkId: 'n1', tenantId: 't1', name: 'app', subnet: '10.89.1.0/24', gateway: '10.89.1.1', address: '10.89.1.2', internal: false, aliases: ['web'], ...over,
@@ -40,5 +42,56 @@ describe('peer names on a network', () => {
 
   it('drops names a hosts file cannot carry', () => {
     expect(peerEntries([rec('vm-a', att({ aliases: ['ok.name', 'bad name', '-dash'] }))])[0]!.names).toEqual(['ok.name', 'vm-a']);
+  });
+});
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+const flush = async (): Promise<void> => { for (let i = 0; i < 5; i++) await Promise.resolve(); };
+
+describe('joining a guest to its network', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('attaches the tap and tells the guest its address at the same time, then announces, and times each part', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000);
+    const host = deferred<AttachTimings>();
+    const guest = deferred<unknown>();
+    const calls: string[] = [];
+    const nets = { attach: (tap: string) => { calls.push(`attach ${tap}`); return host.promise; } };
+    const agent = { call: (method: string, params: unknown) => { calls.push(`${method} ${JSON.stringify(params)}`); return guest.promise; } } as NetworkAgent;
+    const joined = joinGuest(nets, 'fkt0', agent, att({ internal: true }), ['192.0.2.53'], async () => {
+      calls.push('announce');
+      vi.setSystemTime(1_070);
+    });
+    await flush();
+    expect(calls).toEqual(['attach fkt0', 'identity.set {"network":{"interface":"eth0","address":"10.89.1.2/24","dns":[]}}']);
+    vi.setSystemTime(1_030);
+    guest.resolve({});
+    await flush();
+    expect(calls).not.toContain('announce');
+    vi.setSystemTime(1_050);
+    host.resolve({ ensureMs: 12, tapMs: 8 });
+    expect(await joined).toEqual({ networkEnsureMs: 12, networkTapMs: 8, networkGuestMs: 30, networkPeersMs: 20, networkMs: 70 });
+    expect(calls[2]).toBe('announce');
+  });
+
+  it('sends every member the same names, and a member that fails does not stop the others', async () => {
+    const sent: Array<{ vm: string; params: unknown }> = [];
+    const warn = vi.fn();
+    const member = (vmId: string, address: string, fail = false) => ({
+      vmId,
+      agent: { call: async (_m: string, params: unknown) => { sent.push({ vm: vmId, params }); if (fail) throw new Error('gone'); } } as NetworkAgent,
+      record: { hostname: vmId, network: att({ address, aliases: [] }) },
+    });
+    await publishPeerNames([member('vm-a', '10.89.1.2'), member('vm-b', '10.89.1.3', true)], 'n1', { warn } as unknown as Logger);
+    const entries = [{ address: '10.89.1.2', names: ['vm-a'] }, { address: '10.89.1.3', names: ['vm-b'] }];
+    expect(sent).toEqual([{ vm: 'vm-a', params: { entries } }, { vm: 'vm-b', params: { entries } }]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![1]).toMatchObject({ vm: 'vm-b', network: 'n1' });
   });
 });

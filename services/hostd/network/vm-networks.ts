@@ -4,6 +4,7 @@
 // peers know each other by (network.hosts to every member). Order matters:
 // the guest already has its own MAC (identity.set ran when the VM was made),
 // so no frame with a template's MAC ever reaches the bridge.
+import type { Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { NetworkAttachment } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
@@ -15,8 +16,21 @@ import type { TenantNetworks } from './tenant-networks.js';
 
 const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/** The agent calls joining a network makes (AgentClient satisfies it; the benchmark and tests pass their own). */
+export interface NetworkAgent {
+  call(method: 'identity.set', params: Params<'identity.set'>): Promise<unknown>;
+  call(method: 'network.hosts', params: Params<'network.hosts'>): Promise<unknown>;
+}
+
+/** A member of a network as peer names need it: hostd's ManagedVm, or the benchmark's VMs. */
+export interface NetworkMember {
+  vmId: string;
+  agent: NetworkAgent;
+  record: Pick<VmRecord, 'network' | 'hostname'>;
+}
+
 /** The hosts-file entries of a network's members: each address with its aliases and hostname. */
-export function peerEntries(members: ReadonlyArray<{ record: VmRecord }>): Array<{ address: string; names: string[] }> {
+export function peerEntries(members: ReadonlyArray<{ record: Pick<VmRecord, 'network' | 'hostname'> }>): Array<{ address: string; names: string[] }> {
   return members
     .filter((m) => m.record.network !== undefined)
     .map((m) => ({
@@ -24,6 +38,44 @@ export function peerEntries(members: ReadonlyArray<{ record: VmRecord }>): Array
       names: [...new Set([...m.record.network!.aliases, m.record.hostname])].filter((n) => PEER_NAME_RE.test(n)).slice(0, 8),
     }))
     .sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }));
+}
+
+/**
+ * The step every join times: the VM's tap onto the network's bridge and, at the
+ * same time, the guest's address, route and resolvers (identity.set); then
+ * `announce` (hostd: record the VM as a member and send every member the names,
+ * network.hosts). Returns the timings hostd records on the VM, in ms:
+ * networkEnsureMs (the namespace, only for a network's first VM on the host),
+ * networkTapMs, networkGuestMs (identity.set, from the start of the step),
+ * networkPeersMs (announce) and networkMs (all of it).
+ */
+export async function joinGuest(
+  nets: Pick<TenantNetworks, 'attach'>,
+  tap: string,
+  agent: NetworkAgent,
+  att: NetworkAttachment,
+  dns: readonly string[],
+  announce: () => Promise<void>,
+): Promise<Record<string, number>> {
+  const t0 = Date.now();
+  // The host side (tap onto the bridge) and the guest side (address, route) do not depend on each other: both at once.
+  let guestMs = 0;
+  const [host] = await Promise.all([
+    nets.attach(tap, att),
+    agent.call('identity.set', { network: guestNetworkFor(att, dns) }).then(() => { guestMs = Date.now() - t0; }),
+  ]);
+  const t1 = Date.now();
+  await announce();
+  const t2 = Date.now();
+  return { networkEnsureMs: host.ensureMs, networkTapMs: host.tapMs, networkGuestMs: guestMs, networkPeersMs: t2 - t1, networkMs: t2 - t0 };
+}
+
+/** Sends every member the full list of the members' names. Failures are logged: a name is a convenience, not a contract. */
+export async function publishPeerNames(members: readonly NetworkMember[], networkId: string, log: Logger): Promise<void> {
+  const entries = peerEntries(members);
+  await Promise.all(members.map((m) => m.agent.call('network.hosts', { entries }).catch((err: unknown) => {
+    log.warn('could not update a VM\'s peer names', { vm: m.vmId, network: networkId, ...errorFields(err) });
+  })));
 }
 
 export class VmNetworks {
@@ -51,18 +103,10 @@ export class VmNetworks {
       if (was.networkId === att.networkId && was.address === att.address) return {};
       throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} is already on network ${was.name}`, { field: 'network' });
     }
-    const t0 = Date.now();
-    // The host side (tap onto the bridge) and the guest side (address, route) do not depend on each other: both at once.
-    let guestMs = 0;
-    const [host] = await Promise.all([
-      this.nets.attach(tap, att),
-      vm.agent.call('identity.set', { network: guestNetworkFor(att, this.dns) }).then(() => { guestMs = Date.now() - t0; }),
-    ]);
-    const t1 = Date.now();
-    vm.record.network = att;
-    await this.publishPeers(att.networkId);
-    const t2 = Date.now();
-    return { networkEnsureMs: host.ensureMs, networkTapMs: host.tapMs, networkGuestMs: guestMs, networkPeersMs: t2 - t1, networkMs: t2 - t0 };
+    return joinGuest(this.nets, tap, vm.agent, att, this.dns, async () => {
+      vm.record.network = att;
+      await this.publishPeers(att.networkId);
+    });
   }
 
   /** After a VM's domain is gone: its tap goes, and its peers forget its name. */
@@ -74,9 +118,6 @@ export class VmNetworks {
   /** Sends every running member of the network the full list of its members' names. Failures are logged: a name is a convenience, not a contract. */
   async publishPeers(networkId: string, leaving?: string): Promise<void> {
     const members = this.running().filter((v) => v.record.network?.networkId === networkId && v.vmId !== leaving);
-    const entries = peerEntries(members);
-    await Promise.all(members.map((m) => m.agent.call('network.hosts', { entries }).catch((err: unknown) => {
-      this.log.warn('could not update a VM\'s peer names', { vm: m.vmId, network: networkId, ...errorFields(err) });
-    })));
+    await publishPeerNames(members, networkId, this.log);
   }
 }
