@@ -76,6 +76,25 @@ describe('evaluateGoals: ready-pool', () => {
   });
 });
 
+describe('evaluateGoals: network step', () => {
+  it('reports the network step of each mode that joined a network, with its share of first output, and judges nothing', () => {
+    const g = evaluateGoals({
+      networkP50: [
+        { label: 'cold boot', networkP50: 400, firstOutputP50: 16_000 },
+        { label: 'save/restore', networkP50: null, firstOutputP50: 2800 },
+        { label: 'pool take', networkP50: 310.4, firstOutputP50: 3100 },
+      ],
+    });
+    const n = g.find((x) => x.id === 'network-cost')!;
+    expect(n).toMatchObject({ met: null, reportOnly: true });
+    expect(n.measured).toBe('cold boot 400 ms (3 % of first output); pool take 310 ms (10 % of first output)');
+  });
+
+  it('adds no line when no VM joined a network (no NIC)', () => {
+    expect(evaluateGoals({ networkP50: [{ label: 'fork', networkP50: null, firstOutputP50: 3000 }] }).map((x) => x.id)).not.toContain('network-cost');
+  });
+});
+
 describe('evaluateGoals: PSS without TCG', () => {
   it('adds the KVM-relevant comparison to the measurement, judging on the full PSS', () => {
     const [, , pss] = evaluateGoals({ coldPssMib: 380, forkPssMib: 170, coldPssNoTcgMib: 210, forkPssNoTcgMib: 95 });

@@ -1,7 +1,8 @@
 // Cold boot: hostd's own VmManager.createColdVm (overlay, domain start, BIOS,
-// kernel and init emulated, agent handshake, identity.set), then the busybox
-// image imported over the agent channel and a container started: a fresh VM
-// has no images, so the import is part of its road to first output.
+// kernel and init emulated, agent handshake, identity.set), then (with a NIC)
+// the join to the bench's tenant network, then the busybox image imported over
+// the agent channel and a container started: a fresh VM has no images, so the
+// import is part of its road to first output.
 
 import type { BenchContext } from './setup.js';
 import { agentRoundTrip, containerFirstOutput } from './first-output.js';
@@ -22,6 +23,8 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
         const t = vm.record.timings;
         const identityMs = t['identityMs'] ?? 0;
         const readyMs = returned - identityMs - (t['recordMs'] ?? 0);
+        // As hostd's container.create: the VM joins its network before the image and the container.
+        const network = ctx.net ? await ctx.net.join({ vmId, tap: vm.record.tap ?? null, agent: vm.agent, hostname: vm.record.hostname }) : {};
         const c = await containerFirstOutput(vm.agent, ctx.busybox, 'bench', { importImage: true });
         const firstOutputMs = Date.now() - t0;
         const pingMs = await agentRoundTrip(vm.agent);
@@ -34,6 +37,7 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
             domainStart: t['vmStartMs'] ?? NaN,
             agentReady: t['agentReadyMs'] ?? NaN,
             identity: identityMs,
+            ...network,
             imageImport: c.importMs,
             containerCreate: c.createMs,
             containerStart: c.startMs,
@@ -44,13 +48,22 @@ export async function benchCold(ctx: BenchContext): Promise<ModeResult> {
         });
       } finally {
         if (i >= ctx.opts.runs - keep) alive.push(vmId);
-        else await ctx.vms.destroy(vmId);
+        else await destroyCold(ctx, vmId);
       }
     });
     r.pssVmsAlive = alive.length;
     r.pss = await readPssAfterSettle(alive.map((id) => `forkd-vm-${id}`), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
-    for (const id of alive) await ctx.vms.destroy(id).catch((e: Error) => r.errors.push(`destroy ${id}: ${e.message}`));
+    for (const id of alive) await destroyCold(ctx, id).catch((e: Error) => r.errors.push(`destroy ${id}: ${e.message}`));
   }
   return r;
+}
+
+/** Destroys the VM (VmManager removes its tap) and gives its network address back. */
+async function destroyCold(ctx: BenchContext, vmId: string): Promise<void> {
+  try {
+    await ctx.vms.destroy(vmId);
+  } finally {
+    ctx.net?.leave(vmId);
+  }
 }

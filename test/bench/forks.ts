@@ -10,12 +10,15 @@
 //             answer; take() only runs identity.set. "ready" is the take
 //             without identity.set (the agent answered before the request);
 //             "identity applied" adds identity.set.
+// In every mode (and the scaling step) the clone then joins the bench's tenant
+// network (with a NIC), as hostd does before a container: part of first output.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient, HostImage } from '../../services/hostd/agent/agent-client.js';
 import { createForkPool } from '../../services/hostd/fork/fork-pool.js';
 import { forkFromTemplate, type ForkedVm } from '../../services/hostd/fork/fork.js';
 import { agentRoundTrip, containerFirstOutput } from './first-output.js';
+import type { BenchNetwork } from './network.js';
 import { runLoop } from './run-loop.js';
 import { load1, newModeResult, readPssAfterSettle, renameAheadSteps, type ModeResult, type Sample } from './samples.js';
 import { agentAttempts, agentOf, type BenchContext, type BenchTemplate } from './setup.js';
@@ -35,10 +38,11 @@ export function forkOnce(ctx: BenchContext, t: BenchTemplate): Promise<Clone> {
   });
 }
 
-/** Times a finished clone (made at t0) to first output of a new container. */
-export async function cloneSample(vm: Clone, image: HostImage, t0: number, returnedAt: number): Promise<Sample> {
+/** Times a finished clone (made at t0) to first output of a new container, joining it to `net` first (when there is one). */
+export async function cloneSample(vm: Clone, image: HostImage, net: BenchNetwork | null, t0: number, returnedAt: number): Promise<Sample> {
   const ft = vm.timings;
   const readyMs = returnedAt - t0 - ft.identityMs;
+  const network = net ? await net.join({ vmId: vm.identity.id, tap: vm.tap, agent: vm.agent!, hostname: vm.identity.hostname }) : {};
   const c = await containerFirstOutput(vm.agent!, image, 'bench', { importImage: false }).catch((e: Error) => {
     throw new Error(`container in ${vm.identity.name}: ${e.message}`);
   });
@@ -57,6 +61,7 @@ export async function cloneSample(vm: Clone, image: HostImage, t0: number, retur
       agentReady: ft.agentReadyMs,
       'handshakeAttempts (count)': agentAttempts.get(vm.agentSocket) ?? NaN,
       identity: ft.identityMs,
+      ...network,
       containerCreate: c.createMs,
       containerStart: c.startMs,
       firstLog: c.outputMs,
@@ -75,18 +80,27 @@ export async function benchFork(ctx: BenchContext, t: BenchTemplate): Promise<Mo
       const t0 = Date.now();
       const vm = await forkOnce(ctx, t);
       try {
-        r.samples.push(await cloneSample(vm, ctx.busybox, t0, Date.now()));
+        r.samples.push(await cloneSample(vm, ctx.busybox, ctx.net, t0, Date.now()));
       } finally {
         if (i >= ctx.opts.runs - keep) alive.push(vm);
-        else await vm.destroy();
+        else await destroyClone(ctx, vm);
       }
     });
     r.pssVmsAlive = alive.length;
     r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
-    for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
+    for (const vm of alive) await destroyClone(ctx, vm).catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
   }
   return r;
+}
+
+/** Destroys the clone (its tap goes with it) and gives its network address back. */
+export async function destroyClone(ctx: Pick<BenchContext, 'net'>, vm: Clone): Promise<void> {
+  try {
+    await vm.destroy();
+  } finally {
+    ctx.net?.leave(vm.identity.id);
+  }
 }
 
 export async function benchPool(ctx: BenchContext, t: BenchTemplate, mode: 'shell' | 'ready' = 'shell'): Promise<ModeResult> {
@@ -114,7 +128,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate, mode: 'shel
       const vm = await pool.take({});
       const returnedAt = Date.now();
       try {
-        const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
+        const s = await cloneSample(vm, ctx.busybox, ctx.net, t0, returnedAt);
         // The shell was made before the take: its overlay and domain start are not part of the request.
         s.steps = renameAheadSteps(s.steps, mode === 'ready' ? ['overlay', 'domainStart', 'incoming', 'resume', 'agentReady'] : undefined);
         s.steps['waitForShell (before take)'] = waited;
@@ -122,7 +136,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate, mode: 'shel
         r.samples.push(s);
       } finally {
         if (i >= ctx.opts.runs - keep) alive.push(vm);
-        else await vm.destroy();
+        else await destroyClone(ctx, vm);
       }
     });
     r.extra = { pool_size: 1, pool_mode: mode, cold_fallbacks: pool.stats().coldForks };
@@ -131,7 +145,7 @@ export async function benchPool(ctx: BenchContext, t: BenchTemplate, mode: 'shel
     r.pss = await readPssAfterSettle(alive.map((v) => v.identity.name), ctx.opts.settleMs, ctx.opts.memoryMib);
   } finally {
     await pool.drain().catch(() => undefined);
-    for (const vm of alive) await vm.destroy().catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
+    for (const vm of alive) await destroyClone(ctx, vm).catch((e: Error) => r.errors.push(`destroy ${vm.identity.name}: ${e.message}`));
   }
   return r;
 }

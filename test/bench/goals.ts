@@ -17,13 +17,17 @@ export interface GoalInputs {
   scalePssPerVmMib?: number | null;
   scaleTarget?: number | null;
   scaleReached?: number | null;
+  /** Per mode that ran: the p50 of its network step (null: its VMs joined no network) and of first output. */
+  networkP50?: ReadonlyArray<{ label: string; networkP50: number | null; firstOutputP50: number | null }>;
 }
 
 export interface Goal {
-  id: 'fork-10x' | 'pool-50ms' | 'pool-50ms-ready' | 'pss-half' | 'density-64';
+  id: 'fork-10x' | 'pool-50ms' | 'pool-50ms-ready' | 'pss-half' | 'density-64' | 'network-cost';
   goal: string;
   measured: string;
   met: boolean | null;
+  /** A cost shown beside the goals with no threshold to meet (met is null). */
+  reportOnly?: boolean;
 }
 
 const ok = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
@@ -88,6 +92,18 @@ export function evaluateGoals(g: GoalInputs): Goal[] {
     });
   } else {
     goals.push({ id: 'density-64', goal: '64 concurrent forked VMs with a container each', measured: 'not measured', met: null });
+  }
+
+  // No goal was set for it: what joining the tenant network adds to first output, per mode. Only where a VM joined one.
+  const net = (g.networkP50 ?? []).filter((m): m is { label: string; networkP50: number; firstOutputP50: number | null } => ok(m.networkP50));
+  if (net.length > 0) {
+    goals.push({
+      id: 'network-cost',
+      goal: 'network step per take (tap onto the bridge ∥ identity.set network, then network.hosts), p50, part of first output',
+      measured: net.map((m) => `${m.label} ${Math.round(m.networkP50)} ms${ok(m.firstOutputP50) && m.firstOutputP50 > 0 ? ` (${((m.networkP50 / m.firstOutputP50) * 100).toFixed(0)} % of first output)` : ''}`).join('; '),
+      met: null,
+      reportOnly: true,
+    });
   }
   return goals;
 }

@@ -17,7 +17,8 @@ export async function runLoop(ctx: BenchContext, r: ModeResult, once: (i: number
       failuresInARow = 0;
       const s = r.samples[r.samples.length - 1];
       if (r.samples.length > before && s) {
-        ctx.say(`  ${r.label} ${i + 1}/${runs}: ready ${s.readyMs} ms, first output ${s.firstOutputMs} ms (load ${s.load1})${s.note ? ` — ${s.note}` : ''}`);
+        const net = s.steps['network'] === undefined ? '' : `, network ${s.steps['network']} ms`;
+        ctx.say(`  ${r.label} ${i + 1}/${runs}: ready ${s.readyMs} ms${net}, first output ${s.firstOutputMs} ms (load ${s.load1})${s.note ? ` — ${s.note}` : ''}`);
       }
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);

@@ -15,7 +15,7 @@ export interface Sample {
   identityMs: number;
   /** Request → first stdout bytes of a new container on the host. */
   firstOutputMs: number;
-  /** The steps' own timings (from VmManager / the fork's ForkTimings / ours). */
+  /** The steps' own timings (from VmManager / the fork's ForkTimings / the network join / ours). */
   steps: Record<string, number>;
   /** 1-minute load average when the run ended: how busy the shared host was. */
   load1: number;
@@ -107,6 +107,8 @@ export interface ModeJson {
   identity_p50_ms: Rounded;
   /** Request → identity applied (ready + identity.set, per run). */
   identity_applied_p50_ms: Rounded;
+  /** The step `network` (joining the tenant network, part of first output); null where no VM joined one. */
+  network_p50_ms: Rounded;
   pss_mib: Rounded;
   /** p50 of each PSS part (guest RAM, TCG code buffer, rest of QEMU). */
   pss_parts_mib: { guest_ram: Rounded; tcg_code: Rounded; qemu_other: Rounded };
@@ -136,6 +138,7 @@ export function modeJson(r: ModeResult): ModeJson {
     first_output_p95_ms: round(first.p95),
     identity_p50_ms: round(summarize(r.samples.map((s) => s.identityMs)).p50),
     identity_applied_p50_ms: round(summarize(r.samples.map((s) => s.readyMs + s.identityMs)).p50),
+    network_p50_ms: round(summarize(r.samples.map((s) => s.steps['network'] ?? NaN)).p50),
     pss_mib: round(pss.p50, 1),
     pss_parts_mib: {
       guest_ram: round(summarize(r.pss.map((p) => p.guestRamMib)).p50, 1),

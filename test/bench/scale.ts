@@ -1,12 +1,15 @@
-// Density: clones forked one after another from the same template, each with a
-// busybox container (`echo ready; exec sleep`), until 1, 8, 32, 64… are alive
-// at once. At each step: the fork latency (p50 to agent ready and to first
-// output) of the clones made during that step, then, after the VMs settle, the
-// drop of the host's MemAvailable since before the first clone and the sum of
-// the clones' QEMU PSS. Every clone is destroyed at the end.
+// Density: clones forked one after another from the same template, each on
+// the bench's tenant network (with a NIC) and with a busybox container
+// (`echo ready; exec sleep`), until 1, 8, 32, 64… are alive at once. Each join
+// sends the names to every clone alive (as hostd's does), so its peers part
+// grows with the step. At each step: the latency (p50 to agent ready, of the
+// network join and to first output) of the clones made during that step, then,
+// after the VMs settle, the drop of the host's MemAvailable since before the
+// first clone and the sum of the clones' QEMU PSS. Every clone is destroyed at
+// the end.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { forkOnce, cloneSample, type Clone } from './forks.js';
+import { cloneSample, destroyClone, forkOnce, type Clone } from './forks.js';
 import { load1, readPss, type Sample } from './samples.js';
 import type { BenchContext, BenchTemplate } from './setup.js';
 import { kibToMib, memAvailableKib } from './smaps.js';
@@ -19,6 +22,8 @@ export interface ScaleStep {
   fork_p50_ms: number | null;
   first_output_p50_ms: number | null;
   identity_p50_ms: number | null;
+  /** The step `network` (joining the tenant network); null without a NIC. */
+  network_p50_ms: number | null;
   mem_available_drop_mib: number | null;
   pss_sum_mib: number | null;
   pss_per_vm_mib: number | null;
@@ -56,10 +61,10 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
           vm = await forkOnce(ctx, t);
           const returnedAt = Date.now();
           alive.push(vm);
-          const s = await cloneSample(vm, ctx.busybox, t0, returnedAt);
+          const s = await cloneSample(vm, ctx.busybox, ctx.net, t0, returnedAt);
           samples.push(s);
           if (alive.length === target || alive.length % 8 === 0) {
-            ctx.say(`  scaling: ${alive.length}/${out.target} clones alive, last fork ready ${s.readyMs} ms, first output ${s.firstOutputMs} ms (load ${s.load1})`);
+            ctx.say(`  scaling: ${alive.length}/${out.target} clones alive, last fork ready ${s.readyMs} ms${s.steps['network'] === undefined ? '' : `, network ${s.steps['network']} ms`}, first output ${s.firstOutputMs} ms (load ${s.load1})`);
           }
         } catch (err) {
           if (ctx.cleanup.interrupted) throw err;
@@ -74,12 +79,12 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
       out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs, ctx.opts.memoryMib));
       out.reached = alive.length;
       const last = out.steps[out.steps.length - 1]!;
-      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, MemAvailable drop ${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
+      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, network p50 ${last.network_p50_ms ?? '-'} ms, MemAvailable drop ${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
     }
   } finally {
     // Destroy in batches: one at a time takes minutes with 64 (each waits for its QEMU to exit).
     for (let i = 0; i < alive.length; i += 16) {
-      await Promise.all(alive.slice(i, i + 16).map((vm) => vm.destroy().catch((e: Error) => out.errors.push(`destroy ${vm.identity.name}: ${e.message}`))));
+      await Promise.all(alive.slice(i, i + 16).map((vm) => destroyClone(ctx, vm).catch((e: Error) => out.errors.push(`destroy ${vm.identity.name}: ${e.message}`))));
     }
   }
   return out;
@@ -109,6 +114,7 @@ async function stepResult(alive: Clone[], samples: Sample[], baseKib: number, se
     fork_p50_ms: p50(samples.map((s) => s.readyMs)),
     first_output_p50_ms: p50(samples.map((s) => s.firstOutputMs)),
     identity_p50_ms: p50(samples.map((s) => s.identityMs)),
+    network_p50_ms: p50(samples.map((s) => s.steps['network'] ?? NaN)),
     mem_available_drop_mib: round(kibToMib(baseKib - avail)),
     pss_sum_mib: read ? round(pss) : null,
     pss_per_vm_mib: read ? round(pss / read, 1) : null,

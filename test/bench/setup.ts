@@ -1,8 +1,9 @@
 // What every mode of the fork benchmark shares: the libvirt connection, the
 // accelerator verdict (hostd's own detectAccel, cached in var/host), host facts,
 // the guest image (images/guest, cached), a busybox image imported through the
-// host image store, a VmManager for cold boots, and the app template (guest
-// image + busybox image, snapshotted) the fork modes clone.
+// host image store, a VmManager for cold boots, the app template (guest
+// image + busybox image, snapshotted) the fork modes clone, and (with a NIC)
+// the tenant network every measured VM joins (network.ts).
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { VmManager } from '../../services/hostd/vm/vm-manager.js';
 import type { BenchOptions } from './args.js';
 import type { BenchCleanup } from './cleanup.js';
 import { namesFor } from './cleanup.js';
+import type { BenchNetwork } from './network.js';
 
 const run = promisify(execFile);
 
@@ -63,6 +65,8 @@ export interface BenchContext {
   vms: VmManager;
   /** The same NIC in every mode, as hostd gives its VMs (null: none). */
   network: NetworkSpec | null;
+  /** The tenant network each measured VM joins before its container (null: no NIC, no network step). */
+  net: BenchNetwork | null;
   agentTimeoutMs: number;
 }
 
@@ -133,7 +137,7 @@ export async function busyboxImage(workDir: string): Promise<HostImage> {
   };
 }
 
-/** hostd's NIC for every VM, template and clone (FORKD_NETWORK, default `user`); null: none. */
+/** hostd's NIC for every VM, template and clone (FORKD_NETWORK: `tenant`, the default, gives each a tap; `none`: null, no NIC). */
 export function benchNetwork(config: ForkdConfig): NetworkSpec | null {
   return networkSpecFor(config.network);
 }
