@@ -80,7 +80,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     // One NIC for cold VMs, templates and so clones (a clone's device must be its template's).
     const network = networkSpecFor(config.network);
     const netLog = log.child({ part: 'network' });
-    const taps = new Taps();
+    const taps = new Taps(join(config.dataDir, 'run', 'taps'));
     const nets = new TenantNetworks(join(config.dataDir, 'run'), netLog);
     if (network !== null) {
       // Before any VM runs: the wall between guests and the host.

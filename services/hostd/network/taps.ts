@@ -5,6 +5,13 @@
 // frames are dropped by the kernel before any stack sees them. Attaching
 // (network/tenant-networks.ts) moves the tap into a network's namespace; QEMU
 // keeps its file descriptor across the move.
+//
+// Several forkd instances may share a machine (a test run beside a dev
+// server, the benchmark): a hostd keeps a marker file per tap it made, and
+// its clean-up only ever touches taps it has a marker for.
+import { mkdirSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ip } from './commands.js';
 import { NETNS_PREFIX, TAP_PREFIX } from './names.js';
 
@@ -24,13 +31,20 @@ async function linksIn(netns?: string): Promise<string[]> {
 }
 
 export class Taps implements TapPort {
-  /** The one set of taps this host has; ports default to it. */
+  /** Taps made without a hostd to own them (tests, the benchmark): no markers, never swept; their makers remove them. */
   static readonly host = new Taps();
+
+  /** `markerDir`: where this hostd records the taps it made (its sweep considers only those). */
+  constructor(private readonly markerDir?: string) {
+    if (markerDir) mkdirSync(markerDir, { recursive: true, mode: 0o700 });
+  }
 
   /** Creates the tap, down and detached. An existing one of that name (a retry, a crash) is replaced. */
   async create(name: string): Promise<void> {
     if (!name.startsWith(TAP_PREFIX)) throw new Error(`tap ${name} lacks forkd's prefix`);
     await this.remove(name);
+    // Marker first: a crash between the two leaves a marker for a missing tap, which the sweep shrugs off.
+    if (this.markerDir) await writeFile(join(this.markerDir, name), '');
     await ip(['tuntap', 'add', 'dev', name, 'mode', 'tap'], `creating tap ${name}`);
   }
 
@@ -39,9 +53,10 @@ export class Taps implements TapPort {
     for (const ns of [undefined, ...(await namespaces())]) {
       if ((await linksIn(ns)).includes(name)) {
         await ip(['link', 'del', 'dev', name], `deleting tap ${name}`, ns).catch(() => undefined); // gone meanwhile: what we wanted
-        return;
+        break;
       }
     }
+    if (this.markerDir) await rm(join(this.markerDir, name), { force: true });
   }
 
   /** forkd's taps everywhere: name → namespace (undefined: the host's). */
@@ -53,13 +68,19 @@ export class Taps implements TapPort {
     return found;
   }
 
-  /** Deletes every forkd tap not in `keep` (after a restart: taps of VMs that are gone). */
+  /** Deletes every tap this hostd made that is not in `keep` (after a restart: taps of VMs that are gone). Never another instance's. */
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {
+    if (!this.markerDir) return [];
+    const mine = (await readdir(this.markerDir).catch(() => [] as string[])).filter((n) => n.startsWith(TAP_PREFIX) && !keep.has(n));
+    if (mine.length === 0) return [];
+    const where = await this.list();
     const removed: string[] = [];
-    for (const [name, ns] of await this.list()) {
-      if (keep.has(name)) continue;
-      await ip(['link', 'del', 'dev', name], `deleting leftover tap ${name}`, ns).catch(() => undefined); // raced with its own clean-up
-      removed.push(name);
+    for (const name of mine) {
+      if (where.has(name)) {
+        await ip(['link', 'del', 'dev', name], `deleting leftover tap ${name}`, where.get(name)).catch(() => undefined); // raced with its own clean-up
+        removed.push(name);
+      }
+      await rm(join(this.markerDir, name), { force: true });
     }
     return removed;
   }

@@ -11,15 +11,21 @@
 // for. The host end is walled off by the host guard (host-guard.ts). State
 // lives in <dataDir>/run/networks/<networkId>.json so a restarted hostd knows
 // each namespace's transit link; the namespace itself survives hostd.
+//
+// Several forkd instances may share a machine: the state file is written
+// before the namespace is made (so a crash leaves a record of what to undo),
+// a hostd only ever removes namespaces it has a state file for, and transit
+// /30s are claimed machine-wide in /run/forkd/transit (O_EXCL files, gone at
+// reboot like the namespaces themselves).
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForkdError } from '../../contracts/errors.js';
 import type { NetworkAttachment } from '../../contracts/jobs.js';
 import type { Logger } from '../../contracts/logger.js';
 import { ip, ipBatch, nft, sysctl } from './commands.js';
 import { enableHostForwarding } from './host-guard.js';
-import { BRIDGE, NETNS_PREFIX, netnsName, prefixLength, transitCapacity, transitLink, UPLINK_INNER, uplinkName } from './names.js';
+import { BRIDGE, netnsName, prefixLength, transitCapacity, transitLink, UPLINK_INNER, uplinkName } from './names.js';
 
 interface NetworkState {
   networkId: string;
@@ -31,6 +37,33 @@ interface NetworkState {
   internal: boolean;
   /** The /30 of the uplink (null: internal, no uplink). */
   transitIndex: number | null;
+  /** false until the namespace is complete: a hostd that finds false after a crash tears it down. */
+  ready: boolean;
+}
+
+/** Machine-wide claims on transit /30s, shared by every forkd instance on this machine. */
+export const TRANSIT_CLAIMS_DIR = '/run/forkd/transit';
+
+/** Claims the lowest free transit index for `networkId` (an O_EXCL file per index). */
+export async function claimTransit(networkId: string, dir = TRANSIT_CLAIMS_DIR): Promise<number> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (let i = 0; i < transitCapacity(); i++) {
+    try {
+      const fh = await open(join(dir, String(i)), 'wx', 0o600);
+      await fh.writeFile(networkId);
+      await fh.close();
+      return i;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new ForkdError('ERR_NO_CAPACITY', 'this host has no transit link left for another network with a route out');
+}
+
+export async function releaseTransit(index: number, networkId: string, dir = TRANSIT_CLAIMS_DIR): Promise<void> {
+  const path = join(dir, String(index));
+  // Only our own claim: the index may have been claimed again by someone else after a crash.
+  if ((await readFile(path, 'utf8').catch(() => null)) === networkId) await rm(path, { force: true });
 }
 
 /** The namespace's own rules: it answers nothing and lets nothing in from outside. */
@@ -107,16 +140,19 @@ export class TenantNetworks {
       const ns = netnsName(att.networkId);
       if (existsSync(path) && (await this.netnsExists(ns))) {
         const s = JSON.parse(await readFile(path, 'utf8')) as NetworkState;
-        if (s.subnet === att.subnet && s.gateway === att.gateway && s.internal === att.internal) return;
-        this.log.warn('network changed under the same id: rebuilding its namespace', { network: att.networkId });
+        if (s.ready && s.subnet === att.subnet && s.gateway === att.gateway && s.internal === att.internal) return;
+        this.log.warn('network half-made or changed under the same id: rebuilding its namespace', { network: att.networkId });
       }
       await this.teardown(att.networkId);
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const state: NetworkState = {
         networkId: att.networkId, tenantId: att.tenantId, name: att.name, netns: ns,
-        subnet: att.subnet, gateway: att.gateway, internal: att.internal, transitIndex: null,
+        subnet: att.subnet, gateway: att.gateway, internal: att.internal, transitIndex: null, ready: false,
       };
       try {
+        if (!att.internal) state.transitIndex = await claimTransit(att.networkId);
+        // The intent, before anything exists: a crash from here on is undone by the next start's sweep.
+        await writeFile(path, JSON.stringify(state), { mode: 0o600 });
         await ip(['netns', 'add', ns], `creating namespace for network ${att.name}`);
         await ipBatch([
           'link set lo up',
@@ -126,16 +162,7 @@ export class TenantNetworks {
           `link set ${BRIDGE} up`,
         ], `setting up the bridge of network ${att.name}`, ns);
         await nft(namespaceGuardScript(att.internal), `firewall of network ${att.name}`, ns);
-        if (!att.internal) {
-          state.transitIndex = await this.locked('transit', async () => {
-            const used = new Set((await this.states()).map((s) => s.transitIndex).filter((i): i is number => i !== null));
-            let i = 0;
-            while (used.has(i)) i++;
-            if (i >= transitCapacity()) throw new ForkdError('ERR_NO_CAPACITY', 'this host has no transit link left for another network with a route out');
-            state.transitIndex = i;
-            await writeFile(path, JSON.stringify(state), { mode: 0o600 });
-            return i;
-          });
+        if (state.transitIndex !== null) {
           const link = transitLink(state.transitIndex);
           const host = uplinkName(att.networkId);
           await ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', UPLINK_INNER, 'netns', ns], `uplink of network ${att.name}`);
@@ -148,10 +175,12 @@ export class TenantNetworks {
           await sysctl('net.ipv4.ip_forward', '1', `routing of network ${att.name}`, ns);
           await enableHostForwarding();
         }
+        state.ready = true;
         await writeFile(path, JSON.stringify(state), { mode: 0o600 });
         this.log.info('network ready on this host', { network: att.networkId, name: att.name, tenant: att.tenantId, netns: ns, internal: att.internal });
       } catch (err) {
         await this.teardown(att.networkId);
+        if (state.transitIndex !== null) await releaseTransit(state.transitIndex, att.networkId);
         throw err;
       }
     });
@@ -178,22 +207,25 @@ export class TenantNetworks {
     });
   }
 
+  /** Removes the namespace, its uplink, its transit claim and the state file. Only for networks this hostd has a state file for (or is making). */
   private async teardown(networkId: string): Promise<void> {
     const ns = netnsName(networkId);
+    const path = this.statePath(networkId);
+    const state = await readFile(path, 'utf8').then((t) => JSON.parse(t) as NetworkState, () => null);
     // Deleting the namespace deletes the bridge, the veth pair and the taps in it.
     if (await this.netnsExists(ns)) await ip(['netns', 'del', ns], `deleting namespace of network ${networkId}`);
     await ip(['link', 'del', 'dev', uplinkName(networkId)], 'deleting an uplink').catch(() => undefined); // usually gone with its peer
-    await rm(this.statePath(networkId), { force: true });
+    if (state?.transitIndex !== null && state?.transitIndex !== undefined) await releaseTransit(state.transitIndex, networkId);
+    await rm(path, { force: true });
   }
 
-  /** After a restart: namespaces named like forkd's with no state file are half-made; remove them. */
+  /** After a restart: this hostd's networks that were half-made when it stopped are torn down. Other instances' are never touched. */
   async sweep(): Promise<string[]> {
-    const known = new Set((await this.states()).map((s) => s.netns));
-    const names = await readdir('/run/netns').catch(() => [] as string[]);
     const removed: string[] = [];
-    for (const n of names.filter((x) => x.startsWith(NETNS_PREFIX) && !known.has(x))) {
-      await ip(['netns', 'del', n], `deleting leftover namespace ${n}`).catch((e: Error) => this.log.warn('could not delete a leftover namespace', { netns: n, error: e.message }));
-      removed.push(n);
+    for (const s of await this.states()) {
+      if (s.ready) continue;
+      await this.teardown(s.networkId).catch((e: Error) => this.log.warn('could not remove a half-made network', { network: s.networkId, error: e.message }));
+      removed.push(s.netns);
     }
     return removed;
   }
