@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { Connection } from '../native/libvirt/index.js';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
+import { ip } from '../services/hostd/network/commands.js';
 import { startStack, type Stack } from './harness.js';
 
 let stack: Stack;
@@ -107,5 +108,11 @@ describe('a hostd killed halfway through a fork', () => {
     const known = vms.filter((v) => v.state === 'running');
     expect(await hostDomains()).toEqual(known.map((v) => v.domainName).sort());
     expect(vmDirs()).toEqual(known.map((v) => v.id).sort());
+    // And one tap each: the tap of a clone killed mid-fork is swept by the restarted hostd.
+    const markers = readdirSync(join(stack.dataDir, 'run', 'taps'));
+    expect(markers).toHaveLength(known.length);
+    const links = await ip(['-j', 'link', 'show'], 'links');
+    const inNamespaces = await Promise.all((existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter((n) => n.startsWith('forkd-n-')).map((n) => ip(['-j', 'link', 'show'], 'links', n)));
+    for (const m of markers) expect([links, ...inNamespaces].some((l) => l.includes(`"${m}"`)), m).toBe(true);
   });
 });
