@@ -26,11 +26,17 @@ export function resolvConf(dns: readonly string[]): string {
   return `# written by the forkd agent\n${dns.map((d) => `nameserver ${d}\n`).join('')}`;
 }
 
-/** The `ip` invocations (busybox applet) that configure one interface. */
-export function networkCommands(n: Network): string[][] {
-  const cmds: string[][] = [['ip', 'addr', 'flush', 'dev', n.interface]];
+/**
+ * The `ip` invocations (busybox applet) that configure one interface.
+ * `known.unaddressed`: the agent never gave this interface an address (a VM's
+ * first join; templates are on no network), so there is nothing to flush.
+ * `known.up`: the link is up already (identity.set's MAC step leaves it up).
+ * Under TCG each process costs tens of milliseconds on a pool take's path.
+ */
+export function networkCommands(n: Network, known: { unaddressed?: boolean; up?: boolean } = {}): string[][] {
+  const cmds: string[][] = known.unaddressed ? [] : [['ip', 'addr', 'flush', 'dev', n.interface]];
   if (n.mtu !== undefined) cmds.push(['ip', 'link', 'set', 'dev', n.interface, 'mtu', String(n.mtu)]);
-  cmds.push(['ip', 'link', 'set', 'dev', n.interface, 'up']);
+  if (!known.up || n.mtu !== undefined) cmds.push(['ip', 'link', 'set', 'dev', n.interface, 'up']);
   cmds.push(['ip', 'addr', 'add', n.address, 'dev', n.interface]);
   if (n.gateway !== undefined) cmds.push(['ip', 'route', 'replace', 'default', 'via', n.gateway, 'dev', n.interface]);
   return cmds;
@@ -41,9 +47,18 @@ export function networkCommands(n: Network): string[][] {
  * spawns costs tens of milliseconds, and a pool take waits for this one.
  * Every word is single-quoted; the values were validated before.
  */
-export function networkScript(n: Network): string {
+export function networkScript(n: Network, known: { unaddressed?: boolean; up?: boolean } = {}): string {
   const q = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
-  return networkCommands(n).map((c) => c.map(q).join(' ')).join(' && ');
+  return networkCommands(n, known).map((c) => c.map(q).join(' ')).join(' && ');
+}
+
+/** Interfaces this agent process has given an address. A template's agent never has (templates are on no network), so a clone's first join starts empty. */
+const addressed = new Set<string>();
+
+/** IFF_UP from /sys/class/net/<nic>/flags, without running anything. */
+async function linkIsUp(sysNet: string, nic: string): Promise<boolean> {
+  const flags = await readFile(join(sysNet, nic, 'flags'), 'utf8').catch(() => '0x0');
+  return (Number.parseInt(flags.trim(), 16) & 0x1) === 1;
 }
 
 export function validIPv4Cidr(cidr: string): boolean {
@@ -112,9 +127,11 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
         if (!validIPv4Cidr(n.address)) throw new AgentError('ERR_INVALID_PARAMS', `network.address ${n.address} is not an IPv4 CIDR`, { field: 'network.address' });
         if (n.gateway !== undefined && !validIPv4(n.gateway)) throw new AgentError('ERR_INVALID_PARAMS', `network.gateway ${n.gateway} is not IPv4`, { field: 'network.gateway' });
         if (cfg.system) {
-          await runOk('sh', ['-c', networkScript(n)]).catch((e: Error) => {
+          const known = { unaddressed: !addressed.has(n.interface), up: await linkIsUp(cfg.sysNet, n.interface) };
+          await runOk('sh', ['-c', networkScript(n, known)]).catch((e: Error) => {
             throw new AgentError('ERR_IO', `network: ${e.message}`);
           });
+          addressed.add(n.interface);
         }
         if (n.dns !== undefined) await writeFile(join(cfg.etc, 'resolv.conf'), resolvConf(n.dns));
         applied.push('network');

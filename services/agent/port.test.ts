@@ -39,6 +39,15 @@ describe('identity helpers', () => {
       ['ip', 'addr', 'add', '10.0.0.2/24', 'dev', 'eth0'],
       ['ip', 'route', 'replace', 'default', 'via', '10.0.0.1', 'dev', 'eth0'],
     ]);
+    // A first join on a link that is up: only the address and the route.
+    expect(networkCommands({ interface: 'eth0', address: '10.0.0.2/24', gateway: '10.0.0.1' }, { unaddressed: true, up: true })).toEqual([
+      ['ip', 'addr', 'add', '10.0.0.2/24', 'dev', 'eth0'],
+      ['ip', 'route', 'replace', 'default', 'via', '10.0.0.1', 'dev', 'eth0'],
+    ]);
+    expect(networkCommands({ interface: 'eth0', address: '10.0.0.2/24' }, { unaddressed: true, up: false })).toEqual([
+      ['ip', 'link', 'set', 'dev', 'eth0', 'up'],
+      ['ip', 'addr', 'add', '10.0.0.2/24', 'dev', 'eth0'],
+    ]);
     expect(validIPv4Cidr('10.0.0.2/24')).toBe(true);
     expect(validIPv4Cidr('10.0.0.256/24')).toBe(false);
     expect(validIPv4Cidr('10.0.0.1/33')).toBe(false);
