@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT, dataPaths, loadConfig, type ForkdConfig } from '../services/contracts/config.js';
 import { createLogger } from '../services/contracts/logger.js';
 import { PrivateRedis } from '../services/cli/private-redis.js';
+import { releaseDataDirNetworking } from '../services/hostd/network/release.js';
 
 export interface Stack {
   url: string;
@@ -46,7 +47,12 @@ export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; 
   };
   const config = loadConfig(env);
   const log = createLogger(config.logLevel, { svc: `test-${opts.name}` });
-  const stops: (() => Promise<void>)[] = [async () => { await redis.stop(); }, async () => rmSync(dataDir, { recursive: true, force: true })];
+  const stops: (() => Promise<void>)[] = [
+    async () => { await redis.stop(); },
+    // The stack's networks and taps outlive its hostd (as VMs do): remove them by the ids its data directory records.
+    async () => { await releaseDataDirNetworking(join(dataDir, 'run'), log); },
+    async () => rmSync(dataDir, { recursive: true, force: true }),
+  ];
   try {
     if (opts.hostd !== false) {
       const { startHostd } = await import('../services/hostd/main.js');
