@@ -251,6 +251,9 @@ describe('leaving', () => {
     expect(await ip(['-j', 'link', 'show'], 'links', netnsName(T1_APP))).toContain(tapOfB);
     await jobs.call(host(), 'vm.destroy', { vmId: guests.B.vmId });
     expect(await ip(['-j', 'link', 'show'], 'links', netnsName(T1_APP))).not.toContain(tapOfB);
+    // Peers learn of a departure in the background (a join or a destroy never waits for every member).
+    const deadline = Date.now() + 30_000;
+    while ((await sh(guests.A, 'cat /etc/hosts')).out.includes('client') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     expect((await sh(guests.A, 'cat /etc/hosts')).out).not.toContain('client');
     await jobs.call(host(), 'vm.destroy', { vmId: guests.D.vmId });
     expect(await jobs.call(host(), 'network.remove', { networkId: T1_QUIET })).toEqual({ removed: true });

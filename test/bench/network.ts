@@ -11,7 +11,7 @@ import { gatewayOf, lowestFree, parseSubnet, vmCapacity, type Cidr } from '../..
 import type { NetworkAttachment } from '../../services/contracts/jobs.js';
 import type { Logger } from '../../services/contracts/logger.js';
 import type { TenantNetworks } from '../../services/hostd/network/tenant-networks.js';
-import { joinGuest, publishPeerNames, type NetworkAgent, type NetworkMember } from '../../services/hostd/network/vm-networks.js';
+import { joinGuest, PeerBroadcaster, type NetworkAgent, type NetworkMember } from '../../services/hostd/network/vm-networks.js';
 
 /** A /22: room for 1021 VMs, far above the 64 clones of the scaling step plus the VMs a mode keeps for PSS. */
 export const BENCH_SUBNET = '10.89.200.0/22';
@@ -96,11 +96,15 @@ export class BenchNetwork {
   readonly #members = new Map<string, NetworkMember & { address: string }>();
   readonly #dns: string[] = []; // internal: the guest gets no resolver and no route anyway
 
+  readonly #peers: PeerBroadcaster;
+
   constructor(
     readonly nets: Pick<TenantNetworks, 'attach' | 'ensure' | 'remove'>,
     readonly attachment: Omit<NetworkAttachment, 'address'>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#peers = new PeerBroadcaster(() => [...this.#members.values()], log);
+  }
 
   /** Makes the namespace and bridge (outside every measurement); returns how long that took. */
   async create(): Promise<number> {
@@ -123,7 +127,7 @@ export class BenchNetwork {
     try {
       const timings = await joinGuest(this.nets, vm.tap, vm.agent, att, this.#dns, async () => {
         this.#members.set(vm.vmId, { vmId: vm.vmId, agent: vm.agent, record: { network: att, hostname: vm.hostname }, address: att.address });
-        await publishPeerNames([...this.#members.values()], att.networkId, this.log);
+        await this.#peers.welcome(this.#members.get(vm.vmId)!, att.networkId);
       });
       return networkSteps(timings);
     } catch (err) {
@@ -143,6 +147,11 @@ export class BenchNetwork {
     if (!m) return;
     this.#members.delete(vmId);
     this.addresses.free(m.address);
+  }
+
+  /** Resolves once the background name updates are done (before the VMs they go to are destroyed). */
+  settled(): Promise<void> {
+    return this.#peers.settled();
   }
 
   get members(): number {

@@ -4,7 +4,7 @@ import type { Logger } from '../../contracts/logger.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers } from './guest-network.js';
 import type { AttachTimings } from './tenant-networks.js';
-import { joinGuest, peerEntries, publishPeerNames, type NetworkAgent } from './vm-networks.js';
+import { joinGuest, PeerBroadcaster, peerEntries, publishPeerNames, type NetworkAgent, type NetworkMember } from './vm-networks.js';
 
 const att = (over: Partial<NetworkAttachment> = {}): NetworkAttachment => ({
   networkId: 'n1', tenantId: 't1', name: 'app', subnet: '10.89.1.0/24', gateway: '10.89.1.1', address: '10.89.1.2', internal: false, aliases: ['web'], ...over,
@@ -93,5 +93,42 @@ describe('joining a guest to its network', () => {
     expect(sent).toEqual([{ vm: 'vm-a', params: { entries } }, { vm: 'vm-b', params: { entries } }]);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0]![1]).toMatchObject({ vm: 'vm-b', network: 'n1' });
+  });
+});
+
+describe('peer names kept current in the background', () => {
+  const quietLog = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quietLog } as never;
+  const member = (vmId: string, address: string, calls: string[], gate?: Promise<void>): NetworkMember => ({
+    vmId,
+    record: { hostname: vmId, network: { networkId: 'n', tenantId: 't', name: 'app', subnet: '10.0.0.0/24', gateway: '10.0.0.1', address, internal: true, aliases: [] } },
+    agent: { call: async (_m: string, p: unknown) => { await gate; calls.push(`${vmId}:${(p as { entries: unknown[] }).entries.length}`); return {}; } } as unknown as NetworkAgent,
+  });
+
+  it('a newcomer waits only for its own list; the others catch up after', async () => {
+    const calls: string[] = [];
+    let open!: () => void;
+    const slow = new Promise<void>((r) => (open = r));
+    const members = [member('old', '10.0.0.2', calls, slow), member('new', '10.0.0.3', calls)];
+    const peers = new PeerBroadcaster(() => members, quietLog);
+    await peers.welcome(members[1]!, 'n'); // returns although `old` has not answered yet
+    expect(calls[0]).toBe('new:2');
+    expect(calls.some((c) => c.startsWith('old'))).toBe(false);
+    open();
+    await peers.settled();
+    expect(calls.filter((c) => c.startsWith('old'))).toEqual(['old:2']);
+  });
+
+  it('coalesces changes: a burst is sent as few rounds, and the last round has the latest list', async () => {
+    const calls: string[] = [];
+    const members = [member('a', '10.0.0.2', calls)];
+    const peers = new PeerBroadcaster(() => members, quietLog);
+    for (let i = 3; i < 8; i++) {
+      members.push(member(`m${i}`, `10.0.0.${i}`, calls));
+      peers.schedule('n');
+    }
+    await peers.settled();
+    const toA = calls.filter((c) => c.startsWith('a:'));
+    expect(toA.length).toBeLessThanOrEqual(2);
+    expect(toA.at(-1)).toBe('a:6');
   });
 });

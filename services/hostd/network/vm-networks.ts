@@ -71,15 +71,51 @@ export async function joinGuest(
 }
 
 /** Sends every member the full list of the members' names. Failures are logged: a name is a convenience, not a contract. */
-export async function publishPeerNames(members: readonly NetworkMember[], networkId: string, log: Logger): Promise<void> {
-  const entries = peerEntries(members);
+export async function publishPeerNames(members: readonly NetworkMember[], networkId: string, log: Logger, entries = peerEntries(members)): Promise<void> {
   await Promise.all(members.map((m) => m.agent.call('network.hosts', { entries }).catch((err: unknown) => {
     log.warn('could not update a VM\'s peer names', { vm: m.vmId, network: networkId, ...errorFields(err) });
   })));
 }
 
+/**
+ * Peer names, kept current without making a join wait for every member. A
+ * newcomer's own list is sent and awaited (its container starts knowing every
+ * peer); the others are updated by one background loop per network that
+ * always sends the latest list, one round at a time, so a member never ends
+ * with an older list than one it already had. With the push awaited for all
+ * members, a join on a network of 50 busy VMs took seconds (benchmark).
+ */
+export class PeerBroadcaster {
+  private readonly loops = new Map<string, Promise<void>>();
+  private readonly dirty = new Set<string>();
+
+  constructor(private readonly members: (networkId: string) => NetworkMember[], private readonly log: Logger) {}
+
+  /** Sends the newcomer the current list and waits for it; then the others catch up in the background. */
+  async welcome(newcomer: NetworkMember, networkId: string): Promise<void> {
+    await publishPeerNames([newcomer], networkId, this.log, peerEntries(this.members(networkId)));
+    this.schedule(networkId);
+  }
+
+  /** Every member gets the latest list, in the background. */
+  schedule(networkId: string): void {
+    this.dirty.add(networkId);
+    if (this.loops.has(networkId)) return;
+    const loop = (async () => {
+      while (this.dirty.delete(networkId)) await publishPeerNames(this.members(networkId), networkId, this.log);
+    })().finally(() => this.loops.delete(networkId));
+    this.loops.set(networkId, loop);
+  }
+
+  /** Resolves once no update is pending or in flight. */
+  async settled(): Promise<void> {
+    while (this.loops.size > 0) await Promise.all([...this.loops.values()]);
+  }
+}
+
 export class VmNetworks {
   private readonly dns: string[];
+  readonly peers: PeerBroadcaster;
 
   constructor(
     private readonly nets: TenantNetworks,
@@ -89,6 +125,7 @@ export class VmNetworks {
     dns?: string[],
   ) {
     this.dns = dns ?? hostNameservers();
+    this.peers = new PeerBroadcaster((networkId) => this.running().filter((v) => v.record.network?.networkId === networkId), log);
   }
 
   /**
@@ -105,19 +142,13 @@ export class VmNetworks {
     }
     return joinGuest(this.nets, tap, vm.agent, att, this.dns, async () => {
       vm.record.network = att;
-      await this.publishPeers(att.networkId);
+      await this.peers.welcome(vm, att.networkId);
     });
   }
 
-  /** After a VM's domain is gone: its tap goes, and its peers forget its name. */
+  /** After a VM's domain is gone (it is no longer running): its tap goes, and its peers forget its name in the background. */
   async release(record: VmRecord): Promise<void> {
     if (record.tap) await this.taps.remove(record.tap);
-    if (record.network) await this.publishPeers(record.network.networkId, record.vmId);
-  }
-
-  /** Sends every running member of the network the full list of its members' names. Failures are logged: a name is a convenience, not a contract. */
-  async publishPeers(networkId: string, leaving?: string): Promise<void> {
-    const members = this.running().filter((v) => v.record.network?.networkId === networkId && v.vmId !== leaving);
-    await publishPeerNames(members, networkId, this.log);
+    if (record.network) this.peers.schedule(record.network.networkId);
   }
 }
