@@ -42,10 +42,16 @@ export class Taps implements TapPort {
   /** Creates the tap, down and detached. An existing one of that name (a retry, a crash) is replaced. */
   async create(name: string): Promise<void> {
     if (!name.startsWith(TAP_PREFIX)) throw new Error(`tap ${name} lacks forkd's prefix`);
-    await this.remove(name);
     // Marker first: a crash between the two leaves a marker for a missing tap, which the sweep shrugs off.
     if (this.markerDir) await writeFile(join(this.markerDir, name), '');
-    await ip(['tuntap', 'add', 'dev', name, 'mode', 'tap'], `creating tap ${name}`);
+    // One process on a fork's path; only a name already taken (a retry, a crash) pays for finding and removing the old one.
+    try {
+      await ip(['tuntap', 'add', 'dev', name, 'mode', 'tap'], `creating tap ${name}`);
+    } catch {
+      await this.remove(name);
+      if (this.markerDir) await writeFile(join(this.markerDir, name), '');
+      await ip(['tuntap', 'add', 'dev', name, 'mode', 'tap'], `creating tap ${name}`);
+    }
   }
 
   /** Deletes the tap wherever it is (host or a network namespace). Idempotent. */
