@@ -38,3 +38,13 @@ describe('transit links between a network namespace and the host', () => {
     expect(() => transitLink(16384)).toThrow();
   });
 });
+
+describe('the taps a domain names', () => {
+  it('are read from its XML, forkd\'s own only', async () => {
+    const { tapsInDomainXml } = await import('./taps.js');
+    const xml = `<domain><devices><interface type='ethernet'><mac address='0a:f0:4d:00:00:01'/><target dev='fkt0123456789ab' managed='no'/></interface>` +
+      `<interface type='ethernet'><target dev="vnet3"/></interface><interface type='ethernet'><target dev="fkt0123456789ab"/></interface></devices></domain>`;
+    expect(tapsInDomainXml(xml)).toEqual(['fkt0123456789ab']);
+    expect(tapsInDomainXml('')).toEqual([]);
+  });
+});

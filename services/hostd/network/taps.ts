@@ -91,3 +91,14 @@ export class Taps implements TapPort {
     return removed;
   }
 }
+
+/**
+ * The forkd taps a domain's XML names (`<target dev='fkt…'/>`). For destroying
+ * a domain whose record is gone (a half-made VM, a shell left by another
+ * process): the domain itself still says which tap was its.
+ */
+export function tapsInDomainXml(xml: string): string[] {
+  const found = new Set<string>();
+  for (const m of xml.matchAll(/<target\s+dev=['"](fkt[0-9a-f]{12})['"]/g)) found.add(m[1]!);
+  return [...found];
+}

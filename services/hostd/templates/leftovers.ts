@@ -11,6 +11,7 @@ import type { Logger } from '../../contracts/logger.js';
 import { libvirtCall } from '../libvirt.js';
 import { destroyQuietly } from '../fork/ports.js';
 import { FORKD_XMLNS } from '../vm/domain-xml.js';
+import { Taps, tapsInDomainXml, type TapPort } from '../network/taps.js';
 import { parseDomainMetadata, POOL_DOMAIN_PREFIX } from '../vm/vm-record.js';
 
 export const TEMPLATE_DOMAIN_PREFIX = 'forkd-tmpl-';
@@ -21,7 +22,7 @@ const KIND_OF_PREFIX: Array<[string, string]> = [
 ];
 
 /** Destroys this host's pool shells and template-build domains and empties the pool directory. Returns the destroyed names. */
-export async function removeLeftovers(conn: Connection, hostId: string, poolDir: string, log: Logger): Promise<string[]> {
+export async function removeLeftovers(conn: Connection, hostId: string, poolDir: string, log: Logger, taps: TapPort = Taps.host): Promise<string[]> {
   const destroyed: string[] = [];
   const domains = await libvirtCall('listing domains for template cleanup', () => conn.listAllDomains(0));
   for (const d of domains) {
@@ -33,7 +34,10 @@ export async function removeLeftovers(conn: Connection, hostId: string, poolDir:
     }
     log.warn(`destroying a ${kind === 'pool' ? 'warm-pool shell' : 'template build'} left by an earlier hostd`, { domain: d.name });
     destroyed.push(d.name);
+    // Its tap is named in its XML; whoever made the shell may not have left a marker for it.
+    const itsTaps = tapsInDomainXml(await d.getXMLDesc().catch(() => ''));
     await destroyQuietly(d);
+    for (const t of itsTaps) await taps.remove(t).catch((e: Error) => log.warn('could not remove a leftover tap', { tap: t, error: e.message }));
   }
   // Shells claimed by a VM were moved to the VM's directory; what is left here has no domain now.
   await rm(poolDir, { recursive: true, force: true });

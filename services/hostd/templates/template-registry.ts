@@ -110,7 +110,7 @@ export class TemplateRegistry {
    */
   async load(): Promise<void> {
     const log = this.opts.log;
-    await removeLeftovers(this.opts.conn, this.opts.hostId, this.dirs.pool, log);
+    await removeLeftovers(this.opts.conn, this.opts.hostId, this.dirs.pool, log, this.opts.taps);
     await mkdir(this.dirs.pool, { recursive: true, mode: 0o755 });
     for (const id of await listTemplateIds(this.dirs)) {
       const entry = await this.check(id);

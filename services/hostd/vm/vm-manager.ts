@@ -25,7 +25,7 @@ import { newMac, newMachineId } from '../fork/identity.js';
 import { fromLibvirtError, libvirtCall } from '../libvirt.js';
 import { makePassableForQemu } from '../qemu-access.js';
 import { tapName } from '../network/names.js';
-import { Taps, type TapPort } from '../network/taps.js';
+import { Taps, tapsInDomainXml, type TapPort } from '../network/taps.js';
 import { identityParams } from './guest-identity.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
@@ -271,12 +271,14 @@ export class VmManager {
     try {
       // Not registered (or registered with no handle): look it up, but only destroy it if it is ours.
       const domain = vm?.domain ?? (await this.lookupOwnDomain(domainNameOf(vmId)));
+      const paths = vmPaths(this.opts.vmsDir, vmId);
+      const record = vm?.record ?? (await readVmRecord(paths.record));
+      const xmlTaps = domain && !record?.tap ? tapsInDomainXml(await domain.getXMLDesc().catch(() => '')) : [];
       if (domain) {
         found = true;
         await destroyDomain(domain);
       }
-      const paths = vmPaths(this.opts.vmsDir, vmId);
-      const record = vm?.record ?? (await readVmRecord(paths.record));
+      for (const t of xmlTaps) await this.removeTap(t);
       if (existsSync(paths.dir)) {
         found = true;
         await rm(paths.dir, { recursive: true, force: true });
@@ -368,9 +370,12 @@ export class VmManager {
       }
     }
     log.warn('destroying a VM that cannot be adopted', { reason: why });
+    // Without vm.json (a half-made VM) the domain's XML still names its tap.
+    const xmlTaps = record?.tap ? [] : tapsInDomainXml(await domain.getXMLDesc().catch(() => ''));
     await destroyDomain(domain);
     await rm(paths.dir, { recursive: true, force: true });
     if (record) await this.releaseNic(record);
+    for (const t of xmlTaps) await this.removeTap(t);
     report.destroyed.push(vmId);
   }
 
@@ -407,6 +412,10 @@ export class VmManager {
       vm.state = 'gone';
       this.vms.delete(vm.vmId);
     }
+  }
+
+  private async removeTap(tap: string): Promise<void> {
+    await (this.opts.taps ?? Taps.host).remove(tap).catch((err: unknown) => this.opts.log.warn('removing a tap failed', { tap, ...errorFields(err) }));
   }
 
   private async releaseNic(record: VmRecord): Promise<void> {
