@@ -5,6 +5,7 @@
 //   HOSTIP::CONTAINERPORT              that host address, any free port
 // each optionally followed by /tcp.
 import { ForkdError } from '../contracts/errors.js';
+import { isIpv4 } from '../contracts/ipv4.js';
 import type { PortRequest } from '../contracts/jobs.js';
 
 const FORMS = '[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp] or CONTAINERPORT[/tcp]';
@@ -31,7 +32,3 @@ export function parsePublish(spec: string): PortRequest {
   }
 }
 
-function isIpv4(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
-}

@@ -5,6 +5,7 @@
 // lowest free address after it; the network and broadcast addresses are never
 // handed out.
 import { ForkdError } from '../../contracts/errors.js';
+import { formatIpv4, parseIpv4 } from '../../contracts/ipv4.js';
 import { NETWORK_TRANSIT_CIDR } from '../../contracts/jobs.js';
 
 export const MIN_PREFIX = 16;
@@ -28,21 +29,7 @@ const RESERVED: ReadonlyArray<{ cidr: string; why: string }> = [
   { cidr: '224.0.0.0/3', why: 'it is multicast and reserved' },
 ];
 
-/** 'a.b.c.d' → 0..2^32-1, or undefined (no leading zeros, no missing parts). */
-export function parseIpv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n;
-}
-
-export function formatIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
+export { formatIpv4, parseIpv4 } from '../../contracts/ipv4.js';
 
 export function cidrSize(c: Cidr): number {
   return 2 ** (32 - c.prefix);

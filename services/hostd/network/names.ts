@@ -3,6 +3,7 @@
 // starts with a prefix no one else uses: the host guard matches on it
 // (`fkt*` guest taps, `fkh*` uplinks) and clean-up finds forkd's own by it.
 import { createHash } from 'node:crypto';
+import { formatIpv4, parseIpv4 } from '../../contracts/ipv4.js';
 import { NETWORK_TRANSIT_CIDR } from '../../contracts/jobs.js';
 
 /** Guest taps: created down and detached, moved into a network's namespace on attach. */
@@ -32,15 +33,14 @@ export function uplinkName(networkId: string): string {
   return UPLINK_PREFIX + hash12(networkId);
 }
 
+/** parseIpv4 that throws: hostd only reads addresses the API validated. */
 export function parseIPv4(addr: string): number {
-  const parts = addr.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) throw new Error(`not an IPv4 address: ${addr}`);
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+  const n = parseIpv4(addr);
+  if (n === undefined) throw new Error(`not an IPv4 address: ${addr}`);
+  return n;
 }
 
-export function formatIPv4(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
+export { formatIpv4 as formatIPv4 } from '../../contracts/ipv4.js';
 
 export function prefixLength(cidr: string): number {
   const p = Number(cidr.split('/')[1]);
@@ -57,5 +57,5 @@ export function transitCapacity(): number {
 export function transitLink(index: number): { host: string; inner: string; prefix: 30 } {
   if (!Number.isInteger(index) || index < 0 || index >= transitCapacity()) throw new Error(`transit index ${index} out of range`);
   const base = parseIPv4(NETWORK_TRANSIT_CIDR.split('/')[0]!) + index * 4;
-  return { host: formatIPv4(base + 1), inner: formatIPv4(base + 2), prefix: 30 };
+  return { host: formatIpv4(base + 1), inner: formatIpv4(base + 2), prefix: 30 };
 }

@@ -5,6 +5,7 @@
 // the guest (the container shares the VM's network namespace).
 import { createServer, type Server, type Socket } from 'node:net';
 import { ForkdError } from '../../contracts/errors.js';
+import { isIpv4 } from '../../contracts/ipv4.js';
 import type { PortRequest, PublishedPort } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { AgentClient } from '../agent/agent-client.js';
@@ -12,7 +13,6 @@ import type { AgentClient } from '../agent/agent-client.js';
 /** The default: loopback, so only local clients reach a container unless its owner asked for another address. */
 export const PUBLISH_ADDRESS = '127.0.0.1';
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 interface Published {
   port: PublishedPort;
@@ -44,7 +44,7 @@ export class PortPublisher {
           throw new ForkdError('ERR_VALIDATION', `container port ${p.containerPort} is not a TCP port`, { field: 'ports' });
         }
         const hostIp = p.hostIp ?? PUBLISH_ADDRESS;
-        if (!IPV4_RE.test(hostIp)) throw new ForkdError('ERR_VALIDATION', `host address ${JSON.stringify(hostIp)} is not an IPv4 address`, { field: 'ports' });
+        if (!isIpv4(hostIp)) throw new ForkdError('ERR_VALIDATION', `host address ${JSON.stringify(hostIp)} is not an IPv4 address`, { field: 'ports' });
         made.push(await this.listen(vmId, agent, p.containerPort, p.hostPort ?? 0, hostIp));
       }
     } catch (err) {
