@@ -17,7 +17,8 @@ import { NETNS_PREFIX, TAP_PREFIX } from './names.js';
 
 export interface TapPort {
   create(name: string): Promise<void>;
-  remove(name: string): Promise<void>;
+  /** `netns`: where the tap is expected (a network's namespace; absent: the host's). */
+  remove(name: string, netns?: string): Promise<void>;
 }
 
 async function namespaces(): Promise<string[]> {
@@ -54,9 +55,10 @@ export class Taps implements TapPort {
     }
   }
 
-  /** Deletes the tap wherever it is (host or a network namespace). Idempotent. */
-  async remove(name: string): Promise<void> {
-    for (const ns of [undefined, ...(await namespaces())]) {
+  /** Deletes the tap where it is expected (one process), else wherever it is (host or a network namespace). Idempotent. */
+  async remove(name: string, netns?: string): Promise<void> {
+    const gone = await ip(['link', 'del', 'dev', name], `deleting tap ${name}`, netns).then(() => true, () => false);
+    for (const ns of gone ? [] : [undefined, ...(await namespaces())]) {
       if ((await linksIn(ns)).includes(name)) {
         await ip(['link', 'del', 'dev', name], `deleting tap ${name}`, ns).catch(() => undefined); // gone meanwhile: what we wanted
         break;

@@ -11,6 +11,7 @@ import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers } from './guest-network.js';
+import { netnsName } from './names.js';
 import type { TapPort } from './taps.js';
 import type { TenantNetworks } from './tenant-networks.js';
 
@@ -148,7 +149,7 @@ export class VmNetworks {
 
   /** After a VM's domain is gone (it is no longer running): its tap goes, and its peers forget its name in the background. */
   async release(record: VmRecord): Promise<void> {
-    if (record.tap) await this.taps.remove(record.tap);
+    if (record.tap) await this.taps.remove(record.tap, record.network ? netnsName(record.network.networkId) : undefined);
     if (record.network) this.peers.schedule(record.network.networkId);
   }
 }
