@@ -26,6 +26,7 @@ PACKAGES=(
   postgresql:/usr/lib/postgresql
   nftables:nft
   iproute2:ip
+  procps:sysctl
 )
 missing=()
 for entry in "${PACKAGES[@]}"; do
