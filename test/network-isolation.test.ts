@@ -202,7 +202,9 @@ describe('two tenants, same network name, same subnet, same address', () => {
     expect(await fetchIn(guests.C, '10.89.1.2')).toBe('hello-C');
     // Tenant 1's B at .3 is not there for tenant 2.
     expect(await connects(guests.C, '10.89.1.3', 8080)).toBe(false);
-    expect((await sh(guests.C, 'cat /etc/hosts')).out).not.toContain('client');
+    const theirHosts = (await sh(guests.C, 'cat /etc/hosts')).out;
+    expect(theirHosts).toMatch(/10\.89\.1\.2\s+web/); // their own peer list is there…
+    expect(theirHosts).not.toContain('client'); // …without tenant 1's names
     // And from tenant 1's side, 10.89.1.2 is A, never C.
     expect(await fetchIn(guests.B, '10.89.1.2')).toBe('hello-A');
   });
@@ -213,6 +215,7 @@ describe('an internal network', () => {
     expect(await fetchIn(guests.D, '10.89.2.2')).toBe('hello-D'); // positive control: the probe works here
     expect((await sh(guests.D, 'ip route')).out).not.toContain('default');
     // A route lookup only; nothing is sent.
+    expect((await sh(guests.D, 'ip route get 10.89.2.3 2>&1')).out).toContain('dev eth0'); // its own subnet routes
     expect((await sh(guests.D, 'ip route get 10.89.1.2 2>&1')).out).toMatch(/unreachable/i);
     expect(await connects(guests.D, '10.89.1.2', 8080)).toBe(false);
   });
@@ -237,7 +240,8 @@ describe('no guest reaches the host', () => {
       const own = key === 'D' ? '10.89.2.2' : key === 'C' ? 'web' : 'web';
       expect(await fetchIn(g, own), `positive control in ${key}`).toMatch(/^hello-/);
       for (const t of targets) expect(await connects(g, t, hostListener.port), `${key} → ${t}`).toBe(false);
-      // 127.0.0.1 in a guest is the guest's own loopback: the host's loopback listener is out of reach by construction.
+      // 127.0.0.1 in a guest is the guest's own loopback (its httpd answers there); the host's loopback listener is out of reach.
+      expect(await connects(g, '127.0.0.1', 8080), `${key} own loopback`).toBe(true);
       expect(await connects(g, '127.0.0.1', loopbackListener.port)).toBe(false);
     }
     expect(hostListener.accepted).toBe(0);
@@ -247,6 +251,7 @@ describe('no guest reaches the host', () => {
 
 describe('leaving', () => {
   it('a destroyed VM takes its tap with it and its peers forget its name; a removed network leaves no namespace', async () => {
+    expect((await sh(guests.A, 'cat /etc/hosts')).out).toContain('client'); // known while B is there
     const tapOfB = hostd!.vms.get(guests.B.vmId).record.tap!;
     expect(await ip(['-j', 'link', 'show'], 'links', netnsName(T1_APP))).toContain(tapOfB);
     await jobs.call(host(), 'vm.destroy', { vmId: guests.B.vmId });

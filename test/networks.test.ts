@@ -87,7 +87,9 @@ describe('networks of two tenants with the same name and subnet', () => {
   it('never lets the other tenant reach them, by any address', async () => {
     expect(await fetchIn(theirs.id, 'web', other)).toBe('theirs'); // positive control: the same probe works for them
     expect(await fetchIn(theirs.id, '10.89.7.3', other)).toBeNull();
-    expect((await sh(theirs.id, 'cat /etc/hosts', other)).out).not.toContain('client');
+    const theirHosts = (await sh(theirs.id, 'cat /etc/hosts', other)).out;
+    expect(theirHosts).toContain('web');
+    expect(theirHosts).not.toContain('client');
   });
 
   it('refuses to delete a network in use, naming who uses it', async () => {
@@ -95,6 +97,9 @@ describe('networks of two tenants with the same name and subnet', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/ERR_CONFLICT/);
     expect(r.stderr).toMatch(/web|client/);
+    // A network nobody uses is deleted by the same command.
+    await ok(['network', 'create', 'spare']);
+    await ok(['network', 'rm', 'spare']);
   });
 
   it('removes the network from the host once its containers are gone', async () => {
@@ -127,6 +132,9 @@ describe('published ports', () => {
     } finally {
       squatter.close();
     }
+    // The same port, once free, is published.
+    await ok(['run', '-d', '--name', 'freed', '-p', `127.0.0.1:${port}:8080`, 'busybox', '--', ...serve('freed')]);
+    await ok(['rm', '-f', 'freed']);
   });
 
   it('a host port another container published is a 409 before any VM is made', async () => {
@@ -161,6 +169,8 @@ describe('bad input', () => {
       expect(r.code, `forkd ${args.join(' ')} should fail`).not.toBe(0);
       expect(r.stderr, args.join(' ')).toMatch(field);
     }
+    // The same commands with good input work.
+    await ok(['run', '--rm', '--network', 'default', '-p', '127.0.0.1::80', 'busybox', '--', 'true']);
     await ok(['network', 'create', 'first', '--subnet', '10.89.20.0/24']);
     const overlap = await runCli(['network', 'create', 'second', '--subnet', '10.89.20.128/25'], stack.env);
     expect(overlap.code).not.toBe(0);
