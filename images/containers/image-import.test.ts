@@ -290,17 +290,81 @@ describe('importImageArchive refuses bad archives and stores nothing', () => {
     await expectFailure(importImageArchive(built.file, store), 'ERR_IMAGE_INVALID', /traversal/);
   });
 
-  it('size limits: archive bytes, layers, config bytes', async () => {
+  it('size limits: archive bytes, config bytes', async () => {
     const built = await build('img.tar', { format: 'docker' });
     await expectFailure(importImageArchive(built.file, store, { maxArchiveBytes: 4096 }), 'ERR_PAYLOAD_TOO_LARGE', /over the 4096-byte limit/);
-    await expectFailure(importImageArchive(built.file, store, { maxLayers: 1 }), 'ERR_PAYLOAD_TOO_LARGE', /2 layers, over the limit of 1/);
     await expectFailure(importImageArchive(built.file, store, { maxConfigBytes: 64 }), 'ERR_PAYLOAD_TOO_LARGE', /config is \d+ bytes/);
-    await expectFailure(importImageArchive(built.file, store, { maxLayerBytes: 1024 }), 'ERR_PAYLOAD_TOO_LARGE', /layer limit/);
+  });
+});
+
+describe('importImageArchive ceilings (FORKD_IMAGE_MAX_*, FORKD_LAYER_MAX_FILES): refused while unpacking, nothing stored', () => {
+  let before: string[];
+  beforeEach(async () => {
+    const other = await build('other.tar', { format: 'docker' }, { repoTag: 'other', config: {}, layers: [await smallLayer('other')] });
+    await importImageArchive(other.file, store);
+    before = await snapshot(store.root);
   });
 
-  it('a gzip bomb is cut off at the layer limit', async () => {
+  async function refused(p: Promise<unknown>, limit: string, max: number, layer?: number): Promise<ForkdError> {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ForkdError);
+    const fe = err as ForkdError;
+    expect(fe).toMatchObject({ code: 'ERR_IMAGE_TOO_LARGE', field: 'body', status: 413 });
+    expect(fe.detail).toMatchObject({ limit, max, ...(layer === undefined ? {} : { layer }) });
+    expect(fe.message).toContain(`${limit}=${max}`);
+    expect(await snapshot(store.root)).toEqual(before);
+    return fe;
+  }
+
+  it('layers per image: refused past the count, accepted at it', async () => {
+    const built = await build('img.tar', { format: 'docker' });
+    await refused(importImageArchive(built.file, store, { maxLayers: 1 }), 'FORKD_IMAGE_MAX_LAYERS', 1);
+    expect((await importImageArchive(built.file, store, { maxLayers: 2 })).layers).toHaveLength(2);
+  });
+
+  it('unpacked bytes are summed over the image: the layer that crosses the ceiling is named', async () => {
+    const l1 = await tarBuffer([{ name: 'a', type: 'file', body: Buffer.alloc(40_000, 1) }]);
+    const l2 = await tarBuffer([{ name: 'b', type: 'file', body: Buffer.alloc(40_000, 2) }]);
+    const img = { repoTag: 'two', config: {}, layers: [l1, l2] };
+    // (Plain layers are met sooner, by the same ceiling on what the archive unpacks to: see below.)
+    for (const layerCompression of ['gzip', 'zstd'] as const) {
+      const built = await build(`two-${layerCompression}.tar`, { format: 'oci', layerCompression }, img);
+      // Each layer alone fits; together they do not.
+      const fe = await refused(importImageArchive(built.file, store, { maxUnpackedBytes: l1.length + l2.length - 1 }), 'FORKD_IMAGE_MAX_UNPACKED_BYTES', l1.length + l2.length - 1, 2);
+      expect(fe.message).toMatch(/layer 2\/2/);
+    }
+    const ok = await importImageArchive((await build('two.tar', { format: 'oci', layerCompression: 'gzip' }, img)).file, store, { maxUnpackedBytes: l1.length + l2.length });
+    expect(ok.size).toBe(l1.length + l2.length);
+  });
+
+  it('a gzip bomb stops at the ceiling, whatever its tar header claims', async () => {
     const big = await tarBuffer([{ name: 'zeros', type: 'file', body: Buffer.alloc(8 << 20) }]);
     const built = await build('bomb.tar', { format: 'oci', layerCompression: 'gzip' }, { repoTag: 'bomb', config: {}, layers: [big] });
-    await expectFailure(importImageArchive(built.file, store, { maxLayerBytes: 1 << 20 }), 'ERR_PAYLOAD_TOO_LARGE', /unpacks to more than/);
+    await refused(importImageArchive(built.file, store, { maxUnpackedBytes: 1 << 20 }), 'FORKD_IMAGE_MAX_UNPACKED_BYTES', 1 << 20, 1);
+    expect((await importImageArchive(built.file, store, { maxUnpackedBytes: big.length })).size).toBe(big.length);
+  });
+
+  it('an archive that itself unpacks past the ceiling (gzip around plain layers)', async () => {
+    const big = await tarBuffer([{ name: 'zeros', type: 'file', body: Buffer.alloc(4 << 20) }]);
+    const built = await build('wrapped.tar', { format: 'docker', compression: 'gzip' }, { repoTag: 'wrapped', config: {}, layers: [big] });
+    await refused(importImageArchive(built.file, store, { maxUnpackedBytes: 1 << 20 }), 'FORKD_IMAGE_MAX_UNPACKED_BYTES', 1 << 20);
+    expect((await importImageArchive(built.file, store, { maxUnpackedBytes: 2 * big.length })).size).toBe(big.length);
+  });
+
+  it('files per layer: every entry counts (files, directories, links, whiteouts)', async () => {
+    const entries: TarInput[] = [
+      { name: 'd/', type: 'directory' },
+      { name: 'd/f', type: 'file', body: Buffer.from('x') },
+      { name: 'd/l', type: 'symlink', linkname: 'f' },
+      { name: 'd/.wh.gone', type: 'file', body: Buffer.alloc(0) },
+    ];
+    const small = await smallLayer('small'); // 2 entries
+    const built = await build('many.tar', { format: 'docker', layerCompression: 'gzip' }, { repoTag: 'many', config: {}, layers: [small, await tarBuffer(entries)] });
+    const fe = await refused(importImageArchive(built.file, store, { maxLayerFiles: 3 }), 'FORKD_LAYER_MAX_FILES', 3, 2);
+    expect(fe.message).toMatch(/layer 2\/2 .* more than 3 files/);
+    expect((await importImageArchive(built.file, store, { maxLayerFiles: 4 })).layers).toHaveLength(2);
   });
 });

@@ -12,18 +12,25 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectFileCompression, readDecompressed } from './compression.js';
 import type { ImageConfig, ImageStore, StagedImage, StoredImage } from './image-store.js';
+import { DEFAULT_IMAGE_MAX_LAYERS, DEFAULT_IMAGE_MAX_UNPACKED_BYTES, DEFAULT_LAYER_MAX_FILES } from '../../services/contracts/config.js';
 import { ArchiveFs, invalid, tooLarge, type ArchiveFile } from './import/archive-fs.js';
+import { describeLayer, ImageMeter, type LayerMeter } from './import/ceilings.js';
 import { DIGEST_RE, isObject, isStringArray, type ImageCandidate } from './import/formats.js';
 import { FORMATS } from './import/registry.js';
 import { safeRelPath } from './layer-extract.js';
 import { readTar } from './tar/reader.js';
 
 export interface ImportOptions {
-  /** Largest archive, on disk and unpacked (default 8 GiB). */
+  /** Largest archive on disk (default 8 GiB, the API's upload limit). */
   maxArchiveBytes?: number;
-  /** Largest uncompressed layer (default 32 GiB). */
-  maxLayerBytes?: number;
-  /** Most layers per image (default 128). */
+  /**
+   * Most bytes one image's layers unpack to, summed, and most the archive
+   * itself unpacks to (default 8 GiB; FORKD_IMAGE_MAX_UNPACKED_BYTES).
+   */
+  maxUnpackedBytes?: number;
+  /** Most tar entries in one layer (default 500,000; FORKD_LAYER_MAX_FILES). */
+  maxLayerFiles?: number;
+  /** Most layers per image (default 48; FORKD_IMAGE_MAX_LAYERS). */
   maxLayers?: number;
   /** Largest image config (default 8 MiB). */
   maxConfigBytes?: number;
@@ -69,6 +76,22 @@ function pickConfig(raw: unknown, where: string): ImageConfig {
   return out;
 }
 
+/**
+ * Reads `source` as a layer tar to its end: structure, checksums, every entry
+ * name relative and free of `..`, and every entry counted by the meter.
+ */
+async function scanLayer(source: AsyncIterable<Buffer> | NodeJS.ReadableStream, meter: LayerMeter, what: string): Promise<void> {
+  // 'drain': bytes after the end marker still flow through (and are hashed by) the source.
+  for await (const { header } of readTar(source, { atEnd: 'drain' })) {
+    meter.addEntry();
+    try {
+      safeRelPath(header.name);
+    } catch (e) {
+      throw invalid(`${what}: ${(e as Error).message}`);
+    }
+  }
+}
+
 class Importer {
   private readonly decompressed = new Map<string, Promise<Uncompressed>>();
   private n = 0;
@@ -83,49 +106,51 @@ class Importer {
     this.opts.onProgress?.(msg);
   }
 
-  /** The blob as an uncompressed tar in tmp, with its diffId; computed once per blob. */
-  private uncompress(blob: ArchiveFile, what: string): Promise<Uncompressed> {
+  /**
+   * The blob as an uncompressed tar in tmp, with its diffId; computed once per
+   * blob. The first image to use a blob meters it; a later one adds its size.
+   */
+  private uncompress(blob: ArchiveFile, meter: LayerMeter): Promise<Uncompressed> {
     let p = this.decompressed.get(blob.file);
     if (p === undefined) {
-      p = this.doUncompress(blob, what);
+      p = this.doUncompress(blob, meter);
       this.decompressed.set(blob.file, p);
     }
     return p;
   }
 
-  private async doUncompress(blob: ArchiveFile, what: string): Promise<Uncompressed> {
+  /**
+   * One pass over the layer: decompress, hash, write to tmp and parse as tar
+   * at once, so the meter stops a bomb at its ceiling (bytes out of the
+   * decompressor, entries out of the parser) before the rest is read.
+   */
+  private async doUncompress(blob: ArchiveFile, meter: LayerMeter): Promise<Uncompressed> {
+    const what = describeLayer(meter.at);
     const kind = await detectFileCompression(blob.file);
-    let result: Uncompressed;
     if (kind === 'none') {
-      if (blob.size > this.opts.maxLayerBytes) throw tooLarge(`${what} is ${blob.size} bytes, over the ${this.opts.maxLayerBytes}-byte layer limit`);
-      result = { file: blob.file, diffId: blob.digest, size: blob.size };
-    } else {
-      const file = join(this.tmp, `layer${++this.n}.tar`);
-      const hash = createHash('sha256');
-      let size = 0;
-      const fh = await open(file, 'wx', 0o600);
-      try {
+      // Already on disk at its real size (ArchiveFs counted the bytes it wrote) and already hashed.
+      meter.addBytes(blob.size);
+      await scanLayer(createReadStream(blob.file), meter, what);
+      return { file: blob.file, diffId: blob.digest, size: blob.size };
+    }
+    const file = join(this.tmp, `layer${++this.n}.tar`);
+    const hash = createHash('sha256');
+    const fh = await open(file, 'wx', 0o600);
+    try {
+      const unpacked = async function* (): AsyncGenerator<Buffer> {
         for await (const chunk of readDecompressed(blob.file, kind, what)) {
-          size += chunk.length;
-          if (size > this.opts.maxLayerBytes) throw tooLarge(`${what} unpacks to more than the ${this.opts.maxLayerBytes}-byte layer limit`);
+          meter.addBytes(chunk.length);
           hash.update(chunk);
           let off = 0;
           while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+          yield chunk;
         }
-      } finally {
-        await fh.close();
-      }
-      result = { file, diffId: `sha256:${hash.digest('hex')}`, size };
+      };
+      await scanLayer(unpacked(), meter, what);
+    } finally {
+      await fh.close();
     }
-    // The tar itself must be sound: headers, checksums, sizes, names.
-    for await (const { header } of readTar(createReadStream(result.file))) {
-      try {
-        safeRelPath(header.name);
-      } catch (e) {
-        throw invalid(`${what}: ${(e as Error).message}`);
-      }
-    }
-    return result;
+    return { file, diffId: `sha256:${hash.digest('hex')}`, size: meter.unpackedBytes };
   }
 
   async verify(c: ImageCandidate): Promise<StagedImage> {
@@ -151,7 +176,8 @@ class Importer {
     const diffIds = rootfs.diff_ids;
     for (const d of diffIds) if (!DIGEST_RE.test(d)) throw invalid(`${c.source}: config diff_id ${JSON.stringify(d)} is not a sha256 digest`);
     if (c.layers.length === 0) throw invalid(`${c.source}: image has no layers`);
-    if (c.layers.length > this.opts.maxLayers) throw tooLarge(`${c.source}: ${c.layers.length} layers, over the limit of ${this.opts.maxLayers}`);
+    const image = new ImageMeter(this.opts, c.source);
+    image.checkLayerCount(c.layers.length);
     if (c.layers.length !== diffIds.length) {
       throw invalid(`${c.source}: manifest lists ${c.layers.length} layers but the config has ${diffIds.length} diff_ids`);
     }
@@ -160,11 +186,13 @@ class Importer {
     const layers: StagedImage['image']['layers'] = [];
     const layerFiles = new Map<string, string>();
     for (const [i, l] of c.layers.entries()) {
-      const what = `${c.source}: layer ${i + 1}/${c.layers.length} (${l.path})`;
+      const at = { source: c.source, index: i + 1, count: c.layers.length, path: l.path };
+      const what = describeLayer(at);
       const blob = this.fs.get(l.path, `${c.source}: layer ${i + 1}`);
       if (l.size !== undefined && l.size !== blob.size) throw invalid(`${what} is ${blob.size} bytes, its descriptor says ${l.size}`);
       if (l.digest !== undefined && l.digest !== blob.digest) throw invalid(`${what}: blob digest mismatch: expected ${l.digest}, got ${blob.digest}`);
-      const u = await this.uncompress(blob, what);
+      const u = await this.uncompress(blob, image.layer(at));
+      image.addLayer(at, u.size);
       if (u.diffId !== diffIds[i]) throw invalid(`${what}: diffId mismatch: config says ${diffIds[i]}, the layer hashes to ${u.diffId}`);
       this.progress(`layer ${i + 1}/${c.layers.length} ${u.diffId.slice(0, 19)} ${u.size} bytes verified`);
       layers.push({ diffId: u.diffId, size: u.size });
@@ -190,8 +218,9 @@ class Importer {
 export async function importImageArchiveAll(file: string, store: ImageStore, opts: ImportOptions = {}): Promise<StoredImage[]> {
   const o = {
     maxArchiveBytes: 8 * 2 ** 30,
-    maxLayerBytes: 32 * 2 ** 30,
-    maxLayers: 128,
+    maxUnpackedBytes: DEFAULT_IMAGE_MAX_UNPACKED_BYTES,
+    maxLayerFiles: DEFAULT_LAYER_MAX_FILES,
+    maxLayers: DEFAULT_IMAGE_MAX_LAYERS,
     maxConfigBytes: 8 * 2 ** 20,
     maxManifestBytes: 4 * 2 ** 20,
     maxEntries: 100_000,
@@ -202,7 +231,7 @@ export async function importImageArchiveAll(file: string, store: ImageStore, opt
     const archiveDir = join(tmp, 'archive');
     await mkdir(archiveDir);
     o.onProgress?.(`reading ${file}`);
-    const fs = await ArchiveFs.unpack(file, archiveDir, { maxArchiveBytes: o.maxArchiveBytes, maxEntries: o.maxEntries });
+    const fs = await ArchiveFs.unpack(file, archiveDir, { maxArchiveBytes: o.maxArchiveBytes, maxUnpackedBytes: o.maxUnpackedBytes, maxEntries: o.maxEntries });
     const format = FORMATS.find((f) => f.detect(fs));
     if (format === undefined) {
       const seen = fs.names.slice(0, 5).join(', ') || 'nothing';

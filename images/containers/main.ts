@@ -5,6 +5,7 @@
 //   node dist/images/containers/main.js list|inspect REF|rm REF [--data-dir DIR]
 
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../../services/contracts/config.js';
 import { ForkdError } from '../../services/contracts/errors.js';
 import { buildBusyboxImage } from './builders/busybox.js';
 import type { ArchiveOptions, BuiltArchive } from './builders/image-writer.js';
@@ -63,7 +64,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'import': {
       if (arg === undefined) throw new Error(USAGE);
-      const images = await importImageArchiveAll(arg, store(), { onProgress: log, ...(values.tag === undefined ? {} : { tags: values.tag }) });
+      const opts = { onProgress: log, ...loadConfig().imageLimits, ...(values.tag === undefined ? {} : { tags: values.tag }) };
+      const images = await importImageArchiveAll(arg, store(), opts);
       for (const i of images) process.stdout.write(`${i.id} ${i.repoTags.join(',')} ${i.size}\n`);
       return;
     }

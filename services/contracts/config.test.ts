@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, PACKAGE_ROOT, loadConfig, sanitizeHostId } from './config.js';
+import { CONFIG_VARIABLES, IMAGE_MAX_LAYERS_CEILING, PACKAGE_ROOT, loadConfig, sanitizeHostId } from './config.js';
 import { ForkdError } from './errors.js';
 import { parseRedisUrl } from './redis.js';
 
@@ -36,6 +36,21 @@ describe('configuration', () => {
     expect(configError({ FORKD_NETWORK: 'bridge' })).toMatchObject({ field: 'FORKD_NETWORK' });
     expect(configError({ FORKD_HOST_ID: 'Bad Host!' })).toMatchObject({ field: 'FORKD_HOST_ID' });
     expect(configError({ FORKD_JOB_TIMEOUT_MS: 'soon' })).toMatchObject({ field: 'FORKD_JOB_TIMEOUT_MS' });
+  });
+
+  it('has image ceilings with defaults, each settable and refused out of range by name', () => {
+    expect(loadConfig({}).imageLimits).toEqual({ maxUnpackedBytes: 8 * 1024 ** 3, maxLayerFiles: 500_000, maxLayers: 48 });
+    const set = loadConfig({ FORKD_IMAGE_MAX_UNPACKED_BYTES: '1048576', FORKD_LAYER_MAX_FILES: '10', FORKD_IMAGE_MAX_LAYERS: String(IMAGE_MAX_LAYERS_CEILING) });
+    expect(set.imageLimits).toEqual({ maxUnpackedBytes: 1048576, maxLayerFiles: 10, maxLayers: IMAGE_MAX_LAYERS_CEILING });
+    for (const [name, bad] of [
+      ['FORKD_IMAGE_MAX_UNPACKED_BYTES', '8GiB'],
+      ['FORKD_IMAGE_MAX_UNPACKED_BYTES', '0'],
+      ['FORKD_IMAGE_MAX_UNPACKED_BYTES', '1e9'],
+      ['FORKD_LAYER_MAX_FILES', '-1'],
+      ['FORKD_IMAGE_MAX_LAYERS', String(IMAGE_MAX_LAYERS_CEILING + 1)],
+    ] as const) {
+      expect(configError({ [name]: bad }), `${name}=${bad}`).toMatchObject({ code: 'ERR_CONFIG', field: name });
+    }
   });
 
   it('accepts IPv6 listen addresses', () => {

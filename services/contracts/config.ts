@@ -37,7 +37,37 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  imageLimits: ImageLimits;
 }
+
+/**
+ * Ceilings on what one uploaded image may unpack to, enforced while the API
+ * decompresses it (images/containers/import/ceilings.ts); see docs/images.md.
+ */
+export interface ImageLimits {
+  /** Bytes all of one image's layers unpack to, summed (FORKD_IMAGE_MAX_UNPACKED_BYTES). */
+  maxUnpackedBytes: number;
+  /** Tar entries (files, directories, links, whiteouts) in one layer (FORKD_LAYER_MAX_FILES). */
+  maxLayerFiles: number;
+  /** Layers in one image (FORKD_IMAGE_MAX_LAYERS). */
+  maxLayers: number;
+}
+
+/**
+ * 8 GiB: as much as the largest upload the API takes (MAX_IMAGE_UPLOAD_BYTES), so
+ * an archive of plain layers that fits the upload fits here; a bomb stops there.
+ */
+export const DEFAULT_IMAGE_MAX_UNPACKED_BYTES = 8 * 1024 ** 3;
+/** 500,000: twice the largest common layers (a full TeX Live, big node_modules), half the guest extractor's own backstop of 1,000,000. */
+export const DEFAULT_LAYER_MAX_FILES = 500_000;
+/**
+ * 48: the guest stacks an image's layers in one overlay mount whose options must
+ * fit one page (68 bytes a layer; about 55 fit), so a deeper image could import
+ * but never run. Docker Hub's official images have well under 20.
+ */
+export const DEFAULT_IMAGE_MAX_LAYERS = 48;
+/** The most FORKD_IMAGE_MAX_LAYERS may be raised to: the overlay mount limit above. */
+export const IMAGE_MAX_LAYERS_CEILING = 55;
 
 export interface ConfigVariable {
   name: string;
@@ -59,6 +89,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_IMAGE_MAX_UNPACKED_BYTES', default: `${DEFAULT_IMAGE_MAX_UNPACKED_BYTES} (8 GiB)`, meaning: 'Most bytes one image\'s layers may unpack to, summed. Counted as they come out of gzip/zstd while the API imports an upload (sizes in headers and manifests are not trusted); past it the import stops with ERR_IMAGE_TOO_LARGE (413) and stores nothing. Also caps what the uploaded archive itself unpacks to.' },
+  { name: 'FORKD_LAYER_MAX_FILES', default: String(DEFAULT_LAYER_MAX_FILES), meaning: 'Most tar entries (files, directories, links, whiteouts) in one image layer; counted while the layer streams in at import, ERR_IMAGE_TOO_LARGE past it.' },
+  { name: 'FORKD_IMAGE_MAX_LAYERS', default: String(DEFAULT_IMAGE_MAX_LAYERS), meaning: `Most layers in one image, 1 to ${IMAGE_MAX_LAYERS_CEILING} (the guest mounts all layers in one overlay whose options must fit a page); ERR_IMAGE_TOO_LARGE past it.` },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -111,7 +144,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    imageLimits: {
+      maxUnpackedBytes: positiveInt(env, 'FORKD_IMAGE_MAX_UNPACKED_BYTES', DEFAULT_IMAGE_MAX_UNPACKED_BYTES, Number.MAX_SAFE_INTEGER),
+      maxLayerFiles: positiveInt(env, 'FORKD_LAYER_MAX_FILES', DEFAULT_LAYER_MAX_FILES, Number.MAX_SAFE_INTEGER),
+      maxLayers: positiveInt(env, 'FORKD_IMAGE_MAX_LAYERS', DEFAULT_IMAGE_MAX_LAYERS, IMAGE_MAX_LAYERS_CEILING),
+    },
   };
+}
+
+/** An integer from 1 to `max` (plain digits: no units, no exponent), or the default when unset. */
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = /^[0-9]+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new ForkdError('ERR_CONFIG', `${name} must be a whole number from 1 to ${max} (got ${JSON.stringify(raw)})`, { field: name });
+  }
+  return n;
 }
 
 /** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */

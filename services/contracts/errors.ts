@@ -16,6 +16,7 @@ export const ERRORS = {
   ERR_NOT_FOUND: { status: 404, retryable: false, summary: 'The resource does not exist or belongs to another tenant.' },
   ERR_CONFLICT: { status: 409, retryable: false, summary: 'The resource is in a state that forbids this (for example a template still in use).' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The upload is larger than the configured limit.' },
+  ERR_IMAGE_TOO_LARGE: { status: 413, retryable: false, summary: 'An uploaded image unpacks past a ceiling (unpacked bytes, files in a layer, layers); `detail` has the variable (`limit`), its value (`max`) and the layer; nothing was stored.' },
   ERR_IMAGE_INVALID: { status: 422, retryable: false, summary: 'An uploaded image is corrupt, truncated or not a docker-save/OCI archive.' },
   ERR_QUOTA: { status: 429, retryable: false, summary: 'The tenant reached a quota (VMs, memory).' },
   ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },

@@ -11,6 +11,7 @@ import { posix } from 'node:path';
 import { ForkdError } from '../../../services/contracts/errors.js';
 import { detectFileCompression, readDecompressed } from '../compression.js';
 import { readTar } from '../tar/reader.js';
+import { imageTooLarge } from './ceilings.js';
 
 export interface ArchiveFile {
   path: string;
@@ -21,8 +22,10 @@ export interface ArchiveFile {
 }
 
 export interface ArchiveLimits {
-  /** Largest archive accepted, compressed on disk and unpacked (bytes). */
+  /** Largest archive accepted on disk (bytes). */
   maxArchiveBytes: number;
+  /** Most bytes the archive's files unpack to, summed (FORKD_IMAGE_MAX_UNPACKED_BYTES). */
+  maxUnpackedBytes: number;
   /** Most entries in the archive. */
   maxEntries: number;
 }
@@ -112,8 +115,12 @@ export class ArchiveFs {
         continue;
       }
       if (header.type !== 'file') continue;
+      // The tar reader yields exactly header.size bytes or fails as truncated, so
+      // this refuses a file before writing it rather than trusting the claim.
       total += header.size;
-      if (total > limits.maxArchiveBytes) throw tooLarge(`image archive unpacks to more than ${limits.maxArchiveBytes} bytes`);
+      if (total > limits.maxUnpackedBytes) {
+        throw imageTooLarge('FORKD_IMAGE_MAX_UNPACKED_BYTES', limits.maxUnpackedBytes, `image archive unpacks to more than ${limits.maxUnpackedBytes} bytes (at ${JSON.stringify(path)})`);
+      }
       const file = `${tmpDir}/f${n}`;
       const hash = createHash('sha256');
       const fh = await open(file, 'wx', 0o600);

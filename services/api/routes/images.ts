@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { importImageArchiveAll } from '../../../images/containers/image-import.js';
 import { parseRef } from '../../../images/containers/refs.js';
+import type { ImageLimits } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Images } from '../images.js';
 import type { Tenancy } from '../tenancy.js';
@@ -47,6 +48,8 @@ export interface ImageRouteOptions {
   tenancy: Tenancy;
   uploadDir: string;
   maxUploadBytes: number;
+  /** Ceilings on what an upload unpacks to, enforced while it is decompressed. */
+  limits: ImageLimits;
 }
 
 export async function imageRoutes(app: FastifyInstance, opts: ImageRouteOptions): Promise<void> {
@@ -76,7 +79,10 @@ export async function imageRoutes(app: FastifyInstance, opts: ImageRouteOptions)
       });
       await pipeline(body, limit, createWriteStream(file));
       if (bytes === 0) throw new ForkdError('ERR_IMAGE_INVALID', 'the upload is empty', { field: 'body' });
-      const stored = await importImageArchiveAll(file, opts.images.store, { tags });
+      // Everything is verified in a tmp directory before anything lands in the
+      // store, and rows are written only after that: a refused upload leaves
+      // neither blobs nor rows (and `finally` removes the upload itself).
+      const stored = await importImageArchiveAll(file, opts.images.store, { tags, maxArchiveBytes: opts.maxUploadBytes, ...opts.limits });
       const views = [];
       // The archive's own names (docker save keeps them) plus any `?tag=` given.
       for (const s of stored) views.push(await opts.images.record(tenantId, s, [...new Set([...s.repoTags, ...tags])]));
