@@ -23,18 +23,25 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export function sharedCacheDataDir(prefix: string): string {
+/** A fresh data directory whose `caches` link to the checkout's `var/` (guest images, host verdicts). */
+export function sharedCacheDataDir(prefix: string, caches: readonly ('images' | 'host')[] = ['images', 'host']): string {
   const dataDir = mkdtempSync(join(tmpdir(), `forkd-test-${prefix}-`));
   const repoVar = join(PACKAGE_ROOT, 'var');
-  for (const shared of ['images', 'host']) {
+  for (const shared of caches) {
     mkdirSync(join(repoVar, shared), { recursive: true });
     symlinkSync(join(repoVar, shared), join(dataDir, shared));
   }
   return dataDir;
 }
 
-export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; hostd?: boolean } = { name: 'stack' }): Promise<Stack> {
-  const dataDir = sharedCacheDataDir(opts.name);
+/**
+ * `privateImages`: the stack keeps its own `images/` (container image store,
+ * uploads) instead of sharing the checkout's, for tests that compare the store
+ * before and after; only a stack without hostd can do without the guest images.
+ */
+export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; hostd?: boolean; privateImages?: boolean } = { name: 'stack' }): Promise<Stack> {
+  if (opts.privateImages === true && opts.hostd !== false) throw new Error('startStack: privateImages needs hostd: false (hostd boots guests from the shared images)');
+  const dataDir = sharedCacheDataDir(opts.name, opts.privateImages === true ? ['host'] : ['images', 'host']);
   const redis = new PrivateRedis(join(dataDir, 'redis.sock'), join(dataDir, 'redis'));
   await redis.start();
   const env: NodeJS.ProcessEnv = {
