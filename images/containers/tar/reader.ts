@@ -12,7 +12,11 @@ export interface TarEntry {
 }
 
 export interface ReadTarOptions {
-  /** Largest PAX or GNU long-name record accepted (default 1 MiB). */
+  /**
+   * Largest PAX or GNU long-name record accepted (default 1 MiB); also the most
+   * such records may add up to in front of one entry, and global PAX records
+   * over the whole archive, so a run of records cannot pile up in memory.
+   */
   maxMetaSize?: number;
   /** Largest single entry (default: any safe integer). */
   maxEntrySize?: number;
@@ -44,9 +48,15 @@ export async function* readTar(source: ByteSource, opts: ReadTarOptions = {}): A
   let longLink: string | undefined;
   let remaining = 0; // unread body bytes of the entry last yielded
   let pad = 0;
+  let localMeta = 0; // bytes of the records waiting for the next entry
+  let globalMeta = 0; // bytes of every global PAX record so far
 
   const readMeta = async (size: number, what: string): Promise<Buffer> => {
     if (size > maxMeta) throw invalid(`tar: ${what} of ${size} bytes exceeds the ${maxMeta}-byte limit`);
+    // Each record alone may be under the limit while a run of them (distinct
+    // PAX keys merge, they do not replace) grows without end.
+    const total = what === 'PAX global header' ? (globalMeta += size) : (localMeta += size);
+    if (total > maxMeta) throw invalid(`tar: ${what} records add up to more than the ${maxMeta}-byte limit`);
     const data = await reader.read(size);
     if (data.length < size) throw invalid(`tar: truncated inside a ${what}`);
     const p = padding(size);
@@ -102,6 +112,7 @@ export async function* readTar(source: ByteSource, opts: ReadTarOptions = {}): A
       localPax = undefined;
       longName = undefined;
       longLink = undefined;
+      localMeta = 0;
       if (header.size > maxEntry) throw invalid(`tar: entry ${JSON.stringify(header.name)} of ${header.size} bytes exceeds the limit`);
       if (HEADER_ONLY.has(header.type)) header.size = 0;
       remaining = header.size;

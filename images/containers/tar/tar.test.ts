@@ -153,6 +153,25 @@ describe('hostile and broken tars', () => {
     expect(await invalidMessage(readAll(Buffer.concat([pax, Buffer.alloc(BLOCK * 2)])))).toMatch(/PAX/);
   });
 
+  it('bounds a run of PAX records in front of one entry, and global ones over the archive', async () => {
+    const paxRecord = (type: 'pax-header' | 'pax-global', key: string): Buffer => {
+      const data = encodePax({ [key]: 'v'.repeat(400) });
+      return Buffer.concat([encodeHeader({ name: 'PaxHeader', type, size: data.length }), data, Buffer.alloc(BLOCK - data.length)]);
+    };
+    const file = await tarOf([{ name: 'a', type: 'file', body: Buffer.from('x') }]);
+    // Each record is ~420 bytes, under the 1024-byte limit; three in a row are not.
+    const run = (type: 'pax-header' | 'pax-global', n: number, perEntry: boolean): Buffer => {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < n; i++) parts.push(paxRecord(type, `comment.${i}`), ...(perEntry ? [file.subarray(0, BLOCK * 2)] : []));
+      return Buffer.concat([...parts, file]);
+    };
+    expect(await invalidMessage(readAll(run('pax-header', 3, false), { maxMetaSize: 1024 }))).toMatch(/add up to more than the 1024-byte limit/);
+    expect(await invalidMessage(readAll(run('pax-global', 3, true), { maxMetaSize: 1024 }))).toMatch(/PAX global header records add up/);
+    // Two before one entry fit; so do local records before each of many entries.
+    expect(await readAll(run('pax-header', 2, false), { maxMetaSize: 1024 })).toHaveLength(1);
+    expect(await readAll(run('pax-header', 5, true), { maxMetaSize: 1024 })).toHaveLength(6);
+  });
+
   it('rejects data after a single end-of-archive block', async () => {
     const one = await tarOf([{ name: 'a', type: 'file', body: Buffer.from('x') }]);
     const tar = Buffer.concat([one.subarray(0, BLOCK * 3), one.subarray(0, BLOCK * 2), Buffer.alloc(BLOCK * 2)]);
