@@ -3,8 +3,10 @@
 // verified before anything is stored: the config digest, each layer blob's
 // digest and size where the archive states them, each layer's diffId (sha256
 // of the uncompressed tar) against the config's rootfs.diff_ids, and each
-// layer's tar structure. Work happens in a tmp directory inside the store and
-// lands by rename, so a failed import leaves the store as it was.
+// layer's tar structure. While each layer streams it is also held to the
+// ceilings (bytes per image, entries per layer, layers; import/ceilings.ts).
+// Work happens in a tmp directory inside the store and lands by rename, so a
+// failed import leaves the store as it was.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
