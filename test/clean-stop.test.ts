@@ -35,12 +35,13 @@ interface Up {
  * `forkd up` on this test's data directory. `ownRedis`: no REDIS_URL, so it
  * runs its own redis-server, in its own process group as in a terminal.
  */
-function forkdUp(opts: { ownRedis?: boolean } = {}): Up {
+function forkdUp(opts: { ownRedis?: boolean; env?: NodeJS.ProcessEnv } = {}): Up {
   const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), 'up'], {
     env: {
       PATH: process.env.PATH, HOME: process.env.HOME,
       FORKD_DATA_DIR: dataDir, FORKD_LISTEN: '127.0.0.1:0', FORKD_HOST_ID: hostId, FORKD_LOG_LEVEL: 'info',
       ...(opts.ownRedis ? {} : { REDIS_URL: redis.url }),
+      ...opts.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: opts.ownRedis === true,
@@ -71,6 +72,11 @@ async function stopWithSigterm(up: Up, opts: { group?: boolean } = {}): Promise<
   const code = await up.exited;
   clearTimeout(timer);
   return code;
+}
+
+/** forkd's log for a failed assertion, without the lines a lost Redis repeats. */
+function logTail(up: Up): string {
+  return up.stderr().split('\n').filter((l) => !/queue worker error/.test(l)).slice(-40).join('\n');
 }
 
 interface HostDomain {
@@ -157,7 +163,7 @@ describe('forkd up stopped with SIGTERM', () => {
     expect(poolEntries().length).toBeGreaterThan(0);
 
     const code = await stopWithSigterm(up);
-    expect(code, up.stderr().slice(-3000)).toBe(0);
+    expect(code, logTail(up)).toBe(0);
     await expectNothingLeft(shells.flatMap((s) => s.taps));
   });
 
@@ -169,7 +175,7 @@ describe('forkd up stopped with SIGTERM', () => {
     await waitFor('the pool to start refilling', () => (poolEntries().length > 0 ? true : null), 12_000, 10);
 
     const code = await stopWithSigterm(up);
-    expect(code, up.stderr().slice(-3000)).toBe(0);
+    expect(code, logTail(up)).toBe(0);
     expect(up.stderr()).toMatch(/stopping \(SIGTERM\)/);
     await expectNothingLeft([]);
   });
@@ -178,7 +184,7 @@ describe('forkd up stopped with SIGTERM', () => {
     // A terminal's Ctrl-C or a service manager signals forkd and its private
     // redis-server at once: everything that waits on Redis may then hang.
     await redis.stop();
-    const up = forkdUp({ ownRedis: true });
+    const up = forkdUp({ ownRedis: true, env: { FORKD_STOP_TIMEOUT_SEC: '15' } });
     await up.url;
     const shells = await waitFor('a warm-pool shell', async () => {
       const s = (await hostDomains()).filter((d) => d.kind === 'pool');
@@ -186,7 +192,11 @@ describe('forkd up stopped with SIGTERM', () => {
     });
 
     const code = await stopWithSigterm(up, { group: true });
-    expect(code, up.stderr().slice(-3000)).toBe(0);
+    // An exit, not the SIGKILL: with Redis gone the queues may never close, and
+    // then the stop ends at FORKD_STOP_TIMEOUT_SEC (status 1), saying so. The shells went first either way.
+    expect([0, 1], logTail(up)).toContain(code);
+    if (code === 1) expect(up.stderr()).toMatch(/did not finish within FORKD_STOP_TIMEOUT_SEC=15 s/);
+    expect(up.stderr()).toMatch(/destroying warm-pool shells/);
     await expectNothingLeft(shells.flatMap((s) => s.taps));
   });
 });

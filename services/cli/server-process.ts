@@ -27,8 +27,24 @@ export async function runServer(parts: ServerParts): Promise<number> {
   const cleanup = new CleanupStack();
   const abort = new AbortController();
   let state: ServerState = 'starting';
+  // Warm-pool shells are stopped first and without a bound (a shell left
+  // running is what a stop must avoid). The steps after may wait forever on a
+  // Redis that is gone (a process-group or cgroup signal stops the private
+  // redis-server too), so from the first of them on the stop gets
+  // FORKD_STOP_TIMEOUT_SEC, then the process exits anyway, naming the step.
+  let watchdog: NodeJS.Timeout | undefined;
+  let current = '';
+  const bounded = (what: string, undo: () => Promise<unknown>) => () => {
+    current = what;
+    watchdog ??= setTimeout(() => {
+      log.error(`stopping ${current} did not finish within FORKD_STOP_TIMEOUT_SEC=${config.stopTimeoutSec} s (is Redis gone?): exiting without it; running VMs are kept for the next start`);
+      process.exit(1);
+    }, config.stopTimeoutSec * 1000);
+    return undo();
+  };
   const stop = async (): Promise<never> => {
     const failed = await cleanup.run();
+    clearTimeout(watchdog);
     for (const f of failed) log.warn(`stopping ${f.what} failed`, errorFields(f.error));
     log.info('stopped');
     process.exit(0);
@@ -60,12 +76,12 @@ export async function runServer(parts: ServerParts): Promise<number> {
     if (parts.hostd && !abort.signal.aborted) {
       const { startHostd } = await import('../hostd/main.js');
       hostd = await startHostd(config, redisUrl, log, { signal: abort.signal });
-      cleanup.push('hostd', () => hostd!.stop());
+      cleanup.push('hostd', bounded('hostd (jobs in hand, its queue)', () => hostd!.stop()));
     }
     if (parts.api && !abort.signal.aborted) {
       const { startApi } = await import('../api/main.js');
       const api = await startApi(config, redisUrl, log);
-      cleanup.push('api', () => api.stop());
+      cleanup.push('api', bounded('the API (HTTP, its queues, the database)', () => api.stop()));
       if (!abort.signal.aborted) process.stderr.write(`forkd is up: ${api.url}  (admin key: ${dataPaths(config.dataDir).adminKey})\n`);
     }
     // First of all on a stop, before the API's and the worker's queues: those

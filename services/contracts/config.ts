@@ -37,6 +37,7 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  stopTimeoutSec: number;
 }
 
 export interface ConfigVariable {
@@ -59,6 +60,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_STOP_TIMEOUT_SEC', default: '50', meaning: 'How long a stop (SIGTERM, Ctrl-C) may take after the warm-pool shells are destroyed (draining jobs, closing queues) before `forkd up`/`forkd hostd` exits anyway with status 1, naming the step it left. Below systemd\'s TimeoutStopSec (60 in ops/systemd). Running VMs are kept either way.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -93,6 +95,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
   }
+  const stopTimeoutSec = Number(env.FORKD_STOP_TIMEOUT_SEC ?? 50);
+  if (!Number.isInteger(stopTimeoutSec) || stopTimeoutSec < 1) {
+    throw new ForkdError('ERR_CONFIG', 'FORKD_STOP_TIMEOUT_SEC must be an integer ≥ 1', { field: 'FORKD_STOP_TIMEOUT_SEC' });
+  }
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -111,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    stopTimeoutSec,
   };
 }
 

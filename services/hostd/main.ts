@@ -71,6 +71,8 @@ async function guestImage(config: ForkdConfig, log: Logger, agentBundle: string)
 export async function startHostd(config: ForkdConfig, redisUrl: string, log: Logger, opts: HostdOptions = {}): Promise<RunningHostd> {
   const cleanup = new CleanupStack();
   const checkpoint = (): void => opts.signal?.throwIfAborted();
+  // Outside the try: a failed or aborted start destroys pool shells first too (see stop below).
+  let templates: TemplateRegistry | undefined;
   try {
     await mkdir(config.dataDir, { recursive: true });
     const conn = await openLibvirt(config.libvirtUri);
@@ -133,10 +135,11 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const sweptNetns = await nets.sweep();
     if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
-    const templates = new TemplateRegistry({
+    templates = new TemplateRegistry({
       conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
     });
-    cleanup.push('warm pools', () => templates.close());
+    const registry = templates;
+    cleanup.push('warm pools', () => registry.close());
     checkpoint();
     await templates.load();
     checkpoint();
@@ -158,11 +161,12 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       // build or on a lost Redis, and a process killed meanwhile would leave
       // them running. A job still running after this forks without the pool,
       // and a build that finishes starts no pool (the registry is closed).
-      await templates.close();
+      await registry.close();
       await cleanup.run();
     };
-    return { accel, conn, vms, ports, guestImage: image, templates, stop };
+    return { accel, conn, vms, ports, guestImage: image, templates: registry, stop };
   } catch (err) {
+    await templates?.close();
     await cleanup.run();
     throw err;
   }
