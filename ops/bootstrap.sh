@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares this host for forkd, idempotently: Debian packages, the libvirt
-# daemons, npm dependencies, the build, the guest image, and a check that a
-# guest really boots. `npm start` and `npm test` run it first; running it again
-# on a prepared host takes a few seconds. Every failure names the missing piece.
+# daemons, npm dependencies (`npm ci`, when the lock changed), the build, the
+# guest image, and a check that a guest really boots. `npm start` and
+# `npm test` run it first; running it again on a prepared host takes a few
+# seconds. Every failure names the missing piece.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,13 +60,8 @@ fi
 pgrep -x virtlogd >/dev/null || { say "starting virtlogd"; virtlogd -d || die "virtlogd did not start"; }
 
 # --- 3. npm dependencies and the build -----------------------------------------
-if [[ ! -d node_modules/.bin || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  say "installing npm dependencies"
-  # Not `npm ci`: it insists on lock entries for every platform's optional
-  # prebuilds (msgpackr-extract for darwin/win32), which registry mirrors often
-  # lack. `npm install` follows the lock just the same and leaves it unchanged.
-  npm install --no-audit --no-fund --loglevel=error || die "npm install failed (is the npm registry reachable?)"
-fi
+# `npm ci` from the lock, only when node_modules is missing or from another lock.
+bash ops/npm-deps.sh || exit 1
 if [[ -z ${FORKD_SKIP_BUILD:-} ]]; then
   say "building"
   npm run --silent build || die "the build failed"

@@ -53,6 +53,13 @@ describe('configuration', () => {
     }
   });
 
+  it('bounds a stop by FORKD_STOP_TIMEOUT_SEC (default 50 s, under systemd\'s 60)', () => {
+    expect(loadConfig({}).stopTimeoutSec).toBe(50);
+    expect(loadConfig({ FORKD_STOP_TIMEOUT_SEC: '15' }).stopTimeoutSec).toBe(15);
+    expect(configError({ FORKD_STOP_TIMEOUT_SEC: '0' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_STOP_TIMEOUT_SEC' });
+    expect(configError({ FORKD_STOP_TIMEOUT_SEC: 'soon' })).toMatchObject({ field: 'FORKD_STOP_TIMEOUT_SEC' });
+  });
+
   it('accepts IPv6 listen addresses', () => {
     expect(loadConfig({ FORKD_LISTEN: '[::1]:8080' }).listen).toEqual({ host: '::1', port: 8080 });
   });

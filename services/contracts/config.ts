@@ -38,6 +38,7 @@ export interface ForkdConfig {
   network: NetworkMode;
   ksm: 'on' | 'leave';
   imageLimits: ImageLimits;
+  stopTimeoutSec: number;
 }
 
 /**
@@ -92,6 +93,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_IMAGE_MAX_UNPACKED_BYTES', default: `${DEFAULT_IMAGE_MAX_UNPACKED_BYTES} (8 GiB)`, meaning: 'Most bytes one image\'s layers may unpack to, summed. Counted as they come out of gzip/zstd while the API imports an upload (sizes in headers and manifests are not trusted); past it the import stops with ERR_IMAGE_TOO_LARGE (413) and stores nothing. Also caps what the uploaded archive itself unpacks to.' },
   { name: 'FORKD_LAYER_MAX_FILES', default: String(DEFAULT_LAYER_MAX_FILES), meaning: 'Most tar entries (files, directories, links, whiteouts) in one image layer; counted while the layer streams in at import, ERR_IMAGE_TOO_LARGE past it.' },
   { name: 'FORKD_IMAGE_MAX_LAYERS', default: String(DEFAULT_IMAGE_MAX_LAYERS), meaning: `Most layers in one image, 1 to ${IMAGE_MAX_LAYERS_CEILING} (the guest mounts all layers in one overlay whose options must fit a page); ERR_IMAGE_TOO_LARGE past it.` },
+  { name: 'FORKD_STOP_TIMEOUT_SEC', default: '50', meaning: 'How long a stop (SIGTERM, Ctrl-C) may take after the warm-pool shells are destroyed (draining jobs, closing queues) before `forkd up`/`forkd hostd` exits anyway with status 1, naming the step it left. Below systemd\'s TimeoutStopSec (60 in ops/systemd). Running VMs are kept either way.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -126,6 +128,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
   }
+  const stopTimeoutSec = Number(env.FORKD_STOP_TIMEOUT_SEC ?? 50);
+  if (!Number.isInteger(stopTimeoutSec) || stopTimeoutSec < 1) {
+    throw new ForkdError('ERR_CONFIG', 'FORKD_STOP_TIMEOUT_SEC must be an integer ≥ 1', { field: 'FORKD_STOP_TIMEOUT_SEC' });
+  }
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -149,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
       maxLayerFiles: positiveInt(env, 'FORKD_LAYER_MAX_FILES', DEFAULT_LAYER_MAX_FILES, Number.MAX_SAFE_INTEGER),
       maxLayers: positiveInt(env, 'FORKD_IMAGE_MAX_LAYERS', DEFAULT_IMAGE_MAX_LAYERS, IMAGE_MAX_LAYERS_CEILING),
     },
+    stopTimeoutSec,
   };
 }
 

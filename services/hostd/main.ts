@@ -35,7 +35,10 @@ export interface RunningHostd {
   ports: PortPublisher;
   guestImage: GuestImage;
   templates: TemplateRegistry;
-  /** Stops taking jobs and closes agent connections; VMs keep running for the next hostd to adopt. */
+  /**
+   * Destroys the warm-pool shells (nothing can adopt them), then stops taking
+   * jobs and closes agent connections; VMs keep running for the next hostd to adopt.
+   */
   stop(): Promise<void>;
 }
 
@@ -44,6 +47,8 @@ export interface HostdOptions {
   vm?: Pick<VmManagerOptions, 'bootOverride' | 'agentReadyTimeoutMs' | 'adoptTimeoutMs'>;
   /** Default AGENT_BUNDLE. */
   agentBundle?: string;
+  /** Aborts the start between steps (a SIGTERM while starting): what was started is undone and startHostd rejects. */
+  signal?: AbortSignal;
 }
 
 /** The agent bundle the guest image carries (built by `npm run build`). */
@@ -65,6 +70,9 @@ async function guestImage(config: ForkdConfig, log: Logger, agentBundle: string)
 
 export async function startHostd(config: ForkdConfig, redisUrl: string, log: Logger, opts: HostdOptions = {}): Promise<RunningHostd> {
   const cleanup = new CleanupStack();
+  const checkpoint = (): void => opts.signal?.throwIfAborted();
+  // Outside the try: a failed or aborted start destroys pool shells first too (see stop below).
+  let templates: TemplateRegistry | undefined;
   try {
     await mkdir(config.dataDir, { recursive: true });
     const conn = await openLibvirt(config.libvirtUri);
@@ -77,6 +85,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     log.info(`accelerator: ${accel.accel} (${accel.reason})`, { accel: accel.accel, libvirtVersion, qemuVersion });
 
     const image = await guestImage(config, log, opts.agentBundle ?? AGENT_BUNDLE);
+    checkpoint();
     // One NIC for cold VMs, templates and so clones (a clone's device must be its template's).
     const network = networkSpecFor(config.network);
     const netLog = log.child({ part: 'network' });
@@ -108,6 +117,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const ports = new PortPublisher(log.child({ part: 'ports' }));
     cleanup.push('published ports', () => ports.closeAll());
     await vms.adopt();
+    checkpoint();
     // A guest that dies on its own (panic, QEMU killed) is forgotten, and its ports closed.
     const unwatch = await vms.watch((vmId) => void ports.unpublish(vmId));
     cleanup.push('domain lifecycle events', unwatch);
@@ -125,11 +135,14 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const sweptNetns = await nets.sweep();
     if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
-    const templates = new TemplateRegistry({
+    templates = new TemplateRegistry({
       conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
     });
-    cleanup.push('warm pools', () => templates.close());
+    const registry = templates;
+    cleanup.push('warm pools', () => registry.close());
+    checkpoint();
     await templates.load();
+    checkpoint();
 
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
@@ -142,8 +155,18 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
     await worker.start();
     cleanup.push('worker', () => worker.stop());
-    return { accel, conn, vms, ports, guestImage: image, templates, stop: async () => { await cleanup.run(); } };
+    checkpoint();
+    const stop = async (): Promise<void> => {
+      // Pool shells go first, before the job drain: it may wait minutes for a
+      // build or on a lost Redis, and a process killed meanwhile would leave
+      // them running. A job still running after this forks without the pool,
+      // and a build that finishes starts no pool (the registry is closed).
+      await registry.close();
+      await cleanup.run();
+    };
+    return { accel, conn, vms, ports, guestImage: image, templates: registry, stop };
   } catch (err) {
+    await templates?.close();
     await cleanup.run();
     throw err;
   }

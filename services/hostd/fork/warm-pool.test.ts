@@ -143,6 +143,27 @@ describe('WarmPool', () => {
     await pool.drain(); // idempotent
   });
 
+  it('a second drain() settles only once the first has destroyed every shell', async () => {
+    // hostd stopping while a resize drains the same pool: the stop must not go on with a shell still alive.
+    const f = fakeStarter();
+    let releaseDiscard: () => void = () => undefined;
+    const discarded: number[] = [];
+    f.starter.discard = (shell) => new Promise<void>((r) => { releaseDiscard = () => { discarded.push(shell.n); r(); }; });
+    const pool = new WarmPool({ starter: f.starter, size: 1, memoryMib: 256, freeMemoryMib: () => 10_000 });
+    await f.release();
+    expect(pool.stats().ready).toBe(1);
+    const first = pool.drain();
+    let secondDone = false;
+    const second = pool.drain().then(() => { secondDone = true; });
+    await tick();
+    expect(secondDone).toBe(false);
+    expect(discarded).toEqual([]);
+    releaseDiscard();
+    await Promise.all([first, second]);
+    expect(secondDone).toBe(true);
+    expect(discarded).toEqual([1]);
+  });
+
   it('a pool of size 0 never starts shells but still forks cold', async () => {
     const f = fakeStarter();
     const pool = new WarmPool({ starter: f.starter, size: 0, memoryMib: 256, freeMemoryMib: () => 10_000 });

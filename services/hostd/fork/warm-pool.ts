@@ -95,6 +95,7 @@ export class WarmPool<S, V, T = void> {
   readonly #slots = new Map<number, Slot<S>>();
   #nextId = 1;
   #refilling: Promise<void> | null = null;
+  #draining: Promise<void> | null = null;
   #failures = 0;
   #wake: (() => void) | null = null;
   #stats = { taken: 0, coldForks: 0, startFailures: 0 };
@@ -150,19 +151,25 @@ export class WarmPool<S, V, T = void> {
     }
   }
 
-  /** Stops refilling and destroys every shell the pool holds. Idempotent. */
-  async drain(): Promise<void> {
-    if (this.#state === 'running') {
-      this.#setState('draining');
-      this.#wake?.();
-      await this.#refilling;
-      await Promise.all(
-        [...this.#slots.values()].filter((s) => s.state === 'ready').map((s) => this.#discard(s)),
-      );
-      this.#setState('drained');
-    } else {
-      await this.#refilling;
-    }
+  /**
+   * Stops refilling and destroys every shell the pool holds. Idempotent: every
+   * caller gets the same promise, which settles only once the last shell is
+   * destroyed (a second caller, hostd stopping during a resize, must not go on
+   * while the first one is still discarding).
+   */
+  drain(): Promise<void> {
+    this.#draining ??= this.#drainOnce();
+    return this.#draining;
+  }
+
+  async #drainOnce(): Promise<void> {
+    this.#setState('draining');
+    this.#wake?.();
+    await this.#refilling;
+    await Promise.all(
+      [...this.#slots.values()].filter((s) => s.state === 'ready').map((s) => this.#discard(s)),
+    );
+    this.#setState('drained');
   }
 
   #setState(to: PoolState): void {

@@ -96,6 +96,10 @@ export class TemplateRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly builds = new Map<string, Promise<TemplateFacts>>();
   private readonly forks = new Map<string, Promise<ManagedVm>>();
+  /** Every pool not yet drained, also one being drained by a resize or a rebuild: close() waits for each. */
+  private readonly pools = new Set<ForkPool<AgentClient>>();
+  /** Set by close(): no pool starts after it (a build or resize that finishes while hostd stops). */
+  private closed = false;
   private readonly host: HostInfo;
 
   constructor(private readonly opts: TemplateRegistryOptions) {
@@ -358,11 +362,17 @@ export class TemplateRegistry {
     return vm;
   }
 
-  /** Drains every pool (hostd stops; shells cannot be adopted). Forked VMs keep running. */
+  /**
+   * Drains every pool and starts none after (hostd stops; a shell has no
+   * identity and cannot be adopted, so the next hostd would only destroy it).
+   * Waits for drains already under way elsewhere. Forked VMs keep running. Idempotent.
+   */
   async close(): Promise<void> {
-    const pools = [...this.entries.values()].map((e) => e.pool).filter((p): p is ForkPool<AgentClient> => p !== null);
+    this.closed = true;
     for (const e of this.entries.values()) e.pool = null;
-    await Promise.all(pools.map((p) => p.drain().catch(() => undefined)));
+    const pools = [...this.pools];
+    if (pools.length > 0) this.opts.log.info('hostd stopping: destroying warm-pool shells', { pools: pools.length });
+    await Promise.all(pools.map((p) => p.drain().catch((err) => this.opts.log.warn('draining a warm pool failed', errorFields(err)))));
   }
 
   facts(entry: Entry): TemplateFacts {
@@ -405,8 +415,12 @@ export class TemplateRegistry {
   private startPool(entry: Entry, size: number): void {
     if (size === 0 || !entry.template) return;
     const log = this.opts.log.child({ template: entry.id, part: 'pool' });
+    if (this.closed) {
+      log.info('not starting the warm pool: hostd is stopping (the next start refills it)', { size });
+      return;
+    }
     const mode = this.poolMode();
-    entry.pool = createForkPool<AgentClient>({
+    const pool = createForkPool<AgentClient>({
       conn: this.opts.conn,
       template: entry.template,
       runDir: this.dirs.pool,
@@ -423,6 +437,9 @@ export class TemplateRegistry {
         ? { agent: (p: string) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }), agentTimeoutMs: this.forkContext().agentTimeoutMs }
         : {}),
     });
+    for (const p of this.pools) if (p.state === 'drained') this.pools.delete(p);
+    this.pools.add(pool);
+    entry.pool = pool;
   }
 
   /**
