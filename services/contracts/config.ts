@@ -37,6 +37,10 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  /** API: how often the reconciler compares hosts with the database (0: only at start). */
+  reconcileIntervalMs: number;
+  /** API: how long a VM may run on a host without a live row before the reconciler destroys it. */
+  orphanGraceMs: number;
 }
 
 export interface ConfigVariable {
@@ -59,6 +63,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_RECONCILE_INTERVAL_MS', default: '30000', meaning: 'API: how often each up host\'s VMs (`vm.list`) are compared with the database; VMs lost behind forkd\'s back are marked `lost` (quota, placement weight and address released), VMs a host runs without a live row are destroyed. It also runs once at API start. 0: only at start.' },
+  { name: 'FORKD_RECONCILE_ORPHAN_GRACE_MS', default: '120000', meaning: 'API: how long a VM may run on a host with no live row (a create in flight, a row being removed) before the reconciler destroys it.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -93,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
   }
+  const reconcileIntervalMs = nonNegativeInt('FORKD_RECONCILE_INTERVAL_MS', env.FORKD_RECONCILE_INTERVAL_MS, 30_000);
+  const orphanGraceMs = nonNegativeInt('FORKD_RECONCILE_ORPHAN_GRACE_MS', env.FORKD_RECONCILE_ORPHAN_GRACE_MS, 120_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -111,7 +119,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    reconcileIntervalMs,
+    orphanGraceMs,
   };
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ForkdError('ERR_CONFIG', `${name} must be an integer ≥ 0 (milliseconds)`, { field: name });
+  return n;
 }
 
 /** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */
