@@ -5,7 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import type { BootMode, ContainerStatus, PortRequest, PublishedPort } from '../contracts/jobs.js';
+import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
+import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
+import { containerStates, vmStates } from './lifecycle/state-writes.js';
 import type { HostJobs } from './host-jobs.js';
 import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
@@ -64,6 +67,7 @@ export class Containers {
     private readonly hostJobs: HostJobs,
     private readonly templates: Templates,
     private readonly jobTimeoutMs: number,
+    private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
   ) {}
 
   async row(tenantId: string, idOrName: string) {
@@ -155,11 +159,11 @@ export class Containers {
         ...(templateId ? { templateId } : {}),
       }, { timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id });
       const now = new Date();
-      await this.db.$transaction([
-        this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: now, bootMode: result.vm.boot } }),
-        this.db.container.update({ where: { id: containerId }, data: { ...statusData(result.status), ports: result.ports as object[] } }),
-        this.db.operation.update({ where: { id: operation.id }, data: { state: 'succeeded', finishedAt: now, progress: 100, result: result as object } }),
-      ]);
+      await this.db.$transaction(async (tx) => {
+        await vmStates.write(tx, vmId, 'running', { startedAt: now, bootMode: result.vm.boot });
+        await containerStates.write(tx, containerId, containerStateFromHost(result.status.state), { ...statusData(result.status), ports: result.ports as object[] });
+        await tx.operation.update({ where: { id: operation.id }, data: { state: 'succeeded', finishedAt: now, progress: 100, result: result as object } });
+      });
       return this.view(await this.row(tenantId, containerId), result.vm.timings);
     } catch (err) {
       const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
@@ -171,12 +175,12 @@ export class Containers {
       if (fe.code === 'ERR_TIMEOUT') {
         // hostd may still be building this VM: keep the rows, marked failed, and have the host destroy it when it can.
         // The address goes back with the failed VM (the next VM may get it before hostd has destroyed this one).
-        await this.db.$transaction([
-          this.db.networkAddress.deleteMany({ where: { vmId } }),
-          this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } }),
-          this.db.container.update({ where: { id: containerId }, data: { state: 'failed' } }),
-        ]).catch(() => {}); // best effort: the client needs the job's error, not this one
-        void this.hostJobs.call(host.hostId, 'vm.destroy', { vmId }).catch(() => {});
+        await this.db.$transaction(async (tx) => {
+          await tx.networkAddress.deleteMany({ where: { vmId } });
+          await vmStates.write(tx, vmId, 'failed');
+          await containerStates.write(tx, containerId, 'failed');
+        }).catch(() => {}); // best effort: the client needs the job's error, not this one
+        void destroyAfterTimeout(this.db, this.hostJobs, this.log, host.hostId, vmId);
       } else {
         await this.db.$transaction([
           this.db.networkAddress.deleteMany({ where: { vmId } }),
@@ -190,7 +194,7 @@ export class Containers {
 
   private async checkQuota(tenantId: string, memoryMib: number): Promise<void> {
     const tenant = await this.db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
-    const live = await this.db.vm.aggregate({ where: { tenantId, state: { notIn: ['gone', 'failed'] } }, _count: true, _sum: { memoryMib: true } });
+    const live = await this.db.vm.aggregate({ where: { tenantId, state: { notIn: [...VM_ENDED_STATES] } }, _count: true, _sum: { memoryMib: true } });
     if (live._count + 1 > tenant.maxVms) throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may run ${tenant.maxVms} VMs`, { detail: { maxVms: tenant.maxVms } });
     if ((live._sum.memoryMib ?? 0) + memoryMib > tenant.maxMemoryMib) {
       throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may use ${tenant.maxMemoryMib} MiB of VM memory`, { detail: { maxMemoryMib: tenant.maxMemoryMib } });
@@ -199,7 +203,7 @@ export class Containers {
 
   async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {
     const rows = await this.db.container.findMany({
-      where: { tenantId, ...(opts.all ? {} : { state: { in: ['created', 'running'] } }) },
+      where: { tenantId, ...(opts.all ? {} : { state: { in: [...CONTAINER_ACTIVE_STATES] } }) },
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
@@ -220,8 +224,9 @@ export class Containers {
 
   async applyStatus(row: Row, status: ContainerStatus): Promise<Row> {
     if (status.state === row.state && status.exitCode === row.exitCode) return row;
-    await this.db.container.update({ where: { id: row.id }, data: statusData(status) });
-    return { ...row, ...statusData(status) } as Row;
+    const state = containerStateFromHost(status.state);
+    await containerStates.write(this.db, row.id, state, statusData(status));
+    return { ...row, ...statusData(status), state } as Row;
   }
 
   async get(tenantId: string, id: string): Promise<ContainerView> {
@@ -276,9 +281,9 @@ export class Containers {
   }
 }
 
+/** A status's fields besides its state (which goes through containerStates). */
 function statusData(s: ContainerStatus) {
   return {
-    state: s.state,
     exitCode: s.exitCode,
     oomKilled: s.oomKilled,
     startedAt: s.startedAt ? new Date(s.startedAt) : null,

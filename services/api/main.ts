@@ -9,6 +9,7 @@ import { connectRedis } from '../contracts/redis.js';
 import { openDatabase } from './db/client.js';
 import { HostJobs } from './host-jobs.js';
 import { KeyStore } from './key-store.js';
+import { Reconciler, startReconcileLoop } from './reconciler/reconciler.js';
 import { buildApiServer } from './server.js';
 
 export interface RunningApi {
@@ -29,7 +30,8 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     cleanup.push('redis', () => redis.quit());
     const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
     cleanup.push('host queues', () => hostJobs.close());
-    const app = await buildApiServer({ config, db: db.prisma, redis, hostJobs });
+    const reconciler = new Reconciler(db.prisma, hostJobs, log.child({ part: 'reconciler' }), { orphanGraceMs: config.orphanGraceMs });
+    const app = await buildApiServer({ config, db: db.prisma, redis, hostJobs, reconciler });
     cleanup.push('http', () => app.close());
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -39,6 +41,8 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     const addr = app.server.address();
     const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
     log.info('API listening', { url, database: db.kind });
+    // On start and then periodically: the database follows what the hosts really run (docs/lifecycle.md).
+    cleanup.push('reconcile loop', startReconcileLoop(reconciler, config.reconcileIntervalMs, log.child({ part: 'reconciler' })));
     return { app, url, stop: async () => { await cleanup.run(); } };
   } catch (err) {
     await cleanup.run();

@@ -3,6 +3,7 @@
 // to them), with capacity from each host's `host.info`.
 import { ForkdError } from '../contracts/errors.js';
 import type { HostInfo } from '../contracts/jobs.js';
+import { VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
 import type { HostJobs } from './host-jobs.js';
 
@@ -18,7 +19,7 @@ export class Placement {
     if (up.length === 0) throw new ForkdError('ERR_NO_CAPACITY', 'no host is up: start `forkd up` or `forkd hostd` on a KVM host');
     const loads = await Promise.all(up.map(async (h) => ({
       hostId: h.hostId,
-      vms: await this.db.vm.count({ where: { hostId: h.hostId, state: { notIn: ['gone', 'failed'] } } }),
+      vms: await this.db.vm.count({ where: { hostId: h.hostId, state: { notIn: [...VM_ENDED_STATES] } } }),
     })));
     loads.sort((a, b) => a.vms - b.vms || a.hostId.localeCompare(b.hostId));
     return this.hostInfo(loads[0]!.hostId);

@@ -4,6 +4,7 @@
 // EADDRINUSE, for races and for ports taken by something else on the host).
 import { ForkdError } from '../contracts/errors.js';
 import type { PortRequest, PublishedPort } from '../contracts/jobs.js';
+import { CONTAINER_ACTIVE_STATES, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
 import { parseIpv4 } from './networks/ipam.js';
 
@@ -48,7 +49,7 @@ export function firstClash(want: readonly PortRequest[], held: readonly Holder[]
 export async function checkPortsFree(db: PrismaClient, hostId: string, want: readonly PortRequest[]): Promise<void> {
   if (!want.some((p) => p.hostPort)) return;
   const rows = await db.container.findMany({
-    where: { state: { in: ['created', 'running'] }, vm: { hostId, state: { notIn: ['gone', 'failed'] } } },
+    where: { state: { in: [...CONTAINER_ACTIVE_STATES] }, vm: { hostId, state: { notIn: [...VM_ENDED_STATES] } } },
     select: { id: true, ports: true },
   });
   // Another tenant's container is not named to this one: only that the port is taken.

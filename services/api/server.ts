@@ -17,6 +17,8 @@ import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
 import { Placement } from './placement.js';
+import type { Reconciler } from './reconciler/reconciler.js';
+import { reconcileRoutes } from './reconciler/routes.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
@@ -32,6 +34,8 @@ export interface ApiDeps {
   db: PrismaClient;
   redis: Redis;
   hostJobs: HostJobs;
+  /** Given: `POST /v1/admin/reconcile` runs it (main.ts also runs it on a timer). */
+  reconciler?: Reconciler;
 }
 
 /** Largest image archive accepted by POST /v1/images. */
@@ -53,14 +57,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs);
+  const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, warn);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
   await app.register(tenantRoutes, { db: deps.db });
   await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
   await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
-  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
+  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
   await app.register(networkRoutes, { networks, tenancy });
+  if (deps.reconciler) await app.register(reconcileRoutes, { reconciler: deps.reconciler });
   return app;
 }

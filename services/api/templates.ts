@@ -3,7 +3,9 @@
 // VMs use it. The files live on the host; the row records where and what.
 import { ForkdError } from '../contracts/errors.js';
 import type { ContainerSpec, PoolStatus, TemplateFacts } from '../contracts/jobs.js';
+import { templateStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
+import { templateStates } from './lifecycle/state-writes.js';
 import { isUniqueViolation } from './db/errors.js';
 import type { HostJobs } from './host-jobs.js';
 import type { Images } from './images.js';
@@ -53,7 +55,7 @@ export class Templates {
   ) {}
 
   async view(row: Row, pool: PoolStatus | null = null): Promise<TemplateView> {
-    const vms = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: ['gone', 'failed'] } } });
+    const vms = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: [...VM_ENDED_STATES] } } });
     return {
       id: row.id, hostId: row.hostId, image: row.image?.digest ?? null, vcpus: row.vcpus, memoryMib: row.memoryMib,
       accel: row.accel, qemuVersion: row.qemuVersion, machineType: row.machineType, state: row.state, poolSize: row.poolSize,
@@ -81,8 +83,9 @@ export class Templates {
     const row = await this.row(tenantId, id);
     const status = await this.hostJobs.call(row.hostId, 'template.status', { templateId: row.id }, { timeoutMs: 15_000 }).catch(() => null);
     if (status && row.state === 'ready' && status.state !== 'ready') {
-      await this.db.template.update({ where: { id: row.id }, data: { state: 'stale', error: status.reason } });
-      return this.view({ ...row, state: 'stale', error: status.reason }, status.pool);
+      const state = templateStateFromHost(status.state);
+      await templateStates.write(this.db, row.id, state, { error: status.reason });
+      return this.view({ ...row, state, error: status.reason }, status.pool);
     }
     return this.view(row, status?.pool ?? null);
   }
@@ -112,11 +115,10 @@ export class Templates {
       const facts: TemplateFacts = await this.hostJobs.call(row.hostId, 'template.build', {
         templateId: row.id, image, vcpus: row.vcpus, memoryMib: row.memoryMib, poolSize: row.poolSize, containers,
       }, { timeoutMs: BUILD_TIMEOUT_MS, jobId: `template-${row.id}` });
-      const ready = await this.db.template.update({
-        where: { id: row.id },
-        data: { state: 'ready', readyAt: new Date(), accel: facts.accel, qemuVersion: facts.qemuVersion, machineType: facts.machineType, checksums: facts.files as object, error: null },
-        include: { image: true },
+      await templateStates.write(this.db, row.id, 'ready', {
+        readyAt: new Date(), accel: facts.accel, qemuVersion: facts.qemuVersion, machineType: facts.machineType, checksums: facts.files as object, error: null,
       });
+      const ready = await this.db.template.findUniqueOrThrow({ where: { id: row.id }, include: { image: true } });
       return this.view(ready, facts.pool);
     } catch (err) {
       // Nothing half-made stays: the host removed its files; the row goes too.
@@ -170,7 +172,8 @@ export class Templates {
   }
 
   async markUnusable(id: string, reason: string): Promise<void> {
-    await this.db.template.update({ where: { id }, data: { state: 'stale', error: reason } }).catch(() => {});
+    // Already stale, gone or rebuilding: nothing to mark, and the caller's own error matters more.
+    await templateStates.write(this.db, id, 'stale', { error: reason }).catch(() => {});
   }
 
   async setPool(tenantId: string, id: string, size: number): Promise<TemplateView> {
@@ -182,7 +185,7 @@ export class Templates {
 
   async remove(tenantId: string, id: string): Promise<TemplateView> {
     const row = await this.row(tenantId, id);
-    const users = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: ['gone', 'failed'] } } });
+    const users = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: [...VM_ENDED_STATES] } } });
     if (users > 0) throw new ForkdError('ERR_CONFLICT', `template ${row.id} is used by ${users} VM(s): remove them first`, { detail: { vms: users } });
     const view = await this.view(row);
     await this.hostJobs.call(row.hostId, 'template.delete', { templateId: row.id });

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import type { PrismaClient } from './db/client.js';
+import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
+import { vmStates } from './lifecycle/state-writes.js';
 import type { HostJobs } from './host-jobs.js';
 import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js';
 import type { NetworkRow, Networks } from './networks/networks.js';
@@ -40,6 +42,7 @@ export class Vms {
     private readonly networks: Networks,
     private readonly addresses: NetworkAddresses,
     private readonly hostJobs: HostJobs,
+    private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
   ) {}
 
   view(row: Row, timings?: Record<string, number>): VmView {
@@ -67,15 +70,19 @@ export class Vms {
       const facts = await this.hostJobs.call(t.hostId, 'vm.fork', {
         vmId, templateId: t.id, usePool, ...(network && address ? { network: this.addresses.attachment(network, address, []) } : {}),
       }, { timeoutMs: 300_000 });
-      const row = await this.db.vm.update({ where: { id: vmId }, data: { state: 'running', startedAt: new Date(), bootMode: facts.boot }, include: ROW_INCLUDE });
+      await vmStates.write(this.db, vmId, 'running', { startedAt: new Date(), bootMode: facts.boot });
+      const row = await this.db.vm.findUniqueOrThrow({ where: { id: vmId }, include: ROW_INCLUDE });
       return this.view(row, facts.timings);
     } catch (err) {
       const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
       if (fe.code === 'ERR_TEMPLATE_STALE' || fe.code === 'ERR_TEMPLATE_CORRUPT') await this.templates.markUnusable(t.id, fe.message);
       // Best effort below: the client needs the job's error, not these.
       if (fe.code === 'ERR_TIMEOUT') {
-        await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId } }), this.db.vm.update({ where: { id: vmId }, data: { state: 'failed' } })]).catch(() => {});
-        void this.hostJobs.call(t.hostId, 'vm.destroy', { vmId }).catch(() => {});
+        await this.db.$transaction(async (tx) => {
+          await tx.networkAddress.deleteMany({ where: { vmId } });
+          await vmStates.write(tx, vmId, 'failed');
+        }).catch(() => {});
+        void destroyAfterTimeout(this.db, this.hostJobs, this.log, t.hostId, vmId);
       } else {
         await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId } }), this.db.vm.delete({ where: { id: vmId } })]).catch(() => {});
       }

@@ -36,6 +36,11 @@ describe('configuration', () => {
     expect(configError({ FORKD_NETWORK: 'bridge' })).toMatchObject({ field: 'FORKD_NETWORK' });
     expect(configError({ FORKD_HOST_ID: 'Bad Host!' })).toMatchObject({ field: 'FORKD_HOST_ID' });
     expect(configError({ FORKD_JOB_TIMEOUT_MS: 'soon' })).toMatchObject({ field: 'FORKD_JOB_TIMEOUT_MS' });
+    expect(configError({ FORKD_RECONCILE_INTERVAL_MS: '-1' })).toMatchObject({ field: 'FORKD_RECONCILE_INTERVAL_MS' });
+    expect(configError({ FORKD_RECONCILE_ORPHAN_GRACE_MS: 'later' })).toMatchObject({ field: 'FORKD_RECONCILE_ORPHAN_GRACE_MS' });
+    // Positive control: defaults, and 0 (only at start / no grace) is allowed.
+    expect(loadConfig({})).toMatchObject({ reconcileIntervalMs: 30_000, orphanGraceMs: 120_000 });
+    expect(loadConfig({ FORKD_RECONCILE_INTERVAL_MS: '0', FORKD_RECONCILE_ORPHAN_GRACE_MS: '0' })).toMatchObject({ reconcileIntervalMs: 0, orphanGraceMs: 0 });
   });
 
   it('has image ceilings with defaults, each settable and refused out of range by name', () => {

@@ -39,6 +39,10 @@ export interface ForkdConfig {
   ksm: 'on' | 'leave';
   imageLimits: ImageLimits;
   stopTimeoutSec: number;
+  /** API: how often the reconciler compares hosts with the database (0: only at start). */
+  reconcileIntervalMs: number;
+  /** API: how long a VM may run on a host without a live row before the reconciler destroys it. */
+  orphanGraceMs: number;
 }
 
 /**
@@ -94,6 +98,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_LAYER_MAX_FILES', default: String(DEFAULT_LAYER_MAX_FILES), meaning: 'Most tar entries (files, directories, links, whiteouts) in one image layer; counted while the layer streams in at import, ERR_IMAGE_TOO_LARGE past it.' },
   { name: 'FORKD_IMAGE_MAX_LAYERS', default: String(DEFAULT_IMAGE_MAX_LAYERS), meaning: `Most layers in one image, 1 to ${IMAGE_MAX_LAYERS_CEILING} (the guest mounts all layers in one overlay whose options must fit a page); ERR_IMAGE_TOO_LARGE past it.` },
   { name: 'FORKD_STOP_TIMEOUT_SEC', default: '50', meaning: 'How long a stop (SIGTERM, Ctrl-C) may take after the warm-pool shells are destroyed (draining jobs, closing queues) before `forkd up`/`forkd hostd` exits anyway with status 1, naming the step it left. Below systemd\'s TimeoutStopSec (60 in ops/systemd). Running VMs are kept either way.' },
+  { name: 'FORKD_RECONCILE_INTERVAL_MS', default: '30000', meaning: 'API: how often each up host\'s VMs (`vm.list`) are compared with the database; VMs lost behind forkd\'s back are marked `lost` (quota, placement weight and address released), VMs a host runs without a live row are destroyed. It also runs once at API start. 0: only at start.' },
+  { name: 'FORKD_RECONCILE_ORPHAN_GRACE_MS', default: '120000', meaning: 'API: how long a VM may run on a host with no live row (a create in flight, a row being removed) before the reconciler destroys it.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -132,6 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(stopTimeoutSec) || stopTimeoutSec < 1) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_STOP_TIMEOUT_SEC must be an integer ≥ 1', { field: 'FORKD_STOP_TIMEOUT_SEC' });
   }
+  const reconcileIntervalMs = nonNegativeInt('FORKD_RECONCILE_INTERVAL_MS', env.FORKD_RECONCILE_INTERVAL_MS, 30_000);
+  const orphanGraceMs = nonNegativeInt('FORKD_RECONCILE_ORPHAN_GRACE_MS', env.FORKD_RECONCILE_ORPHAN_GRACE_MS, 120_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -156,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
       maxLayers: positiveInt(env, 'FORKD_IMAGE_MAX_LAYERS', DEFAULT_IMAGE_MAX_LAYERS, IMAGE_MAX_LAYERS_CEILING),
     },
     stopTimeoutSec,
+    reconcileIntervalMs,
+    orphanGraceMs,
   };
 }
 
@@ -167,6 +177,13 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max
   if (!Number.isSafeInteger(n) || n < 1 || n > max) {
     throw new ForkdError('ERR_CONFIG', `${name} must be a whole number from 1 to ${max} (got ${JSON.stringify(raw)})`, { field: name });
   }
+  return n;
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ForkdError('ERR_CONFIG', `${name} must be an integer ≥ 0 (milliseconds)`, { field: name });
   return n;
 }
 

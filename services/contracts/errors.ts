@@ -15,6 +15,7 @@ export const ERRORS = {
   ERR_FORBIDDEN: { status: 403, retryable: false, summary: 'The key is valid but may not do this (for example a tenant key on an admin route).' },
   ERR_NOT_FOUND: { status: 404, retryable: false, summary: 'The resource does not exist or belongs to another tenant.' },
   ERR_CONFLICT: { status: 409, retryable: false, summary: 'The resource is in a state that forbids this (for example a template still in use).' },
+  ERR_ILLEGAL_TRANSITION: { status: 409, retryable: false, summary: 'A resource cannot move from its current state to the one asked (services/contracts/lifecycle/); `detail` has resource, from and to.' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The upload is larger than the configured limit.' },
   ERR_IMAGE_TOO_LARGE: { status: 413, retryable: false, summary: 'An uploaded image unpacks past a ceiling (unpacked bytes, files in a layer, layers); `detail` has the variable (`limit`), its value (`max`) and the layer; nothing was stored.' },
   ERR_IMAGE_INVALID: { status: 422, retryable: false, summary: 'An uploaded image is corrupt, truncated or not a docker-save/OCI archive.' },

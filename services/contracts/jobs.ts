@@ -3,6 +3,7 @@
 // import this file and nothing else of each other.
 import type { Accel } from './config.js';
 import type { ErrorBody } from './errors.js';
+import type { HostContainerState, HostTemplateState, HostVmState } from './lifecycle/index.js';
 
 /** One BullMQ queue per host. BullMQ reserves ':' in queue names, so '-' it is. */
 export function hostQueueName(hostId: string): string {
@@ -146,7 +147,7 @@ export interface TemplateFacts {
 export interface TemplateStatus {
   templateId: string;
   /** 'ready', or why not: 'missing' (no files on this host), 'stale' (host changed), 'corrupt'. */
-  state: 'ready' | 'missing' | 'stale' | 'corrupt';
+  state: HostTemplateState;
   reason: string | null;
   pool: PoolStatus;
 }
@@ -161,7 +162,7 @@ export interface VmFacts {
 }
 
 export interface ContainerStatus {
-  state: 'created' | 'running' | 'exited';
+  state: HostContainerState;
   exitCode: number | null;
   oomKilled: boolean;
   startedAt: string | null;
@@ -208,8 +209,12 @@ export interface JobSpecs {
   'vm.fork': { input: { vmId: string; templateId: string; usePool: boolean; network?: NetworkAttachment }; output: VmFacts };
   /** Removes the network's namespace, bridge and uplink from this host (the API refuses while VMs use it). Idempotent. */
   'network.remove': { input: { networkId: string }; output: { removed: boolean } };
-  /** The VMs this host runs, for reconciliation with the database. */
-  'vm.list': { input: Record<string, never>; output: { vms: Array<{ vmId: string; domainName: string; running: boolean }> } };
+  /**
+   * The VMs this host runs, for reconciliation with the database: those in
+   * hostd's own records that reached `running` (a create in flight is not
+   * listed). `running`: libvirt still runs the domain.
+   */
+  'vm.list': { input: Record<string, never>; output: { vms: Array<{ vmId: string; domainName: string; running: boolean; state: HostVmState }> } };
 }
 
 export type JobName = keyof JobSpecs;

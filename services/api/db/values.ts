@@ -1,7 +1,12 @@
 // The allowed values of the schema's String "enum" fields (SQLite has no
 // enums). schema.prisma documents each list above its field; values.test.ts
-// keeps the two in step. Transitions between states are the owning service's
-// business (one place per lifecycle), not the database's.
+// keeps the two in step. Lifecycle states and their legal transitions live in
+// services/contracts/lifecycle/ (one module per resource); this file only says
+// which schema field each list constrains.
+import { CONTAINER_STATES, OPERATION_STATES, TEMPLATE_STATES, VM_STATES } from '../../contracts/lifecycle/index.js';
+
+export { CONTAINER_STATES, OPERATION_STATES, TEMPLATE_STATES, VM_STATES };
+export type { ContainerState, OperationState, TemplateState, VmState } from '../../contracts/lifecycle/index.js';
 
 export const API_KEY_ROLES = ['admin', 'tenant'] as const;
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
@@ -12,20 +17,8 @@ export type AccelKind = (typeof ACCELS)[number];
 export const HOST_STATES = ['up', 'down', 'draining'] as const;
 export type HostState = (typeof HOST_STATES)[number];
 
-export const TEMPLATE_STATES = ['building', 'ready', 'stale', 'failed'] as const;
-export type TemplateState = (typeof TEMPLATE_STATES)[number];
-
-export const VM_STATES = ['creating', 'running', 'paused', 'stopping', 'gone', 'failed'] as const;
-export type VmState = (typeof VM_STATES)[number];
-
 export const VM_BOOT_MODES = ['cold', 'fork', 'pool'] as const;
 export type VmBootMode = (typeof VM_BOOT_MODES)[number];
-
-export const CONTAINER_STATES = ['created', 'running', 'exited', 'failed'] as const;
-export type ContainerState = (typeof CONTAINER_STATES)[number];
-
-export const OPERATION_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
-export type OperationState = (typeof OPERATION_STATES)[number];
 
 /** Which schema field each list constrains: `Model.field`. */
 export const STRING_ENUMS: Readonly<Record<string, readonly string[]>> = {

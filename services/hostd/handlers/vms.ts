@@ -13,6 +13,6 @@ export function vmDestroyHandler(deps: Pick<ContainerDeps, 'vms' | 'ports'>) {
 export function vmListHandler(deps: Pick<ContainerDeps, 'vms'>) {
   return async (): Promise<JobOutput<'vm.list'>> => {
     const vms = await deps.vms.list();
-    return { vms: vms.filter((v) => v.state === 'running').map(({ vmId, domainName, running }) => ({ vmId, domainName, running })) };
+    return { vms: vms.filter((v) => v.state === 'running').map(({ vmId, domainName, running, state }) => ({ vmId, domainName, running, state })) };
   };
 }

@@ -17,6 +17,7 @@ import type { Connection } from '../../../native/libvirt/index.js';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { PoolStatus, TemplateBuildInput, TemplateFacts, TemplateStatus } from '../../contracts/jobs.js';
+import { hostTemplateLifecycle, type HostTemplateRecordState } from '../../contracts/lifecycle/index.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import { AgentClient } from '../agent/agent-client.js';
 import { createForkPool, type ForkPool } from '../fork/fork-pool.js';
@@ -36,15 +37,8 @@ import {
   type TemplateDirs, type TemplateRecord,
 } from './template-store.js';
 
-export type TemplateState = 'building' | 'ready' | 'stale' | 'corrupt';
-
-const TRANSITIONS: Record<TemplateState, readonly TemplateState[]> = {
-  building: ['ready'],
-  ready: ['stale', 'corrupt'],
-  // The host or the files may be put back; a check that passes again makes it usable.
-  stale: ['building', 'ready', 'corrupt'],
-  corrupt: ['building', 'ready', 'stale'],
-};
+/** hostd's record of a template's files; the table of legal moves lives in contracts. */
+export type TemplateState = HostTemplateRecordState;
 
 interface Entry {
   id: string;
@@ -406,10 +400,7 @@ export class TemplateRegistry {
   }
 
   private move(entry: Entry, to: TemplateState): void {
-    if (!TRANSITIONS[entry.state].includes(to)) {
-      throw new ForkdError('ERR_INTERNAL', `template ${entry.id} cannot go from ${entry.state} to ${to}`);
-    }
-    entry.state = to;
+    entry.state = hostTemplateLifecycle.transition(entry.state, to, entry.id);
   }
 
   private startPool(entry: Entry, size: number): void {

@@ -18,6 +18,7 @@ import { CleanupStack } from '../../contracts/cleanup-stack.js';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { BootMode } from '../../contracts/jobs.js';
+import { hostVmLifecycle, type HostVmState } from '../../contracts/lifecycle/index.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import { AgentClient } from '../agent/agent-client.js';
 import { createOverlay } from '../fork/disk-overlay.js';
@@ -30,14 +31,8 @@ import { identityParams } from './guest-identity.js';
 import { buildDomainXml, domainTypeFor, FORKD_XMLNS, type NetworkSpec } from './domain-xml.js';
 import { assertVmId, domainNameOf, parseDomainMetadata, POOL_DOMAIN_PREFIX, readVmRecord, VM_DOMAIN_PREFIX, vmPaths, writeVmRecord, type VmPaths, type VmRecord } from './vm-record.js';
 
-export type VmState = 'creating' | 'running' | 'stopping' | 'gone';
-
-const TRANSITIONS: Record<VmState, readonly VmState[]> = {
-  creating: ['running', 'gone'],
-  running: ['stopping'],
-  stopping: ['gone'],
-  gone: [],
-};
+/** hostd's record of a VM; the table of legal moves lives with the database's in contracts. */
+export type VmState = HostVmState;
 
 /** What a cold VM boots: the guest image's kernel, initramfs, cmdline and root disk (the overlay's backing file). */
 export interface GuestBoot {
@@ -100,10 +95,7 @@ export class ManagedVm {
   ) {}
 
   to(next: VmState): void {
-    if (!TRANSITIONS[this.state].includes(next)) {
-      throw new ForkdError('ERR_CONFLICT', `VM ${this.vmId} cannot go from ${this.state} to ${next}`, { detail: { vmId: this.vmId, state: this.state } });
-    }
-    this.state = next;
+    this.state = hostVmLifecycle.transition(this.state, next, this.vmId);
   }
 }
 
