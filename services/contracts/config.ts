@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ForkdError } from './errors.js';
+import { parseSecretKey } from './secrets/key.js';
 
 /** The repository (or installed package) root: the nearest folder above with forkd's package.json. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -37,6 +38,8 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  /** FORKD_SECRET_KEY, parsed; undefined: the key file in the data directory (see secrets/key.ts). */
+  secretKey: Buffer | undefined;
 }
 
 export interface ConfigVariable {
@@ -59,6 +62,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_SECRET_KEY', default: '(contents of `var/secret.key`, made on first start)', meaning: 'The key (32 bytes, base64: `openssl rand -base64 32`) that seals container env in job payloads and the database. Unset: the API and hostd share `var/secret.key` (0600), which works when both run on this machine; set the same value on every API and hostd when they run on different machines. See docs/secrets.md.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -111,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    secretKey: env.FORKD_SECRET_KEY ? parseSecretKey(env.FORKD_SECRET_KEY) : undefined,
   };
 }
 
@@ -126,6 +131,7 @@ function networkMode(raw: string | undefined): NetworkMode {
 export function dataPaths(dataDir: string) {
   return {
     adminKey: join(dataDir, 'admin.key'),
+    secretKey: join(dataDir, 'secret.key'),
     redisSocket: join(dataDir, 'redis.sock'),
     redisDir: join(dataDir, 'redis'),
     sqlite: join(dataDir, 'forkd.db'),
