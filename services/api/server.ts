@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { loadSecretKey } from '../contracts/secrets/index.js';
 import { installAuth } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -53,7 +54,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs);
+  // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
+  const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });

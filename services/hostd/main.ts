@@ -10,6 +10,7 @@ import { CleanupStack } from '../contracts/cleanup-stack.js';
 import { ForkdError } from '../contracts/errors.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import { connectRedis } from '../contracts/redis.js';
+import { loadSecretKey } from '../contracts/secrets/index.js';
 import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
@@ -131,11 +132,13 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('warm pools', () => templates.close());
     await templates.load();
 
+    // The same key as the API's: FORKD_SECRET_KEY, else the data directory's secret.key (made by whichever starts first).
+    const secretKey = await loadSecretKey({ keyFile: dataPaths(config.dataDir).secretKey, configured: config.secretKey });
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerHandlers({ vms, ports, redis, log, secretKey, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
     };
