@@ -51,11 +51,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const tenancy = new Tenancy(deps.db);
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
-  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
-  const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
   const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey);
+  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey);
 
   await app.register(healthRoutes);

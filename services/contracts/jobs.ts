@@ -128,7 +128,8 @@ export interface TemplateBuildInput {
   /** Warm clone shells to keep waiting in `-incoming defer`. */
   poolSize: number;
   /** An app template: these containers are created and started before the snapshot, so forks start with them running. */
-  containers: Array<{ containerId: string; spec: ContainerSpec }>;
+  /** env sealed for appContainerSubject(templateId, containerId) (secrets/env.ts). */
+  containers: Array<{ containerId: string; spec: SealedContainerSpec }>;
 }
 
 export interface PoolStatus {

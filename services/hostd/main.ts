@@ -125,15 +125,15 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const sweptTaps = await taps.sweep(vms.liveTaps());
     const sweptNetns = await nets.sweep();
     if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
+    // The same key as the API's: FORKD_SECRET_KEY, else the data directory's secret.key (made by whichever starts first).
+    const secretKey = await loadSecretKey({ keyFile: dataPaths(config.dataDir).secretKey, configured: config.secretKey });
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     const templates = new TemplateRegistry({
-      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, secretKey, log: log.child({ part: 'templates' }),
     });
     cleanup.push('warm pools', () => templates.close());
     await templates.load();
 
-    // The same key as the API's: FORKD_SECRET_KEY, else the data directory's secret.key (made by whichever starts first).
-    const secretKey = await loadSecretKey({ keyFile: dataPaths(config.dataDir).secretKey, configured: config.secretKey });
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {

@@ -13,6 +13,12 @@ function context(containerId: string): string {
   return `container-env:${containerId}`;
 }
 
+/** An app template's containers are named `app-0`… in every template: their env is bound to the template too. */
+export function appContainerSubject(templateId: string, containerId: string): string {
+  return `${templateId}/${containerId}`;
+}
+
+/** `containerId`: the container's id, or appContainerSubject() for an app template's container. */
 export function sealEnv(key: Buffer, containerId: string, env: readonly string[]): SealedEnv {
   return seal(key, JSON.stringify(env), context(containerId)) as SealedEnv;
 }
