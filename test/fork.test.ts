@@ -26,7 +26,7 @@ import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { templateDirs } from '../services/hostd/templates/template-store.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
 import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
-import { startStack, type Stack } from './harness.js';
+import { sealedEnvFor, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let hostd: RunningHostd | undefined;
@@ -160,7 +160,7 @@ describe('a busybox template', () => {
     const t0 = Date.now();
     const created = await call('container.create', {
       tenantId: 't1', vmId: id, containerId: `c${process.pid}`, boot: 'fork', templateId: TID,
-      vm: { vcpus: 1, memoryMib: 256 }, image, spec, ports: [],
+      vm: { vcpus: 1, memoryMib: 256 }, image, spec: { ...spec, env: await sealedEnvFor(stack, `c${process.pid}`, spec.env) }, ports: [],
     });
     const createdMs = Date.now() - t0;
     expect(['fork', 'pool']).toContain(created.vm.boot);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT, dataPaths, loadConfig, type ForkdConfig } from '../services/contracts/config.js';
 import { createLogger } from '../services/contracts/logger.js';
+import { loadSecretKey, sealEnv, type SealedEnv } from '../services/contracts/secrets/index.js';
 import { PrivateRedis } from '../services/cli/private-redis.js';
 import { releaseDataDirNetworking } from '../services/hostd/network/release.js';
 
@@ -89,6 +90,16 @@ export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; 
     for (const s of stops) await s().catch(() => {});
     throw err;
   }
+}
+
+/** The stack's env-sealing key (its FORKD_SECRET_KEY, else the data directory's secret.key its hostd made). */
+export function stackSecretKey(stack: Pick<Stack, 'config'>): Promise<Buffer> {
+  return loadSecretKey({ keyFile: dataPaths(stack.config.dataDir).secretKey, configured: stack.config.secretKey });
+}
+
+/** `env` sealed as the API seals it, for tests that put container.create or container.exec jobs on a queue themselves. */
+export async function sealedEnvFor(stack: Pick<Stack, 'config'>, containerId: string, env: string[]): Promise<SealedEnv> {
+  return sealEnv(await stackSecretKey(stack), containerId, env);
 }
 
 export interface CliResult {

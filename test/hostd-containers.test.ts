@@ -21,7 +21,7 @@ import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
 import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
-import { startStack, type Stack } from './harness.js';
+import { sealedEnvFor, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let hostd: RunningHostd | undefined;
@@ -260,7 +260,7 @@ describe('a long-running container', () => {
       const before = await ourDomains();
       const input: ContainerCreateInput = {
         tenantId: 't', vmId: c.vm.id, containerId: c.id, boot: 'cold', vm: { vcpus: 1, memoryMib: 256 }, image,
-        spec: { command: ['sh', '-c', serve], env: [], limits: {} }, ports: [{ containerPort: 8080 }],
+        spec: { command: ['sh', '-c', serve], env: await sealedEnvFor(stack, c.id, []), limits: {} }, ports: [{ containerPort: 8080 }],
       };
       const t0 = Date.now();
       const again = await jobs.call(host(), 'container.create', input);

@@ -25,7 +25,7 @@ import { connectRedis } from '../services/contracts/redis.js';
 import { ip } from '../services/hostd/network/commands.js';
 import { netnsName, uplinkName } from '../services/hostd/network/names.js';
 import { startHostd, type RunningHostd } from '../services/hostd/main.js';
-import { startStack, type Stack } from './harness.js';
+import { sealedEnvFor, startStack, type Stack } from './harness.js';
 
 const log = createLogger('warn', { svc: 'test-net' });
 let stack: Stack;
@@ -64,7 +64,7 @@ async function createGuest(key: 'A' | 'B' | 'C' | 'D', boot: 'cold' | 'fork', ne
   const containerId = `ntc${key.toLowerCase()}${uid}`;
   const input: ContainerCreateInput = {
     tenantId: network.tenantId, vmId, containerId, boot, vm: { vcpus: 1, memoryMib: 256 }, image,
-    spec: { command: serve(key), env: [], limits: {} }, ports: [], network,
+    spec: { command: serve(key), env: await sealedEnvFor(stack, containerId, []), limits: {} }, ports: [], network,
     ...(boot === 'fork' ? { templateId: TID } : {}),
   };
   const out = await jobs.call(host(), 'container.create', input, { timeoutMs: 300_000 });

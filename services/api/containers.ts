@@ -4,6 +4,7 @@
 // behind.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
+import { readStoredEnv, redactEnv, sealEnv, type SealedEnv } from '../contracts/secrets/index.js';
 import type { BootMode, ContainerStatus, PortRequest, PublishedPort } from '../contracts/jobs.js';
 import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
@@ -40,6 +41,8 @@ export interface ContainerView {
   name: string;
   image: string;
   command: string[];
+  /** `KEY=<redacted>` unless the view was asked for with showEnv. */
+  env: string[];
   state: string;
   exitCode: number | null;
   oomKilled: boolean;
@@ -67,8 +70,20 @@ export class Containers {
     private readonly hostJobs: HostJobs,
     private readonly templates: Templates,
     private readonly jobTimeoutMs: number,
+    /** Seals env in job payloads and rows (see docs/secrets.md). */
+    private readonly secretKey: Buffer,
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
   ) {}
+
+  /** `env` sealed for this container: what job payloads and the database carry instead of values. */
+  sealEnv(containerId: string, env: readonly string[]): SealedEnv {
+    return sealEnv(this.secretKey, containerId, env);
+  }
+
+  /** The one way to read a row's env column (sealed, or plain in rows from before sealing). */
+  storedEnv(row: { id: string; env: unknown }): string[] {
+    return readStoredEnv(this.secretKey, row.id, row.env);
+  }
 
   async row(tenantId: string, idOrName: string) {
     const row = await this.db.container.findFirst({
@@ -79,12 +94,14 @@ export class Containers {
     return row;
   }
 
-  view(row: Row, timings?: Record<string, number>): ContainerView {
+  view(row: Row, timings?: Record<string, number>, opts: { showEnv?: boolean } = {}): ContainerView {
+    const env = this.storedEnv(row);
     return {
       id: row.id,
       name: row.name,
       image: row.image.digest,
       command: row.command as string[],
+      env: opts.showEnv ? env : redactEnv(env),
       state: row.state,
       exitCode: row.exitCode,
       oomKilled: row.oomKilled,
@@ -117,6 +134,7 @@ export class Containers {
 
     const vmId = randomUUID();
     const containerId = randomUUID();
+    const sealedEnv = this.sealEnv(containerId, env);
     const name = body.name ?? `c-${containerId.slice(0, 8)}`;
     if (await this.db.container.findUnique({ where: { tenantId_name: { tenantId, name } } })) {
       throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(name)} exists`, { field: 'name' });
@@ -136,7 +154,7 @@ export class Containers {
     const { operation, address } = await withAddressRetry(() => this.db.$transaction(async (tx) => {
       await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: templateId ?? null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
-        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env, workdir: body.workingDir ?? config.WorkingDir ?? null },
+        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null },
       });
       const address = await this.addresses.allocate(tx, network, vmId, host.hostId);
       const operation = await tx.operation.create({ data: { tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, state: 'running', startedAt: new Date() } });
@@ -149,7 +167,7 @@ export class Containers {
         tenantId, vmId, containerId, boot, vm,
         image: await this.images.forJob(image),
         spec: {
-          command, env,
+          command, env: sealedEnv,
           ...(body.workingDir ?? config.WorkingDir ? { workingDir: body.workingDir ?? config.WorkingDir } : {}),
           ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
           limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
@@ -229,8 +247,9 @@ export class Containers {
     return { ...row, ...statusData(status), state } as Row;
   }
 
-  async get(tenantId: string, id: string): Promise<ContainerView> {
-    return this.view(await this.refresh(await this.row(tenantId, id)));
+  /** showEnv: env values in the clear (rows are the caller's tenant's only, so only the owner sees them). */
+  async get(tenantId: string, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
+    return this.view(await this.refresh(await this.row(tenantId, id)), undefined, opts);
   }
 
   /** Waits for exit, up to `timeoutMs` (the answer then still says `running`). */

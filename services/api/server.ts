@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { loadSecretKey } from '../contracts/secrets/index.js';
 import { installAuth } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -54,11 +55,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const tenancy = new Tenancy(deps.db);
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
+  // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
+  const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey);
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, warn);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, warn);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });

@@ -2,8 +2,9 @@
 // host on request or on a container's first fork, refused for deletion while
 // VMs use it. The files live on the host; the row records where and what.
 import { ForkdError } from '../contracts/errors.js';
-import type { ContainerSpec, PoolStatus, TemplateFacts } from '../contracts/jobs.js';
+import type { ContainerSpec, PoolStatus, SealedContainerSpec, TemplateFacts } from '../contracts/jobs.js';
 import { templateStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
+import { appContainerSubject, sealEnv } from '../contracts/secrets/index.js';
 import type { PrismaClient } from './db/client.js';
 import { templateStates } from './lifecycle/state-writes.js';
 import { isUniqueViolation } from './db/errors.js';
@@ -52,6 +53,8 @@ export class Templates {
     private readonly placement: Placement,
     private readonly hostJobs: HostJobs,
     private readonly defaultPoolSize: number,
+    /** Seals app containers' env in the template.build job (docs/secrets.md). */
+    private readonly secretKey: Buffer,
   ) {}
 
   async view(row: Row, pool: PoolStatus | null = null): Promise<TemplateView> {
@@ -103,14 +106,15 @@ export class Templates {
       include: { image: true },
     });
     const config = (image?.config ?? {}) as { Env?: string[]; WorkingDir?: string };
-    const containers = (body.containers ?? []).map((c, i) => ({
-      containerId: `app-${i}`,
-      spec: { command: c.command, env: [...(config.Env ?? []), ...(c.env ?? [])], ...(c.workingDir ?? config.WorkingDir ? { workingDir: c.workingDir ?? config.WorkingDir } : {}), limits: {} } satisfies ContainerSpec,
-    }));
+    const containers = (body.containers ?? []).map((c, i) => {
+      const containerId = `app-${i}`;
+      const spec = { command: c.command, env: [...(config.Env ?? []), ...(c.env ?? [])], ...(c.workingDir ?? config.WorkingDir ? { workingDir: c.workingDir ?? config.WorkingDir } : {}), limits: {} } satisfies ContainerSpec;
+      return { containerId, spec: { ...spec, env: sealEnv(this.secretKey, appContainerSubject(row.id, containerId), spec.env) } };
+    });
     return this.build(row, image ? await this.images.forJob(image) : null, containers);
   }
 
-  private async build(row: Row, image: Awaited<ReturnType<Images['forJob']>> | null, containers: Array<{ containerId: string; spec: ContainerSpec }>): Promise<TemplateView> {
+  private async build(row: Row, image: Awaited<ReturnType<Images['forJob']>> | null, containers: Array<{ containerId: string; spec: SealedContainerSpec }>): Promise<TemplateView> {
     try {
       const facts: TemplateFacts = await this.hostJobs.call(row.hostId, 'template.build', {
         templateId: row.id, image, vcpus: row.vcpus, memoryMib: row.memoryMib, poolSize: row.poolSize, containers,

@@ -81,6 +81,16 @@ describe('configuration', () => {
     expect(() => parseRedisUrl('nonsense')).toThrow(/REDIS_URL/);
   });
 
+  it('takes FORKD_SECRET_KEY as 32 bytes of base64, unset by default, and names it when malformed', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({}).secretKey).toBeUndefined();
+    expect(loadConfig({ FORKD_SECRET_KEY: key.toString('base64') }).secretKey).toEqual(key);
+    const err = configError({ FORKD_SECRET_KEY: Buffer.alloc(16, 7).toString('base64') });
+    expect(err.code).toBe('ERR_CONFIG');
+    expect(err.field).toBe('FORKD_SECRET_KEY');
+    expect(err.message).not.toContain(Buffer.alloc(16, 7).toString('base64')); // a near-miss key is still a secret
+  });
+
   it('documents every variable in the README', () => {
     const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
     for (const v of CONFIG_VARIABLES) expect(readme, v.name).toContain(`\`${v.name}\``);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ForkdError } from './errors.js';
+import { parseSecretKey } from './secrets/key.js';
 
 /** The repository (or installed package) root: the nearest folder above with forkd's package.json. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -43,6 +44,8 @@ export interface ForkdConfig {
   reconcileIntervalMs: number;
   /** API: how long a VM may run on a host without a live row before the reconciler destroys it. */
   orphanGraceMs: number;
+  /** FORKD_SECRET_KEY, parsed; undefined: the key file in the data directory (see secrets/key.ts). */
+  secretKey: Buffer | undefined;
 }
 
 /**
@@ -100,6 +103,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_STOP_TIMEOUT_SEC', default: '50', meaning: 'How long a stop (SIGTERM, Ctrl-C) may take after the warm-pool shells are destroyed (draining jobs, closing queues) before `forkd up`/`forkd hostd` exits anyway with status 1, naming the step it left. Below systemd\'s TimeoutStopSec (60 in ops/systemd). Running VMs are kept either way.' },
   { name: 'FORKD_RECONCILE_INTERVAL_MS', default: '30000', meaning: 'API: how often each up host\'s VMs (`vm.list`) are compared with the database; VMs lost behind forkd\'s back are marked `lost` (quota, placement weight and address released), VMs a host runs without a live row are destroyed. It also runs once at API start. 0: only at start.' },
   { name: 'FORKD_RECONCILE_ORPHAN_GRACE_MS', default: '120000', meaning: 'API: how long a VM may run on a host with no live row (a create in flight, a row being removed) before the reconciler destroys it.' },
+  { name: 'FORKD_SECRET_KEY', default: '(contents of `var/secret.key`, made on first start)', meaning: 'The key (32 bytes, base64: `openssl rand -base64 32`) that seals container env in job payloads and the database. Unset: the API and hostd share `var/secret.key` (0600), which works when both run on this machine; set the same value on every API and hostd when they run on different machines. See docs/secrets.md.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     stopTimeoutSec,
     reconcileIntervalMs,
     orphanGraceMs,
+    secretKey: env.FORKD_SECRET_KEY ? parseSecretKey(env.FORKD_SECRET_KEY) : undefined,
   };
 }
 
@@ -199,6 +204,7 @@ function networkMode(raw: string | undefined): NetworkMode {
 export function dataPaths(dataDir: string) {
   return {
     adminKey: join(dataDir, 'admin.key'),
+    secretKey: join(dataDir, 'secret.key'),
     redisSocket: join(dataDir, 'redis.sock'),
     redisDir: join(dataDir, 'redis'),
     sqlite: join(dataDir, 'forkd.db'),

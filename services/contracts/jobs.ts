@@ -4,6 +4,7 @@
 import type { Accel } from './config.js';
 import type { ErrorBody } from './errors.js';
 import type { HostContainerState, HostTemplateState, HostVmState } from './lifecycle/index.js';
+import type { SealedEnv } from './secrets/env.js';
 
 /** One BullMQ queue per host. BullMQ reserves ':' in queue names, so '-' it is. */
 export function hostQueueName(hostId: string): string {
@@ -57,6 +58,9 @@ export interface ContainerSpec {
   limits: { memoryMib?: number; cpus?: number; pids?: number };
 }
 
+/** A ContainerSpec as job payloads carry it: env sealed (hostd opens it just before the agent call). */
+export type SealedContainerSpec = Omit<ContainerSpec, 'env'> & { env: SealedEnv };
+
 /**
  * A VM's place on one tenant network. The API owns networks and their
  * addresses (IPAM in the database); hostd owns how a network exists on its
@@ -106,7 +110,8 @@ export interface ContainerCreateInput {
   boot: BootMode;
   vm: { vcpus: number; memoryMib: number };
   image: JobImage;
-  spec: ContainerSpec;
+  /** env sealed for this containerId (secrets/env.ts): job data sits in Redis for up to a day, so values never travel in the clear. */
+  spec: SealedContainerSpec;
   /** Container ports to publish on the host (hostIp default 127.0.0.1; hostPort 0 or absent: pick one). A port taken: ERR_CONFLICT, field `ports`. */
   ports: PortRequest[];
   /** The tenant network the VM's NIC joins. Absent: the NIC stays detached (no network at all). */
@@ -124,7 +129,8 @@ export interface TemplateBuildInput {
   /** Warm clone shells to keep waiting in `-incoming defer`. */
   poolSize: number;
   /** An app template: these containers are created and started before the snapshot, so forks start with them running. */
-  containers: Array<{ containerId: string; spec: ContainerSpec }>;
+  /** env sealed for appContainerSubject(templateId, containerId) (secrets/env.ts). */
+  containers: Array<{ containerId: string; spec: SealedContainerSpec }>;
 }
 
 export interface PoolStatus {
@@ -194,7 +200,7 @@ export interface JobSpecs {
   /** Streams the log into the relay session `session` (see stream-relay.ts) until done or cancelled. */
   'container.logs': { input: ContainerRef & { session: string; follow: boolean; tail?: number }; output: { lines: number } };
   /** Runs a command in the container with stdio through relay session `session`. */
-  'container.exec': { input: ContainerRef & { session: string; command: string[]; env?: string[]; workingDir?: string; stdin: boolean }; output: { exitCode: number } };
+  'container.exec': { input: ContainerRef & { session: string; command: string[]; env?: SealedEnv; workingDir?: string; stdin: boolean }; output: { exitCode: number } };
   'container.stats': { input: ContainerRef; output: { memoryBytes: number; memoryLimitBytes: number | null; cpuUsec: number; pids: number } };
   /** Destroys the VM and its disk (and the container in it). Idempotent. */
   'vm.destroy': { input: { vmId: string }; output: { destroyed: boolean } };

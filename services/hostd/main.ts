@@ -10,6 +10,7 @@ import { CleanupStack } from '../contracts/cleanup-stack.js';
 import { ForkdError } from '../contracts/errors.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import { connectRedis } from '../contracts/redis.js';
+import { loadSecretKey } from '../contracts/secrets/index.js';
 import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
@@ -134,9 +135,11 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const sweptTaps = await taps.sweep(vms.liveTaps());
     const sweptNetns = await nets.sweep();
     if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
+    // The same key as the API's: FORKD_SECRET_KEY, else the data directory's secret.key (made by whichever starts first).
+    const secretKey = await loadSecretKey({ keyFile: dataPaths(config.dataDir).secretKey, configured: config.secretKey });
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     templates = new TemplateRegistry({
-      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, log: log.child({ part: 'templates' }),
+      conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, secretKey, log: log.child({ part: 'templates' }),
     });
     const registry = templates;
     cleanup.push('warm pools', () => registry.close());
@@ -148,7 +151,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerHandlers({ vms, ports, redis, log, secretKey, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
     };

@@ -20,6 +20,8 @@ const containerSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' }, name: { type: 'string' }, image: { type: 'string' }, command: { type: 'array', items: { type: 'string' } },
+    // `KEY=<redacted>` unless GET /v1/containers/:id?showEnv=true.
+    env: { type: 'array', items: { type: 'string' } },
     state: { type: 'string' }, exitCode: { type: ['integer', 'null'] }, oomKilled: { type: 'boolean' },
     createdAt: { type: 'string' }, startedAt: { type: ['string', 'null'] }, finishedAt: { type: ['string', 'null'] },
     ports: { type: 'array', items: { type: 'object', properties: { containerPort: { type: 'integer' }, hostAddress: { type: 'string' }, hostPort: { type: 'integer' } } } },
@@ -83,7 +85,12 @@ export const listContainersSchema = {
   response: { 200: { type: 'object', properties: { containers: { type: 'array', items: containerSchema } } } },
 } as const;
 
-export const getContainerSchema = { params: idParams, response: { 200: containerSchema } } as const;
+export const getContainerSchema = {
+  params: idParams,
+  // showEnv: env values in the clear; without it, names only (values are often secrets).
+  querystring: { type: 'object', additionalProperties: false, properties: { showEnv: { type: 'boolean' } } },
+  response: { 200: containerSchema },
+} as const;
 
 export const logsSchema = {
   params: idParams,
@@ -164,7 +171,9 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
     return { containers: await containers.list(await tenant(request), { all: request.query.all ?? false }) };
   });
 
-  app.get<Id>('/v1/containers/:id', { schema: getContainerSchema }, async (request) => containers.get(await tenant(request), request.params.id));
+  app.get<Id & { Querystring: { showEnv?: boolean } }>('/v1/containers/:id', { schema: getContainerSchema }, async (request) => {
+    return containers.get(await tenant(request), request.params.id, { showEnv: request.query.showEnv ?? false });
+  });
 
   app.post<Id & { Querystring: { timeoutSec?: number } }>('/v1/containers/:id/wait', { schema: waitSchema }, async (request) => {
     return containers.wait(await tenant(request), request.params.id, (request.query.timeoutSec ?? 3600) * 1000);
@@ -196,7 +205,7 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
     const { command, env, workingDir, stdin } = request.body;
     const relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
       vmId: row.vmId, containerId: row.id, session, command, stdin: stdin !== undefined,
-      ...(env ? { env } : {}), ...(workingDir ? { workingDir } : {}),
+      ...(env ? { env: containers.sealEnv(row.id, env) } : {}), ...(workingDir ? { workingDir } : {}),
     }, { timeoutMs: 24 * 3600_000 }));
     if (stdin !== undefined) {
       await relay.input.write('stdin', Buffer.from(stdin));
@@ -228,7 +237,7 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
     try {
       const row = await containers.running(await tenant(request), request.params.id);
       relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
-        vmId: row.vmId, containerId: row.id, session, command: request.query.cmd, stdin: true, ...(request.query.env ? { env: request.query.env } : {}),
+        vmId: row.vmId, containerId: row.id, session, command: request.query.cmd, stdin: true, ...(request.query.env ? { env: containers.sealEnv(row.id, request.query.env) } : {}),
       }, { timeoutMs: 24 * 3600_000 }));
       opened(relay);
       if (closed) return;

@@ -39,13 +39,15 @@ export const psCommand: Command = {
 
 export const inspectCommand: Command = {
   path: ['inspect'],
-  summary: 'Show a container as JSON',
-  usage: 'forkd inspect CONTAINER',
-  options: {},
+  summary: 'Show a container as JSON (env values redacted; --show-env prints them)',
+  usage: 'forkd inspect [--show-env] CONTAINER',
+  options: { 'show-env': { type: 'boolean' } },
   positionals: true,
-  async run({ positionals }) {
-    const [id] = needIds(positionals, 'forkd inspect CONTAINER');
-    printJson(await ApiClient.fromEnv().request<ContainerView>('GET', `/v1/containers/${enc(id!)}`));
+  async run({ values, positionals }) {
+    const [id] = needIds(positionals, 'forkd inspect [--show-env] CONTAINER');
+    // Env values are often secrets: the API redacts them unless asked, so a pasted inspect leaks names only.
+    const query = values['show-env'] ? '?showEnv=true' : '';
+    printJson(await ApiClient.fromEnv().request<ContainerView>('GET', `/v1/containers/${enc(id!)}${query}`));
     return 0;
   },
 };

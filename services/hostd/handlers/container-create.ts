@@ -6,6 +6,7 @@ import type { ContainerSummary, Params } from '../../contracts/agent-protocol/in
 import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
+import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
@@ -61,7 +62,7 @@ export function containerCreateHandler(deps: CreateDeps) {
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
         const tc = Date.now();
-        await agent.call('container.create', createParams(input, vm.record.hostname));
+        await agent.call('container.create', createParams(input, vm.record.hostname, deps.secretKey));
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
       }
@@ -108,7 +109,7 @@ async function publishOnce(deps: ContainerDeps, vm: ManagedVm, input: ContainerC
 }
 
 /** One container per VM: the container answers to the VM's hostname (`vm-<short id>`). */
-function createParams(input: ContainerCreateInput, hostname: string): Params<'container.create'> {
+function createParams(input: ContainerCreateInput, hostname: string, secretKey: Buffer): Params<'container.create'> {
   const { spec } = input;
   const l = spec.limits;
   const limits = {
@@ -123,7 +124,8 @@ function createParams(input: ContainerCreateInput, hostname: string): Params<'co
     image: input.image.id,
     command: spec.command,
     args: [],
-    env: spec.env,
+    // Opened here and nowhere else: the clear values live only in this call's params, never in a log or a record.
+    env: openEnv(secretKey, input.containerId, spec.env),
     ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     limits,

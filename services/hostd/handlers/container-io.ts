@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { ForkdError } from '../../contracts/errors.js';
 import type { JobInput, JobOutput } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
+import { openEnv } from '../../contracts/secrets/index.js';
 import { readFrames, RelayWriter, sessionKeys, type InKind, type OutKind } from '../../contracts/stream-relay.js';
 import type { JobContext } from '../job-handlers.js';
 import { FrameBatcher } from './frame-batcher.js';
@@ -53,7 +54,8 @@ export function containerExecHandler(deps: ContainerDeps) {
         {
           id: input.containerId,
           command: input.command,
-          ...(input.env ? { env: input.env } : {}),
+          // Opened just before the agent call: the job payload holds only the envelope.
+          ...(input.env ? { env: openEnv(deps.secretKey, input.containerId, input.env) } : {}),
           ...(input.workingDir ? { workingDir: input.workingDir } : {}),
           stdin: input.stdin,
         },

@@ -16,6 +16,8 @@ export interface ContainerDeps {
   /** For exec/log byte relays (stream-relay.ts); readers duplicate it. */
   redis: Redis;
   log: Logger;
+  /** Opens the env sealed in container.create and container.exec payloads (secrets/env.ts). */
+  secretKey: Buffer;
 }
 
 /** Runs an agent call; the agent's ERR_NOT_FOUND (container or image unknown) becomes forkd's. */

@@ -2,32 +2,35 @@
 // fork's image import finds every layer present) and, for an app template,
 // containers created and started (so forks start with them running).
 import type { Params } from '../../contracts/agent-protocol/index.js';
-import type { ContainerSpec, JobImage, TemplateBuildInput } from '../../contracts/jobs.js';
+import type { JobImage, SealedContainerSpec, TemplateBuildInput } from '../../contracts/jobs.js';
 import type { Logger } from '../../contracts/logger.js';
+import { appContainerSubject, openEnv } from '../../contracts/secrets/index.js';
 import type { AgentClient } from '../agent/agent-client.js';
 import { agentImageConfig } from '../handlers/guest.js';
 
-export async function prepareTemplate(agent: AgentClient, input: TemplateBuildInput, log: Logger): Promise<void> {
+export async function prepareTemplate(agent: AgentClient, input: TemplateBuildInput, log: Logger, secretKey: Buffer): Promise<void> {
   if (!input.image) return;
   const t0 = Date.now();
   const imported = await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
   log.info('template: image imported', { image: input.image.id, sent: imported.sent.length, ms: Date.now() - t0 });
   for (const c of input.containers) {
-    await agent.call('container.create', containerParams(c.containerId, input.image.id, c.spec));
+    // env opened just before the agent call: the job payload holds only the envelope.
+    const env = openEnv(secretKey, appContainerSubject(input.templateId, c.containerId), c.spec.env);
+    await agent.call('container.create', containerParams(c.containerId, input.image.id, c.spec, env));
     await agent.call('container.start', { id: c.containerId });
     log.info('template: container started', { container: c.containerId });
   }
 }
 
 /** Same mapping as container.create's: the resolved argv replaces the image's entrypoint and cmd. */
-function containerParams(id: string, imageId: string, spec: ContainerSpec): Params<'container.create'> {
+function containerParams(id: string, imageId: string, spec: SealedContainerSpec, env: string[]): Params<'container.create'> {
   const l = spec.limits;
   return {
     id,
     image: imageId,
     command: spec.command,
     args: [],
-    env: spec.env,
+    env,
     ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     limits: {

@@ -58,6 +58,8 @@ export interface TemplateRegistryOptions {
   guest: GuestImageRef;
   vms: VmManager;
   log: Logger;
+  /** Opens app containers' env, sealed in template.build jobs (secrets/env.ts). */
+  secretKey: Buffer;
   /** Host side of the templates' NIC (hostd: FORKD_NETWORK, as VmManager's); templates built with another are stale. Default none. */
   network?: NetworkSpec | null;
   /** Makes and removes the taps of template builds, pool shells and fresh forks (needed with `network`). */
@@ -168,7 +170,7 @@ export class TemplateRegistry {
         ...(this.opts.network ? { network: this.opts.network } : {}),
         ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
-        prepare: (agent) => prepareTemplate(agent, input, log),
+        prepare: (agent) => prepareTemplate(agent, input, log, this.opts.secretKey),
         readyTimeoutMs: tmo,
         onProgress: (step, fields) => {
           log.info(`template build: ${step}`, fields ?? {});
