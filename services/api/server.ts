@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
-import { installAuth } from './auth.js';
+import { decoratePrincipal, requireApiKey } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
@@ -24,7 +24,7 @@ import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
-import { Tenancy } from './tenancy.js';
+import { Tenancy } from './tenancy/tenancy.js';
 import { Vms } from './vms.js';
 
 export interface ApiDeps {
@@ -44,10 +44,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: 32 * 1024 * 1024,
   });
   installErrorHandler(app);
-  installAuth(app, new KeyStore(deps.db));
+  decoratePrincipal(app);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
-  const tenancy = new Tenancy(deps.db);
+  const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
@@ -55,12 +55,21 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs);
 
+  // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
-  await app.register(infoRoutes, { hostJobs: deps.hostJobs });
-  await app.register(tenantRoutes, { db: deps.db });
-  await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
-  await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
-  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
-  await app.register(networkRoutes, { networks, tenancy });
+
+  // Everything under /v1 lives in this one encapsulated plugin, whose onRequest
+  // hook authenticates every request to every route in it: a route is protected
+  // by where it is registered, not by what its URL looks like (auth.int.test.ts
+  // walks every registered route to prove it).
+  await app.register(async (v1) => {
+    requireApiKey(v1, new KeyStore(deps.db));
+    await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
+    await v1.register(tenantRoutes, { db: deps.db });
+    await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
+    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
+    await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
+    await v1.register(networkRoutes, { networks, tenancy });
+  });
   return app;
 }
