@@ -37,6 +37,14 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  /** Host ports a tenant key may publish (never below 1024 whatever this says); admin keys may use any. */
+  publishPortRange: PortRange;
+}
+
+/** An inclusive range of TCP ports. */
+export interface PortRange {
+  min: number;
+  max: number;
 }
 
 export interface ConfigVariable {
@@ -59,6 +67,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_PUBLISH_PORT_RANGE', default: '1024-65535', meaning: 'Host ports a tenant key may publish (`min-max`, inclusive). Ports below 1024 stay refused to tenant keys even if the range includes them; the admin key may publish any port. A request without `hostPort` (the host picks one) is always allowed.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -111,7 +120,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    publishPortRange: parsePortRange('FORKD_PUBLISH_PORT_RANGE', env.FORKD_PUBLISH_PORT_RANGE || '1024-65535'),
   };
+}
+
+/** `min-max` (inclusive, 1..65535, min ≤ max), or ERR_CONFIG naming the variable. */
+export function parsePortRange(name: string, value: string): PortRange {
+  const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(value);
+  const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(min >= 1 && max <= 65535 && min <= max)) {
+    throw new ForkdError('ERR_CONFIG', `${name} must be min-max with 1 ≤ min ≤ max ≤ 65535 (got ${JSON.stringify(value)})`, { field: name });
+  }
+  return { min, max };
 }
 
 /** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */

@@ -10,7 +10,7 @@ import { importImageArchiveAll } from '../../../images/containers/image-import.j
 import { parseRef } from '../../../images/containers/refs.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Images } from '../images.js';
-import type { Tenancy } from '../tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 
 export const IMAGE_UPLOAD_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/zstd', 'application/octet-stream'];
 
