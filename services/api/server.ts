@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { ForkdError } from '../contracts/errors.js';
 import { decoratePrincipal, requireApiKey } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -34,6 +35,23 @@ export interface ApiDeps {
   hostJobs: HostJobs;
 }
 
+/** Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin. */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+
+/** One registered route, as the onRoute hook saw it (auth.int.test.ts walks these). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  websocket: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route the server registered, collected by an onRoute hook on the root. */
+    readonly forkdRoutes: readonly RegisteredRoute[];
+  }
+}
+
 /** Largest image archive accepted by POST /v1/images. */
 export const MAX_IMAGE_UPLOAD_BYTES = 8 * 1024 ** 3;
 
@@ -45,6 +63,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   decoratePrincipal(app);
+  const routes: RegisteredRoute[] = [];
+  const authenticated = new Set<string>();
+  const key = (method: string, url: string) => `${method} ${url}`;
+  app.decorate('forkdRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: Boolean((r as { websocket?: boolean }).websocket) });
+  });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
@@ -64,6 +89,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // walks every registered route to prove it).
   await app.register(async (v1) => {
     requireApiKey(v1, new KeyStore(deps.db));
+    v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
     await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
     await v1.register(tenantRoutes, { db: deps.db });
     await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
@@ -71,5 +97,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
   });
+
+  // A route added outside the plugin above would answer without a key: refuse to start.
+  const exposed = routes.filter((r) => !PUBLIC_ROUTES.has(r.url) && !authenticated.has(key(r.method, r.url)));
+  if (exposed.length > 0) {
+    throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);
+  }
   return app;
 }
