@@ -26,8 +26,26 @@ const POOL = { target: 0, ready: 0, starting: 0 };
 /** Stands in for hostd: answers each job at once, and keeps what it was sent. */
 export class FakeHosts {
   calls: Array<{ hostId: string; name: string; input: any }> = [];
+  private hold: { n: number; arrived: number; release: () => void; released: Promise<void> } | undefined;
+
+  /**
+   * Holds each listHosts caller until `n` have arrived (at most 5 s): parallel
+   * container creates then all sit between their early checks and their
+   * inserts, which is where a quota check outside the transaction is raced.
+   */
+  holdListHosts(n: number): void {
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    setTimeout(release, 5_000).unref(); // a bound, not an assertion: a caller that never comes cannot hang the test
+    this.hold = { n, arrived: 0, release, released };
+  }
 
   async listHosts(): Promise<KnownHost[]> {
+    const hold = this.hold;
+    if (hold) {
+      if (++hold.arrived >= hold.n) { hold.release(); this.hold = undefined; }
+      await hold.released;
+    }
     const now = new Date().toISOString();
     return [{ hostId: TEST_HOST, hostname: TEST_HOST, pid: 1, startedAt: now, lastSeenAt: now, accel: 'tcg', draining: false, up: true }];
   }
