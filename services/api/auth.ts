@@ -1,5 +1,9 @@
-// Bearer-key authentication for everything under /v1. The key's hash is looked
-// up in the database; the resulting Principal rides on the request.
+// Bearer-key authentication as structure: server.ts registers every /v1 route
+// inside one encapsulated plugin and calls `requireApiKey` on it, so the hook
+// runs for every route of that plugin whatever the URL looked like before the
+// router decoded it (`/%761/info` is `/v1/info` to the router). Nothing here
+// looks at the URL. The key's hash is looked up in the database; the resulting
+// Principal rides on the request.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForkdError } from '../contracts/errors.js';
 import { bearerToken, hashApiKey, type Principal } from './api-keys.js';
@@ -15,10 +19,14 @@ export interface ApiKeyLookup {
   findActiveKeyByHash(hash: string): Promise<Principal | null>;
 }
 
-export function installAuth(app: FastifyInstance, keys: ApiKeyLookup): void {
+/** Gives every request a `principal` (null until authenticated); call once, on the root instance. */
+export function decoratePrincipal(app: FastifyInstance): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
+}
+
+/** Every request to a route registered on `scope` (and its children) must carry a live key. */
+export function requireApiKey(scope: FastifyInstance, keys: ApiKeyLookup): void {
+  scope.addHook('onRequest', async (request) => {
     const token = bearerToken(request.headers.authorization);
     if (!token) {
       throw new ForkdError('ERR_UNAUTHORIZED', 'missing API key: send `Authorization: Bearer <key>` (the admin key is in var/admin.key)');

@@ -17,6 +17,7 @@ import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js
 import type { Networks } from './networks/networks.js';
 import { checkPortsFree, normalizePorts } from './ports.js';
 import type { Templates } from './templates.js';
+import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
 
 export interface CreateContainerBody {
   image: string;
@@ -127,7 +128,7 @@ export class Containers {
     const env = mergeEnv(config.Env ?? [], body.env ?? []);
     const ports = normalizePorts(body.ports);
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
-    await this.checkQuota(tenantId, vm.memoryMib);
+    await precheckVmQuota(this.db, tenantId, vm.memoryMib); // early answer; the binding check is in the transaction below
     onProgress?.('placing');
     const host = await this.addresses.hostFor(network);
     await checkPortsFree(this.db, host.hostId, ports);
@@ -152,6 +153,7 @@ export class Containers {
       }
     }
     const { operation, address } = await withAddressRetry(() => this.db.$transaction(async (tx) => {
+      await reserveVmQuota(tx, tenantId, vm.memoryMib);
       await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: templateId ?? null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
         data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null },
@@ -207,15 +209,6 @@ export class Containers {
         ]).catch(() => {}); // best effort: the client needs the job's error, not this one
       }
       throw fe;
-    }
-  }
-
-  private async checkQuota(tenantId: string, memoryMib: number): Promise<void> {
-    const tenant = await this.db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
-    const live = await this.db.vm.aggregate({ where: { tenantId, state: { notIn: [...VM_ENDED_STATES] } }, _count: true, _sum: { memoryMib: true } });
-    if (live._count + 1 > tenant.maxVms) throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may run ${tenant.maxVms} VMs`, { detail: { maxVms: tenant.maxVms } });
-    if ((live._sum.memoryMib ?? 0) + memoryMib > tenant.maxMemoryMib) {
-      throw new ForkdError('ERR_QUOTA', `tenant ${tenant.name} may use ${tenant.maxMemoryMib} MiB of VM memory`, { detail: { maxMemoryMib: tenant.maxMemoryMib } });
     }
   }
 

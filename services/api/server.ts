@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
-import { installAuth } from './auth.js';
+import { ForkdError } from '../contracts/errors.js';
+import { decoratePrincipal, requireApiKey } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
@@ -27,7 +28,7 @@ import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
-import { Tenancy } from './tenancy.js';
+import { Tenancy } from './tenancy/tenancy.js';
 import { Vms } from './vms.js';
 
 export interface ApiDeps {
@@ -37,6 +38,23 @@ export interface ApiDeps {
   hostJobs: HostJobs;
   /** Given: `POST /v1/admin/reconcile` runs it (main.ts also runs it on a timer). */
   reconciler?: Reconciler;
+}
+
+/** Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin. */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+
+/** One registered route, as the onRoute hook saw it (auth.int.test.ts walks these). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  websocket: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route the server registered, collected by an onRoute hook on the root. */
+    readonly forkdRoutes: readonly RegisteredRoute[];
+  }
 }
 
 /** Largest image archive accepted by POST /v1/images. */
@@ -49,10 +67,17 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: 32 * 1024 * 1024,
   });
   installErrorHandler(app);
-  installAuth(app, new KeyStore(deps.db));
+  decoratePrincipal(app);
+  const routes: RegisteredRoute[] = [];
+  const authenticated = new Set<string>();
+  const key = (method: string, url: string) => `${method} ${url}`;
+  app.decorate('forkdRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: Boolean((r as { websocket?: boolean }).websocket) });
+  });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
-  const tenancy = new Tenancy(deps.db);
+  const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
   // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
@@ -63,13 +88,29 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, warn);
 
+  // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
-  await app.register(infoRoutes, { hostJobs: deps.hostJobs });
-  await app.register(tenantRoutes, { db: deps.db });
-  await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
-  await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
-  await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
-  await app.register(networkRoutes, { networks, tenancy });
-  if (deps.reconciler) await app.register(reconcileRoutes, { reconciler: deps.reconciler });
+
+  // Everything under /v1 lives in this one encapsulated plugin, whose onRequest
+  // hook authenticates every request to every route in it: a route is protected
+  // by where it is registered, not by what its URL looks like (auth.int.test.ts
+  // walks every registered route to prove it).
+  await app.register(async (v1) => {
+    requireApiKey(v1, new KeyStore(deps.db));
+    v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
+    await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
+    await v1.register(tenantRoutes, { db: deps.db });
+    await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
+    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
+    await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
+    await v1.register(networkRoutes, { networks, tenancy });
+    if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
+  });
+
+  // A route added outside the plugin above would answer without a key: refuse to start.
+  const exposed = routes.filter((r) => !PUBLIC_ROUTES.has(r.url) && !authenticated.has(key(r.method, r.url)));
+  if (exposed.length > 0) {
+    throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);
+  }
   return app;
 }

@@ -11,6 +11,7 @@ import { isUniqueViolation } from './db/errors.js';
 import type { HostJobs } from './host-jobs.js';
 import type { Images } from './images.js';
 import type { Placement } from './placement.js';
+import { assertMayChangeTemplate, assertMayCreateTemplate, templateOwner, visibleTemplatesWhere, type Actor } from './tenancy/policy.js';
 
 export interface TemplateView {
   id: string;
@@ -44,7 +45,7 @@ export interface CreateTemplateBody {
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const MACHINE_TYPE = 'pc-i440fx-7.2';
 
-type Row = NonNullable<Awaited<ReturnType<PrismaClient['template']['findFirst']>>> & { image?: { digest: string } | null };
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['template']['findFirst']>>> & { image?: { digest: string; tenantId: string } | null };
 
 export class Templates {
   constructor(
@@ -66,24 +67,27 @@ export class Templates {
     };
   }
 
-  /** Templates a tenant may use: those of its images, and bare ones. */
-  private visible(tenantId: string) {
-    return { OR: [{ imageId: null }, { image: { tenantId } }] };
-  }
-
-  async row(tenantId: string, id: string): Promise<Row> {
-    const row = await this.db.template.findFirst({ where: { id, ...this.visible(tenantId) }, include: { image: true } });
-    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no template ${JSON.stringify(id)}`);
+  /** A template the actor may see (tenancy/policy.ts says which), or ERR_NOT_FOUND. */
+  async row(actor: Actor, id: string): Promise<Row> {
+    const row = await this.db.template.findFirst({ where: { AND: [{ id }, visibleTemplatesWhere(actor)] }, include: { image: true } });
+    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no template ${JSON.stringify(id)}`, { field: 'id' });
     return row;
   }
 
-  async list(tenantId: string): Promise<TemplateView[]> {
-    const rows = await this.db.template.findMany({ where: this.visible(tenantId), include: { image: true }, orderBy: { createdAt: 'desc' } });
+  /** A template the actor may resize or delete: ERR_NOT_FOUND if unseen, ERR_FORBIDDEN if shared. */
+  private async rowToChange(actor: Actor, id: string, action: 'resize' | 'delete'): Promise<Row> {
+    const row = await this.row(actor, id);
+    assertMayChangeTemplate(actor, templateOwner(row), row.id, action);
+    return row;
+  }
+
+  async list(actor: Actor): Promise<TemplateView[]> {
+    const rows = await this.db.template.findMany({ where: visibleTemplatesWhere(actor), include: { image: true }, orderBy: { createdAt: 'desc' } });
     return Promise.all(rows.map((r) => this.view(r)));
   }
 
-  async get(tenantId: string, id: string): Promise<TemplateView> {
-    const row = await this.row(tenantId, id);
+  async get(actor: Actor, id: string): Promise<TemplateView> {
+    const row = await this.row(actor, id);
     const status = await this.hostJobs.call(row.hostId, 'template.status', { templateId: row.id }, { timeoutMs: 15_000 }).catch(() => null);
     if (status && row.state === 'ready' && status.state !== 'ready') {
       const state = templateStateFromHost(status.state);
@@ -93,8 +97,9 @@ export class Templates {
     return this.view(row, status?.pool ?? null);
   }
 
-  async create(tenantId: string, body: CreateTemplateBody): Promise<TemplateView> {
-    const image = body.image ? await this.images.resolve(tenantId, body.image) : null;
+  async create(actor: Actor, body: CreateTemplateBody): Promise<TemplateView> {
+    assertMayCreateTemplate(actor, Boolean(body.image));
+    const image = body.image ? await this.images.resolve(actor.tenantId, body.image) : null;
     const host = await this.placement.pickHost();
     const size = { vcpus: body.vcpus ?? 1, memoryMib: body.memoryMib ?? 256 };
     const existing = await this.db.template.findFirst({ where: { hostId: host.hostId, imageId: image?.id ?? null, ...size } });
@@ -180,15 +185,15 @@ export class Templates {
     await templateStates.write(this.db, id, 'stale', { error: reason }).catch(() => {});
   }
 
-  async setPool(tenantId: string, id: string, size: number): Promise<TemplateView> {
-    const row = await this.row(tenantId, id);
+  async setPool(actor: Actor, id: string, size: number): Promise<TemplateView> {
+    const row = await this.rowToChange(actor, id, 'resize');
     const status = await this.hostJobs.call(row.hostId, 'template.pool', { templateId: row.id, size });
     const updated = await this.db.template.update({ where: { id: row.id }, data: { poolSize: size }, include: { image: true } });
     return this.view(updated, status.pool);
   }
 
-  async remove(tenantId: string, id: string): Promise<TemplateView> {
-    const row = await this.row(tenantId, id);
+  async remove(actor: Actor, id: string): Promise<TemplateView> {
+    const row = await this.rowToChange(actor, id, 'delete');
     const users = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: [...VM_ENDED_STATES] } } });
     if (users > 0) throw new ForkdError('ERR_CONFLICT', `template ${row.id} is used by ${users} VM(s): remove them first`, { detail: { vms: users } });
     const view = await this.view(row);

@@ -13,6 +13,8 @@ import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js
 import type { NetworkRow, Networks } from './networks/networks.js';
 import { randomMac } from './vm-mac.js';
 import type { Templates } from './templates.js';
+import type { Actor } from './tenancy/policy.js';
+import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
 
 export interface VmView {
   id: string;
@@ -55,12 +57,16 @@ export class Vms {
     };
   }
 
-  async fork(tenantId: string, templateId: string, usePool: boolean, networkRef?: string): Promise<VmView> {
-    const t = await this.templates.row(tenantId, templateId);
+  /** Forks a VM for the actor's tenant from a template it may see; counts against the tenant's quota like a container's VM. */
+  async fork(actor: Actor, templateId: string, usePool: boolean, networkRef?: string): Promise<VmView> {
+    const tenantId = actor.tenantId;
+    const t = await this.templates.row(actor, templateId);
     if (t.state !== 'ready') throw new ForkdError('ERR_CONFLICT', `template ${t.id} is ${t.state}, not ready`, { field: 'template' });
+    await precheckVmQuota(this.db, tenantId, t.memoryMib);
     const network = networkRef === undefined ? undefined : await this.networkOnHost(tenantId, networkRef, t.hostId);
     const vmId = randomUUID();
     const address = await withAddressRetry(() => this.db.$transaction(async (tx) => {
+      await reserveVmQuota(tx, tenantId, t.memoryMib);
       await tx.vm.create({
         data: { id: vmId, tenantId, hostId: t.hostId, templateId: t.id, domainName: `forkd-vm-${vmId}`, vcpus: t.vcpus, memoryMib: t.memoryMib, mac: randomMac(), bootMode: usePool ? 'pool' : 'fork' },
       });

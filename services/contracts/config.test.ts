@@ -65,6 +65,14 @@ describe('configuration', () => {
     expect(configError({ FORKD_STOP_TIMEOUT_SEC: 'soon' })).toMatchObject({ field: 'FORKD_STOP_TIMEOUT_SEC' });
   });
 
+  it('reads the host port range tenants may publish, 1024-65535 by default', () => {
+    expect(loadConfig({}).publishPortRange).toEqual({ min: 1024, max: 65535 });
+    expect(loadConfig({ FORKD_PUBLISH_PORT_RANGE: '20000-29999' }).publishPortRange).toEqual({ min: 20000, max: 29999 });
+    for (const bad of ['80', '0-100', '3000-2000', '1024-70000', 'high']) {
+      expect(configError({ FORKD_PUBLISH_PORT_RANGE: bad }), bad).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_PUBLISH_PORT_RANGE' });
+    }
+  });
+
   it('accepts IPv6 listen addresses', () => {
     expect(loadConfig({ FORKD_LISTEN: '[::1]:8080' }).listen).toEqual({ host: '::1', port: 8080 });
   });

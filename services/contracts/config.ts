@@ -46,6 +46,14 @@ export interface ForkdConfig {
   orphanGraceMs: number;
   /** FORKD_SECRET_KEY, parsed; undefined: the key file in the data directory (see secrets/key.ts). */
   secretKey: Buffer | undefined;
+  /** Host ports a tenant key may publish (never below 1024 whatever this says); admin keys may use any. */
+  publishPortRange: PortRange;
+}
+
+/** An inclusive range of TCP ports. */
+export interface PortRange {
+  min: number;
+  max: number;
 }
 
 /**
@@ -104,6 +112,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_RECONCILE_INTERVAL_MS', default: '30000', meaning: 'API: how often each up host\'s VMs (`vm.list`) are compared with the database; VMs lost behind forkd\'s back are marked `lost` (quota, placement weight and address released), VMs a host runs without a live row are destroyed. It also runs once at API start. 0: only at start.' },
   { name: 'FORKD_RECONCILE_ORPHAN_GRACE_MS', default: '120000', meaning: 'API: how long a VM may run on a host with no live row (a create in flight, a row being removed) before the reconciler destroys it.' },
   { name: 'FORKD_SECRET_KEY', default: '(contents of `var/secret.key`, made on first start)', meaning: 'The key (32 bytes, base64: `openssl rand -base64 32`) that seals container env in job payloads and the database. Unset: the API and hostd share `var/secret.key` (0600), which works when both run on this machine; set the same value on every API and hostd when they run on different machines. See docs/secrets.md.' },
+  { name: 'FORKD_PUBLISH_PORT_RANGE', default: '1024-65535', meaning: 'Host ports a tenant key may publish (`min-max`, inclusive). Ports below 1024 stay refused to tenant keys even if the range includes them; the admin key may publish any port. A request without `hostPort` (the host picks one) is always allowed.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -171,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     reconcileIntervalMs,
     orphanGraceMs,
     secretKey: env.FORKD_SECRET_KEY ? parseSecretKey(env.FORKD_SECRET_KEY) : undefined,
+    publishPortRange: parsePortRange('FORKD_PUBLISH_PORT_RANGE', env.FORKD_PUBLISH_PORT_RANGE || '1024-65535'),
   };
 }
 
@@ -190,6 +200,17 @@ function nonNegativeInt(name: string, raw: string | undefined, fallback: number)
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new ForkdError('ERR_CONFIG', `${name} must be an integer ≥ 0 (milliseconds)`, { field: name });
   return n;
+  return n;
+}
+
+/** `min-max` (inclusive, 1..65535, min ≤ max), or ERR_CONFIG naming the variable. */
+export function parsePortRange(name: string, value: string): PortRange {
+  const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(value);
+  const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(min >= 1 && max <= 65535 && min <= max)) {
+    throw new ForkdError('ERR_CONFIG', `${name} must be min-max with 1 ≤ min ≤ max ≤ 65535 (got ${JSON.stringify(value)})`, { field: name });
+  }
+  return { min, max };
 }
 
 /** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */

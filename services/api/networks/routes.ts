@@ -1,7 +1,7 @@
 // /v1/networks: create, list, inspect (with the containers on it), delete.
 // Schemas first; handlers call Networks (the rules).
 import type { FastifyInstance } from 'fastify';
-import type { Tenancy } from '../tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 import type { CreateNetworkBody, Networks } from './networks.js';
 
 /** Network names, like container names. */

@@ -10,7 +10,7 @@ import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
-import type { Tenancy } from '../tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 
 const argv = { type: 'array', items: { type: 'string', maxLength: 32768 }, maxItems: 1024 } as const;
 const envList = { type: 'array', items: { type: 'string', pattern: '^[^=]+=', maxLength: 32768 }, maxItems: 1024 } as const;
@@ -164,7 +164,9 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   const tenant = (r: FastifyRequest) => tenancy.tenantIdOf(r);
 
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
-    return reply.status(201).send(await containers.create(await tenant(request), request.body));
+    const actor = await tenancy.actorOf(request);
+    tenancy.assertMayPublish(actor, request.body.ports);
+    return reply.status(201).send(await containers.create(actor.tenantId, request.body));
   });
 
   app.get<{ Querystring: { all?: boolean } }>('/v1/containers', { schema: listContainersSchema }, async (request) => {

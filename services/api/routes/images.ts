@@ -11,7 +11,7 @@ import { parseRef } from '../../../images/containers/refs.js';
 import type { ImageLimits } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Images } from '../images.js';
-import type { Tenancy } from '../tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 
 export const IMAGE_UPLOAD_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/zstd', 'application/octet-stream'];
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import type { CreateTemplateBody, Templates } from '../templates.js';
-import type { Tenancy } from '../tenancy.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 import type { Vms } from '../vms.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
@@ -79,23 +79,23 @@ export async function templateRoutes(app: FastifyInstance, opts: { templates: Te
   const { templates, vms, tenancy } = opts;
 
   app.post<{ Body: CreateTemplateBody }>('/v1/templates', { schema: createTemplateSchema }, async (request, reply) => {
-    return reply.status(201).send(await templates.create(await tenancy.tenantIdOf(request), request.body));
+    return reply.status(201).send(await templates.create(await tenancy.actorOf(request), request.body));
   });
   app.get('/v1/templates', { schema: { response: { 200: { type: 'object', properties: { templates: { type: 'array', items: templateSchema } } } } } }, async (request) => {
-    return { templates: await templates.list(await tenancy.tenantIdOf(request)) };
+    return { templates: await templates.list(await tenancy.actorOf(request)) };
   });
   app.get<Id>('/v1/templates/:id', { schema: { params: idParams, response: { 200: templateSchema } } }, async (request) => {
-    return templates.get(await tenancy.tenantIdOf(request), request.params.id);
+    return templates.get(await tenancy.actorOf(request), request.params.id);
   });
   app.patch<Id & { Body: { poolSize: number } }>('/v1/templates/:id', { schema: patchTemplateSchema }, async (request) => {
-    return templates.setPool(await tenancy.tenantIdOf(request), request.params.id, request.body.poolSize);
+    return templates.setPool(await tenancy.actorOf(request), request.params.id, request.body.poolSize);
   });
   app.delete<Id>('/v1/templates/:id', { schema: { params: idParams, response: { 200: templateSchema } } }, async (request) => {
-    return templates.remove(await tenancy.tenantIdOf(request), request.params.id);
+    return templates.remove(await tenancy.actorOf(request), request.params.id);
   });
 
   app.post<{ Body: { template: string; pool?: boolean; network?: string } }>('/v1/vms', { schema: forkVmSchema }, async (request, reply) => {
-    return reply.status(201).send(await vms.fork(await tenancy.tenantIdOf(request), request.body.template, request.body.pool ?? true, request.body.network));
+    return reply.status(201).send(await vms.fork(await tenancy.actorOf(request), request.body.template, request.body.pool ?? true, request.body.network));
   });
   app.get('/v1/vms', { schema: { response: { 200: { type: 'object', properties: { vms: { type: 'array', items: vmSchema } } } } } }, async (request) => {
     return { vms: await vms.list(await tenancy.tenantIdOf(request)) };
