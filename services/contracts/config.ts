@@ -37,6 +37,12 @@ export interface ForkdConfig {
   poolMode: 'shell' | 'ready';
   network: NetworkMode;
   ksm: 'on' | 'leave';
+  /** Concurrent streams (logs, exec) the API lets one tenant hold, across hosts. */
+  streamsPerTenant: number;
+  /** Concurrent streams the API lets all tenants together hold on one host; also the ceiling of hostd's stream worker. */
+  streamsPerHost: number;
+  /** hostd's slots for ordinary (non-stream) jobs. */
+  hostdJobConcurrency: number;
 }
 
 export interface ConfigVariable {
@@ -59,6 +65,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
+  { name: 'FORKD_STREAMS_PER_TENANT', default: '16', meaning: 'Concurrent streams (`logs`, `logs -f`, `exec`) one tenant may hold across all hosts; one more is refused with 429 ERR_TOO_MANY_STREAMS. See docs/streams.md.' },
+  { name: 'FORKD_STREAMS_PER_HOST', default: '256', meaning: 'Concurrent streams all tenants together may hold on one host (429 ERR_TOO_MANY_STREAMS past it). hostd runs streams on a queue of their own with this many slots, apart from its job slots.' },
+  { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -93,6 +102,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
   }
+  const streamsPerTenant = boundedInt(env, 'FORKD_STREAMS_PER_TENANT', 16, 1, 100_000);
+  const streamsPerHost = boundedInt(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
+  const hostdJobConcurrency = boundedInt(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -111,7 +123,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
+    streamsPerTenant,
+    streamsPerHost,
+    hostdJobConcurrency,
   };
+}
+
+function boundedInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ForkdError('ERR_CONFIG', `${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`, { field: name });
+  }
+  return value;
 }
 
 /** FORKD_NETWORK. The old `user` and `default` modes are refused by name: both let guests reach the host. */

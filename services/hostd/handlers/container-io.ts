@@ -39,7 +39,8 @@ export function containerLogsHandler(deps: ContainerDeps) {
       await batch.flush();
       await out.write('end');
       return { lines };
-    });
+    // A follow has no end of its own: when hostd drains it ends at once, with `end`, not after the drain grace.
+    }, { endOnStop: input.follow });
   };
 }
 
@@ -104,11 +105,14 @@ async function withRelay<T>(
   out: RelayWriter<OutKind>,
   ctx: JobContext,
   body: (cancel: AbortController, onFrame: (l: FrameListener) => void) => Promise<T>,
+  opts: { endOnStop?: boolean } = {},
 ): Promise<T> {
   const cancel = new AbortController();
   const stopReading = new AbortController();
   const onDrain = (): void => cancel.abort();
-  ctx.signal.addEventListener('abort', onDrain, { once: true });
+  const drainSignal = opts.endOnStop ? ctx.stopping : ctx.signal;
+  drainSignal.addEventListener('abort', onDrain, { once: true });
+  if (drainSignal.aborted) cancel.abort();
   const reader = deps.redis.duplicate();
   let listener: FrameListener = () => undefined;
   const reading = (async () => {
@@ -125,7 +129,7 @@ async function withRelay<T>(
     await out.write('error', JSON.stringify(fe.toJSON())).catch(() => undefined);
     throw fe;
   } finally {
-    ctx.signal.removeEventListener('abort', onDrain);
+    drainSignal.removeEventListener('abort', onDrain);
     stopReading.abort();
     reader.disconnect();
     await reading;
