@@ -17,11 +17,14 @@ import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
 import { Placement } from './placement.js';
+import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
+import { RedisLeaseStore } from './streams/lease-store.js';
+import { StreamLimiter } from './streams/stream-limiter.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
 import { Tenancy } from './tenancy.js';
@@ -39,7 +42,7 @@ export const MAX_IMAGE_UPLOAD_BYTES = 8 * 1024 ** 3;
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: deps.config.logLevel === 'debug' ? 'debug' : 'warn' },
+    logger: apiLoggerOptions(deps.config.logLevel === 'debug' ? 'debug' : 'warn'),
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
     bodyLimit: 32 * 1024 * 1024,
   });
@@ -59,7 +62,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
   await app.register(tenantRoutes, { db: deps.db });
   await app.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES });
-  await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
+  const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
+    perTenant: deps.config.streamsPerTenant,
+    perHost: deps.config.streamsPerHost,
+    onRenewError: (err) => app.log.warn({ err }, 'could not renew a stream lease (it expires unless a later renewal succeeds)'),
+  });
+  await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams });
   await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
   await app.register(networkRoutes, { networks, tenancy });
   return app;
