@@ -97,7 +97,9 @@ type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
 /**
  * Runs `body` with a cancel controller and a reader of the session's `.in`
  * stream on a duplicated connection (closed afterwards). A failure is also
- * written to `.out` as an `error` frame, so the client sees why.
+ * written to `.out` as an `error` frame, so the client sees why. The cancel
+ * fires when hostd's drain grace runs out, or with `endOnStop` as soon as the
+ * drain starts.
  */
 async function withRelay<T>(
   deps: ContainerDeps,
