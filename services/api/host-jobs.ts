@@ -5,7 +5,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ForkdError } from '../contracts/errors.js';
 import {
-  HOST_REGISTRY_KEY, HOST_STALE_MS, decodeJobError, hostQueueName,
+  HOST_REGISTRY_KEY, HOST_STALE_MS, decodeJobError, queueNameFor,
   type HostAnnouncement, type JobInput, type JobName, type JobOutput,
 } from '../contracts/jobs.js';
 
@@ -33,9 +33,9 @@ export class HostJobs {
     return hosts.sort((a, b) => a.hostId.localeCompare(b.hostId));
   }
 
-  /** Enqueue `name` on `hostId`'s queue and wait for its result. */
+  /** Enqueue `name` on `hostId`'s queue (its stream queue for logs and exec) and wait for its result. */
   async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { timeoutMs?: number; jobId?: string } = {}): Promise<JobOutput<N>> {
-    const { queue, events } = await this.queueFor(hostId);
+    const { queue, events } = await this.queueFor(queueNameFor(hostId, name));
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     const job: Job = await queue.add(name, input, {
       ...(opts.jobId ? { jobId: opts.jobId } : {}),
@@ -65,17 +65,16 @@ export class HostJobs {
     return new ForkdError('ERR_INTERNAL', `job ${job.name} on ${hostId} failed: ${message}`, { detail: { hostId, jobId: job.id } });
   }
 
-  private async queueFor(hostId: string) {
-    let entry = this.queues.get(hostId);
+  private async queueFor(name: string) {
+    let entry = this.queues.get(name);
     if (!entry) {
-      const name = hostQueueName(hostId);
       const queue = new Queue(name, { connection: this.redis });
       // QueueEvents blocks on its connection, so it gets its own (and we close it: BullMQ leaves passed-in connections open).
       const eventsConnection = this.redis.duplicate();
       const events = new QueueEvents(name, { connection: eventsConnection });
       await events.waitUntilReady();
       entry = { queue, events, eventsConnection };
-      this.queues.set(hostId, entry);
+      this.queues.set(name, entry);
     }
     return entry;
   }

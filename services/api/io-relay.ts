@@ -20,9 +20,10 @@ export interface RelaySession {
 
 /**
  * Opens a session and starts `job`. Frames end after `end`; if the job fails
- * before hostd wrote anything, its error becomes an `error` frame.
+ * before hostd wrote anything, its error becomes an `error` frame. `lease`
+ * (the stream's slot, streams/stream-limiter.ts) is given back on close.
  */
-export function openRelay(redis: Redis, start: (session: string) => Promise<unknown>): RelaySession {
+export function openRelay(redis: Redis, start: (session: string) => Promise<unknown>, lease?: { release(): Promise<void> }): RelaySession {
   const id = newSessionId();
   const keys = sessionKeys(id);
   const reader = redis.duplicate();
@@ -54,6 +55,9 @@ export function openRelay(redis: Redis, start: (session: string) => Promise<unkn
     frames: frames(),
     input,
     close: async () => {
+      // A lease that cannot be released (Redis gone) expires by itself.
+      await lease?.release().catch(() => {});
+      // hostd may have finished already; the session keys expire either way.
       await input.write('cancel').catch(() => {});
       stop.abort();
       reader.disconnect();

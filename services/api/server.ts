@@ -21,11 +21,14 @@ import { networkRoutes } from './networks/routes.js';
 import { Placement } from './placement.js';
 import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
+import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
+import { RedisLeaseStore } from './streams/lease-store.js';
+import { StreamLimiter } from './streams/stream-limiter.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
 import { Tenancy } from './tenancy/tenancy.js';
@@ -62,7 +65,7 @@ export const MAX_IMAGE_UPLOAD_BYTES = 8 * 1024 ** 3;
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: deps.config.logLevel === 'debug' ? 'debug' : 'warn' },
+    logger: apiLoggerOptions(deps.config.logLevel === 'debug' ? 'debug' : 'warn'),
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
     bodyLimit: 32 * 1024 * 1024,
   });
@@ -95,13 +98,18 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // hook authenticates every request to every route in it: a route is protected
   // by where it is registered, not by what its URL looks like (auth.int.test.ts
   // walks every registered route to prove it).
+  const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
+    perTenant: deps.config.streamsPerTenant,
+    perHost: deps.config.streamsPerHost,
+    onRenewError: (err) => app.log.warn({ err }, 'could not renew a stream lease (it expires unless a later renewal succeeds)'),
+  });
   await app.register(async (v1) => {
     requireApiKey(v1, new KeyStore(deps.db));
     v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
     await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
     await v1.register(tenantRoutes, { db: deps.db });
     await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
-    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
+    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams });
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });

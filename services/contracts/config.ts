@@ -48,6 +48,12 @@ export interface ForkdConfig {
   secretKey: Buffer | undefined;
   /** Host ports a tenant key may publish (never below 1024 whatever this says); admin keys may use any. */
   publishPortRange: PortRange;
+  /** Concurrent streams (logs, exec) the API lets one tenant hold, across hosts. */
+  streamsPerTenant: number;
+  /** Concurrent streams the API lets all tenants together hold on one host; also the ceiling of hostd's stream worker. */
+  streamsPerHost: number;
+  /** hostd's slots for ordinary (non-stream) jobs. */
+  hostdJobConcurrency: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -113,6 +119,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_RECONCILE_ORPHAN_GRACE_MS', default: '120000', meaning: 'API: how long a VM may run on a host with no live row (a create in flight, a row being removed) before the reconciler destroys it.' },
   { name: 'FORKD_SECRET_KEY', default: '(contents of `var/secret.key`, made on first start)', meaning: 'The key (32 bytes, base64: `openssl rand -base64 32`) that seals container env in job payloads and the database. Unset: the API and hostd share `var/secret.key` (0600), which works when both run on this machine; set the same value on every API and hostd when they run on different machines. See docs/secrets.md.' },
   { name: 'FORKD_PUBLISH_PORT_RANGE', default: '1024-65535', meaning: 'Host ports a tenant key may publish (`min-max`, inclusive). Ports below 1024 stay refused to tenant keys even if the range includes them; the admin key may publish any port. A request without `hostPort` (the host picks one) is always allowed.' },
+  { name: 'FORKD_STREAMS_PER_TENANT', default: '16', meaning: 'Concurrent streams (`logs`, `logs -f`, `exec`) one tenant may hold across all hosts; one more is refused with 429 ERR_TOO_MANY_STREAMS. See docs/streams.md.' },
+  { name: 'FORKD_STREAMS_PER_HOST', default: '256', meaning: 'Concurrent streams all tenants together may hold on one host (429 ERR_TOO_MANY_STREAMS past it). hostd runs streams on a queue of their own with this many slots, apart from its job slots.' },
+  { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -139,20 +148,14 @@ export function sanitizeHostId(raw: string): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const dataDir = resolve(env.FORKD_DATA_DIR || join(PACKAGE_ROOT, 'var'));
-  const timeout = Number(env.FORKD_JOB_TIMEOUT_MS ?? 120_000);
-  if (!Number.isInteger(timeout) || timeout < 1000) {
-    throw new ForkdError('ERR_CONFIG', 'FORKD_JOB_TIMEOUT_MS must be an integer ≥ 1000', { field: 'FORKD_JOB_TIMEOUT_MS' });
-  }
-  const poolSize = Number(env.FORKD_POOL_SIZE ?? 1);
-  if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 256) {
-    throw new ForkdError('ERR_CONFIG', 'FORKD_POOL_SIZE must be an integer from 0 to 256', { field: 'FORKD_POOL_SIZE' });
-  }
-  const stopTimeoutSec = Number(env.FORKD_STOP_TIMEOUT_SEC ?? 50);
-  if (!Number.isInteger(stopTimeoutSec) || stopTimeoutSec < 1) {
-    throw new ForkdError('ERR_CONFIG', 'FORKD_STOP_TIMEOUT_SEC must be an integer ≥ 1', { field: 'FORKD_STOP_TIMEOUT_SEC' });
-  }
-  const reconcileIntervalMs = nonNegativeInt('FORKD_RECONCILE_INTERVAL_MS', env.FORKD_RECONCILE_INTERVAL_MS, 30_000);
-  const orphanGraceMs = nonNegativeInt('FORKD_RECONCILE_ORPHAN_GRACE_MS', env.FORKD_RECONCILE_ORPHAN_GRACE_MS, 120_000);
+  const timeout = intVar(env, 'FORKD_JOB_TIMEOUT_MS', 120_000, 1000, Number.MAX_SAFE_INTEGER);
+  const poolSize = intVar(env, 'FORKD_POOL_SIZE', 1, 0, 256);
+  const stopTimeoutSec = intVar(env, 'FORKD_STOP_TIMEOUT_SEC', 50, 1, 3600);
+  const reconcileIntervalMs = intVar(env, 'FORKD_RECONCILE_INTERVAL_MS', 30_000, 0, Number.MAX_SAFE_INTEGER);
+  const orphanGraceMs = intVar(env, 'FORKD_RECONCILE_ORPHAN_GRACE_MS', 120_000, 0, Number.MAX_SAFE_INTEGER);
+  const streamsPerTenant = intVar(env, 'FORKD_STREAMS_PER_TENANT', 16, 1, 100_000);
+  const streamsPerHost = intVar(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
+  const hostdJobConcurrency = intVar(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -172,34 +175,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
     imageLimits: {
-      maxUnpackedBytes: positiveInt(env, 'FORKD_IMAGE_MAX_UNPACKED_BYTES', DEFAULT_IMAGE_MAX_UNPACKED_BYTES, Number.MAX_SAFE_INTEGER),
-      maxLayerFiles: positiveInt(env, 'FORKD_LAYER_MAX_FILES', DEFAULT_LAYER_MAX_FILES, Number.MAX_SAFE_INTEGER),
-      maxLayers: positiveInt(env, 'FORKD_IMAGE_MAX_LAYERS', DEFAULT_IMAGE_MAX_LAYERS, IMAGE_MAX_LAYERS_CEILING),
+      maxUnpackedBytes: intVar(env, 'FORKD_IMAGE_MAX_UNPACKED_BYTES', DEFAULT_IMAGE_MAX_UNPACKED_BYTES, 1, Number.MAX_SAFE_INTEGER),
+      maxLayerFiles: intVar(env, 'FORKD_LAYER_MAX_FILES', DEFAULT_LAYER_MAX_FILES, 1, Number.MAX_SAFE_INTEGER),
+      maxLayers: intVar(env, 'FORKD_IMAGE_MAX_LAYERS', DEFAULT_IMAGE_MAX_LAYERS, 1, IMAGE_MAX_LAYERS_CEILING),
     },
     stopTimeoutSec,
     reconcileIntervalMs,
     orphanGraceMs,
     secretKey: env.FORKD_SECRET_KEY ? parseSecretKey(env.FORKD_SECRET_KEY) : undefined,
     publishPortRange: parsePortRange('FORKD_PUBLISH_PORT_RANGE', env.FORKD_PUBLISH_PORT_RANGE || '1024-65535'),
+    streamsPerTenant,
+    streamsPerHost,
+    hostdJobConcurrency,
   };
 }
 
-/** An integer from 1 to `max` (plain digits: no units, no exponent), or the default when unset. */
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+/**
+ * A whole number from `min` to `max` (plain digits: no units, no exponent, no
+ * fraction), or `fallback` when unset; ERR_CONFIG naming the variable otherwise.
+ */
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = /^[0-9]+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw new ForkdError('ERR_CONFIG', `${name} must be a whole number from 1 to ${max} (got ${JSON.stringify(raw)})`, { field: name });
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new ForkdError('ERR_CONFIG', `${name} must be a whole number ${range} (got ${JSON.stringify(raw)})`, { field: name });
   }
-  return n;
-}
-
-function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ForkdError('ERR_CONFIG', `${name} must be an integer ≥ 0 (milliseconds)`, { field: name });
-  return n;
   return n;
 }
 

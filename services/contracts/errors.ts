@@ -20,6 +20,7 @@ export const ERRORS = {
   ERR_IMAGE_TOO_LARGE: { status: 413, retryable: false, summary: 'An uploaded image unpacks past a ceiling (unpacked bytes, files in a layer, layers); `detail` has the variable (`limit`), its value (`max`) and the layer; nothing was stored.' },
   ERR_IMAGE_INVALID: { status: 422, retryable: false, summary: 'An uploaded image is corrupt, truncated or not a docker-save/OCI archive.' },
   ERR_QUOTA: { status: 429, retryable: false, summary: 'The tenant reached a quota; `field` is `maxVms` or `maxMemoryMib`.' },
+  ERR_TOO_MANY_STREAMS: { status: 429, retryable: true, summary: 'Too many open streams (logs follow, exec) for the tenant or the host; `detail.scope` says which. Close one or retry later.' },
   ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },
   ERR_HOST_UNAVAILABLE: { status: 503, retryable: true, summary: 'The host that owns the resource does not answer (hostd down, queue stalled).' },
   ERR_TIMEOUT: { status: 504, retryable: true, summary: 'The host did not finish the operation in time.' },

@@ -11,6 +11,29 @@ export function hostQueueName(hostId: string): string {
   return `forkd-host-${hostId}`;
 }
 
+/**
+ * A second queue per host for streams (logs, exec): jobs that live as long as
+ * a client reads, up to days. hostd runs them on a worker of their own, so they
+ * never take the slots that creates, stops and builds need; the API caps how
+ * many a tenant and a host may hold (services/api/streams/).
+ */
+export function hostStreamQueueName(hostId: string): string {
+  return `forkd-host-${hostId}-streams`;
+}
+
+/** The jobs that run on the stream queue. Every other job runs on the host's job queue. */
+export const STREAM_JOBS = ['container.logs', 'container.exec'] as const satisfies readonly JobName[];
+export type StreamJobName = (typeof STREAM_JOBS)[number];
+
+export function isStreamJob(name: JobName): name is StreamJobName {
+  return (STREAM_JOBS as readonly JobName[]).includes(name);
+}
+
+/** The queue a job goes to on `hostId`. */
+export function queueNameFor(hostId: string, name: JobName): string {
+  return isStreamJob(name) ? hostStreamQueueName(hostId) : hostQueueName(hostId);
+}
+
 /** Redis hash: hostId → JSON HostAnnouncement, refreshed by each hostd. */
 export const HOST_REGISTRY_KEY = 'forkd:hosts';
 export const HOST_HEARTBEAT_MS = 5_000;

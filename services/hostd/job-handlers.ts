@@ -9,8 +9,10 @@ export interface JobContext {
   log: Logger;
   /** Reports progress (0–100 and a step name) to the API, which relays it to clients. */
   progress(percent: number, step: string): Promise<void>;
-  /** Aborted when hostd drains and the job should stop at its next safe point. */
+  /** Aborted when hostd's drain grace runs out and the job should stop at its next safe point. */
   signal: AbortSignal;
+  /** Aborted as soon as hostd starts to drain: work with no end of its own (a log follow) ends here, cleanly. */
+  stopping: AbortSignal;
 }
 
 export type JobHandler<N extends JobName> = (input: JobInput<N>, ctx: JobContext) => Promise<JobOutput<N>>;

@@ -155,7 +155,10 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
     };
-    const worker = new HostWorker({ hostId: config.hostId, accel: accel.accel, redis, handlers, log });
+    const worker = new HostWorker({
+      hostId: config.hostId, accel: accel.accel, redis, handlers, log,
+      concurrency: config.hostdJobConcurrency, streamConcurrency: config.streamsPerHost,
+    });
     await worker.start();
     cleanup.push('worker', () => worker.stop());
     checkpoint();

@@ -1,13 +1,17 @@
-// hostd's side of the queue: takes jobs for this host, runs their handlers, and
-// turns failures into the error bodies the API understands. It also announces
-// the host in Redis (heartbeat) and drains gracefully: on stop it finishes the
-// jobs in hand, takes no new ones, and marks the host draining meanwhile.
+// hostd's side of the queues: takes jobs for this host, runs their handlers, and
+// turns failures into the error bodies the API understands. Two BullMQ workers:
+// one on the job queue (creates, stops, builds; a few slots, they use CPU and
+// memory) and one on the stream queue (logs, exec; many slots, they mostly
+// wait), so streams held open by clients never take a job's slot. It also
+// announces the host in Redis (heartbeat) and drains gracefully: on stop it
+// ends log follows, finishes the jobs in hand, takes no new ones, and marks the
+// host draining meanwhile.
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Accel } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
-import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, type HostAnnouncement, type JobName } from '../contracts/jobs.js';
+import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, hostStreamQueueName, type HostAnnouncement, type JobName } from '../contracts/jobs.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import type { JobHandlers } from './job-handlers.js';
 
@@ -19,14 +23,24 @@ export interface HostWorkerOptions {
   redis: Redis;
   handlers: JobHandlers;
   log: Logger;
+  /** Slots for ordinary jobs (default 8, FORKD_HOSTD_JOB_CONCURRENCY). */
   concurrency?: number;
+  /** Slots for streams (default 256, FORKD_STREAMS_PER_HOST: the API admits no more than that per host). */
+  streamConcurrency?: number;
+}
+
+interface Lane {
+  worker: Worker;
+  connection: Redis;
 }
 
 export class HostWorker {
-  private worker: Worker | undefined;
-  private workerConnection: Redis | undefined;
+  private readonly lanes: Lane[] = [];
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Aborted when the drain grace runs out. */
   private readonly drain = new AbortController();
+  /** Aborted when the drain starts. */
+  private readonly stopping = new AbortController();
   private readonly startedAt = new Date().toISOString();
   state: WorkerState = 'starting';
 
@@ -35,23 +49,29 @@ export class HostWorker {
   async start(): Promise<void> {
     if (this.state !== 'starting') throw new Error(`HostWorker.start in state ${this.state}`);
     const { hostId, redis, log } = this.opts;
+    await this.addLane(hostQueueName(hostId), this.opts.concurrency ?? 8);
+    await this.addLane(hostStreamQueueName(hostId), this.opts.streamConcurrency ?? 256);
+    await this.announce();
+    this.heartbeat = setInterval(() => void this.announce().catch((err) => log.warn('heartbeat failed', errorFields(err))), HOST_HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.state = 'running';
+    log.info('hostd is taking jobs', { queue: hostQueueName(hostId), streams: hostStreamQueueName(hostId) });
+  }
+
+  private async addLane(queue: string, concurrency: number): Promise<void> {
     // The worker blocks on its connection; BullMQ leaves a passed-in one open, so stop() closes it.
-    this.workerConnection = redis.duplicate();
-    this.worker = new Worker(hostQueueName(hostId), (job) => this.run(job), {
-      connection: this.workerConnection,
-      concurrency: this.opts.concurrency ?? 8,
+    const connection = this.opts.redis.duplicate();
+    const worker = new Worker(queue, (job) => this.run(job), {
+      connection,
+      concurrency,
       // Long guest operations keep the lock renewed; a crashed hostd's jobs
       // become stalled and are retried (handlers are idempotent).
       lockDuration: 60_000,
       autorun: true,
     });
-    this.worker.on('error', (err) => log.error('queue worker error', errorFields(err)));
-    await this.worker.waitUntilReady();
-    await this.announce();
-    this.heartbeat = setInterval(() => void this.announce().catch((err) => log.warn('heartbeat failed', errorFields(err))), HOST_HEARTBEAT_MS);
-    this.heartbeat.unref();
-    this.state = 'running';
-    log.info('hostd is taking jobs', { queue: hostQueueName(hostId) });
+    worker.on('error', (err) => this.opts.log.error('queue worker error', { queue, ...errorFields(err) }));
+    this.lanes.push({ worker, connection });
+    await worker.waitUntilReady();
   }
 
   private async announce(): Promise<void> {
@@ -79,6 +99,7 @@ export class HostWorker {
         log,
         progress: (percent: number, step: string) => job.updateProgress({ percent, step }),
         signal: this.drain.signal,
+        stopping: this.stopping.signal,
       });
       log.debug('job done', { ms: Date.now() - started });
       return result;
@@ -90,19 +111,21 @@ export class HostWorker {
     }
   }
 
-  /** Stops taking jobs, lets running ones finish (up to `graceMs`), then leaves the registry. */
+  /** Stops taking jobs, ends log follows, lets running jobs finish (up to `graceMs`), then leaves the registry. */
   async stop(graceMs = 30_000): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
+    // Best effort: the registry entry goes below anyway, and a stale one is reported down.
     await this.announce().catch(() => {});
-    const worker = this.worker;
-    if (worker) {
-      const closing = worker.close();
-      const timer = setTimeout(() => { this.drain.abort(); void worker.close(true); }, graceMs);
-      await closing;
-      clearTimeout(timer);
-    }
-    this.workerConnection?.disconnect();
+    this.stopping.abort();
+    const closing = Promise.all(this.lanes.map((l) => l.worker.close()));
+    const timer = setTimeout(() => {
+      this.drain.abort();
+      for (const l of this.lanes) void l.worker.close(true);
+    }, graceMs);
+    await closing;
+    clearTimeout(timer);
+    for (const l of this.lanes) l.connection.disconnect();
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.opts.redis.hdel(HOST_REGISTRY_KEY, this.opts.hostId).catch(() => {});
     this.state = 'stopped';

@@ -4,13 +4,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type {} from '@fastify/websocket';
-import type { WebSocket } from 'ws';
-import { ForkdError } from '../../contracts/errors.js';
 import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
+import type { StreamLimiter } from '../streams/stream-limiter.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
+import { execSocketHandler, refuseQueryArguments } from './exec-socket.js';
 
 const argv = { type: 'array', items: { type: 'string', maxLength: 32768 }, maxItems: 1024 } as const;
 const envList = { type: 'array', items: { type: 'string', pattern: '^[^=]+=', maxLength: 32768 }, maxItems: 1024 } as const;
@@ -116,15 +116,8 @@ export const execSchema = {
   },
 } as const;
 
-export const execWebSocketSchema = {
-  params: idParams,
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['cmd'],
-    properties: { cmd: { type: 'array', items: { type: 'string', maxLength: 32768 }, minItems: 1, maxItems: 1024 }, env: { type: 'array', items: { type: 'string', pattern: '^[^=]+=' } } },
-  },
-} as const;
+/** The command and env come in the first message, never the URL (exec-socket.ts); any query is refused by refuseQueryArguments. */
+export const execWebSocketSchema = { params: idParams } as const;
 
 export const waitSchema = {
   params: idParams,
@@ -155,6 +148,8 @@ export interface ContainerRouteOptions {
   tenancy: Tenancy;
   hostJobs: HostJobs;
   redis: Redis;
+  /** Caps concurrent streams per tenant and per host; every relay session holds one of its leases. */
+  streams: StreamLimiter;
 }
 
 type Id = { Params: { id: string } };
@@ -193,69 +188,56 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
     return containers.remove(await tenant(request), request.params.id, request.query.force ?? false);
   });
 
+  // Every stream takes a slot (429 ERR_TOO_MANY_STREAMS past the limits) before its job goes to the host's stream queue.
+  async function openStream(tenantId: string, hostId: string, start: (session: string) => Promise<unknown>): Promise<RelaySession> {
+    const lease = await opts.streams.acquire(tenantId, hostId);
+    return openRelay(opts.redis, start, lease);
+  }
+
   app.get<Id & { Querystring: { follow?: boolean; tail?: number; format?: 'raw' | 'ndjson' } }>('/v1/containers/:id/logs', { schema: logsSchema }, async (request, reply) => {
-    const row = await containers.row(await tenant(request), request.params.id);
+    const tenantId = await tenant(request);
+    const row = await containers.row(tenantId, request.params.id);
     const { follow = false, tail, format = 'raw' } = request.query;
-    const relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.logs', {
+    const relay = await openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.logs', {
       vmId: row.vmId, containerId: row.id, session, follow, ...(tail === undefined ? {} : { tail }),
     }, { timeoutMs: follow ? 7 * 24 * 3600_000 : 120_000 }));
     await streamToHttp(request, reply, relay, format);
   });
 
   app.post<Id & { Body: { command: string[]; env?: string[]; workingDir?: string; stdin?: string } }>('/v1/containers/:id/exec', { schema: execSchema }, async (request, reply) => {
-    const row = await containers.running(await tenant(request), request.params.id);
+    const tenantId = await tenant(request);
+    const row = await containers.running(tenantId, request.params.id);
     const { command, env, workingDir, stdin } = request.body;
-    const relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
+    const relay = await openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
       vmId: row.vmId, containerId: row.id, session, command, stdin: stdin !== undefined,
       ...(env ? { env: containers.sealEnv(row.id, env) } : {}), ...(workingDir ? { workingDir } : {}),
     }, { timeoutMs: 24 * 3600_000 }));
     if (stdin !== undefined) {
-      await relay.input.write('stdin', Buffer.from(stdin));
-      await relay.input.write('stdin-end');
+      try {
+        await relay.input.write('stdin', Buffer.from(stdin));
+        await relay.input.write('stdin-end');
+      } catch (err) {
+        await relay.close();
+        throw err;
+      }
     }
     await streamToHttp(request, reply, relay, 'ndjson');
   });
 
-  // Interactive exec: a WebSocket. Binary messages from the client are stdin; a
-  // text message `{"type":"stdin-end"}` closes stdin. The server sends binary
-  // messages whose first byte is 1 (stdout) or 2 (stderr), then one text message
-  // `{"exit":N}` or `{"error":{…}}`, then closes.
-  app.get<Id & { Querystring: { cmd: string[]; env?: string[] } }>('/v1/containers/:id/exec', { schema: execWebSocketSchema, websocket: true }, async (socket: WebSocket, request) => {
-    let relay: RelaySession | undefined;
-    // The client may send stdin as soon as the socket opens, before the container
-    // is looked up: hold it until the session exists, in order.
-    let opened!: (r: RelaySession) => void;
-    const relayReady = new Promise<RelaySession>((resolve) => { opened = resolve; });
-    let chain = Promise.resolve();
-    const forward = (m: { kind: 'stdin' | 'stdin-end'; data?: Buffer }) => {
-      chain = chain.then(async () => { await (await relayReady).input.write(m.kind, m.data); }).catch(() => {});
-    };
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) forward({ kind: 'stdin', data });
-      else if (data.toString().includes('stdin-end')) forward({ kind: 'stdin-end' });
-    });
-    let closed = false;
-    socket.on('close', () => { closed = true; void relay?.close(); });
-    try {
-      const row = await containers.running(await tenant(request), request.params.id);
-      relay = openRelay(opts.redis, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
-        vmId: row.vmId, containerId: row.id, session, command: request.query.cmd, stdin: true, ...(request.query.env ? { env: containers.sealEnv(row.id, request.query.env) } : {}),
-      }, { timeoutMs: 24 * 3600_000 }));
-      opened(relay);
-      if (closed) return;
-      for await (const f of relay.frames) {
-        if (f.kind === 'stdout' || f.kind === 'stderr') socket.send(Buffer.concat([Buffer.from([f.kind === 'stdout' ? 1 : 2]), f.data]));
-        else if (f.kind === 'exit') socket.send(JSON.stringify({ exit: Number(f.data.toString()) }));
-        else if (f.kind === 'error') socket.send(f.data.toString());
-      }
-    } catch (err) {
-      const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
-      socket.send(JSON.stringify(fe.toJSON()));
-    } finally {
-      await relay?.close();
-      socket.close();
-    }
-  });
+  // Interactive exec: a WebSocket; the protocol is in exec-socket.ts. The query is
+  // checked before the upgrade, so the old `?cmd=…&env=…` form gets an HTTP 400.
+  app.get<Id>('/v1/containers/:id/exec', {
+    schema: execWebSocketSchema,
+    websocket: true,
+    preValidation: async (request) => refuseQueryArguments(request.query),
+  }, execSocketHandler(async (request, start) => {
+    const tenantId = await tenant(request);
+    const row = await containers.running(tenantId, (request.params as { id: string }).id);
+    return openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
+      vmId: row.vmId, containerId: row.id, session, command: start.cmd, stdin: true,
+      ...(start.env ? { env: containers.sealEnv(row.id, start.env) } : {}), ...(start.workingDir ? { workingDir: start.workingDir } : {}),
+    }, { timeoutMs: 24 * 3600_000 }));
+  }));
 }
 
 /**

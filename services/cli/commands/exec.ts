@@ -21,21 +21,30 @@ export const execCommand: Command = {
       });
       return (await pipeNdjson(res)).exitCode ?? 1;
     }
-    return execInteractive(api, id, command, env);
+    return execInteractive(api, id, command, env, values.workdir as string | undefined);
   },
 };
 
-async function execInteractive(api: ApiClient, id: string, command: string[], env: string[]): Promise<number> {
-  const q = new URLSearchParams();
-  for (const c of command) q.append('cmd', c);
-  for (const e of env) q.append('env', e);
-  const url = `${api.baseUrl.replace(/^http/, 'ws')}/v1/containers/${encodeURIComponent(id)}/exec?${q}`;
+async function execInteractive(api: ApiClient, id: string, command: string[], env: string[], workingDir: string | undefined): Promise<number> {
+  // The command and env (often secrets) go in the first message, not the URL: URLs end up in logs.
+  const url = `${api.baseUrl.replace(/^http/, 'ws')}/v1/containers/${encodeURIComponent(id)}/exec`;
   const key = api.key;
   const ws = new WebSocket(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
   return new Promise<number>((resolve, reject) => {
     let exitCode = 1;
-    ws.on('unexpected-response', (_req, res) => reject(new ForkdError(res.statusCode === 401 ? 'ERR_UNAUTHORIZED' : 'ERR_VALIDATION', `exec refused: HTTP ${res.statusCode}`)));
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => {
+        try {
+          reject(ForkdError.fromJSON(JSON.parse(body) as ErrorBody));
+        } catch {
+          reject(new ForkdError(res.statusCode === 401 ? 'ERR_UNAUTHORIZED' : 'ERR_VALIDATION', `exec refused: HTTP ${res.statusCode}`));
+        }
+      });
+    });
     ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'start', cmd: command, ...(env.length ? { env } : {}), ...(workingDir ? { workingDir } : {}) }));
       process.stdin.on('data', (d: Buffer) => ws.send(d, { binary: true }));
       process.stdin.on('end', () => ws.send(JSON.stringify({ type: 'stdin-end' })));
     });

@@ -40,7 +40,8 @@ export function containerLogsHandler(deps: ContainerDeps) {
       await batch.flush();
       await out.write('end');
       return { lines };
-    });
+    // A follow has no end of its own: when hostd drains it ends at once, with `end`, not after the drain grace.
+    }, { endOnStop: input.follow });
   };
 }
 
@@ -98,7 +99,9 @@ type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
 /**
  * Runs `body` with a cancel controller and a reader of the session's `.in`
  * stream on a duplicated connection (closed afterwards). A failure is also
- * written to `.out` as an `error` frame, so the client sees why.
+ * written to `.out` as an `error` frame, so the client sees why. The cancel
+ * fires when hostd's drain grace runs out, or with `endOnStop` as soon as the
+ * drain starts.
  */
 async function withRelay<T>(
   deps: ContainerDeps,
@@ -106,11 +109,14 @@ async function withRelay<T>(
   out: RelayWriter<OutKind>,
   ctx: JobContext,
   body: (cancel: AbortController, onFrame: (l: FrameListener) => void) => Promise<T>,
+  opts: { endOnStop?: boolean } = {},
 ): Promise<T> {
   const cancel = new AbortController();
   const stopReading = new AbortController();
   const onDrain = (): void => cancel.abort();
-  ctx.signal.addEventListener('abort', onDrain, { once: true });
+  const drainSignal = opts.endOnStop ? ctx.stopping : ctx.signal;
+  drainSignal.addEventListener('abort', onDrain, { once: true });
+  if (drainSignal.aborted) cancel.abort();
   const reader = deps.redis.duplicate();
   let listener: FrameListener = () => undefined;
   const reading = (async () => {
@@ -127,7 +133,7 @@ async function withRelay<T>(
     await out.write('error', JSON.stringify(fe.toJSON())).catch(() => undefined);
     throw fe;
   } finally {
-    ctx.signal.removeEventListener('abort', onDrain);
+    drainSignal.removeEventListener('abort', onDrain);
     stopReading.abort();
     reader.disconnect();
     await reading;
