@@ -16,6 +16,8 @@ import { KeyStore } from './key-store.js';
 import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
+import { Operations } from './operations/operations.js';
+import { operationRoutes } from './operations/routes.js';
 import { Placement } from './placement.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
@@ -32,6 +34,8 @@ export interface ApiDeps {
   db: PrismaClient;
   redis: Redis;
   hostJobs: HostJobs;
+  /** Long work answered with 202 and finished after the response (operations/); made here when absent. */
+  operations?: Operations;
 }
 
 /** Largest image archive accepted by POST /v1/images. */
@@ -48,12 +52,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   const tenancy = new Tenancy(deps.db);
+  const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize);
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, operations);
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, operations);
 
   await app.register(healthRoutes);
   await app.register(infoRoutes, { hostJobs: deps.hostJobs });
@@ -62,5 +67,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis });
   await app.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs), tenancy });
   await app.register(networkRoutes, { networks, tenancy });
+  await app.register(operationRoutes, { operations, tenancy });
+  // Before the first request: work a previous API process left running died with it.
+  const interrupted = await operations.failInterrupted();
+  if (interrupted > 0) app.log.warn({ interrupted }, 'operations left running by the previous API process marked failed (ERR_INTERRUPTED)');
   return app;
 }

@@ -10,6 +10,7 @@ import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
+import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { Tenancy } from '../tenancy.js';
 
 const argv = { type: 'array', items: { type: 'string', maxLength: 32768 }, maxItems: 1024 } as const;
@@ -75,7 +76,8 @@ export const createContainerSchema = {
       network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
     },
   },
-  response: { 201: containerSchema },
+  // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).
+  response: { 202: operationEnvelopeSchema },
 } as const;
 
 export const listContainersSchema = {
@@ -157,7 +159,7 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   const tenant = (r: FastifyRequest) => tenancy.tenantIdOf(r);
 
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
-    return reply.status(201).send(await containers.create(await tenant(request), request.body));
+    return sendAccepted(reply, await containers.create(await tenant(request), request.body));
   });
 
   app.get<{ Querystring: { all?: boolean } }>('/v1/containers', { schema: listContainersSchema }, async (request) => {
