@@ -16,7 +16,7 @@ import { KeyStore } from './key-store.js';
 import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
-import { Operations } from './operations/operations.js';
+import { Operations, runnerId } from './operations/operations.js';
 import { operationRoutes } from './operations/routes.js';
 import { Placement } from './placement.js';
 import { containerRoutes } from './routes/containers.js';
@@ -52,7 +52,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   const tenancy = new Tenancy(deps.db);
-  const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, runnerId(deps.config.listen.port));
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, operations);

@@ -48,7 +48,7 @@ describe('following an operation', () => {
     const { out, stream } = sink(false);
     const result = await followOperation<{ id: string }>(api, op('running', 0, 'queued'), new ProgressPrinter(stream, 'x'));
     expect(result).toEqual({ id: 'c-1' });
-    expect(paths).toEqual(['/v1/operations/op-1?waitSec=30', '/v1/operations/op-1?waitSec=30']);
+    expect(paths).toEqual(['/v1/operations/op-1?waitSec=30', '/v1/operations/op-1?waitSec=30']); // no updatedAt seen yet: no since
     expect(out.length).toBe(2);
   });
 

@@ -11,6 +11,7 @@ export interface OperationView {
   state: 'queued' | 'running' | 'succeeded' | 'failed';
   progress: { percent: number; step: string | null };
   targetId: string | null;
+  updatedAt?: string;
   result?: unknown;
   error?: { code: string; message: string };
 }
@@ -69,7 +70,8 @@ export async function followOperation<T>(api: ApiClient, op: OperationView, prin
     printer.show(current);
     while (current.state !== 'succeeded' && current.state !== 'failed') {
       try {
-        current = (await api.request<{ operation: OperationView }>('GET', `/v1/operations/${encodeURIComponent(op.id)}?waitSec=${WAIT_SEC}`)).operation;
+        const since = current.updatedAt ? `&since=${encodeURIComponent(current.updatedAt)}` : '';
+        current = (await api.request<{ operation: OperationView }>('GET', `/v1/operations/${encodeURIComponent(op.id)}?waitSec=${WAIT_SEC}${since}`)).operation;
         failures = 0;
       } catch (err) {
         // The work goes on without us: a blip in reaching the API is retried, a real answer (404, 401) is not.

@@ -47,7 +47,7 @@ afterEach(() => { vi.useRealTimers(); });
 describe('running an operation', () => {
   it('answers before the work ends, records progress in order, and ends succeeded with the result', async () => {
     const { db, rows, writes } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const op = await ops.start({ tenantId: 't1', hostId: 'h1', kind: 'template.create', targetId: 'tpl-1', step: 'queued' });
     let finishWork!: () => void;
     const gate = new Promise<void>((r) => { finishWork = r; });
@@ -69,7 +69,7 @@ describe('running an operation', () => {
 
   it('ends failed with the work\'s error code and message; a non-forkd error is ERR_INTERNAL', async () => {
     const { db } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const a = await ops.start({ tenantId: 't1', hostId: 'h1', kind: 'container.create', targetId: 'c-1' });
     const b = await ops.start({ tenantId: 't1', hostId: 'h1', kind: 'container.create', targetId: 'c-2' });
     ops.run(a, async () => { throw new ForkdError('ERR_CONTAINER_START', 'no such program /x'); });
@@ -81,7 +81,7 @@ describe('running an operation', () => {
 
   it('shows a tenant its own operations and another tenant\'s as not found', async () => {
     const { db } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const mine = await ops.start({ tenantId: 't1', hostId: null, kind: 'template.create', targetId: 'x' });
     expect((await ops.get('t1', mine.id)).id).toBe(mine.id);
     await expect(ops.get('t2', mine.id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
@@ -93,7 +93,7 @@ describe('running an operation', () => {
 describe('long-poll (waitSec)', () => {
   it('answers as soon as the progress changes, with the new progress', async () => {
     const { db } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const op = await ops.start({ tenantId: 't1', hostId: null, kind: 'template.create', targetId: 'x' });
     let report!: (r: { percent?: number; step?: string }) => void;
     let finishWork!: () => void;
@@ -111,7 +111,7 @@ describe('long-poll (waitSec)', () => {
   it('answers unchanged once waitSec passes with no news, and at once for an ended operation', async () => {
     vi.useFakeTimers();
     const { db } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const op = await ops.start({ tenantId: 't1', hostId: null, kind: 'template.create', targetId: 'x', step: 'queued' });
     let settled = false;
     const waiting = ops.get('t1', op.id, 5_000).then((v) => { settled = true; return v; });
@@ -128,34 +128,61 @@ describe('long-poll (waitSec)', () => {
 });
 
 describe('after an API restart', () => {
-  it('marks operations left queued or running failed (ERR_INTERRUPTED) and has their owner tidy the target; ended ones stay', async () => {
+  it('marks operations it left queued or running failed (ERR_INTERRUPTED) and has their owner tidy the target; ended ones and another API\'s stay', async () => {
     const { db, rows } = fakeDb();
-    const before = new Operations(db, quietLog);
+    const before = new Operations(db, quietLog, 'api-a');
     const lost = await before.start({ tenantId: 't1', hostId: 'h1', kind: 'container.create', targetId: 'c-lost' });
     const done = await before.start({ tenantId: 't1', hostId: 'h1', kind: 'container.create', targetId: 'c-done' });
+    // Another API process sharing the database, still alive and working on its own.
+    const elsewhere = await new Operations(db, quietLog, 'api-b').start({ tenantId: 't1', hostId: 'h1', kind: 'container.create', targetId: 'c-elsewhere' });
     before.run(done, async () => ({ id: 'c-done' }));
     await before.settled();
     // A new process over the same database:
-    const after = new Operations(db, quietLog);
+    const after = new Operations(db, quietLog, 'api-a');
     const tidied: Array<[string, string | null]> = [];
     after.onInterrupted('container.create', async (id, hostId) => { tidied.push([id, hostId]); });
     expect(await after.failInterrupted()).toBe(1);
     expect((await after.get('t1', lost.id)).error?.code).toBe('ERR_INTERRUPTED');
     expect((await after.get('t1', done.id)).state).toBe('succeeded');
     expect(tidied).toEqual([['c-lost', 'h1']]);
-    expect(rows.filter((r) => r.state === 'running')).toEqual([]);
+    expect((await after.get('t1', elsewhere.id)).state).toBe('running');
+    expect(rows.filter((r) => r.state === 'running').map((r) => r.targetId)).toEqual(['c-elsewhere']);
   });
 
   it('does not let work that ends late overwrite the interrupted verdict', async () => {
     const { db } = fakeDb();
-    const ops = new Operations(db, quietLog);
+    const ops = new Operations(db, quietLog, 'api-a');
     const op = await ops.start({ tenantId: 't1', hostId: null, kind: 'template.create', targetId: 'x' });
     let finishWork!: () => void;
     const gate = new Promise<void>((r) => { finishWork = r; });
     ops.run(op, async () => { await gate; return { late: true }; });
-    await new Operations(db, quietLog).failInterrupted();
+    await new Operations(db, quietLog, 'api-a').failInterrupted();
     finishWork();
     await ops.settled();
     expect(await ops.get('t1', op.id)).toMatchObject({ state: 'failed', error: { code: 'ERR_INTERRUPTED' } });
+  });
+});
+
+describe('long-poll with since', () => {
+  it('answers at once when the row moved on from the updatedAt the client saw, and waits when it did not', async () => {
+    vi.useFakeTimers();
+    const { db } = fakeDb();
+    const ops = new Operations(db, quietLog, 'api-a');
+    const op = await ops.start({ tenantId: 't1', hostId: null, kind: 'template.create', targetId: 'x', step: 'queued' });
+    const seen = (await ops.get('t1', op.id)).updatedAt;
+    let report!: (r: { percent?: number; step?: string }) => void;
+    ops.run(op, async (r) => { report = r; await new Promise(() => {}); });
+    report({ percent: 5, step: 'template: boot' });
+    await vi.advanceTimersByTimeAsync(0);
+    // The change happened between two polls: the next poll, given what it saw, answers at once.
+    const moved = await ops.get('t1', op.id, 60_000, seen);
+    expect(moved.progress.step).toBe('template: boot');
+    // Given the newest updatedAt, it waits (here until waitSec runs out).
+    let settled = false;
+    const waiting = ops.get('t1', op.id, 3_000, moved.updatedAt).then((v) => { settled = true; return v; });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect((await waiting).updatedAt).toBe(moved.updatedAt);
   });
 });

@@ -4,9 +4,12 @@
 // cancels nothing. Each one is an Operation row a client polls or long-polls;
 // progress from hostd's jobs lands in it as the work goes.
 //
-// One API process per database runs operations: at start it marks any it
-// left unfinished (it restarted mid-work) as failed, ERR_INTERRUPTED, and lets
-// the owning resource mark its half-made rows failed too.
+// Each operation records which API process runs it (`input.runner`, stable
+// across restarts: host name and listen port). At start an API marks the ones
+// it left unfinished (it restarted mid-work) as failed, ERR_INTERRUPTED, and
+// lets the owning resource mark its half-made rows failed too; other API
+// processes' operations sharing the database are left alone.
+import { hostname } from 'node:os';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Logger } from '../../contracts/logger.js';
 import type { PrismaClient } from '../db/client.js';
@@ -21,6 +24,11 @@ export type InterruptedHandler = (targetId: string, hostId: string | null) => Pr
 
 type OperationDb = Pick<PrismaClient, 'operation'>;
 
+/** This API process's name for its operations: the same after a restart, different for another API on another host or port. */
+export function runnerId(listenPort: number): string {
+  return `${hostname()}:${listenPort}`;
+}
+
 /** How often a long-poll re-reads the row even without a signal from this process. */
 const REREAD_MS = 2_000;
 /** The newest operations `GET /v1/operations` lists. */
@@ -33,6 +41,8 @@ export class Operations {
   constructor(
     private readonly db: OperationDb,
     private readonly log: Pick<Logger, 'warn'>,
+    /** Which API process this is, the same after a restart (see runnerId()). */
+    private readonly runner: string,
     private readonly changes = new OperationChanges(),
   ) {}
 
@@ -43,7 +53,10 @@ export class Operations {
    */
   async start(input: { tenantId: string; hostId: string | null; kind: string; targetId: string; step?: string }, tx: OperationDb = this.db): Promise<OperationRow> {
     return tx.operation.create({
-      data: { tenantId: input.tenantId, hostId: input.hostId, kind: input.kind, targetId: input.targetId, state: 'running', step: input.step ?? 'starting', startedAt: new Date() },
+      data: {
+        tenantId: input.tenantId, hostId: input.hostId, kind: input.kind, targetId: input.targetId,
+        state: 'running', step: input.step ?? 'starting', startedAt: new Date(), input: { runner: this.runner },
+      },
     });
   }
 
@@ -105,10 +118,13 @@ export class Operations {
   /**
    * The operation as it is, or, with `waitMs`, as soon as its state or
    * progress differs from what it was when asked (at most `waitMs` later).
+   * `since` is the `updatedAt` the client last saw: if the row has moved on
+   * from it, the answer is at once (so no change between two polls is missed).
    * An ended operation answers at once.
    */
-  async get(tenantId: string, id: string, waitMs = 0): Promise<OperationView> {
+  async get(tenantId: string, id: string, waitMs = 0, since?: string): Promise<OperationView> {
     const seen = await this.row(tenantId, id);
+    if (since !== undefined && seen.updatedAt.toISOString() !== since) return view(seen);
     let row = seen;
     const deadline = Date.now() + waitMs;
     while (!isTerminal(row.state) && !changed(seen, row)) {
@@ -133,10 +149,16 @@ export class Operations {
   /**
    * At start: operations this API left queued or running cannot finish (their
    * work died with the old process). Mark them failed, ERR_INTERRUPTED, and
-   * let each target's owner mark its half-made rows failed. Returns how many.
+   * let each target's owner mark its half-made rows failed. Rows without a
+   * runner predate operations running in the background: they were lost too.
+   * Returns how many.
    */
   async failInterrupted(): Promise<number> {
-    const lost = await this.db.operation.findMany({ where: { state: { in: ['queued', 'running'] } } });
+    const unfinished = await this.db.operation.findMany({ where: { state: { in: ['queued', 'running'] } } });
+    const lost = unfinished.filter((op) => {
+      const runner = (op.input as { runner?: unknown } | null)?.runner;
+      return runner === undefined || runner === this.runner;
+    });
     for (const op of lost) {
       const error = new ForkdError('ERR_INTERRUPTED', `the API restarted while this ${op.kind} was running; its work was abandoned: try again`);
       await this.db.operation.updateMany({

@@ -26,7 +26,11 @@ export const operationEnvelopeSchema = { type: 'object', required: ['operation']
 
 export const getOperationSchema = {
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } },
-  querystring: { type: 'object', additionalProperties: false, properties: { waitSec: { type: 'integer', minimum: 0, maximum: MAX_WAIT_SEC } } },
+  querystring: { type: 'object', additionalProperties: false, properties: {
+      waitSec: { type: 'integer', minimum: 0, maximum: MAX_WAIT_SEC },
+      // The `updatedAt` the client last saw: a long-poll answers at once if the operation has moved on since.
+      since: { type: 'string', maxLength: 64 },
+    } },
   response: { 200: operationEnvelopeSchema },
 } as const;
 
@@ -42,9 +46,9 @@ export function sendAccepted(reply: FastifyReply, operation: OperationView): Fas
 export async function operationRoutes(app: FastifyInstance, opts: { operations: Operations; tenancy: Tenancy }): Promise<void> {
   const { operations, tenancy } = opts;
 
-  app.get<{ Params: { id: string }; Querystring: { waitSec?: number } }>('/v1/operations/:id', { schema: getOperationSchema }, async (request) => {
+  app.get<{ Params: { id: string }; Querystring: { waitSec?: number; since?: string } }>('/v1/operations/:id', { schema: getOperationSchema }, async (request) => {
     const tenantId = await tenancy.tenantIdOf(request);
-    return { operation: await operations.get(tenantId, request.params.id, waitMs(request.query.waitSec)) };
+    return { operation: await operations.get(tenantId, request.params.id, waitMs(request.query.waitSec), request.query.since) };
   });
 
   app.get('/v1/operations', { schema: listOperationsSchema }, async (request) => {
