@@ -62,7 +62,7 @@ const CREATE_TIMEOUT_FLOOR_MS = 600_000;
 const CREATE_SLICE = { build: { from: 0, to: 70 }, afterBuild: { from: 70, to: 100 }, whole: { from: 0, to: 100 } } as const;
 
 /** The rows a create made before answering, which its background half finishes or removes. */
-interface Made { tenantId: string; vmId: string; containerId: string; hostId: string; operationId: string }
+interface Made { tenantId: string; vmId: string; containerId: string; hostId: string }
 
 type Row = Awaited<ReturnType<Containers['row']>>;
 const ROW_INCLUDE = { vm: { include: { networkAddress: { include: { network: true } } } }, image: true } as const;
@@ -149,7 +149,7 @@ export class Containers {
       return { operation, address };
     }));
 
-    const made: Made = { tenantId, vmId, containerId, hostId: host.hostId, operationId: operation.id };
+    const made: Made = { tenantId, vmId, containerId, hostId: host.hostId };
     this.operations.run(operation, (report) => this.finishCreate(made, report, async (templateId, bootMode, slice) => this.hostJobs.call(host.hostId, 'container.create', {
       tenantId, vmId, containerId, boot: bootMode, vm,
       image: await this.images.forJob(image),
