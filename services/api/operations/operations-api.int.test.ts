@@ -34,6 +34,12 @@ class FakeHosts {
   createGate = latch();
   /** The progress callback of the job now running, so the test can report as hostd would. */
   progress: ((p: JobProgress) => void) | undefined;
+  private arrivals = new Map<string, () => void>();
+
+  /** Resolves when the next job named `name` reaches the host (its progress callback is then the one in `progress`). */
+  arrival(name: JobName): Promise<void> {
+    return new Promise((r) => this.arrivals.set(name, r));
+  }
 
   async listHosts(): Promise<KnownHost[]> {
     const now = new Date().toISOString();
@@ -42,6 +48,9 @@ class FakeHosts {
 
   async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { onProgress?: (p: JobProgress) => void } = {}): Promise<JobOutput<N>> {
     this.calls.push({ name, input });
+    if (name === 'template.build' || name === 'container.create') this.progress = opts.onProgress;
+    this.arrivals.get(name)?.();
+    this.arrivals.delete(name);
     switch (name) {
       case 'host.info':
         return {
@@ -49,7 +58,6 @@ class FakeHosts {
           capacity: { cpus: 2, memoryMib: 4096, freeMemoryMib: 4096 }, vms: { running: 0, total: 0 }, ksm: { available: false, running: false, pagesSharing: 0, pagesShared: 0 },
         } satisfies HostInfo as JobOutput<N>;
       case 'template.build': {
-        this.progress = opts.onProgress;
         await this.buildGate.opened;
         const id = (input as { templateId: string }).templateId;
         return {
@@ -58,7 +66,6 @@ class FakeHosts {
         } satisfies TemplateFacts as JobOutput<N>;
       }
       case 'container.create': {
-        this.progress = opts.onProgress;
         await this.createGate.opened;
         const i = input as ContainerCreateInput;
         return {
@@ -129,6 +136,7 @@ describe('building a template', () => {
   let operationId = '';
 
   it('answers 202 with a running operation while the host is still building, then shows its progress and ends with the template', async () => {
+    const building = hosts.arrival('template.build');
     const res = await api('POST', '/v1/templates', { image: 'busybox' });
     // The answer came back although the fake host has not finished (its gate is shut).
     expect(res.status, JSON.stringify(res.json)).toBe(202);
@@ -139,7 +147,7 @@ describe('building a template', () => {
     expect((await database.prisma.template.findUniqueOrThrow({ where: { id: op.targetId } })).state).toBe('building');
 
     // hostd reports as the build goes; a long-poll wakes for each.
-    await followUntil(op.id, (o) => o.progress.step === 'template: queued');
+    await building;
     hosts.progress!({ percent: 50, step: 'boot' });
     const booted = await followUntil(op.id, (o) => o.progress.step === 'template: boot');
     expect(booted.op.progress).toEqual({ percent: 50, step: 'template: boot' });
@@ -187,17 +195,19 @@ describe('building a template', () => {
 describe('creating a container', () => {
   it('answers 202 at once; the operation goes through the template (built on first use) and the VM to the running container', async () => {
     hosts.buildGate = latch();
+    const building = hosts.arrival('template.build');
     const res = await api('POST', '/v1/containers', { image: 'busybox', command: ['sleep', '1000'], vm: { memoryMib: 384 } });
     expect(res.status, JSON.stringify(res.json)).toBe(202);
     const op = res.json.operation;
     expect(op).toMatchObject({ kind: 'container.create', state: 'running' });
     // The container exists from the start (its id is the target), not yet running.
     expect((await api('GET', `/v1/containers/${op.targetId}`)).json.state).toBe('created');
-    await followUntil(op.id, (o) => o.progress.step === 'template: queued');
+    await building;
     hosts.progress!({ percent: 50, step: 'boot' });
     await followUntil(op.id, (o) => o.progress.step === 'template: boot');
+    const creating = hosts.arrival('container.create');
     hosts.buildGate.open();
-    await followUntil(op.id, (o) => o.progress.step === `creating VM on ${HOST}`);
+    await creating;
     hosts.progress!({ percent: 30, step: 'network' }); // the VM's own 0..100 comes after the build's 70
     const vmStep = await followUntil(op.id, (o) => o.progress.step === 'network');
     expect(vmStep.op.progress.percent).toBeGreaterThanOrEqual(70);
@@ -221,10 +231,11 @@ describe('creating a container', () => {
 describe('an API restarted mid-work', () => {
   it('marks the operation it left running failed (ERR_INTERRUPTED), the half-made container and VM failed, and frees the address; finished ones stay', async () => {
     hosts.createGate = latch(); // the host never answers this one: the old API "dies" waiting
+    const creating = hosts.arrival('container.create');
     const res = await api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', name: 'lost', command: ['sleep', '1000'] });
     expect(res.status).toBe(202);
     const lost = res.json.operation;
-    await followUntil(lost.id, (o) => o.progress.step === `creating VM on ${HOST}`);
+    await creating;
     const finished = (await api('GET', '/v1/operations')).json.operations.filter((o: { state: string }) => o.state === 'succeeded').length;
     const container = await database.prisma.container.findUniqueOrThrow({ where: { id: lost.targetId } });
     expect(await database.prisma.networkAddress.count({ where: { vmId: container.vmId } })).toBe(1);
