@@ -34,7 +34,8 @@ export const templateCreateCommand: Command = {
     const api = ApiClient.fromEnv();
     // The API answers at once with an operation; the build (boot, prepare, snapshot) is followed on stderr.
     const { operation } = await api.request<{ operation: OperationView }>('POST', '/v1/templates', body);
-    if (!values.json) process.stderr.write(`forkd: building template ${operation.targetId} (operation ${operation.id})\n`);
+    // On stderr even with --json (stdout stays the template's JSON): the ids to look at if this command is interrupted.
+    process.stderr.write(`forkd: building template ${operation.targetId} (operation ${operation.id})\n`);
     const t = await followOperation<TemplateView>(api, operation, new ProgressPrinter(process.stderr, 'building'));
     if (values.json) printJson(t);
     else process.stdout.write(`${t.id}  ready on ${t.hostId} (${t.accel}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
