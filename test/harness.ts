@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT, dataPaths, loadConfig, type ForkdConfig } from '../services/contracts/config.js';
+import { ERRORS, type ErrorCode } from '../services/contracts/errors.js';
 import { createLogger } from '../services/contracts/logger.js';
 import { loadSecretKey, sealEnv, type SealedEnv } from '../services/contracts/secrets/index.js';
 import { PrivateRedis } from '../services/cli/private-redis.js';
@@ -100,6 +101,27 @@ export function stackSecretKey(stack: Pick<Stack, 'config'>): Promise<Buffer> {
 /** `env` sealed as the API seals it, for tests that put container.create or container.exec jobs on a queue themselves. */
 export async function sealedEnvFor(stack: Pick<Stack, 'config'>, containerId: string, env: string[]): Promise<SealedEnv> {
   return sealEnv(await stackSecretKey(stack), containerId, env);
+}
+
+/**
+ * A create's answer followed to its end. A 202 carries an operation: it is
+ * long-polled until it ends, and the Response returned has the result (status
+ * 202) or the operation's error as `{error}` (the status its code has in the
+ * catalogue). Any other answer (a 4xx found before the work) comes back as is.
+ */
+export async function settled(stack: Pick<Stack, 'api'>, res: Response): Promise<Response> {
+  if (res.status !== 202) return res;
+  type Op = { id: string; state: string; result?: unknown; error?: { code: ErrorCode; message: string } };
+  let op = ((await res.json()) as { operation: Op }).operation;
+  while (op.state !== 'succeeded' && op.state !== 'failed') {
+    const poll = await stack.api(`/v1/operations/${op.id}?waitSec=60`);
+    if (poll.status !== 200) throw new Error(`following operation ${op.id}: HTTP ${poll.status}: ${await poll.text()}`);
+    op = ((await poll.json()) as { operation: Op }).operation;
+  }
+  const headers = { 'content-type': 'application/json' };
+  return op.state === 'succeeded'
+    ? new Response(JSON.stringify(op.result), { status: 202, headers })
+    : new Response(JSON.stringify({ error: op.error }), { status: ERRORS[op.error!.code]?.status ?? 500, headers });
 }
 
 export interface CliResult {

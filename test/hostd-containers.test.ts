@@ -21,7 +21,7 @@ import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
 import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
-import { sealedEnvFor, startStack, type Stack } from './harness.js';
+import { sealedEnvFor, settled, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let hostd: RunningHostd | undefined;
@@ -44,8 +44,9 @@ async function json<T>(res: Response, status = 200): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+/** A create followed to its end (the API answers 202 with an operation; `settled` long-polls it). */
 async function create(body: Record<string, unknown>): Promise<Response> {
-  return stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox:latest', ...body }) });
+  return settled(stack, await stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox:latest', ...body }) }));
 }
 
 /** VM domains libvirt runs for this test's host id (by forkd's metadata); `all` adds warm-pool shells and templates. */
@@ -115,7 +116,7 @@ afterAll(async () => {
 
 describe('a container that prints and exits', () => {
   it('shows its output in the logs and exits 3; removing it destroys the VM', async () => {
-    const c = await json<View>(await create({ command: ['sh', '-c', 'seq 1 20000; echo hello from $(hostname); exit 3'], boot: 'cold' }), 201);
+    const c = await json<View>(await create({ command: ['sh', '-c', 'seq 1 20000; echo hello from $(hostname); exit 3'], boot: 'cold' }), 202);
     expect(c.vm.boot).toBe('cold');
     console.log(`container.create (cold) timings: ${JSON.stringify(c.vm.timings)}`);
     const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
@@ -144,7 +145,7 @@ describe('failures', () => {
   });
 
   it('a container over its 16 MiB limit is OOM-killed and its VM still answers', async () => {
-    const c = await json<View>(await create({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryMib: 16 }), 201);
+    const c = await json<View>(await create({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryMib: 16 }), 202);
     console.log(`container.create (${c.vm.boot}) timings: ${JSON.stringify(c.vm.timings)}`);
     const waited = await json<View>(await stack.api(`/v1/containers/${c.id}/wait`, { method: 'POST' }));
     expect(waited.state).toBe('exited');
@@ -163,7 +164,7 @@ describe('a long-running container', () => {
 
   beforeAll(async () => {
     // Cold: adoption after a restart is about VMs hostd booted itself.
-    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }, { containerPort: 9000 }], boot: 'cold' }), 201);
+    c = await json<View>(await create({ command: ['sh', '-c', serve], ports: [{ containerPort: 8080 }, { containerPort: 9000 }], boot: 'cold' }), 202);
     expect(c.vm.boot).toBe('cold');
   });
 

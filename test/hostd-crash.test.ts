@@ -11,7 +11,7 @@ import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { Connection } from '../native/libvirt/index.js';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { ip } from '../services/hostd/network/commands.js';
-import { startStack, type Stack } from './harness.js';
+import { settled, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let work: string;
@@ -63,8 +63,9 @@ beforeAll(async () => {
   expect(up.status).toBe(201);
   hostd = startHostdProcess();
   await waitForHost('up');
-  const t = await stack.api('/v1/templates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', poolSize: 0 }) });
-  expect(t.status, await t.clone().text()).toBe(201);
+  // The build answers 202 with an operation; settled() follows it to the template.
+  const t = await settled(stack, await stack.api('/v1/templates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', poolSize: 0 }) }));
+  expect(t.status, await t.clone().text()).toBe(202);
   templateId = ((await t.json()) as { id: string }).id;
 });
 

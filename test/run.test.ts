@@ -36,6 +36,9 @@ describe('forkd run', () => {
     const r = await runCli(['run', '--rm', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'echo hello from $(hostname); exit 3'], stack.env, { timeoutMs: 600_000 });
     expect(r.stdout, r.stderr).toMatch(/^hello from \S+/m);
     expect(r.code).toBe(3);
+    // The create's progress, followed from its operation, went to stderr (stdout is the container's alone).
+    expect(r.stderr).toMatch(/^forkd: starting busybox: .+ \(\d+%\)$/m);
+    expect(r.stdout).not.toMatch(/forkd:/);
     const ps = await runCli(['ps', '-a', '--json'], stack.env);
     expect(JSON.parse(ps.stdout)).toEqual([]); // --rm removed it and its VM
   });

@@ -34,6 +34,9 @@ describe('templates through the API', () => {
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(r.stdout) as { id: string; state: string; accel: string };
     expect(t.state).toBe('ready');
+    // The API answered at once with an operation; the CLI followed it, a line per step on a non-TTY stderr.
+    expect(r.stderr).toMatch(/^forkd: building template \S+ \(operation \S+\)$/m);
+    expect(r.stderr).toMatch(/^forkd: building: template: \S+ \(\d+%\)$/m);
     expect(t.accel).toMatch(/^(kvm|tcg)$/);
     templateId = t.id;
     const again = await runCli(['template', 'create', 'busybox'], stack.env);

@@ -50,6 +50,7 @@ async function firstWsMessage(url: string, key: string): Promise<string> {
   let resolve!: (m: string) => void;
   const got = new Promise<string>((r) => { resolve = r; });
   const ws = await t.app.injectWS(url, { headers: { authorization: `Bearer ${key}` } }, { onInit: (s) => s.on('message', (m) => resolve(m.toString())) });
+  ws.send(JSON.stringify({ type: 'start', cmd: ['true'] })); // the exec socket's first message (never the URL)
   try {
     return await got;
   } finally {
@@ -70,10 +71,13 @@ beforeAll(async () => {
   const net = await t.api('POST', '/v1/networks', { name: 'acme-net' }, acmeKey);
   expect(net.status, JSON.stringify(net.json)).toBe(201);
   ids['/v1/networks'] = net.json.id;
-  const c = await t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, acmeKey);
+  const accepted = await t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, acmeKey);
+  expect(accepted.status, JSON.stringify(accepted.json)).toBe(202);
+  ids['/v1/operations'] = accepted.json.operation.id;
+  const c = await t.settle(accepted, acmeKey);
   expect(c.status, JSON.stringify(c.json)).toBe(201);
   ids['/v1/containers'] = c.json.id;
-  const tpl = await t.api('POST', '/v1/templates', { image: ids['/v1/images'] }, acmeKey);
+  const tpl = await t.create('POST', '/v1/templates', { image: ids['/v1/images'] }, acmeKey);
   expect(tpl.status, JSON.stringify(tpl.json)).toBe(201);
   ids['/v1/templates'] = tpl.json.id;
   const vm = await t.api('POST', '/v1/vms', { template: tpl.json.id }, acmeKey);
@@ -143,8 +147,8 @@ describe('another tenant\'s key', () => {
       for (const id of acmeIds()) expect(theirs, `${url} shows ${id}`).not.toContain(id);
     }
     expect((await t.api('POST', '/v1/vms', { template: ids['/v1/templates'] }, globexKey)).status).toBe(404);
-    expect((await t.api('POST', '/v1/containers', { image: ids['/v1/images'], boot: 'cold', command: ['true'] }, globexKey)).status).toBe(404);
-    expect((await t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['true'], network: ids['/v1/networks'] }, globexKey)).status).toBe(404);
+    expect((await t.create('POST', '/v1/containers', { image: ids['/v1/images'], boot: 'cold', command: ['true'] }, globexKey)).status).toBe(404);
+    expect((await t.create('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['true'], network: ids['/v1/networks'] }, globexKey)).status).toBe(404);
     // Positive control: the owner sees them in the same lists.
     const mine = JSON.stringify(await Promise.all(lists.map(async (url) => (await t.api('GET', url, undefined, acmeKey)).json)));
     expect(mine).toContain(ids['/v1/images']);
@@ -165,7 +169,7 @@ describe('another tenant\'s key', () => {
       if (!r.url.includes(':id')) continue;
       owner.push({ r, url });
       if (r.websocket) {
-        const msg = await firstWsMessage(url + '?cmd=true', globexKey);
+        const msg = await firstWsMessage(url, globexKey);
         if (!msg.includes('ERR_NOT_FOUND')) wrong.push(`${name(r)} (WebSocket): ${msg}`);
         continue;
       }
@@ -179,7 +183,7 @@ describe('another tenant\'s key', () => {
     const refused: string[] = [];
     for (const { r, url } of owner) {
       if (r.websocket) {
-        const msg = await firstWsMessage(url + '?cmd=true', acmeKey);
+        const msg = await firstWsMessage(url, acmeKey);
         if (msg.includes('ERR_NOT_FOUND') || msg.includes('ERR_UNAUTHORIZED')) refused.push(`${name(r)} (WebSocket): ${msg}`);
         continue;
       }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import { readStoredEnv, redactEnv, sealEnv, type SealedEnv } from '../contracts/secrets/index.js';
-import type { BootMode, ContainerStatus, PortRequest, PublishedPort } from '../contracts/jobs.js';
+import type { BootMode, ContainerStatus, JobOutput, PortRequest, PublishedPort } from '../contracts/jobs.js';
 import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
 import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
@@ -15,6 +15,8 @@ import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
 import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js';
 import type { Networks } from './networks/networks.js';
+import type { Operations, ReportProgress } from './operations/operations.js';
+import { view as operationView, within, type OperationView } from './operations/rules.js';
 import { checkPortsFree, normalizePorts } from './ports.js';
 import type { Templates } from './templates.js';
 import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
@@ -59,6 +61,16 @@ export const DEFAULT_VM = { vcpus: 1, memoryMib: 256 };
 /** A cold boot under TCG on a busy 2-core host takes a minute or more; give it room. */
 const CREATE_TIMEOUT_FLOOR_MS = 600_000;
 
+/**
+ * How a create's percent splits: building the template (when this create
+ * builds it) then the VM; a create with a ready template, or a cold boot,
+ * spends the whole range on the VM.
+ */
+const CREATE_SLICE = { build: { from: 0, to: 70 }, afterBuild: { from: 70, to: 100 }, whole: { from: 0, to: 100 } } as const;
+
+/** The rows a create made before answering, which its background half finishes or removes. */
+interface Made { tenantId: string; vmId: string; containerId: string; hostId: string }
+
 type Row = Awaited<ReturnType<Containers['row']>>;
 const ROW_INCLUDE = { vm: { include: { networkAddress: { include: { network: true } } } }, image: true } as const;
 
@@ -73,8 +85,11 @@ export class Containers {
     private readonly jobTimeoutMs: number,
     /** Seals env in job payloads and rows (see docs/secrets.md). */
     private readonly secretKey: Buffer,
+    private readonly operations: Operations,
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
-  ) {}
+  ) {
+    operations.onInterrupted('container.create', (id, hostId) => this.abandon(id, hostId));
+  }
 
   /** `env` sealed for this container: what job payloads and the database carry instead of values. */
   sealEnv(containerId: string, env: readonly string[]): SealedEnv {
@@ -115,7 +130,13 @@ export class Containers {
     };
   }
 
-  async create(tenantId: string, body: CreateContainerBody, onProgress?: (step: string) => void): Promise<ContainerView> {
+  /**
+   * Checks the request and makes the rows now (validation, image, quota, name,
+   * ports, network: a 4xx at once), then creates the VM in the background:
+   * the answer is the operation to follow, whose target is the new container
+   * and whose result is its view once running.
+   */
+  async create(tenantId: string, body: CreateContainerBody): Promise<OperationView> {
     const image = await this.images.resolve(tenantId, body.image);
     const config = (image.config ?? {}) as { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string };
     const entrypoint = body.entrypoint ?? config.Entrypoint ?? [];
@@ -129,7 +150,6 @@ export class Containers {
     const ports = normalizePorts(body.ports);
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, vm.memoryMib); // early answer; the binding check is in the transaction below
-    onProgress?.('placing');
     const host = await this.addresses.hostFor(network);
     await checkPortsFree(this.db, host.hostId, ports);
 
@@ -140,76 +160,114 @@ export class Containers {
     if (await this.db.container.findUnique({ where: { tenantId_name: { tenantId, name } } })) {
       throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(name)} exists`, { field: 'name' });
     }
-    // Forks are the default: the template for this image and size is built on first use.
-    let boot: BootMode = body.boot ?? 'fork';
-    let templateId: string | undefined;
-    if (boot !== 'cold') {
-      onProgress?.('finding the template');
-      try {
-        templateId = await this.templates.forContainer(host.hostId, image, vm);
-      } catch (err) {
-        if (body.boot === 'fork') throw err; // asked for explicitly: say why it cannot be had
-        boot = 'cold';
-      }
-    }
+    // Forks are the default: the template for this image and size is built on first use (in the background).
+    const boot: BootMode = body.boot ?? 'fork';
     const { operation, address } = await withAddressRetry(() => this.db.$transaction(async (tx) => {
       await reserveVmQuota(tx, tenantId, vm.memoryMib);
-      await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: templateId ?? null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
+      await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
         data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null },
       });
       const address = await this.addresses.allocate(tx, network, vmId, host.hostId);
-      const operation = await tx.operation.create({ data: { tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, state: 'running', startedAt: new Date() } });
+      const operation = await this.operations.start({ tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, step: 'queued' }, tx);
       return { operation, address };
     }));
 
+    const made: Made = { tenantId, vmId, containerId, hostId: host.hostId };
+    this.operations.run(operation, (report) => this.finishCreate(made, report, async (templateId, bootMode, slice) => this.hostJobs.call(host.hostId, 'container.create', {
+      tenantId, vmId, containerId, boot: bootMode, vm,
+      image: await this.images.forJob(image),
+      spec: {
+        command, env: sealedEnv,
+        ...(body.workingDir ?? config.WorkingDir ? { workingDir: body.workingDir ?? config.WorkingDir } : {}),
+        ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
+        limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
+      },
+      ports,
+      network: this.addresses.attachment(network, address, [name]),
+      ...(templateId ? { templateId } : {}),
+    }, {
+      timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id,
+      onProgress: (p) => report({ percent: within(slice, p.percent), ...(p.step ? { step: p.step } : {}) }),
+    }), { image, vm, boot, explicitFork: body.boot === 'fork' }));
+    return operationView(operation);
+  }
+
+  /**
+   * The background half of create: the template (built on first use), then
+   * the VM. Rows follow the outcome; a failure other than a timeout leaves no
+   * row behind, as before the work moved out of the request.
+   */
+  private async finishCreate(
+    made: Made,
+    report: ReportProgress,
+    createVm: (templateId: string | undefined, boot: BootMode, slice: { from: number; to: number }) => Promise<JobOutput<'container.create'>>,
+    want: { image: { id: string; digest: string }; vm: { vcpus: number; memoryMib: number }; boot: BootMode; explicitFork: boolean },
+  ): Promise<ContainerView> {
+    const { vmId, containerId } = made;
+    let boot = want.boot;
+    let templateId: string | undefined;
+    let built = false; // did this create build (or wait for) the template: then the VM gets the rest of the range
     try {
-      onProgress?.(`creating VM on ${host.hostId}`);
-      const result = await this.hostJobs.call(host.hostId, 'container.create', {
-        tenantId, vmId, containerId, boot, vm,
-        image: await this.images.forJob(image),
-        spec: {
-          command, env: sealedEnv,
-          ...(body.workingDir ?? config.WorkingDir ? { workingDir: body.workingDir ?? config.WorkingDir } : {}),
-          ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
-          limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
-        },
-        ports,
-        network: this.addresses.attachment(network, address, [name]),
-        ...(templateId ? { templateId } : {}),
-      }, { timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id });
+      if (boot !== 'cold') {
+        report({ step: 'template' });
+        try {
+          templateId = await this.templates.forContainer(made.hostId, want.image, want.vm, (r) => { built = true; report(r); }, CREATE_SLICE.build);
+        } catch (err) {
+          if (want.explicitFork) throw err; // asked for explicitly: say why it cannot be had
+          boot = 'cold';
+        }
+        await this.db.vm.update({ where: { id: vmId }, data: { templateId: templateId ?? null, bootMode: boot } });
+      }
+      report({ step: `creating VM on ${made.hostId}` });
+      const result = await createVm(templateId, boot, built ? CREATE_SLICE.afterBuild : CREATE_SLICE.whole);
       const now = new Date();
       await this.db.$transaction(async (tx) => {
         await vmStates.write(tx, vmId, 'running', { startedAt: now, bootMode: result.vm.boot });
         await containerStates.write(tx, containerId, containerStateFromHost(result.status.state), { ...statusData(result.status), ports: result.ports as object[] });
-        await tx.operation.update({ where: { id: operation.id }, data: { state: 'succeeded', finishedAt: now, progress: 100, result: result as object } });
       });
-      return this.view(await this.row(tenantId, containerId), result.vm.timings);
+      return this.view(await this.row(made.tenantId, containerId), result.vm.timings);
     } catch (err) {
       const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
       if (templateId && (fe.code === 'ERR_TEMPLATE_STALE' || fe.code === 'ERR_TEMPLATE_CORRUPT')) {
         // The host refused the template (changed host, damaged files): never restore it; rebuild next time.
         await this.templates.markUnusable(templateId, fe.message);
       }
-      await this.db.operation.update({ where: { id: operation.id }, data: { state: 'failed', finishedAt: new Date(), errorCode: fe.code, errorMessage: fe.message } }).catch(() => {});
       if (fe.code === 'ERR_TIMEOUT') {
         // hostd may still be building this VM: keep the rows, marked failed, and have the host destroy it when it can.
-        // The address goes back with the failed VM (the next VM may get it before hostd has destroyed this one).
-        await this.db.$transaction(async (tx) => {
-          await tx.networkAddress.deleteMany({ where: { vmId } });
-          await vmStates.write(tx, vmId, 'failed');
-          await containerStates.write(tx, containerId, 'failed');
-        }).catch(() => {}); // best effort: the client needs the job's error, not this one
-        void destroyAfterTimeout(this.db, this.hostJobs, this.log, host.hostId, vmId);
+        await this.markFailed(vmId, containerId, made.hostId);
       } else {
         await this.db.$transaction([
           this.db.networkAddress.deleteMany({ where: { vmId } }),
           this.db.container.delete({ where: { id: containerId } }),
           this.db.vm.delete({ where: { id: vmId } }),
-        ]).catch(() => {}); // best effort: the client needs the job's error, not this one
+        ]).catch(() => {}); // best effort: the operation needs the job's error, not this one
       }
       throw fe;
     }
+  }
+
+  /**
+   * A create that may still be going on the host (timed out, or lost with a
+   * restarted API): the rows stay, marked failed, so they no longer count as
+   * live; the address goes back (the next VM may get it before hostd has
+   * destroyed this one) and the host is asked to destroy the VM if it made it.
+   */
+  private async markFailed(vmId: string, containerId: string, hostId: string | null): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      await tx.networkAddress.deleteMany({ where: { vmId } });
+      await vmStates.write(tx, vmId, 'failed');
+      await containerStates.write(tx, containerId, 'failed');
+    }).catch((err: unknown) => this.log.warn('could not mark a failed create\'s rows failed (the reconciler will)', { vmId, containerId, error: String(err) }));
+    // Not awaited: the host may be down; destroyAfterTimeout checks the outcome and the reconciler destroys what it misses.
+    if (hostId) void destroyAfterTimeout(this.db, this.hostJobs, this.log, hostId, vmId);
+  }
+
+  /** A container.create lost with a restarted API: its rows say failed, not `created` forever. */
+  private async abandon(containerId: string, hostId: string | null): Promise<void> {
+    const row = await this.db.container.findUnique({ where: { id: containerId } });
+    if (!row || row.state !== 'created') return;
+    await this.markFailed(row.vmId, row.id, hostId);
   }
 
   async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {

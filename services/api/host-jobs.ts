@@ -13,6 +13,19 @@ export interface KnownHost extends HostAnnouncement {
   up: boolean;
 }
 
+/** A job's progress report as hostd sends it (`job.updateProgress({percent, step})`). */
+export interface JobProgress {
+  percent: number;
+  step: string | undefined;
+}
+
+/** hostd reports `{percent, step}`; BullMQ also allows a bare number. Anything else counts as no news. */
+export function jobProgress(data: unknown): JobProgress {
+  if (typeof data === 'number') return { percent: data, step: undefined };
+  const d = (data ?? {}) as { percent?: unknown; step?: unknown };
+  return { percent: typeof d.percent === 'number' ? d.percent : 0, step: typeof d.step === 'string' ? d.step : undefined };
+}
+
 export class HostJobs {
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
 
@@ -33,20 +46,34 @@ export class HostJobs {
     return hosts.sort((a, b) => a.hostId.localeCompare(b.hostId));
   }
 
-  /** Enqueue `name` on `hostId`'s queue (its stream queue for logs and exec) and wait for its result. */
-  async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { timeoutMs?: number; jobId?: string } = {}): Promise<JobOutput<N>> {
+  /**
+   * Enqueue `name` on `hostId`'s queue (its stream queue for logs and exec) and wait for its result. `onProgress`
+   * hears the job's `updateProgress({percent, step})` reports (QueueEvents
+   * 'progress'); it needs `jobId`, so reports sent before `add` returns are
+   * not missed.
+   */
+  async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { timeoutMs?: number; jobId?: string; onProgress?: (p: JobProgress) => void } = {}): Promise<JobOutput<N>> {
     const { queue, events } = await this.queueFor(queueNameFor(hostId, name));
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    const job: Job = await queue.add(name, input, {
-      ...(opts.jobId ? { jobId: opts.jobId } : {}),
-      attempts: 1,
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 24 * 3600, count: 1000 },
-    });
+    const { onProgress, jobId } = opts;
+    const listener = onProgress && jobId
+      ? ({ jobId: id, data }: { jobId: string; data: unknown }) => { if (id === jobId) onProgress(jobProgress(data)); }
+      : undefined;
+    if (listener) events.on('progress', listener);
     try {
-      return (await job.waitUntilFinished(events, timeoutMs)) as JobOutput<N>;
-    } catch (err) {
-      throw await this.explainFailure(job, hostId, err, timeoutMs);
+      const job: Job = await queue.add(name, input, {
+        ...(jobId ? { jobId } : {}),
+        attempts: 1,
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 24 * 3600, count: 1000 },
+      });
+      try {
+        return (await job.waitUntilFinished(events, timeoutMs)) as JobOutput<N>;
+      } catch (err) {
+        throw await this.explainFailure(job, hostId, err, timeoutMs);
+      }
+    } finally {
+      if (listener) events.off('progress', listener);
     }
   }
 

@@ -18,6 +18,8 @@ import { KeyStore } from './key-store.js';
 import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
+import { Operations, runnerId } from './operations/operations.js';
+import { operationRoutes } from './operations/routes.js';
 import { Placement } from './placement.js';
 import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
@@ -39,6 +41,8 @@ export interface ApiDeps {
   db: PrismaClient;
   redis: Redis;
   hostJobs: HostJobs;
+  /** Long work answered with 202 and finished after the response (operations/); made here when absent. */
+  operations?: Operations;
   /** Given: `POST /v1/admin/reconcile` runs it (main.ts also runs it on a timer). */
   reconciler?: Reconciler;
 }
@@ -81,15 +85,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
+  const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, runnerId(deps.config.listen.port));
   const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
   const placement = new Placement(deps.db, deps.hostJobs);
   // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
   const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey);
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations);
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, warn);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn);
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
@@ -112,6 +117,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams });
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
+    await v1.register(operationRoutes, { operations, tenancy });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });
 
@@ -120,5 +126,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   if (exposed.length > 0) {
     throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);
   }
+  // Before the first request: work a previous API process left running died with it.
+  const interrupted = await operations.failInterrupted();
+  if (interrupted > 0) app.log.warn({ interrupted }, 'operations left running by the previous API process marked failed (ERR_INTERRUPTED)');
   return app;
 }

@@ -10,6 +10,8 @@ import { templateStates } from './lifecycle/state-writes.js';
 import { isUniqueViolation } from './db/errors.js';
 import type { HostJobs } from './host-jobs.js';
 import type { Images } from './images.js';
+import type { Operations, ReportProgress } from './operations/operations.js';
+import { view as operationView, within, type OperationView } from './operations/rules.js';
 import type { Placement } from './placement.js';
 import { assertMayChangeTemplate, assertMayCreateTemplate, templateOwner, visibleTemplatesWhere, type Actor } from './tenancy/policy.js';
 
@@ -56,7 +58,10 @@ export class Templates {
     private readonly defaultPoolSize: number,
     /** Seals app containers' env in the template.build job (docs/secrets.md). */
     private readonly secretKey: Buffer,
-  ) {}
+    private readonly operations: Operations,
+  ) {
+    operations.onInterrupted('template.create', (id) => this.abandon(id));
+  }
 
   async view(row: Row, pool: PoolStatus | null = null): Promise<TemplateView> {
     const vms = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: [...VM_ENDED_STATES] } } });
@@ -97,18 +102,28 @@ export class Templates {
     return this.view(row, status?.pool ?? null);
   }
 
-  async create(actor: Actor, body: CreateTemplateBody): Promise<TemplateView> {
+  /**
+   * Checks the request and makes the `building` row now (so a bad image or a
+   * duplicate is a 4xx at once), then builds in the background: the answer is
+   * the operation to follow, whose result is the ready template.
+   */
+  async create(actor: Actor, body: CreateTemplateBody): Promise<OperationView> {
     assertMayCreateTemplate(actor, Boolean(body.image));
-    const image = body.image ? await this.images.resolve(actor.tenantId, body.image) : null;
+    const tenantId = actor.tenantId;
+    const image = body.image ? await this.images.resolve(tenantId, body.image) : null;
     const host = await this.placement.pickHost();
     const size = { vcpus: body.vcpus ?? 1, memoryMib: body.memoryMib ?? 256 };
     const existing = await this.db.template.findFirst({ where: { hostId: host.hostId, imageId: image?.id ?? null, ...size } });
     if (existing) {
       throw new ForkdError('ERR_CONFLICT', `template ${existing.id} already exists for this image and size on ${host.hostId} (${existing.state})`, { field: 'image', detail: { templateId: existing.id } });
     }
-    const row = await this.db.template.create({
-      data: { hostId: host.hostId, imageId: image?.id ?? null, ...size, accel: host.accel, qemuVersion: host.qemuVersion, machineType: MACHINE_TYPE, poolSize: body.poolSize ?? 0 },
-      include: { image: true },
+    const { row, operation } = await this.db.$transaction(async (tx) => {
+      const row = await tx.template.create({
+        data: { hostId: host.hostId, imageId: image?.id ?? null, ...size, accel: host.accel, qemuVersion: host.qemuVersion, machineType: MACHINE_TYPE, poolSize: body.poolSize ?? 0 },
+        include: { image: true },
+      });
+      const operation = await this.operations.start({ tenantId, hostId: host.hostId, kind: 'template.create', targetId: row.id, step: 'queued' }, tx);
+      return { row, operation };
     });
     const config = (image?.config ?? {}) as { Env?: string[]; WorkingDir?: string };
     const containers = (body.containers ?? []).map((c, i) => {
@@ -116,14 +131,20 @@ export class Templates {
       const spec = { command: c.command, env: [...(config.Env ?? []), ...(c.env ?? [])], ...(c.workingDir ?? config.WorkingDir ? { workingDir: c.workingDir ?? config.WorkingDir } : {}), limits: {} } satisfies ContainerSpec;
       return { containerId, spec: { ...spec, env: sealEnv(this.secretKey, appContainerSubject(row.id, containerId), spec.env) } };
     });
-    return this.build(row, image ? await this.images.forJob(image) : null, containers);
+    this.operations.run(operation, async (report) => this.build(row, image ? await this.images.forJob(image) : null, containers, report, { from: 0, to: 100 }));
+    return operationView(operation);
   }
 
-  private async build(row: Row, image: Awaited<ReturnType<Images['forJob']>> | null, containers: Array<{ containerId: string; spec: SealedContainerSpec }>): Promise<TemplateView> {
+  /** Builds on the host; its progress fills `slice` of the operation's percent. */
+  private async build(row: Row, image: Awaited<ReturnType<Images['forJob']>> | null, containers: Array<{ containerId: string; spec: SealedContainerSpec }>, report: ReportProgress, slice: { from: number; to: number }): Promise<TemplateView> {
     try {
+      report({ percent: slice.from, step: 'template: queued' });
       const facts: TemplateFacts = await this.hostJobs.call(row.hostId, 'template.build', {
         templateId: row.id, image, vcpus: row.vcpus, memoryMib: row.memoryMib, poolSize: row.poolSize, containers,
-      }, { timeoutMs: BUILD_TIMEOUT_MS, jobId: `template-${row.id}` });
+      }, {
+        timeoutMs: BUILD_TIMEOUT_MS, jobId: `template-${row.id}`,
+        onProgress: (p) => report({ percent: within(slice, p.percent), ...(p.step ? { step: `template: ${p.step}` } : {}) }),
+      });
       await templateStates.write(this.db, row.id, 'ready', {
         readyAt: new Date(), accel: facts.accel, qemuVersion: facts.qemuVersion, machineType: facts.machineType, checksums: facts.files as object, error: null,
       });
@@ -141,12 +162,15 @@ export class Templates {
    * built on first use. Concurrent first uses share one build (the row's
    * unique index picks the builder; the others wait for it).
    */
-  async forContainer(hostId: string, image: { id: string; digest: string }, size: { vcpus: number; memoryMib: number }): Promise<string> {
+  async forContainer(hostId: string, image: { id: string; digest: string }, size: { vcpus: number; memoryMib: number }, report: ReportProgress = () => {}, slice = { from: 0, to: 100 }): Promise<string> {
     const where = { hostId, imageId: image.id, ...size };
     for (let attempt = 0; attempt < 2; attempt++) {
       const found = await this.db.template.findFirst({ where });
       if (found?.state === 'ready') return found.id;
-      if (found?.state === 'building') return this.waitReady(found.id);
+      if (found?.state === 'building') {
+        report({ step: `template: waiting for ${found.id}, built by another request` });
+        return this.waitReady(found.id);
+      }
       if (found) {
         // stale or failed: rebuild under a new id once no VM needs the old files
         await this.db.template.delete({ where: { id: found.id } }).catch(() => {});
@@ -163,7 +187,7 @@ export class Templates {
         if (isUniqueViolation(err)) continue; // someone else started the build
         throw err;
       }
-      await this.build(row, await this.images.forJob(image), []);
+      await this.build(row, await this.images.forJob(image), [], report, slice);
       return row.id;
     }
     throw new ForkdError('ERR_INTERNAL', 'could not settle on a template');
@@ -178,6 +202,11 @@ export class Templates {
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new ForkdError('ERR_TIMEOUT', `template ${id} did not become ready in time`);
+  }
+
+  /** Its build was lost with a restarted API: the row says so (failed) rather than `building` forever. */
+  private async abandon(id: string): Promise<void> {
+    await this.db.template.updateMany({ where: { id, state: 'building' }, data: { state: 'failed', error: 'the API restarted during the build; delete this template and build it again' } });
   }
 
   async markUnusable(id: string, reason: string): Promise<void> {

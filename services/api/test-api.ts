@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { buildBusyboxImage } from '../../images/containers/builders/busybox.js';
 import { PrivateRedis } from '../cli/private-redis.js';
 import { loadConfig } from '../contracts/config.js';
-import { ForkdError } from '../contracts/errors.js';
+import { ERRORS, ForkdError, type ErrorCode } from '../contracts/errors.js';
 import type { ContainerCreateInput, ContainerStatus, HostInfo, JobInput, JobName, JobOutput, TemplateFacts } from '../contracts/jobs.js';
 import { parseRedisUrl } from '../contracts/redis.js';
 import { generateApiKey } from './api-keys.js';
@@ -95,6 +95,14 @@ export interface TestApi {
   adminKey: string;
   /** Sends a request with `key` (none when null); JSON in and out. */
   api(method: string, url: string, body?: unknown, key?: string | null): Promise<{ status: number; json: any }>;
+  /**
+   * `api`, then a 202's operation followed to its end: 201 with the result when
+   * it succeeded, the error's catalogue status with `{error}` when it failed.
+   * A synchronous answer (a 4xx found before the work) comes back as is.
+   */
+  create(method: string, url: string, body?: unknown, key?: string | null): Promise<{ status: number; json: any }>;
+  /** An answer already in hand, followed as `create` follows it. */
+  settle(res: { status: number; json: any }, key?: string | null): Promise<{ status: number; json: any }>;
   /** Makes a tenant (with quotas) and returns a key for it. */
   tenant(name: string, quota?: { maxVms?: number; maxMemoryMib?: number }): Promise<string>;
   /** Uploads a busybox image (tagged `busybox`) as `key`; returns its id. */
@@ -129,9 +137,20 @@ export async function startTestApi(name: string): Promise<TestApi> {
       try { json = res.body ? JSON.parse(res.body) : undefined; } catch { json = res.body; } // streams answer with text
       return { status: res.statusCode, json };
     };
+    const settle: TestApi['settle'] = async (res, key = adminKey) => {
+      if (res.status !== 202) return res;
+      let op = res.json.operation as { id: string; state: string; result?: unknown; error?: { code: ErrorCode } };
+      for (let i = 0; i < 120 && op.state !== 'succeeded' && op.state !== 'failed'; i++) {
+        op = (await api('GET', `/v1/operations/${op.id}?waitSec=1`, undefined, key)).json.operation;
+      }
+      if (op.state === 'succeeded') return { status: 201, json: op.result };
+      if (op.state === 'failed') return { status: ERRORS[op.error!.code]?.status ?? 500, json: { error: op.error } };
+      throw new Error(`operation ${op.id} did not end: ${JSON.stringify(op)}`);
+    };
+    const create: TestApi['create'] = async (method, url, body, key = adminKey) => settle(await api(method, url, body, key), key);
     let archive: Buffer | undefined;
     return {
-      app, database, hosts, adminKey, api, stop,
+      app, database, hosts, adminKey, api, create, settle, stop,
       async tenant(tenantName, quota = {}) {
         const t = await api('POST', '/v1/tenants', { name: tenantName, ...quota });
         if (t.status !== 201) throw new Error(`tenant ${tenantName}: ${JSON.stringify(t.json)}`);

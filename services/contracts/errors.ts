@@ -24,6 +24,7 @@ export const ERRORS = {
   ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },
   ERR_HOST_UNAVAILABLE: { status: 503, retryable: true, summary: 'The host that owns the resource does not answer (hostd down, queue stalled).' },
   ERR_TIMEOUT: { status: 504, retryable: true, summary: 'The host did not finish the operation in time.' },
+  ERR_INTERRUPTED: { status: 503, retryable: true, summary: 'The API restarted while an operation was running; its work was abandoned and its half-made resource marked failed.' },
   ERR_LIBVIRT: { status: 502, retryable: true, summary: 'libvirt refused or failed a call; the message carries libvirt\'s code and text.' },
   ERR_LIBVIRT_UNAVAILABLE: { status: 503, retryable: true, summary: 'libvirtd is not running or its socket cannot be reached.' },
   ERR_GUEST_TIMEOUT: { status: 504, retryable: true, summary: 'The guest agent did not answer within its deadline; the VM was cleaned up.' },

@@ -8,6 +8,7 @@ import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
+import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { StreamLimiter } from '../streams/stream-limiter.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import { execSocketHandler, refuseQueryArguments } from './exec-socket.js';
@@ -77,7 +78,8 @@ export const createContainerSchema = {
       network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
     },
   },
-  response: { 201: containerSchema },
+  // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).
+  response: { 202: operationEnvelopeSchema },
 } as const;
 
 export const listContainersSchema = {
@@ -161,7 +163,7 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
     const actor = await tenancy.actorOf(request);
     tenancy.assertMayPublish(actor, request.body.ports);
-    return reply.status(201).send(await containers.create(actor.tenantId, request.body));
+    return sendAccepted(reply, await containers.create(actor.tenantId, request.body));
   });
 
   app.get<{ Querystring: { all?: boolean } }>('/v1/containers', { schema: listContainersSchema }, async (request) => {

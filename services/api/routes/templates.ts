@@ -2,6 +2,7 @@
 // and /v1/vms (fork a VM from a template, list, show, destroy).
 import type { FastifyInstance } from 'fastify';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
+import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { CreateTemplateBody, Templates } from '../templates.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import type { Vms } from '../vms.js';
@@ -54,7 +55,8 @@ export const createTemplateSchema = {
       },
     },
   },
-  response: { 201: templateSchema },
+  // The build goes on after the answer: follow the operation (its result is the template, as templateSchema).
+  response: { 202: operationEnvelopeSchema },
 } as const;
 
 export const patchTemplateSchema = {
@@ -79,7 +81,7 @@ export async function templateRoutes(app: FastifyInstance, opts: { templates: Te
   const { templates, vms, tenancy } = opts;
 
   app.post<{ Body: CreateTemplateBody }>('/v1/templates', { schema: createTemplateSchema }, async (request, reply) => {
-    return reply.status(201).send(await templates.create(await tenancy.actorOf(request), request.body));
+    return sendAccepted(reply, await templates.create(await tenancy.actorOf(request), request.body));
   });
   app.get('/v1/templates', { schema: { response: { 200: { type: 'object', properties: { templates: { type: 'array', items: templateSchema } } } } } }, async (request) => {
     return { templates: await templates.list(await tenancy.actorOf(request)) };

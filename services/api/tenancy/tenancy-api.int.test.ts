@@ -15,11 +15,11 @@ beforeAll(async () => {
   t = await startTestApi('tenancy');
   acmeKey = await t.tenant('acme');
   globexKey = await t.tenant('globex');
-  const shared = await t.api('POST', '/v1/templates', {}); // the admin's: a shared base
+  const shared = await t.create('POST', '/v1/templates', {}); // the admin's: a shared base
   expect(shared.status, JSON.stringify(shared.json)).toBe(201);
   sharedTemplate = shared.json.id;
   const image = await t.uploadImage(acmeKey);
-  const own = await t.api('POST', '/v1/templates', { image }, acmeKey);
+  const own = await t.create('POST', '/v1/templates', { image }, acmeKey);
   expect(own.status, JSON.stringify(own.json)).toBe(201);
   acmeTemplate = own.json.id;
 }, 120_000);
@@ -52,11 +52,11 @@ describe('templates', () => {
   });
 
   it('only the admin builds a template without an image (it would be shared)', async () => {
-    const r = await t.api('POST', '/v1/templates', { memoryMib: 512 }, globexKey);
+    const r = await t.create('POST', '/v1/templates', { memoryMib: 512 }, globexKey);
     expect(r.status).toBe(403);
     expect(r.json.error).toMatchObject({ code: 'ERR_FORBIDDEN', field: 'image' });
     // Positive control: the same body from the admin builds one.
-    const ok = await t.api('POST', '/v1/templates', { memoryMib: 512 });
+    const ok = await t.create('POST', '/v1/templates', { memoryMib: 512 });
     expect(ok.status).toBe(201);
     expect((await t.api('DELETE', `/v1/templates/${ok.json.id}`)).status).toBe(200);
   });
@@ -79,16 +79,16 @@ describe('VM quota', () => {
     await t.uploadImage(key);
     expect((await t.api('GET', '/v1/networks', undefined, key)).status).toBe(200); // its default network, made once
     t.hosts.holdListHosts(8); // all 8 pass the early check before any inserts
-    const results = await Promise.all(Array.from({ length: 8 }, () => t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, key)));
+    const results = await Promise.all(Array.from({ length: 8 }, () => t.create('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, key)));
     expect(results.map((r) => r.status).sort()).toEqual([201, 201, 201, 429, 429, 429, 429, 429]);
     expect((await t.api('GET', '/v1/containers', undefined, key)).json.containers).toHaveLength(3);
     // Positive control: another tenant still creates.
-    expect((await t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, acmeKey)).status).toBe(201);
+    expect((await t.create('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, acmeKey)).status).toBe(201);
   });
 });
 
 describe('published ports', () => {
-  const run = (key: string, hostPort: number) => t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'], ports: [{ containerPort: 80, hostPort }] }, key);
+  const run = (key: string, hostPort: number) => t.create('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'], ports: [{ containerPort: 80, hostPort }] }, key);
 
   it('a tenant may not publish a host port below 1024; inside the range it may; the admin may publish any', async () => {
     for (const port of [22, 80, 1023]) {

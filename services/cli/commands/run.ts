@@ -2,6 +2,7 @@ import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import type { Command } from '../command.js';
 import { parsePublish } from '../publish.js';
+import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
 
@@ -60,8 +61,9 @@ export const runCommand: Command = {
     };
     const api = ApiClient.fromEnv();
     const started = Date.now();
-    if (process.stderr.isTTY) process.stderr.write(`forkd: starting ${image} in a new VM…\r`);
-    const c = await api.request<ContainerView>('POST', '/v1/containers', body);
+    // The API answers at once with an operation; the VM (and its template, on first use) comes after.
+    const { operation } = await api.request<{ operation: OperationView }>('POST', '/v1/containers', body);
+    const c = await followOperation<ContainerView>(api, operation, new ProgressPrinter(process.stderr, `starting ${image}`));
     if (process.stderr.isTTY) process.stderr.write(`forkd: ${c.name} running in ${c.vm.domainName} (${c.vm.boot}, ${Date.now() - started} ms)${c.network ? ` on ${c.network.name} as ${c.network.address}` : ''}\n`);
     for (const p of c.ports) process.stderr.write(`forkd: ${p.hostAddress}:${p.hostPort} -> ${p.containerPort}\n`);
     if (values.detach) {

@@ -1,6 +1,7 @@
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
+import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 
 interface Pool { target: number; ready: number; starting: number }
 interface TemplateView { id: string; hostId: string; image: string | null; vcpus: number; memoryMib: number; accel: string; state: string; poolSize: number; pool: Pool | null; vms: number; createdAt: string; error: string | null }
@@ -29,9 +30,13 @@ export const templateCreateCommand: Command = {
       ...(values.pool ? { poolSize: intOpt('--pool', values.pool) } : {}),
       ...(cmd.length ? { containers: [{ command: cmd }] } : {}),
     };
-    if (!values.json) process.stderr.write('forkd: building the template (boot, prepare, snapshot)…\n');
     const started = Date.now();
-    const t = await ApiClient.fromEnv().request<TemplateView>('POST', '/v1/templates', body);
+    const api = ApiClient.fromEnv();
+    // The API answers at once with an operation; the build (boot, prepare, snapshot) is followed on stderr.
+    const { operation } = await api.request<{ operation: OperationView }>('POST', '/v1/templates', body);
+    // On stderr even with --json (stdout stays the template's JSON): the ids to look at if this command is interrupted.
+    process.stderr.write(`forkd: building template ${operation.targetId} (operation ${operation.id})\n`);
+    const t = await followOperation<TemplateView>(api, operation, new ProgressPrinter(process.stderr, 'building'));
     if (values.json) printJson(t);
     else process.stdout.write(`${t.id}  ready on ${t.hostId} (${t.accel}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return 0;
