@@ -16,7 +16,7 @@ import type { ReconcileReport } from '../services/api/reconciler/reconciler.js';
 import { openLibvirt } from '../services/hostd/libvirt.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
 import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
-import { startStack, type Stack } from './harness.js';
+import { settled, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let conn: Connection;
@@ -34,10 +34,11 @@ async function json<T>(res: Response, status = 200): Promise<T> {
 }
 
 const asTenant = (path: string, init: RequestInit = {}) => stack.api(path, { ...init, key: tenantKey });
-const createContainer = () => asTenant('/v1/containers', {
+/** A create followed to its end as the tenant (202 with the running container, or the synchronous refusal). */
+const createContainer = async () => settled({ api: asTenant }, await asTenant('/v1/containers', {
   method: 'POST', headers: { 'content-type': 'application/json' },
   body: JSON.stringify({ image: 'busybox:latest', command: ['sleep', '3600'], boot: 'cold' }),
-});
+}));
 const reconcile = async () => json<ReconcileReport>(await stack.api('/v1/admin/reconcile', { method: 'POST' }));
 const hostReport = (r: ReconcileReport) => r.hosts.find((h) => h.hostId === stack.config.hostId)!;
 
@@ -90,7 +91,7 @@ afterAll(async () => {
 
 describe('a VM destroyed behind forkd\'s back', () => {
   it('is marked lost, fails its container and gives back its address and its tenant\'s quota', async () => {
-    const c = await json<ContainerView>(await createContainer(), 201);
+    const c = await json<ContainerView>(await createContainer(), 202);
     expect(c.state).toBe('running');
     expect(c.network).not.toBeNull();
 
@@ -118,7 +119,7 @@ describe('a VM destroyed behind forkd\'s back', () => {
     expect(hostReport(await reconcile())).toMatchObject({ lost: [], destroyed: [] });
 
     // The quota came back: the tenant's one VM may be made again (and is the next test's).
-    const next = await json<ContainerView>(await createContainer(), 201);
+    const next = await json<ContainerView>(await createContainer(), 202);
     expect(next.state).toBe('running');
   });
 });
