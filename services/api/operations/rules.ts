@@ -2,7 +2,7 @@
 // state changes are legal, how progress reports merge, what a client sees, and
 // how long a long-poll may wait. Pure, so each rule has a unit test.
 import { ForkdError } from '../../contracts/errors.js';
-import { OPERATION_STATES, type OperationState } from '../db/values.js';
+import { operationLifecycle, OPERATION_STATES, type OperationState } from '../../contracts/lifecycle/index.js';
 
 export { OPERATION_STATES, type OperationState };
 
@@ -47,22 +47,15 @@ export interface OperationRow {
   finishedAt: Date | null;
 }
 
-/** Legal moves: work is queued, runs, and ends once; an ended operation never changes again. */
-const NEXT: Readonly<Record<OperationState, readonly OperationState[]>> = {
-  queued: ['running', 'failed'],
-  running: ['succeeded', 'failed'],
-  succeeded: [],
-  failed: [],
-};
-
+/** An ended operation: its lifecycle allows no move out of it. */
 export function isTerminal(state: string): boolean {
-  return state === 'succeeded' || state === 'failed';
+  return operationLifecycle.isState(state) && operationLifecycle.transitions[state].length === 0;
 }
 
-/** Refuses an illegal move (a bug in the caller, so ERR_INTERNAL). */
+/** Refuses an illegal move (contracts/lifecycle/operation.ts holds the table); an unknown state is refused too. */
 export function checkTransition(from: string, to: OperationState): void {
-  const allowed = (NEXT as Record<string, readonly OperationState[] | undefined>)[from];
-  if (!allowed?.includes(to)) throw new ForkdError('ERR_INTERNAL', `operation cannot go from ${from} to ${to}`);
+  if (!operationLifecycle.isState(from)) throw new ForkdError('ERR_INTERNAL', `operation in unknown state ${JSON.stringify(from)}`);
+  operationLifecycle.transition(from, to);
 }
 
 /**
