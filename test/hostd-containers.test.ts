@@ -281,7 +281,7 @@ describe('a long-running container', () => {
       expect(st.memoryBytes).toBeGreaterThan(0);
       expect(st.pids).toBeGreaterThanOrEqual(2);
       const { vms } = await jobs.call(host(), 'vm.list', {});
-      expect(vms).toContainEqual({ vmId: c.vm.id, domainName: c.vm.domainName, running: true });
+      expect(vms).toContainEqual({ vmId: c.vm.id, domainName: c.vm.domainName, running: true, state: 'running' });
     });
 
     it('unknown VMs and containers are ERR_NOT_FOUND; destroying an unknown VM is a no-op', async () => {
