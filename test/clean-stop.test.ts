@@ -16,7 +16,7 @@ import { releaseDataDirNetworking } from '../services/hostd/network/release.js';
 import { tapsInDomainXml } from '../services/hostd/network/taps.js';
 import { FORKD_XMLNS } from '../services/hostd/vm/domain-xml.js';
 import { parseDomainMetadata } from '../services/hostd/vm/vm-record.js';
-import { sharedCacheDataDir } from './harness.js';
+import { settled, sharedCacheDataDir } from './harness.js';
 
 const hostId = `test-stop-${process.pid}`;
 let dataDir = '';
@@ -149,12 +149,14 @@ describe('forkd up stopped with SIGTERM', () => {
     const up = forkdUp();
     const url = await up.url;
     const key = readFileSync(dataPaths(dataDir).adminKey, 'utf8').trim();
-    const res = await fetch(`${url}/v1/templates`, {
+    const api = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { ...init.headers as Record<string, string>, authorization: `Bearer ${key}` } });
+    // The create answers 202 with an operation; followed to its end, it is the ready template.
+    const res = await settled({ api }, await api('/v1/templates', {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ poolSize: 1 }),
-    });
-    expect(res.status, await res.clone().text()).toBe(201);
+    }));
+    expect(res.status, await res.clone().text()).toBe(202);
     // Positive control: the pool really holds a running shell of this host before the stop.
     const shells = await waitFor('a warm-pool shell', async () => {
       const s = (await hostDomains()).filter((d) => d.kind === 'pool');
