@@ -57,8 +57,13 @@ function forkdUp(opts: { ownRedis?: boolean; env?: NodeJS.ProcessEnv } = {}): Up
   });
   url.catch(() => {}); // a test that never waits for the URL still sees the exit through `exited`
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url, exited, stderr: () => stderr };
+  const up = { child, url, exited, stderr: () => stderr };
+  started.push(up);
+  return up;
 }
+
+/** Every `forkd up` this file started: afterAll kills what a failed test left running (its own redis-server too). */
+const started: Up[] = [];
 
 /**
  * Sends SIGTERM (to its whole process group with `group`, as Ctrl-C or a
@@ -130,6 +135,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A failed test may leave its forkd running: kill it by pid (its process group when it has its own).
+  for (const up of started) {
+    const pid = up.child.pid;
+    if (pid === undefined || up.child.exitCode !== null || up.child.signalCode !== null) continue;
+    // A detached child leads its own group (its redis-server is in it); otherwise -pid names no group and the child alone goes.
+    try { process.kill(-pid, 'SIGKILL'); } catch { up.child.kill('SIGKILL'); }
+    await up.exited;
+  }
   // Whatever a failed run left, removed by this host id and data directory only.
   for (const d of (await hostDomains().catch(() => [])).map((x) => x.name)) {
     const dom = await conn.lookupDomainByName(d);
