@@ -15,7 +15,7 @@ function num(flag: string, v: unknown): number | undefined {
 
 export const runCommand: Command = {
   path: ['run'],
-  summary: 'Run a container in its own VM; streams its output and exits with its exit code',
+  summary: 'Run a container in its own VM; streams its output and exits with its exit code (progress of the create goes to stderr)',
   usage: 'forkd run [--rm] [-d] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
   options: {
     rm: { type: 'boolean' },
