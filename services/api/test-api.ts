@@ -26,6 +26,14 @@ const POOL = { target: 0, ready: 0, starting: 0 };
 /** Stands in for hostd: answers each job at once, and keeps what it was sent. */
 export class FakeHosts {
   calls: Array<{ hostId: string; name: string; input: any }> = [];
+  /** false: the host's heartbeat is stale (placement finds no host). */
+  up = true;
+  /** What container.create does; succeeds with the requested ports published by default. */
+  onCreate: (input: ContainerCreateInput) => JobOutput<'container.create'> = (c) => ({
+    vm: { vmId: c.vmId, domainName: `forkd-vm-${c.vmId}`, accel: 'tcg', boot: 'cold', timings: {} },
+    status: RUNNING,
+    ports: c.ports.map((p) => ({ containerPort: p.containerPort, hostAddress: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort || 40000 })),
+  });
   private hold: { n: number; arrived: number; release: () => void; released: Promise<void> } | undefined;
 
   /**
@@ -47,7 +55,7 @@ export class FakeHosts {
       await hold.released;
     }
     const now = new Date().toISOString();
-    return [{ hostId: TEST_HOST, hostname: TEST_HOST, pid: 1, startedAt: now, lastSeenAt: now, accel: 'tcg', draining: false, up: true }];
+    return [{ hostId: TEST_HOST, hostname: TEST_HOST, pid: 1, startedAt: now, lastSeenAt: now, accel: 'tcg', draining: false, up: this.up }];
   }
 
   async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>): Promise<JobOutput<N>> {
@@ -60,14 +68,7 @@ export class FakeHosts {
             hostId, hostname: hostId, forkdVersion: 'test', accel: 'tcg', accelReason: 'override', libvirtVersion: '1', qemuVersion: '1',
             capacity: { cpus: 2, memoryMib: 4096, freeMemoryMib: 4096 }, vms: { running: 0, total: 0 }, ksm: { available: false, running: false, pagesSharing: 0, pagesShared: 0 },
           } satisfies HostInfo;
-        case 'container.create': {
-          const c = input as ContainerCreateInput;
-          return {
-            vm: { vmId: c.vmId, domainName: `forkd-vm-${c.vmId}`, accel: 'tcg', boot: 'cold', timings: {} },
-            status: RUNNING,
-            ports: c.ports.map((p) => ({ containerPort: p.containerPort, hostAddress: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort || 40000 })),
-          };
-        }
+        case 'container.create': return this.onCreate(input as ContainerCreateInput);
         case 'container.inspect': case 'container.signal': case 'container.stop': return RUNNING;
         case 'container.wait': return { ...RUNNING, state: 'exited', exitCode: 0 };
         case 'template.build':
@@ -85,6 +86,11 @@ export class FakeHosts {
       }
     };
     return out() as JobOutput<N>;
+  }
+
+  /** The input of the newest `name` job. */
+  last(name: string): any {
+    return this.calls.filter((c) => c.name === name).at(-1)?.input;
   }
 }
 

@@ -11,54 +11,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../../../images/containers/builders/busybox.js';
 import { loadConfig } from '../../contracts/config.js';
 import { ERRORS, ForkdError, type ErrorCode } from '../../contracts/errors.js';
-import type { ContainerCreateInput, HostInfo, JobInput, JobName, JobOutput } from '../../contracts/jobs.js';
+import type { ContainerCreateInput } from '../../contracts/jobs.js';
 import { generateApiKey } from '../api-keys.js';
 import { openDatabase, type Database } from '../db/client.js';
-import type { HostJobs, KnownHost } from '../host-jobs.js';
+import type { HostJobs } from '../host-jobs.js';
 import { buildApiServer } from '../server.js';
+import { FakeHosts, TEST_HOST } from '../test-api.js';
 
-const HOST = 'h1';
-
-/** Stands in for hostd: answers the jobs the API sends, and keeps them. */
-class FakeHosts {
-  calls: Array<{ hostId: string; name: string; input: any }> = [];
-  up = true;
-  /** What container.create does; succeeds with the requested ports published by default. */
-  onCreate: (input: ContainerCreateInput) => JobOutput<'container.create'> = (input) => ({
-    vm: { vmId: input.vmId, domainName: `forkd-vm-${input.vmId}`, accel: 'tcg', boot: 'cold', timings: {} },
-    status: { state: 'running', exitCode: null, oomKilled: false, startedAt: new Date().toISOString(), finishedAt: null },
-    ports: input.ports.map((p) => ({ containerPort: p.containerPort, hostAddress: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort || 40000 })),
-  });
-
-  async listHosts(): Promise<KnownHost[]> {
-    const now = new Date().toISOString();
-    return [{ hostId: HOST, hostname: HOST, pid: 1, startedAt: now, lastSeenAt: now, accel: 'tcg', draining: false, up: this.up }];
-  }
-
-  async call<N extends JobName>(hostId: string, name: N, input: JobInput<N>): Promise<JobOutput<N>> {
-    this.calls.push({ hostId, name, input });
-    const out = (): unknown => {
-      switch (name) {
-        case 'host.info':
-          return {
-            hostId, hostname: hostId, forkdVersion: 'test', accel: 'tcg', accelReason: 'override', libvirtVersion: '1', qemuVersion: '1',
-            capacity: { cpus: 2, memoryMib: 4096, freeMemoryMib: 4096 }, vms: { running: 0, total: 0 }, ksm: { available: false, running: false, pagesSharing: 0, pagesShared: 0 },
-          } satisfies HostInfo;
-        case 'container.create': return this.onCreate(input as ContainerCreateInput);
-        case 'container.inspect': return { state: 'running', exitCode: null, oomKilled: false, startedAt: null, finishedAt: null };
-        case 'vm.destroy': return { destroyed: true };
-        case 'vm.fork': return { vmId: (input as { vmId: string }).vmId, domainName: 'd', accel: 'tcg', boot: 'fork', timings: {} };
-        case 'network.remove': return { removed: true };
-        default: throw new ForkdError('ERR_INTERNAL', `the fake host has no ${name}`);
-      }
-    };
-    return out() as JobOutput<N>;
-  }
-
-  last(name: string): any {
-    return this.calls.filter((c) => c.name === name).at(-1)?.input;
-  }
-}
+const HOST = TEST_HOST;
 
 let dataDir: string;
 let database: Database;
