@@ -37,10 +37,10 @@ describe('/v1/volumes', () => {
   });
 
   it('refuses bad input naming the field, and a taken name with 409', async () => {
-    expect((await t.api('POST', '/v1/volumes', { name: '-bad' }, acme)).json.error.field).toBe('name');
+    expect((await t.api('POST', '/v1/volumes', { name: '-bad' }, acme)).json.error.field).toBe('body.name');
     const small = await t.api('POST', '/v1/volumes', { name: 'small', sizeMib: 1 }, acme);
     expect(small.status).toBe(400);
-    expect(small.json.error.field).toBe('sizeMib');
+    expect(small.json.error.field).toBe('body.sizeMib');
     const dup = await t.api('POST', '/v1/volumes', { name: 'db' }, acme);
     expect(dup.status).toBe(409);
     expect(dup.json.error.field).toBe('name');
