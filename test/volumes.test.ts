@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
-import { runCli, startStack, type Stack } from './harness.js';
+import { runCli, settled, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 let work: string;
@@ -28,7 +28,7 @@ async function ok(args: string[], env: NodeJS.ProcessEnv = stack.env): Promise<s
 const disks = (): string[] => readdirSync(join(stack.dataDir, 'volumes')).sort();
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'volumes', env: { FORKD_POOL_SIZE: '0' } });
+  stack = await startStack({ name: 'volumes', env: { FORKD_POOL_SIZE: '1' } });
   work = mkdtempSync(join(tmpdir(), 'forkd-test-volumes-'));
   await buildBusyboxImage(join(work, 'busybox.tar'), {});
   await ok(['image', 'import', join(work, 'busybox.tar')]);
@@ -84,6 +84,30 @@ describe('a named volume', () => {
     expect(ro.stdout.trim()).toBe('kept');
     expect(ro.code).not.toBe(0);
   }, 1_800_000);
+
+  it('is hot-plugged into a VM taken from the warm pool and into a cold-booted one alike', async () => {
+    // The pool refills in the background after each take: wait (bounded in count) for a ready shell.
+    let ready = false;
+    for (let i = 0; i < 60 && !ready; i++) {
+      const res = await stack.api('/v1/templates');
+      const { templates } = (await res.json()) as { templates: Array<{ pool: { ready: number } | null }> };
+      ready = templates.some((t) => (t.pool?.ready ?? 0) >= 1);
+      if (!ready) await new Promise((r) => setTimeout(r, 5_000));
+    }
+    expect(ready, 'a ready warm-pool shell').toBe(true);
+    const body = { image: 'busybox', command: ['cat', '/data/f'], volumes: [{ volume: 'data', path: '/data', readOnly: true }] };
+    const res = await settled(stack, await stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    const pooled = (await res.json()) as Inspect & { vm: { boot: string; timings: Record<string, number> } };
+    expect(res.status, JSON.stringify(pooled)).toBe(202);
+    expect(pooled.vm.boot).toBe('pool');
+    // Reported, not asserted (no timed assertions): what the hot-plug adds to a take.
+    console.log(`pool take with a volume: ${JSON.stringify(pooled.vm.timings)}`);
+    expect((await ok(['logs', pooled.id])).trim()).toBe('kept');
+    await ok(['rm', '-f', pooled.id]);
+
+    const cold = await ok(['run', '--rm', '--boot', 'cold', '-v', 'data:/data', 'busybox', '--', 'cat', '/data/f']);
+    expect(cold.trim()).toBe('kept');
+  }, 1_200_000);
 
   it('is invisible to another tenant', async () => {
     for (const ref of ['data', vol.id]) {
