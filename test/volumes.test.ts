@@ -89,9 +89,12 @@ describe('a named volume', () => {
     // The pool refills in the background after each take: wait (bounded in count) for a ready shell.
     let ready = false;
     for (let i = 0; i < 60 && !ready; i++) {
-      const res = await stack.api('/v1/templates');
-      const { templates } = (await res.json()) as { templates: Array<{ pool: { ready: number } | null }> };
-      ready = templates.some((t) => (t.pool?.ready ?? 0) >= 1);
+      // The list has no pool status; each template's own view asks its host.
+      const { templates } = (await (await stack.api('/v1/templates')).json()) as { templates: Array<{ id: string }> };
+      for (const t of templates) {
+        const one = (await (await stack.api(`/v1/templates/${t.id}`)).json()) as { pool: { ready: number } | null };
+        if ((one.pool?.ready ?? 0) >= 1) ready = true;
+      }
       if (!ready) await new Promise((r) => setTimeout(r, 5_000));
     }
     expect(ready, 'a ready warm-pool shell').toBe(true);
