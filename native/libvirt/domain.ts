@@ -102,6 +102,19 @@ export class Domain {
   }
 
   /**
+   * Hot-plug a device described by `xml` (virDomainAttachDeviceFlags; `flags`:
+   * DomainModificationImpact, LIVE for a running transient domain).
+   */
+  async attachDevice(xml: string, flags: number): Promise<void> {
+    await this.#int('virDomainAttachDeviceFlags', lv.virDomainAttachDeviceFlags, [xml, flags]);
+  }
+
+  /** Unplug a device (virDomainDetachDeviceFlags); the guest must release it, so this may return before it is gone. */
+  async detachDevice(xml: string, flags: number): Promise<void> {
+    await this.#int('virDomainDetachDeviceFlags', lv.virDomainDetachDeviceFlags, [xml, flags]);
+  }
+
+  /**
    * Read metadata (virDomainGetMetadata). For MetadataType.ELEMENT, `uri` is the
    * namespace. Returns null when the domain has no such metadata.
    */

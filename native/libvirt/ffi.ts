@@ -104,6 +104,8 @@ function load() {
     virDomainGetState: f('int virDomainGetState(void *dom, _Out_ int *state, _Out_ int *reason, unsigned int flags)'),
     virDomainGetXMLDesc: f('void *virDomainGetXMLDesc(void *dom, unsigned int flags)'),
     virDomainSaveFlags: f('int virDomainSaveFlags(void *dom, const char *to, const char *dxml, unsigned int flags)'),
+    virDomainAttachDeviceFlags: f('int virDomainAttachDeviceFlags(void *dom, const char *xml, unsigned int flags)'),
+    virDomainDetachDeviceFlags: f('int virDomainDetachDeviceFlags(void *dom, const char *xml, unsigned int flags)'),
     virDomainGetMetadata: f('void *virDomainGetMetadata(void *dom, int type, const char *uri, unsigned int flags)'),
     virDomainSetMetadata: f(
       'int virDomainSetMetadata(void *dom, int type, const char *metadata, const char *key, const char *uri, unsigned int flags)',

@@ -14,6 +14,8 @@ export interface AgentConfig {
   sysPorts: string;
   /** Where network interfaces are listed (identity.set's `mac`). FORKD_AGENT_SYSFS_NET, default /sys/class/net. */
   sysNet: string;
+  /** Where block devices are listed (volumes are found by serial). FORKD_AGENT_SYSFS_BLOCK, default /sys/block. */
+  sysBlock: string;
   /** The OCI runtime binary. FORKD_AGENT_CRUN, default crun. */
   crun: string;
   /** cgroup v2 mount. FORKD_AGENT_CGROUP_ROOT, default /sys/fs/cgroup. */
@@ -31,6 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     portName: env['FORKD_AGENT_PORT'] || 'org.forkd.agent.0',
     sysPorts: env['FORKD_AGENT_SYSFS_PORTS'] || '/sys/class/virtio-ports',
     sysNet: env['FORKD_AGENT_SYSFS_NET'] || '/sys/class/net',
+    sysBlock: env['FORKD_AGENT_SYSFS_BLOCK'] || '/sys/block',
     crun: env['FORKD_AGENT_CRUN'] || 'crun',
     cgroupRoot: env['FORKD_AGENT_CGROUP_ROOT'] || '/sys/fs/cgroup',
     etc: env['FORKD_AGENT_ETC'] || '/etc',

@@ -19,6 +19,7 @@ import type { ImageStore } from './images.js';
 import { LogWriter } from './logs.js';
 import { mergeEnv, ociSpec, resolveArgs, resolveUser, type OciUser } from './oci-spec.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { mountVolumes, syncVolumes } from './volumes.js';
 
 export interface ContainerRecord {
   id: string;
@@ -39,6 +40,8 @@ export interface ContainerRecord {
   user: OciUser;
   /** crun's message when a start failed. */
   error: string | null;
+  /** Guest directories of the volumes bound into it (synced when it exits). */
+  volumes?: string[];
 }
 
 const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
@@ -172,7 +175,9 @@ export class Containers {
         await writeFile(join(dir, 'hostname'), `${hostname}\n`);
         const resolv = join(dir, 'resolv.conf');
         await copyFile(join(this.cfg.etc, 'resolv.conf'), resolv).catch(() => writeFile(resolv, ''));
+        const volumes = p.volumes?.length ? await mountVolumes({ sysBlock: this.cfg.sysBlock, mountRoot: join(this.cfg.root, 'volumes') }, p.volumes) : [];
         const spec = ociSpec({
+          volumes,
           args,
           env,
           cwd,
@@ -201,6 +206,7 @@ export class Containers {
           cwd,
           user,
           error: null,
+          ...(volumes.length > 0 ? { volumes: volumes.map((v) => v.source) } : {}),
         };
         this.records.set(p.id, rec);
         await this.persist(rec);
@@ -263,6 +269,8 @@ export class Containers {
     rec.exitCode = x.code ?? (x.signal ? 128 + (signalNumber(x.signal) ?? 0) : -1);
     rec.signal = x.signal;
     if (x.code !== 0) rec.error = await crunError(crunLog);
+    // Before anyone learns it exited: the next step is often removing it, and its VM with it.
+    if (rec.volumes?.length) await syncVolumes().catch((e: Error) => this.log('syncing volumes failed', { id: rec.id, error: e.message }));
     rec.finishedAt = Date.now();
     transition(rec, 'exited');
     this.live.delete(rec.id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PATH, mergeEnv, ociSpec, resolveArgs, resolveUser, unifiedResources } from './oci-spec.js';
+import { DEFAULT_PATH, mergeEnv, ociSpec, resolveArgs, resolveUser, unifiedResources, volumeMounts } from './oci-spec.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n';
 const group = 'root:x:0:\napp:x:1001:\nwheel:x:10:app,root\ndocker:x:999:app\n';
@@ -53,5 +53,15 @@ describe('OCI config generation', () => {
     expect(s.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
     expect(s.process.terminal).toBe(false);
     expect(s.hostname).toBe('c1');
+  });
+});
+
+describe('volume mounts', () => {
+  it('bind the guest directory at the path, read-only when asked, after the default mounts', () => {
+    expect(volumeMounts([{ source: '/g/a', destination: '/data', readOnly: false }, { source: '/g/b', destination: '/etc/conf', readOnly: true }])).toEqual([
+      { destination: '/data', type: 'bind', source: '/g/a', options: ['rbind', 'nosuid', 'nodev', 'rw'] },
+      { destination: '/etc/conf', type: 'bind', source: '/g/b', options: ['rbind', 'nosuid', 'nodev', 'ro'] },
+    ]);
+    expect(volumeMounts(undefined)).toEqual([]);
   });
 });

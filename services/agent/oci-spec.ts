@@ -22,6 +22,18 @@ export interface SpecInput {
   limits: Limits | undefined;
   /** Files bind-mounted read-only over the container's /etc/{hosts,hostname,resolv.conf}. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Guest directories (mounted volumes) bound into the container; read-only ones with `ro`. */
+  volumes?: ReadonlyArray<{ source: string; destination: string; readOnly: boolean }>;
+}
+
+/** The OCI mounts of a container's volumes: bind mounts, after the defaults so a volume may sit under /etc or /dev. */
+export function volumeMounts(volumes: SpecInput['volumes']): Array<Record<string, unknown>> {
+  return (volumes ?? []).map((v) => ({
+    destination: v.destination,
+    type: 'bind',
+    source: v.source,
+    options: ['rbind', 'nosuid', 'nodev', v.readOnly ? 'ro' : 'rw'],
+  }));
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -137,6 +149,7 @@ export function ociSpec(i: SpecInput): Record<string, unknown> {
       { destination: '/etc/hosts', type: 'bind', source: i.etcFiles.hosts, options: ['rbind', 'ro'] },
       { destination: '/etc/hostname', type: 'bind', source: i.etcFiles.hostname, options: ['rbind', 'ro'] },
       { destination: '/etc/resolv.conf', type: 'bind', source: i.etcFiles.resolvConf, options: ['rbind', 'ro'] },
+      ...volumeMounts(i.volumes),
     ],
     linux: {
       // No network namespace: containers use the VM's network, the VM is the boundary.

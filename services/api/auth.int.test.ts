@@ -71,6 +71,9 @@ beforeAll(async () => {
   const net = await t.api('POST', '/v1/networks', { name: 'acme-net' }, acmeKey);
   expect(net.status, JSON.stringify(net.json)).toBe(201);
   ids['/v1/networks'] = net.json.id;
+  const vol = await t.api('POST', '/v1/volumes', { name: 'acme-vol' }, acmeKey);
+  expect(vol.status, JSON.stringify(vol.json)).toBe(201);
+  ids['/v1/volumes'] = vol.json.id;
   const accepted = await t.api('POST', '/v1/containers', { image: 'busybox', boot: 'cold', command: ['sleep', '1000'] }, acmeKey);
   expect(accepted.status, JSON.stringify(accepted.json)).toBe(202);
   ids['/v1/operations'] = accepted.json.operation.id;

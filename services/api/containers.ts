@@ -20,6 +20,8 @@ import { view as operationView, within, type OperationView } from './operations/
 import { checkPortsFree, normalizePorts } from './ports.js';
 import type { Templates } from './templates.js';
 import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
+import { checkVolumeRequests, type VolumeRequest } from './volumes/rules.js';
+import type { Volumes } from './volumes/volumes.js';
 
 export interface CreateContainerBody {
   image: string;
@@ -37,6 +39,16 @@ export interface CreateContainerBody {
   ports?: PortRequest[];
   /** A network's name or id; `default` when absent. */
   network?: string;
+  /** Named volumes to mount; a name that does not exist is created (docs/volumes.md). */
+  volumes?: VolumeRequest[];
+}
+
+/** A volume mounted into a container, as its row keeps it (Container.volumes). */
+export interface ContainerVolume {
+  volumeId: string;
+  name: string;
+  path: string;
+  readOnly: boolean;
 }
 
 export interface ContainerView {
@@ -54,6 +66,7 @@ export interface ContainerView {
   finishedAt: string | null;
   ports: PublishedPort[];
   network: { id: string; name: string; address: string } | null;
+  volumes: ContainerVolume[];
   vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
 }
 
@@ -87,6 +100,8 @@ export class Containers {
     private readonly secretKey: Buffer,
     private readonly operations: Operations,
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
+    /** Absent: a create with `volumes` is refused. */
+    private readonly volumes?: Volumes,
   ) {
     operations.onInterrupted('container.create', (id, hostId) => this.abandon(id, hostId));
   }
@@ -126,6 +141,7 @@ export class Containers {
       finishedAt: row.finishedAt?.toISOString() ?? null,
       ports: (row.ports as PublishedPort[] | null) ?? [],
       network: row.vm.networkAddress ? { id: row.vm.networkAddress.network.id, name: row.vm.networkAddress.network.name, address: row.vm.networkAddress.address } : null,
+      volumes: (row.volumes as ContainerVolume[] | null) ?? [],
       vm: { id: row.vm.id, hostId: row.vm.hostId, domainName: row.vm.domainName, boot: row.vm.bootMode, vcpus: row.vm.vcpus, memoryMib: row.vm.memoryMib, ...(timings ? { timings } : {}) },
     };
   }
@@ -148,10 +164,15 @@ export class Containers {
     }
     const env = mergeEnv(config.Env ?? [], body.env ?? []);
     const ports = normalizePorts(body.ports);
+    const volumeRequests = checkVolumeRequests(body.volumes);
+    if (volumeRequests.length > 0 && !this.volumes) throw new ForkdError('ERR_VALIDATION', 'this API serves no volumes', { field: 'volumes' });
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, vm.memoryMib); // early answer; the binding check is in the transaction below
     const host = await this.addresses.hostFor(network);
     await checkPortsFree(this.db, host.hostId, ports);
+    // Before any row of the container: a name not yet a volume is made now (on the container's host), like `docker run -v`.
+    const volumes = volumeRequests.length > 0 ? await this.volumes!.resolveForContainer(tenantId, host.hostId, volumeRequests) : [];
+    const mounts: ContainerVolume[] = volumes.map((v) => ({ volumeId: v.id, name: v.name, path: v.path, readOnly: v.readOnly }));
 
     const vmId = randomUUID();
     const containerId = randomUUID();
@@ -166,8 +187,10 @@ export class Containers {
       await reserveVmQuota(tx, tenantId, vm.memoryMib);
       await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
-        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null },
+        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null, ...(mounts.length > 0 ? { volumes: mounts as object[] } : {}) },
       });
+      // One writer at a time: ERR_CONFLICT naming the holder rolls the whole create back.
+      if (volumes.length > 0) await this.volumes!.claim(tx, tenantId, volumes, containerId, vmId);
       const address = await this.addresses.allocate(tx, network, vmId, host.hostId);
       const operation = await this.operations.start({ tenantId, hostId: host.hostId, kind: 'container.create', targetId: containerId, step: 'queued' }, tx);
       return { operation, address };
@@ -185,6 +208,7 @@ export class Containers {
       },
       ports,
       network: this.addresses.attachment(network, address, [name]),
+      ...(mounts.length > 0 ? { volumes: mounts } : {}),
       ...(templateId ? { templateId } : {}),
     }, {
       timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id,

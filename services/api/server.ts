@@ -35,6 +35,8 @@ import { tenantRoutes } from './routes/tenants.js';
 import { Templates } from './templates.js';
 import { Tenancy } from './tenancy/tenancy.js';
 import { Vms } from './vms.js';
+import { volumeRoutes } from './volumes/routes.js';
+import { Volumes } from './volumes/volumes.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
@@ -94,7 +96,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn);
+  const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, warn);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn, volumes);
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
@@ -117,6 +120,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams });
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
+    await v1.register(volumeRoutes, { volumes, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });

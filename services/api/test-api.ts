@@ -34,6 +34,8 @@ export class FakeHosts {
     status: RUNNING,
     ports: c.ports.map((p) => ({ containerPort: p.containerPort, hostAddress: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort || 40000 })),
   });
+  /** What volume.create does; makes the disk (succeeds) by default. */
+  onVolumeCreate: (input: JobInput<'volume.create'>) => JobOutput<'volume.create'> = () => ({ created: true });
   private hold: { n: number; arrived: number; release: () => void; released: Promise<void> } | undefined;
 
   /**
@@ -81,6 +83,8 @@ export class FakeHosts {
         case 'vm.fork': return { vmId: i.vmId, domainName: `forkd-vm-${i.vmId}`, accel: 'tcg', boot: 'fork', timings: {} };
         case 'vm.destroy': return { destroyed: true };
         case 'network.remove': return { removed: true };
+        case 'volume.create': return this.onVolumeCreate(input as JobInput<'volume.create'>);
+        case 'volume.delete': return { deleted: true };
         // container.logs, container.exec: no stream here; the relay turns this into an `error` frame.
         default: throw new ForkdError('ERR_INTERNAL', `the fake host has no ${name}`);
       }

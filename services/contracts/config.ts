@@ -54,6 +54,8 @@ export interface ForkdConfig {
   streamsPerHost: number;
   /** hostd's slots for ordinary (non-stream) jobs. */
   hostdJobConcurrency: number;
+  /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
+  volumeMibPerTenant: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -156,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const streamsPerTenant = intVar(env, 'FORKD_STREAMS_PER_TENANT', 16, 1, 100_000);
   const streamsPerHost = intVar(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
   const hostdJobConcurrency = intVar(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
+  const volumeMibPerTenant = intVar(env, 'FORKD_VOLUME_MIB_PER_TENANT', 65_536, 16, Number.MAX_SAFE_INTEGER);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     streamsPerTenant,
     streamsPerHost,
     hostdJobConcurrency,
+    volumeMibPerTenant,
   };
 }
 
@@ -233,6 +237,8 @@ export function dataPaths(dataDir: string) {
     sqlite: join(dataDir, 'forkd.db'),
     images: join(dataDir, 'images'),
     vms: join(dataDir, 'run', 'vms'),
+    /** Tenant volumes' disks (`<volumeId>.img`), on the host that holds them. */
+    volumes: join(dataDir, 'volumes'),
     hostState: join(dataDir, 'host'),
     bench: join(dataDir, 'bench'),
   };

@@ -123,6 +123,26 @@ export interface PortRequest {
   hostIp?: string;
 }
 
+/**
+ * A tenant volume to attach to a container's VM (services/hostd/volumes/):
+ * hostd hot-plugs its disk as virtio-blk, the agent mounts it (ext4) and
+ * bind-mounts it into the container at `path`. The API took the volume's
+ * one-writer claim for this container before sending it.
+ */
+export interface VolumeMount {
+  volumeId: string;
+  /** The volume's name, for logs and errors. */
+  name: string;
+  /** Absolute path inside the container. */
+  path: string;
+  readOnly: boolean;
+}
+
+/** Bounds on a volume's size (MiB), shared by the API's validation and hostd's check. */
+export const VOLUME_SIZE_MIB = { min: 16, max: 1024 * 1024 } as const;
+/** How many volumes one container may mount (each takes one PCI slot of its VM). */
+export const MAX_VOLUMES_PER_CONTAINER = 8;
+
 /** 'pool' is a fork whose QEMU shell was already waiting in the warm pool. */
 export type BootMode = 'cold' | 'fork' | 'pool';
 
@@ -139,6 +159,8 @@ export interface ContainerCreateInput {
   ports: PortRequest[];
   /** The tenant network the VM's NIC joins. Absent: the NIC stays detached (no network at all). */
   network?: NetworkAttachment;
+  /** Volumes attached to the VM (hot-plugged, also into a fork or a warm-pool VM) and mounted into the container. */
+  volumes?: VolumeMount[];
   /** With boot 'fork': the template to fork from (built for this image and size; the image is already in it). */
   templateId?: string;
 }
@@ -236,6 +258,10 @@ export interface JobSpecs {
   'template.delete': { input: { templateId: string }; output: { deleted: boolean } };
   /** A VM forked from a template (from the warm pool when it has one ready), agent ready, identity given. */
   'vm.fork': { input: { vmId: string; templateId: string; usePool: boolean; network?: NetworkAttachment }; output: VmFacts };
+  /** Makes the volume's disk (a sparse file formatted ext4). Idempotent: an existing disk is kept. */
+  'volume.create': { input: { volumeId: string; sizeMib: number }; output: { created: boolean } };
+  /** Deletes the volume's disk; ERR_CONFLICT while a VM on this host has it attached. Idempotent. */
+  'volume.delete': { input: { volumeId: string }; output: { deleted: boolean } };
   /** Removes the network's namespace, bridge and uplink from this host (the API refuses while VMs use it). Idempotent. */
   'network.remove': { input: { networkId: string }; output: { removed: boolean } };
   /**

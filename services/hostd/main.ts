@@ -28,6 +28,8 @@ import { VmNetworks } from './network/vm-networks.js';
 import { networkRemoveHandler } from './handlers/network.js';
 import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
+import { volumeCreateHandler, volumeDeleteHandler } from './volumes/handlers.js';
+import { VolumeStore } from './volumes/volume-store.js';
 
 export interface RunningHostd {
   accel: AccelVerdict;
@@ -147,13 +149,17 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     await templates.load();
     checkpoint();
 
+    const volumeStore = new VolumeStore(dataPaths(config.dataDir).volumes, log.child({ part: 'volumes' }));
+    await volumeStore.init();
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, secretKey, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
+      'volume.create': volumeCreateHandler(volumeStore),
+      'volume.delete': volumeDeleteHandler(volumeStore, vms),
     };
     const worker = new HostWorker({
       hostId: config.hostId, accel: accel.accel, redis, handlers, log,

@@ -7,6 +7,7 @@ import type {} from '@fastify/websocket';
 import type { Containers, CreateContainerBody } from '../containers.js';
 import type { HostJobs } from '../host-jobs.js';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
+import { MAX_VOLUMES_PER_CONTAINER } from '../../contracts/jobs.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
 import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { StreamLimiter } from '../streams/stream-limiter.js';
@@ -27,6 +28,7 @@ const containerSchema = {
     createdAt: { type: 'string' }, startedAt: { type: ['string', 'null'] }, finishedAt: { type: ['string', 'null'] },
     ports: { type: 'array', items: { type: 'object', properties: { containerPort: { type: 'integer' }, hostAddress: { type: 'string' }, hostPort: { type: 'integer' } } } },
     network: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } },
+    volumes: { type: 'array', items: { type: 'object', properties: { volumeId: { type: 'string' }, name: { type: 'string' }, path: { type: 'string' }, readOnly: { type: 'boolean' } } } },
     vm: {
       type: 'object',
       properties: {
@@ -76,6 +78,21 @@ export const createContainerSchema = {
       },
       // A name or an id (ids are uuids, which the name pattern also admits).
       network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
+      // Named volumes (docs/volumes.md): a name that does not exist is created. volumes/rules.ts checks paths and repeats.
+      volumes: {
+        type: 'array',
+        maxItems: MAX_VOLUMES_PER_CONTAINER,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['volume', 'path'],
+          properties: {
+            volume: { type: 'string', minLength: 1, maxLength: 128 },
+            path: { type: 'string', minLength: 1, maxLength: 4096 },
+            readOnly: { type: 'boolean' },
+          },
+        },
+      },
     },
   },
   // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).

@@ -11,11 +11,13 @@ import { runCommand } from './run.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
 import { hostdCommand, upCommand } from './up.js';
+import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumeRmCommand } from './volumes.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand, hostdCommand, infoCommand, hostCheckCommand,
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
+  volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,

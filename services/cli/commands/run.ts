@@ -2,6 +2,7 @@ import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import type { Command } from '../command.js';
 import { parsePublish } from '../publish.js';
+import { parseVolumeFlag } from '../volume-flag.js';
 import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
@@ -16,7 +17,7 @@ function num(flag: string, v: unknown): number | undefined {
 export const runCommand: Command = {
   path: ['run'],
   summary: 'Run a container in its own VM; streams its output and exits with its exit code (progress of the create goes to stderr)',
-  usage: 'forkd run [--rm] [-d] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
+  usage: 'forkd run [--rm] [-d] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
   options: {
     rm: { type: 'boolean' },
     detach: { type: 'boolean', short: 'd' },
@@ -26,6 +27,7 @@ export const runCommand: Command = {
     memory: { type: 'string', short: 'm' },
     cpus: { type: 'string' },
     publish: { type: 'string', short: 'p', multiple: true },
+    volume: { type: 'string', short: 'v', multiple: true },
     'vm-memory': { type: 'string' },
     vcpus: { type: 'string' },
     boot: { type: 'string' },
@@ -43,6 +45,8 @@ export const runCommand: Command = {
       throw new ForkdError('ERR_VALIDATION', '--boot must be cold or fork', { field: 'boot' });
     }
     const ports = ((values.publish as string[] | undefined) ?? []).map(parsePublish);
+    // A volume name that does not exist yet is created by the API (as `docker run -v` does).
+    const volumes = ((values.volume as string[] | undefined) ?? []).map(parseVolumeFlag);
     const vmMemory = num('--vm-memory', values['vm-memory']);
     const vcpus = num('--vcpus', values.vcpus);
     const body = {
@@ -58,6 +62,7 @@ export const runCommand: Command = {
       ...(values.boot ? { boot: values.boot } : {}),
       ...(vmMemory || vcpus ? { vm: { ...(vmMemory ? { memoryMib: vmMemory } : {}), ...(vcpus ? { vcpus } : {}) } } : {}),
       ...(ports.length ? { ports } : {}),
+      ...(volumes.length ? { volumes } : {}),
     };
     const api = ApiClient.fromEnv();
     const started = Date.now();

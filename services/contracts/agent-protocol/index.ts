@@ -23,6 +23,7 @@ export {
   type WireError,
   type ContainerStatus,
   type Limits,
+  type VolumeMount,
 } from './messages.js';
 export { WIRE_CODES, isWireCode, toForkdCode, AgentError, type WireCode } from './errors.js';
 export { formatLogLine, parseLogLine, LogLineSplitter, MAX_LOG_LINE_BYTES, type LogRecord, type LogStream } from './log-format.js';

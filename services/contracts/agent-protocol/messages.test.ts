@@ -44,6 +44,12 @@ describe('messages', () => {
     expect(checkParams('container.create', { id: 'c1', image: 'busybox' }).ok).toBe(false);
     expect(checkParams('container.create', { id: 'c1', image: digest, tty: true }).ok).toBe(false);
     expect(checkParams('container.create', { id: 'c1', image: digest, env: ['NOEQUALS'] }).ok).toBe(false);
+    const vol = { serial: '0190a1b2c3d47e5f8a9b', destination: '/data', readOnly: false };
+    expect(checkParams('container.create', { id: 'c1', image: digest, volumes: [vol] }).ok).toBe(true);
+    expect(checkParams('container.create', { id: 'c1', image: digest, volumes: [{ ...vol, serial: '../vdb' }] }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, volumes: [{ ...vol, serial: 'x'.repeat(21) }] }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, volumes: [{ ...vol, destination: 'rel' }] }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, volumes: Array(9).fill(vol) }).ok).toBe(false);
     expect(checkParams('identity.set', { machineId: 'x' }).ok).toBe(false);
     expect(checkParams('identity.set', { network: { interface: 'eth0', address: '10.0.0.2/24', dns: ['10.0.0.1'] } }).ok).toBe(true);
     expect(checkParams('identity.set', { mac: '0a:f0:4d:12:ab:ef' }).ok).toBe(true);

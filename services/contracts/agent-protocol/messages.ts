@@ -44,6 +44,14 @@ export const ContainerSummary = obj({
 });
 export type ContainerSummary = Infer<typeof ContainerSummary>;
 
+/** A volume's disk, found by its virtio-blk serial, mounted (ext4) and bind-mounted into the container at `destination`. */
+export const VolumeMount = obj({
+  serial: str({ min: 1, max: 20, pattern: /^[A-Za-z0-9]+$/ }),
+  destination: str({ min: 2, max: 4096, pattern: /^\/[^\0]*$/ }),
+  readOnly: bool,
+});
+export type VolumeMount = Infer<typeof VolumeMount>;
+
 export const Limits = obj({
   memoryMib: opt(int({ min: 4, max: 1024 * 1024 })),
   cpus: opt(num({ min: 0.01, max: 1024 })),
@@ -165,6 +173,8 @@ export const METHODS = {
       workingDir: opt(str({ pattern: /^\// })),
       user: opt(str({ max: 256 })),
       limits: opt(Limits),
+      /** Volumes hostd hot-plugged into the VM, mounted into the container. */
+      volumes: opt(arr(VolumeMount, { max: 8 })),
       /** Terminals are not supported yet: only false is accepted. */
       tty: opt(FalseOnly),
     }),

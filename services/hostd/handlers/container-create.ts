@@ -12,6 +12,8 @@ import type { VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
+import { attachVolumes, type GuestVolume } from '../volumes/attach.js';
+import type { VolumeStore } from '../volumes/volume-store.js';
 import { agentImageConfig, findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
 
 /**
@@ -24,6 +26,8 @@ export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
   /** Tenant networks on this host; absent: VMs stay detached (FORKD_NETWORK=none). */
   networks?: VmNetworks;
+  /** This host's volume disks; absent: a create with volumes fails. */
+  volumes?: VolumeStore;
 }
 
 type Output = JobOutput<'container.create'>;
@@ -52,6 +56,13 @@ export function containerCreateHandler(deps: CreateDeps) {
       await ctx.progress(30, 'network');
       const joined = await joinNetwork(deps, vm, input.network);
       const timings: Record<string, number> = { ...vm.record.timings, ...joined };
+      // Hot-plugged after the VM is up, whether cold-booted or forked: templates and pool shells stay volume-free.
+      const tv = Date.now();
+      const volumes = await plugVolumes(deps, vm, input);
+      if (volumes.length > 0) {
+        timings['volumeAttachMs'] = Date.now() - tv;
+        await deps.vms.saveRecord(vm);
+      }
       const agent = vm.agent;
       let c = await findContainer(agent, input.containerId);
       if (!c) {
@@ -62,7 +73,7 @@ export function containerCreateHandler(deps: CreateDeps) {
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
         const tc = Date.now();
-        await agent.call('container.create', createParams(input, vm.record.hostname, deps.secretKey));
+        await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
       }
@@ -98,6 +109,13 @@ async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobCon
     ctx.log.warn(`boot "${input.boot}" requested but this hostd has no template/warm pool wired: cold-booting instead`, { vm: input.vmId });
   }
   return deps.vms.createColdVm(req);
+}
+
+async function plugVolumes(deps: CreateDeps, vm: ManagedVm, input: ContainerCreateInput): Promise<GuestVolume[]> {
+  const wanted = input.volumes ?? [];
+  if (wanted.length === 0) return [];
+  if (!deps.volumes) throw new ForkdError('ERR_INTERNAL', 'this hostd has no volume store', { field: 'volumes' });
+  return attachVolumes(vm, deps.volumes, wanted);
 }
 
 async function publishOnce(deps: ContainerDeps, vm: ManagedVm, input: ContainerCreateInput) {

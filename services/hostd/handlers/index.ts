@@ -8,7 +8,7 @@ import { vmDestroyHandler, vmListHandler } from './vms.js';
 
 export type { CreateDeps, ForkVm } from './container-create.js';
 
-export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'network.remove'> {
+export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'network.remove' | 'volume.create' | 'volume.delete'> {
   return {
     'container.create': containerCreateHandler(deps),
     'container.inspect': containerInspectHandler(deps),

@@ -61,6 +61,8 @@ export interface VmRecord {
   tap?: string;
   /** The tenant network its NIC joined (absent: detached). */
   network?: NetworkAttachment;
+  /** Volumes hot-plugged into it (services/hostd/volumes/attach.ts): their disks are in use while it runs. */
+  volumes?: Array<{ volumeId: string; serial: string }>;
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
