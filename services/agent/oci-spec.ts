@@ -22,6 +22,8 @@ export interface SpecInput {
   limits: Limits | undefined;
   /** Files bind-mounted read-only over the container's /etc/{hosts,hostname,resolv.conf}. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** A terminal for the process (crun makes it and hands it over its console socket). */
+  terminal?: TerminalSpec | undefined;
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -61,6 +63,11 @@ export function mergeEnv(imageEnv: readonly string[] | undefined, overrides: rea
   if (!map.has('PATH')) map.set('PATH', DEFAULT_PATH);
   if (!map.has('HOSTNAME')) map.set('HOSTNAME', `HOSTNAME=${hostname}`);
   return [...map.values()];
+}
+
+/** A terminal's process gets TERM=xterm unless it has a TERM (as Docker does). */
+export function withTerm(env: string[]): string[] {
+  return env.some((e) => e.startsWith('TERM=')) ? env : [...env, 'TERM=xterm'];
 }
 
 /**
@@ -107,9 +114,16 @@ export function unifiedResources(limits: Limits | undefined): Record<string, str
   return out;
 }
 
-export function processSpec(i: { args: string[]; env: string[]; cwd: string; user: OciUser }): Record<string, unknown> {
+export interface TerminalSpec {
+  rows?: number | undefined;
+  cols?: number | undefined;
+}
+
+export function processSpec(i: { args: string[]; env: string[]; cwd: string; user: OciUser; terminal?: TerminalSpec | undefined }): Record<string, unknown> {
+  const t = i.terminal;
   return {
-    terminal: false,
+    terminal: t !== undefined,
+    ...(t ? { consoleSize: { height: t.rows ?? 24, width: t.cols ?? 80 } } : {}),
     user: i.user,
     args: i.args,
     env: i.env,
