@@ -38,6 +38,8 @@ export async function attachContainer(containers: Containers, p: Params<'contain
     wake?.();
   });
   const ended = io.whenEnded().then(() => wake?.());
+  const onAbort = () => wake?.();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   const feeding = p.stdin ? feedStdin(ctx, (d) => io.writeStdin(d), () => io.endStdin()) : Promise.resolve();
   try {
     if (p.logs) for (const c of snap.replay) await send(c.stream, c.data);
@@ -55,6 +57,7 @@ export async function attachContainer(containers: Containers, p: Params<'contain
     }
   } finally {
     snap.unsubscribe();
+    ctx.signal.removeEventListener('abort', onAbort);
     void ended;
   }
   if (ctx.signal.aborted) throw new AgentError('ERR_CANCELLED', 'attach cancelled');
