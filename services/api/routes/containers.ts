@@ -174,6 +174,8 @@ export interface ContainerRouteOptions {
   redis: Redis;
   /** Caps concurrent streams per tenant and per host; every relay session holds one of its leases. */
   streams: StreamLimiter;
+  /** Attach and interactive exec (made from the above when absent). */
+  interactive?: Interactive;
 }
 
 type Id = { Params: { id: string } };
@@ -181,7 +183,7 @@ type Id = { Params: { id: string } };
 export async function containerRoutes(app: FastifyInstance, opts: ContainerRouteOptions): Promise<void> {
   const { containers, tenancy } = opts;
   const tenant = (r: FastifyRequest) => tenancy.tenantIdOf(r);
-  const interactive = new Interactive({ containers, hostJobs: opts.hostJobs, redis: opts.redis, streams: opts.streams });
+  const interactive = opts.interactive ?? new Interactive({ containers, hostJobs: opts.hostJobs, redis: opts.redis, streams: opts.streams });
 
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
     const actor = await tenancy.actorOf(request);
