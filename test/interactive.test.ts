@@ -38,8 +38,9 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-// Output seen through `script` has `\r\r\n` line ends: the container's terminal
-// makes `\r\n`, and Node's raw mode on ours (libuv) keeps ONLCR on.
+// Output seen through `script` has `\r\n` line ends, made by the container's
+// terminal: the CLI turns output post-processing off on ours (`stty -opost`),
+// which Node's raw mode leaves on.
 
 /** The CLI under a pseudo-terminal of `rows`×`cols` (util-linux `script`), as a person at a terminal runs it. */
 function underTerminal(args: string[], size: { rows: number; cols: number }, timeoutMs = 600_000): Promise<CliResult> {
@@ -84,8 +85,8 @@ describe('forkd run -i', () => {
 describe('forkd run -it', () => {
   it('gives the container a terminal of this terminal\'s size', async () => {
     const r = await underTerminal(['run', '--rm', '-it', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'tty; stty size; exit 2'], { rows: 33, cols: 101 });
-    expect(r.stdout, r.stderr).toMatch(/\/dev\/pts\/\d+\r*\n/);
-    expect(r.stdout).toMatch(/33 101\r*\n/);
+    expect(r.stdout, r.stderr).toMatch(/\/dev\/pts\/\d+\r\n/);
+    expect(r.stdout).toMatch(/33 101\r\n/);
     expect(r.code).toBe(2);
   });
 
@@ -107,8 +108,8 @@ describe('a running tty container', () => {
 
   it('exec -it runs with a terminal of this terminal\'s size and its exit code', async () => {
     const r = await underTerminal(['exec', '-it', 'tty-target', '--', 'sh', '-c', 'tty; stty size; exit 5'], { rows: 20, cols: 70 });
-    expect(r.stdout, r.stderr).toMatch(/\/dev\/pts\/\d+\r*\n/);
-    expect(r.stdout).toMatch(/20 70\r*\n/);
+    expect(r.stdout, r.stderr).toMatch(/\/dev\/pts\/\d+\r\n/);
+    expect(r.stdout).toMatch(/20 70\r\n/);
     expect(r.code).toBe(5);
   });
 

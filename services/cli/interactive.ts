@@ -2,6 +2,7 @@
 // terminal's stdin to the process (its end is the half-close), the process's
 // output to ours, and with a terminal: raw mode here, and SIGWINCH as a resize.
 // Resolves with the process's exit code.
+import { spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { ForkdError, type ErrorBody } from '../contracts/errors.js';
 import type { ApiClient } from './api-client.js';
@@ -65,7 +66,12 @@ export async function runSocket(api: ApiClient, path: string, start: Record<stri
         onResize();
       }
       if (!opts.stdin) return;
-      if (raw) stdin.setRawMode(true);
+      if (raw) {
+        stdin.setRawMode(true);
+        // libuv's raw mode keeps ONLCR: the container's terminal already made its \r\n, so ours must not add another \r.
+        // setRawMode(false) restores the original settings, this included.
+        spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+      }
       stdin.on('data', onData);
       stdin.on('end', onEnd);
       stdin.resume();
