@@ -2,6 +2,7 @@
 // initramfs (busybox + the virtio/ext4 modules) and an ext4 root disk (qcow2)
 // with busybox, crun, node and the agent. Content-addressed: the output lives in
 // <dataDir>/images/guest/<id>/ where id hashes every input, and is built once.
+import { createRequire } from 'node:module';
 import { chmod, copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ForkdError } from '../../services/contracts/errors.js';
@@ -58,6 +59,8 @@ interface GuestInputs {
   busybox: HostBusybox;
   crun: string;
   node: string;
+  /** koffi's native module: the agent calls libc through it for terminals (services/agent/terminal.ts). */
+  koffi: string;
   libraries: string[];
   agentBundle: string;
   rootSizeMiB: number;
@@ -110,6 +113,7 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
       busyboxApplets: inputs.busybox.applets,
       crun: inputs.crun,
       node: inputs.node,
+      koffi: inputs.koffi,
       libraries: inputs.libraries,
       agentBundle: inputs.agentBundle,
       imageInfo: { id, kernelVersion: inputs.kernel.version, builder: GUEST_BUILDER_VERSION, nodeVersion: process.version },
@@ -141,6 +145,15 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
   return image(dir);
 }
 
+/** The prebuilt koffi.node for linux x64 from node_modules (koffi's own package depends on it). */
+function koffiNativeModule(): string {
+  try {
+    return createRequire(import.meta.url).resolve('@koromix/koffi-linux-x64/linux_x64/koffi.node');
+  } catch (cause) {
+    throw new ForkdError('ERR_CONFIG', 'koffi\'s native module (@koromix/koffi-linux-x64/linux_x64/koffi.node) is not installed; run npm install', { cause });
+  }
+}
+
 async function resolveInputs(opts: BuildGuestImageOptions): Promise<GuestInputs> {
   const agentBundle = resolve(opts.agentBundle);
   try {
@@ -153,8 +166,9 @@ async function resolveInputs(opts: BuildGuestImageOptions): Promise<GuestInputs>
   const kernel = await findHostKernel(opts.kernel);
   const [modules, busybox, crun] = await Promise.all([planModules(kernel.modulesDir), findBusybox(), findOnPath('crun', 'crun')]);
   const node = process.execPath;
-  const libraries = [...new Set([...(await sharedLibraries(crun)), ...(await sharedLibraries(node))])].sort();
-  return { kernel, modules, busybox, crun, node, libraries, agentBundle, rootSizeMiB };
+  const koffi = koffiNativeModule();
+  const libraries = [...new Set([...(await sharedLibraries(crun)), ...(await sharedLibraries(node)), ...(await sharedLibraries(koffi))])].sort();
+  return { kernel, modules, busybox, crun, node, koffi, libraries, agentBundle, rootSizeMiB };
 }
 
 /** Everything that decides the image's bytes. Roles name what each input is. */
@@ -175,6 +189,7 @@ function hashInputs(i: GuestInputs): HashInput[] {
     { role: 'busybox', file: i.busybox.path },
     { role: 'crun', file: i.crun },
     { role: 'node', file: i.node },
+    { role: 'koffi', file: i.koffi },
     ...i.libraries.map((l) => ({ role: `lib:${l}`, file: l })),
     { role: 'agent', file: i.agentBundle },
   ];

@@ -19,6 +19,8 @@ export interface RootfsInputs {
   readonly busyboxApplets: readonly string[];
   readonly crun: string;
   readonly node: string;
+  /** koffi.node, installed as /opt/forkd/koffi.node (the agent's way to libc for terminals). */
+  readonly koffi: string;
   /** Shared libraries of crun and node, as absolute paths the loader opens. */
   readonly libraries: readonly string[];
   readonly agentBundle: string;
@@ -50,8 +52,9 @@ export async function stageRootfs(root: string, i: RootfsInputs): Promise<void> 
   await put(root, '/usr/bin/node', i.node, 0o755);
   for (const lib of i.libraries) await put(root, lib, lib, 0o755);
 
-  // the agent
+  // the agent, and the native module it opens terminals with
   await put(root, AGENT_PATH, i.agentBundle, 0o644);
+  await put(root, '/opt/forkd/koffi.node', i.koffi, 0o644);
 
   // init
   await text(root, '/sbin/init', ROOTFS_INIT, 0o755);

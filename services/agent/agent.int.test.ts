@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogRecord } from '../contracts/agent-protocol/index.js';
+import { PROTOCOL_VERSION, type LogRecord } from '../contracts/agent-protocol/index.js';
 import { ForkdError } from '../contracts/errors.js';
 import { AgentClient } from '../hostd/agent/agent-client.js';
 import { busyboxImage, type TestImage } from './testing/busybox-image.js';
@@ -40,6 +40,23 @@ async function collect(records: AsyncIterable<LogRecord>): Promise<LogRecord[]> 
   const out: LogRecord[] = [];
   for await (const r of records) out.push(r);
   return out;
+}
+
+/** Text read so far from a stream, and a wait for a pattern in it (bounded by the stream's end). */
+function reader(s: NodeJS.ReadableStream): { text: () => string; until: (re: RegExp) => Promise<void> } {
+  let text = '';
+  const waiters: Array<() => void> = [];
+  s.on('data', (c: Buffer) => { text += c.toString(); for (const w of waiters.splice(0)) w(); });
+  s.on('end', () => { for (const w of waiters.splice(0)) w(); });
+  return {
+    text: () => text,
+    until: async (re) => {
+      while (!re.test(text)) {
+        if ((s as NodeJS.ReadableStream & { readableEnded?: boolean }).readableEnded) throw new Error(`stream ended before ${re}: ${JSON.stringify(text)}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
 }
 
 async function readAll(s: NodeJS.ReadableStream): Promise<string> {
@@ -102,7 +119,7 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
 
   it('says hello and reports info', async () => {
     const info = await client.call('info', {});
-    expect(info.protocol).toBe(1);
+    expect(info.protocol).toBe(PROTOCOL_VERSION);
     expect(info.cgroup).toBe('v2');
     expect(info.runtime).toMatch(/crun/);
     expect(info.memory.totalBytes).toBeGreaterThan(100 * 1024 * 1024);
@@ -254,6 +271,69 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     }
     expect(body).toMatch(/200 OK[\s\S]*served by busybox/);
     await client.call('container.delete', { id: 'web', force: true });
+  });
+
+  it('gives a tty container a terminal of the asked size, replays what it printed before the attach, and resizes it', async () => {
+    await client.call('container.create', {
+      id: 'term', image: image.id, tty: true, openStdin: true, rows: 30, cols: 90,
+      command: ['sh', '-c', 'tty; stty size; echo TERM=$TERM; read line; echo got:$line; stty size; exit 3'],
+    });
+    await client.call('container.start', { id: 'term' });
+    const h = client.attach({ id: 'term', logs: true, stream: true, stdin: true });
+    const out = reader(h.stdout);
+    const err = reader(h.stderr);
+    await out.until(/30 90/);
+    await client.call('container.resize', { id: 'term', rows: 40, cols: 120 });
+    h.stdin!.write('hi\r');
+    const r = await h.result;
+    await out.until(/40 120/);
+    expect(out.text()).toMatch(/^\/dev\/pts\/\d+\r\n30 90\r\nTERM=xterm\r\n/);
+    expect(out.text()).toMatch(/got:hi\r\n40 120\r\n/);
+    expect(err.text()).toBe(''); // a terminal has one output stream
+    expect(r).toMatchObject({ exited: true, exitCode: 3 });
+    // The log has it all too, and a later attach with logs replays it.
+    const again = client.attach({ id: 'term', logs: true });
+    expect(await readAll(again.stdout)).toContain('got:hi');
+    expect((await again.result).exitCode).toBe(3);
+    // Control: an exited container has no terminal to resize.
+    expect((await rejection(client.call('container.resize', { id: 'term', rows: 1, cols: 1 }))).code).toBe('ERR_GUEST');
+    await client.call('container.delete', { id: 'term' });
+  });
+
+  it('with openStdin and no terminal, attach writes stdin and its end is the half-close', async () => {
+    await client.call('container.create', { id: 'cat', image: image.id, openStdin: true, command: ['sh', '-c', 'cat; echo end; echo to-err >&2'] });
+    await client.call('container.start', { id: 'cat' });
+    const h = client.attach({ id: 'cat', stdin: true });
+    const out = reader(h.stdout);
+    const err = reader(h.stderr);
+    h.stdin!.write('abc\n');
+    await out.until(/abc\n/);
+    expect(out.text()).toBe('abc\n'); // still running: cat waits for more
+    h.stdin!.end();
+    const r = await h.result;
+    await out.until(/end\n/);
+    expect(out.text()).toBe('abc\nend\n');
+    expect(err.text()).toBe('to-err\n');
+    expect(r).toMatchObject({ exited: true, exitCode: 0 });
+    await client.call('container.delete', { id: 'cat' });
+  });
+
+  it('runs a tty exec with its own size, resized by its exec id', async () => {
+    await client.call('container.create', { id: 'idle', image: image.id, command: ['sleep', '600'] });
+    await client.call('container.start', { id: 'idle' });
+    const h = client.exec({ id: 'idle', command: ['sh', '-c', 'tty; stty size; read x; stty size; exit 6'], tty: true, execId: 'e1', rows: 10, cols: 50, stdin: true });
+    const out = reader(h.stdout);
+    reader(h.stderr);
+    await out.until(/10 50/);
+    // Control: another exec id has no terminal.
+    expect((await rejection(client.call('container.resize', { id: 'idle', execId: 'e2', rows: 11, cols: 55 }))).code).toBe('ERR_GUEST');
+    await client.call('container.resize', { id: 'idle', execId: 'e1', rows: 11, cols: 55 });
+    h.stdin!.write('\r');
+    const r = await h.result;
+    await out.until(/11 55/);
+    expect(out.text()).toMatch(/^\/dev\/pts\/\d+\r\n10 50\r\n/);
+    expect(r.exitCode).toBe(6);
+    await client.call('container.delete', { id: 'idle', force: true });
   });
 
   it('logged no uncaught errors on the guest console', () => {

@@ -17,7 +17,10 @@ import { hostsFile } from './identity.js';
 import { PeerHosts, rewriteInPlace, type PeerEntries } from './peers.js';
 import type { ImageStore } from './images.js';
 import { LogWriter } from './logs.js';
-import { mergeEnv, ociSpec, resolveArgs, resolveUser, type OciUser } from './oci-spec.js';
+import { ContainerIo } from './container-io.js';
+import { mergeEnv, ociSpec, resolveArgs, resolveUser, withTerm, type OciUser } from './oci-spec.js';
+import { ConsoleSocket, type Terminal } from './terminal.js';
+import { consoleSocketPath } from './console-path.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mountVolumes, syncVolumes } from './volumes.js';
 
@@ -42,6 +45,10 @@ export interface ContainerRecord {
   error: string | null;
   /** Guest directories of the volumes bound into it (synced when it exits). */
   volumes?: string[];
+  /** The main process has a terminal (records of older agents lack these: false). */
+  tty?: boolean;
+  /** The main process's stdin stays open for attached clients. */
+  openStdin?: boolean;
 }
 
 const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
@@ -85,6 +92,7 @@ export interface Exit {
 interface Live {
   child: ChildProcess;
   log: LogWriter;
+  io: ContainerIo;
   exited: Promise<void>;
 }
 
@@ -170,7 +178,8 @@ export class Containers {
         const user = resolveUser(userSpec, passwd, group);
         if (!user) throw new AgentError('ERR_CONTAINER_START', `unable to find user ${userSpec} in the image`);
         const cwd = p.workingDir ?? (image.config.WorkingDir || '/');
-        const env = mergeEnv(image.config.Env, p.env, hostname);
+        const tty = p.tty === true;
+        const env = tty ? withTerm(mergeEnv(image.config.Env, p.env, hostname)) : mergeEnv(image.config.Env, p.env, hostname);
         await writeFile(join(dir, 'hosts'), hostsFile(hostname) + this.peers.current);
         await writeFile(join(dir, 'hostname'), `${hostname}\n`);
         const resolv = join(dir, 'resolv.conf');
@@ -186,6 +195,7 @@ export class Containers {
           rootfs,
           cgroupsPath: this.cgroups.cgroupsPath(p.id),
           limits: p.limits,
+          terminal: tty ? { rows: p.rows, cols: p.cols } : undefined,
           etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: resolv },
         });
         await writeFile(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
@@ -207,6 +217,8 @@ export class Containers {
           user,
           error: null,
           ...(volumes.length > 0 ? { volumes: volumes.map((v) => v.source) } : {}),
+          tty,
+          openStdin: p.openStdin === true,
         };
         this.records.set(p.id, rec);
         await this.persist(rec);
@@ -228,10 +240,16 @@ export class Containers {
       const pidFile = join(dir, 'pid');
       await this.cgroups.prepare(id);
       await this.crun.delete(id, crunLog); // leftovers of an earlier failed start
-      const child = await this.crun.run(id, dir, crunLog, pidFile);
+      const consoleSock = rec.tty ? await ConsoleSocket.listen(consoleSocketPath(this.cfg.root, id)) : null;
+      const child = await this.crun.run(id, dir, crunLog, pidFile, { stdin: rec.openStdin === true, ...(consoleSock ? { consoleSocket: consoleSock.path } : {}) });
       const log = new LogWriter(join(dir, 'log'));
-      child.stdout!.on('data', (c: Buffer) => log.stdout.push(c));
-      child.stderr!.on('data', (c: Buffer) => log.stderr.push(c));
+      let terminal: Terminal | null = null;
+      let io: ContainerIo | null = null;
+      const early: Array<[ 'stdout' | 'stderr', Buffer ]> = [];
+      const emit = (s: 'stdout' | 'stderr', c: Buffer) => (io ? io.emit(s, c) : early.push([s, c]));
+      // crun's own pipes: the process's output without a terminal; with one, only crun's (rare) words.
+      child.stdout!.on('data', (c: Buffer) => emit('stdout', c));
+      child.stderr!.on('data', (c: Buffer) => emit('stderr', c));
       const exit = new Promise<Exit & { spawnError?: Error }>((resolve) => {
         child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
         child.once('close', (code, sig) => resolve({ code, signal: sig }));
@@ -239,9 +257,19 @@ export class Containers {
       let crunDone = false;
       void exit.then(() => (crunDone = true));
       const started = await Promise.race([exit.then((x) => ({ exit: x })), waitForPid(pidFile, signal, () => crunDone).then((pid) => ({ pid }))]);
+      if (consoleSock) {
+        // crun sends the terminal before the process starts; a crun that failed sends none.
+        terminal = await Promise.race([consoleSock.received, exit.then(() => null)]).catch(() => null);
+        await consoleSock.close();
+      }
+      io = new ContainerIo(log, rec.openStdin && !rec.tty ? child.stdin : null, terminal);
+      for (const [st, c] of early.splice(0)) io.emit(st, c);
+      const terminalDone = terminal ? pumpTerminal(terminal, io) : Promise.resolve();
       if ('exit' in started) {
         const crunMsg = started.exit.spawnError ? `cannot run ${this.cfg.crun}: ${started.exit.spawnError.message}` : await crunError(crunLog);
         if (crunMsg !== null || (await readPid(pidFile)) === null) {
+          terminal?.close();
+          io.end();
           log.close();
           rec.error = crunMsg ?? `crun exited with ${started.exit.code ?? started.exit.signal} before the container started`;
           await this.persist(rec);
@@ -255,8 +283,19 @@ export class Containers {
       rec.startedAt = Date.now();
       rec.error = null;
       await this.persist(rec);
-      const exited = exit.then((x) => this.finish(rec, x, log, crunLog));
-      this.live.set(id, { child, log, exited });
+      if (rec.tty && !terminal) {
+        await this.crun.kill(id, 'SIGKILL', join(dir, 'crun-kill.log'));
+        throw new AgentError('ERR_CONTAINER_START', 'crun did not hand over the container\'s terminal');
+      }
+      const liveIo = io;
+      const exited = exit.then(async (x) => {
+        // The terminal's last output may trail the exit; a background process holding it open is not waited for long.
+        await Promise.race([terminalDone, sleep(2000)]);
+        terminal?.close();
+        liveIo.end();
+        await this.finish(rec, x, log, crunLog);
+      });
+      this.live.set(id, { child, log, io: liveIo, exited });
       // A container that already exited is recorded before start replies.
       if ('exit' in started) await exited;
       return { id, pid };
@@ -322,6 +361,26 @@ export class Containers {
     return this.live.get(id)?.log ?? null;
   }
 
+  /** The running main process's stdio (null when it is not running). */
+  io(id: string): ContainerIo | null {
+    return this.live.get(id)?.io ?? null;
+  }
+
+  /** Resolves once the container has left `created` (or the signal aborts). */
+  async whenStarted(id: string, signal: AbortSignal): Promise<ContainerRecord> {
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      const rec = this.get(id);
+      if (rec.status !== 'created') return rec;
+      if (signal.aborted) throw new AgentError('ERR_CANCELLED', 'attach cancelled');
+      await sleep(delay);
+    }
+  }
+
+  /** The exit of a running main process (records and io settle first). */
+  async exited(id: string): Promise<void> {
+    await this.live.get(id)?.exited;
+  }
+
   private async watchOrphan(rec: ContainerRecord): Promise<void> {
     // The agent restarted: crun and the pipes died with the old agent, the exit status is lost.
     for (;;) {
@@ -354,6 +413,15 @@ export class Containers {
     });
     return next;
   }
+}
+
+/** Terminal output into the log and to attached clients, until the terminal ends. */
+async function pumpTerminal(t: Terminal, io: ContainerIo): Promise<void> {
+  await new Promise<void>((resolve) => {
+    t.stream.on('data', (c: Buffer) => io.emit('stdout', c));
+    t.stream.once('end', () => resolve());
+    t.stream.once('close', () => resolve());
+  });
 }
 
 async function readPid(file: string): Promise<number | null> {

@@ -41,21 +41,28 @@ export class Crun {
     return [`--log=file:${logFile}`, '--log-format=json'];
   }
 
-  /** `crun run` in the foreground: crun waits for the container and exits with its status. */
-  async run(id: string, bundle: string, logFile: string, pidFile: string): Promise<ChildProcess> {
+  /**
+   * `crun run` in the foreground: crun waits for the container and exits with
+   * its status. With `consoleSocket` (the spec's process.terminal is true) crun
+   * sends the terminal's master there; the process's stdio is the terminal.
+   * Otherwise its stdout/stderr are crun's pipes, and its stdin a pipe when `stdin`.
+   */
+  async run(id: string, bundle: string, logFile: string, pidFile: string, opts: { stdin?: boolean; consoleSocket?: string } = {}): Promise<ChildProcess> {
     await rm(logFile, { force: true });
     await rm(pidFile, { force: true });
-    return spawn(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, id], {
+    const consoleArgs = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
+    return spawn(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id], {
       cwd: bundle,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin && !opts.consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
   }
 
-  /** `crun exec` with a process.json; the caller owns the child's stdio. */
-  async exec(id: string, processFile: string, logFile: string, stdin: boolean, pidFile: string): Promise<ChildProcess> {
+  /** `crun exec` with a process.json; the caller owns the child's stdio (or the terminal from `consoleSocket`). */
+  async exec(id: string, processFile: string, logFile: string, stdin: boolean, pidFile: string, consoleSocket?: string): Promise<ChildProcess> {
     await rm(logFile, { force: true });
-    const stdio: StdioOptions = [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
-    return spawn(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio });
+    const stdio: StdioOptions = [stdin && !consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const consoleArgs = consoleSocket ? ['--console-socket', consoleSocket] : [];
+    return spawn(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id], { stdio });
   }
 
   async kill(id: string, signal: string, logFile: string): Promise<string | null> {

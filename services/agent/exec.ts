@@ -11,9 +11,12 @@ import { AgentError, type Params, type Result } from '../contracts/agent-protoco
 import type { Containers } from './containers.js';
 import { crunError } from './crun.js';
 import type { CallContext } from './handler.js';
-import { mergeEnv, processSpec, resolveUser } from './oci-spec.js';
+import { mergeEnv, processSpec, resolveUser, withTerm } from './oci-spec.js';
+import type { ExecTerminals } from './attach.js';
+import { consoleSocketPath } from './console-path.js';
+import { ConsoleSocket, type Terminal } from './terminal.js';
 
-export async function execInContainer(containers: Containers, p: Params<'container.exec'>, ctx: CallContext): Promise<Result<'container.exec'>> {
+export async function execInContainer(containers: Containers, p: Params<'container.exec'>, ctx: CallContext, terminals?: ExecTerminals): Promise<Result<'container.exec'>> {
   const rec = containers.get(p.id);
   if (rec.status !== 'running') throw new AgentError('ERR_CONFLICT', `container ${p.id} is not running (${rec.status})`);
   if (p.command.length === 0) throw new AgentError('ERR_INVALID_PARAMS', 'command is empty', { field: 'command' });
@@ -30,8 +33,11 @@ export async function execInContainer(containers: Containers, p: Params<'contain
   const processFile = join(dir, `${tag}.json`);
   const logFile = join(dir, `${tag}.log`);
   const pidFile = join(dir, `${tag}.pid`);
-  await writeFile(processFile, JSON.stringify(processSpec({ args: p.command, env: mergeEnv(rec.env, p.env, rec.name), cwd: p.workingDir ?? rec.cwd, user })));
-  const child = await containers.crun.exec(p.id, processFile, logFile, p.stdin === true, pidFile);
+  const tty = p.tty === true;
+  const env = mergeEnv(rec.env, p.env, rec.name);
+  await writeFile(processFile, JSON.stringify(processSpec({ args: p.command, env: tty ? withTerm(env) : env, cwd: p.workingDir ?? rec.cwd, user, terminal: tty ? { rows: p.rows, cols: p.cols } : undefined })));
+  const consoleSock = tty ? await ConsoleSocket.listen(consoleSocketPath(containers.containerDir(p.id), tag)) : null;
+  const child = await containers.crun.exec(p.id, processFile, logFile, p.stdin === true, pidFile, consoleSock?.path);
   let timedOut = false;
   let exited = false;
   // Kill the process, not crun: crun is its parent and must reap it, or a zombie
@@ -58,6 +64,12 @@ export async function execInContainer(containers: Containers, p: Params<'contain
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   void exit.then(() => (exited = true));
+  let terminal: Terminal | null = null;
+  if (consoleSock) {
+    terminal = await Promise.race([consoleSock.received, exit.then(() => null)]).catch(() => null);
+    await consoleSock.close();
+    if (terminal && p.execId !== undefined) terminals?.add(p.id, p.execId, terminal);
+  }
   const pump = async (from: Readable, ch: 'out' | 'err') => {
     try {
       for await (const chunk of from as AsyncIterable<Buffer>) await ctx.write(ch, chunk);
@@ -66,8 +78,14 @@ export async function execInContainer(containers: Containers, p: Params<'contain
       await killProcess();
     }
   };
-  const pumps = Promise.all([pump(child.stdout!, 'out'), pump(child.stderr!, 'err')]);
+  // With a terminal, all of the process's output is the terminal's (crun's own pipes carry nothing of it).
+  const pumps = Promise.all([pump(child.stdout!, 'out'), pump(child.stderr!, 'err'), ...(terminal ? [pump(terminal.stream, 'out')] : [])]);
   const feed = (async () => {
+    if (terminal && p.stdin) {
+      const t = terminal;
+      for await (const chunk of ctx.input) await t.write(chunk);
+      return;
+    }
     if (!child.stdin) return;
     child.stdin.on('error', () => undefined);
     try {
@@ -80,8 +98,13 @@ export async function execInContainer(containers: Containers, p: Params<'contain
   })().catch(() => undefined);
   try {
     const x = await exit;
+    if (terminal) {
+      // The terminal's last output may trail the exit; a background process holding it open is not waited for long.
+      await Promise.race([pumps, new Promise((r) => setTimeout(r, 2000).unref())]);
+      terminal.close();
+    }
     await pumps;
-    await feed;
+    if (!terminal) await feed;
     if (ctx.signal.aborted) throw new AgentError('ERR_CANCELLED', 'exec cancelled');
     if (x.error) throw new AgentError('ERR_EXEC_START', `cannot run crun exec: ${x.error.message}`);
     if (x.code !== 0 && !timedOut) {
@@ -90,6 +113,9 @@ export async function execInContainer(containers: Containers, p: Params<'contain
     }
     return { exitCode: x.code ?? 128 + 9, signal: x.signal, timedOut };
   } finally {
+    terminal?.close();
+    if (p.execId !== undefined) terminals?.remove(p.id, p.execId);
+    if (tty && !terminal) await consoleSock?.close().catch(() => undefined);
     if (timer) clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onAbort);
     await Promise.all([rm(processFile, { force: true }), rm(logFile, { force: true }), rm(pidFile, { force: true })]);

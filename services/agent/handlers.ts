@@ -6,6 +6,7 @@ import { Cgroups } from './cgroups.js';
 import { Containers } from './containers.js';
 import { Crun } from './crun.js';
 import { execInContainer } from './exec.js';
+import { attachContainer, ExecTerminals, resizeTerminal } from './attach.js';
 import type { HandlerTable, Log } from './handler.js';
 import { hostsFile, identityHandlers } from './identity.js';
 import { ImageStore, imageHandlers } from './images.js';
@@ -27,6 +28,7 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
   const cgroups = new Cgroups(cfg.cgroupRoot);
   const containers = new Containers(cfg, images, cgroups, new Crun(cfg.crun), log);
   await containers.init();
+  const execTerminals = new ExecTerminals();
   const handlers: HandlerTable = {
     ...systemHandlers(cfg),
     ...identityHandlers(cfg),
@@ -41,7 +43,9 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
       containers.get(p.id);
       return cgroups.stats(p.id);
     },
-    'container.exec': (p, ctx) => execInContainer(containers, p, ctx),
+    'container.exec': (p, ctx) => execInContainer(containers, p, ctx, execTerminals),
+    'container.attach': (p, ctx) => attachContainer(containers, p, ctx),
+    'container.resize': async (p) => resizeTerminal(containers, execTerminals, p),
     'container.logs': async (p, ctx) => {
       containers.get(p.id);
       const lines = await streamLog(join(containers.containerDir(p.id), 'log'), p, containers.logWriter(p.id), (b) => ctx.write('out', b), ctx.signal);

@@ -24,6 +24,8 @@ export interface SpecInput {
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** Guest directories (mounted volumes) bound into the container; read-only ones with `ro`. */
   volumes?: ReadonlyArray<{ source: string; destination: string; readOnly: boolean }>;
+  /** A terminal for the process (crun makes it and hands it over its console socket). */
+  terminal?: TerminalSpec | undefined;
 }
 
 /** The OCI mounts of a container's volumes: bind mounts, after the defaults so a volume may sit under /etc or /dev. */
@@ -75,6 +77,11 @@ export function mergeEnv(imageEnv: readonly string[] | undefined, overrides: rea
   return [...map.values()];
 }
 
+/** A terminal's process gets TERM=xterm unless it has a TERM (as Docker does). */
+export function withTerm(env: string[]): string[] {
+  return env.some((e) => e.startsWith('TERM=')) ? env : [...env, 'TERM=xterm'];
+}
+
 /**
  * Resolves a Docker-style user ("", "uid", "uid:gid", "name", "name:group")
  * against the image's /etc/passwd and /etc/group. Null when a name is unknown.
@@ -119,9 +126,16 @@ export function unifiedResources(limits: Limits | undefined): Record<string, str
   return out;
 }
 
-export function processSpec(i: { args: string[]; env: string[]; cwd: string; user: OciUser }): Record<string, unknown> {
+export interface TerminalSpec {
+  rows?: number | undefined;
+  cols?: number | undefined;
+}
+
+export function processSpec(i: { args: string[]; env: string[]; cwd: string; user: OciUser; terminal?: TerminalSpec | undefined }): Record<string, unknown> {
+  const t = i.terminal;
   return {
-    terminal: false,
+    terminal: t !== undefined,
+    ...(t ? { consoleSize: { height: t.rows ?? 24, width: t.cols ?? 80 } } : {}),
     user: i.user,
     args: i.args,
     env: i.env,

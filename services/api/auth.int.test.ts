@@ -24,6 +24,16 @@ const VALID_BODIES: Record<string, unknown> = {
   'PATCH /v1/templates/:id': { poolSize: 1 },
 };
 
+/** Queries that pass a route's schema (appended to its path). */
+const VALID_QUERIES: Record<string, string> = {
+  'POST /v1/containers/:id/resize': '?h=24&w=80',
+};
+
+/** The first message each WebSocket route takes (never the URL); the exec socket's by default. */
+const WS_STARTS: Record<string, unknown> = {
+  '/v1/containers/:id/attach': { type: 'start' },
+};
+
 const routes = (): RegisteredRoute[] => t.app.forkdRoutes.filter((r) => !PUBLIC_ROUTES.has(r.url));
 const name = (r: RegisteredRoute) => `${r.method} ${r.url}`;
 
@@ -38,7 +48,7 @@ function pathOf(r: RegisteredRoute): string {
 
 async function send(r: RegisteredRoute, url: string, key: string | null, body: unknown = VALID_BODIES[name(r)] ?? {}): Promise<number> {
   const res = await t.app.inject({
-    method: r.method as 'GET', url,
+    method: r.method as 'GET', url: url + (VALID_QUERIES[name(r)] ?? ''),
     ...(key === null ? {} : { headers: { authorization: `Bearer ${key}` } }),
     ...(body === undefined || r.method === 'GET' || r.method === 'HEAD' ? {} : { payload: body as object }),
   });
@@ -46,11 +56,11 @@ async function send(r: RegisteredRoute, url: string, key: string | null, body: u
 }
 
 /** The first message a WebSocket route sends to `key` (its error, when it refuses). */
-async function firstWsMessage(url: string, key: string): Promise<string> {
+async function firstWsMessage(r: RegisteredRoute, url: string, key: string): Promise<string> {
   let resolve!: (m: string) => void;
   const got = new Promise<string>((r) => { resolve = r; });
   const ws = await t.app.injectWS(url, { headers: { authorization: `Bearer ${key}` } }, { onInit: (s) => s.on('message', (m) => resolve(m.toString())) });
-  ws.send(JSON.stringify({ type: 'start', cmd: ['true'] })); // the exec socket's first message (never the URL)
+  ws.send(JSON.stringify(WS_STARTS[r.url] ?? { type: 'start', cmd: ['true'] })); // the socket's first message (never the URL)
   try {
     return await got;
   } finally {
@@ -172,7 +182,7 @@ describe('another tenant\'s key', () => {
       if (!r.url.includes(':id')) continue;
       owner.push({ r, url });
       if (r.websocket) {
-        const msg = await firstWsMessage(url, globexKey);
+        const msg = await firstWsMessage(r, url, globexKey);
         if (!msg.includes('ERR_NOT_FOUND')) wrong.push(`${name(r)} (WebSocket): ${msg}`);
         continue;
       }
@@ -186,7 +196,7 @@ describe('another tenant\'s key', () => {
     const refused: string[] = [];
     for (const { r, url } of owner) {
       if (r.websocket) {
-        const msg = await firstWsMessage(url, acmeKey);
+        const msg = await firstWsMessage(r, url, acmeKey);
         if (msg.includes('ERR_NOT_FOUND') || msg.includes('ERR_UNAUTHORIZED')) refused.push(`${name(r)} (WebSocket): ${msg}`);
         continue;
       }

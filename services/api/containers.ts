@@ -41,6 +41,12 @@ export interface CreateContainerBody {
   network?: string;
   /** Named volumes to mount; a name that does not exist is created (docs/volumes.md). */
   volumes?: VolumeRequest[];
+  /** A terminal for the main process (docs/interactive.md). */
+  tty?: boolean;
+  /** Keep the main process's stdin open for attach. */
+  openStdin?: boolean;
+  /** The terminal's first size, with tty. */
+  consoleSize?: { rows: number; cols: number };
 }
 
 /** A volume mounted into a container, as its row keeps it (Container.volumes). */
@@ -158,6 +164,7 @@ export class Containers {
     const entrypoint = body.entrypoint ?? config.Entrypoint ?? [];
     const command = [...entrypoint, ...(body.command ?? (body.entrypoint ? [] : config.Cmd ?? []))];
     if (command.length === 0) throw new ForkdError('ERR_VALIDATION', 'command is required: the image has no Entrypoint or Cmd', { field: 'command' });
+    if (body.consoleSize && !body.tty) throw new ForkdError('ERR_VALIDATION', 'consoleSize needs tty: true', { field: 'consoleSize' });
     const vm = { vcpus: body.vm?.vcpus ?? DEFAULT_VM.vcpus, memoryMib: body.vm?.memoryMib ?? DEFAULT_VM.memoryMib };
     if (body.memoryMib !== undefined && body.memoryMib >= vm.memoryMib) {
       throw new ForkdError('ERR_VALIDATION', `memoryMib (${body.memoryMib}) must be below the VM's memory (vm.memoryMib = ${vm.memoryMib})`, { field: 'memoryMib' });
@@ -205,6 +212,8 @@ export class Containers {
         ...(body.workingDir ?? config.WorkingDir ? { workingDir: body.workingDir ?? config.WorkingDir } : {}),
         ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
         limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
+        ...(body.tty ? { tty: true, ...(body.consoleSize ? { rows: body.consoleSize.rows, cols: body.consoleSize.cols } : {}) } : {}),
+        ...(body.openStdin ? { openStdin: true } : {}),
       },
       ports,
       network: this.addresses.attachment(network, address, [name]),

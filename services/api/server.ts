@@ -25,6 +25,7 @@ import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
 import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
+import { Interactive } from './attach/interactive.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
@@ -111,13 +112,15 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     perHost: deps.config.streamsPerHost,
     onRenewError: (err) => app.log.warn({ err }, 'could not renew a stream lease (it expires unless a later renewal succeeds)'),
   });
+  // Attach and interactive exec as functions: the /v1 sockets use them, and so can another API layer in this process.
+  const interactive = new Interactive({ containers, hostJobs: deps.hostJobs, redis: deps.redis, streams });
   await app.register(async (v1) => {
     requireApiKey(v1, new KeyStore(deps.db));
     v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
     await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
     await v1.register(tenantRoutes, { db: deps.db });
     await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
-    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams });
+    await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams, interactive });
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });

@@ -22,7 +22,7 @@ export function hostStreamQueueName(hostId: string): string {
 }
 
 /** The jobs that run on the stream queue. Every other job runs on the host's job queue. */
-export const STREAM_JOBS = ['container.logs', 'container.exec'] as const satisfies readonly JobName[];
+export const STREAM_JOBS = ['container.logs', 'container.exec', 'container.attach'] as const satisfies readonly JobName[];
 export type StreamJobName = (typeof STREAM_JOBS)[number];
 
 export function isStreamJob(name: JobName): name is StreamJobName {
@@ -79,6 +79,19 @@ export interface ContainerSpec {
   workingDir?: string;
   user?: string;
   limits: { memoryMib?: number; cpus?: number; pids?: number };
+  /** A terminal for the main process, and its first size (docs/interactive.md). */
+  tty?: boolean;
+  /** The main process's stdin stays open for attached clients. */
+  openStdin?: boolean;
+  rows?: number;
+  cols?: number;
+}
+
+/** How an attached main process ended; exitCode null when it had not (stream false, or still running). */
+export interface AttachExit {
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
 }
 
 /** A ContainerSpec as job payloads carry it: env sealed (hostd opens it just before the agent call). */
@@ -245,7 +258,14 @@ export interface JobSpecs {
   /** Streams the log into the relay session `session` (see stream-relay.ts) until done or cancelled. */
   'container.logs': { input: ContainerRef & { session: string; follow: boolean; tail?: number }; output: { lines: number } };
   /** Runs a command in the container with stdio through relay session `session`. */
-  'container.exec': { input: ContainerRef & { session: string; command: string[]; env?: SealedEnv; workingDir?: string; stdin: boolean }; output: { exitCode: number } };
+  'container.exec': {
+    input: ContainerRef & { session: string; command: string[]; env?: SealedEnv; workingDir?: string; user?: string; stdin: boolean; tty?: boolean; execId?: string; rows?: number; cols?: number };
+    output: { exitCode: number };
+  };
+  /** The main process's stdio through relay session `session`: replayed output (`logs`), live output (`stream`), stdin (`stdin`), resizes. */
+  'container.attach': { input: ContainerRef & { session: string; logs: boolean; stream: boolean; stdin: boolean }; output: AttachExit };
+  /** Sets the size of the container's terminal, or of tty exec `execId`. */
+  'container.resize': { input: ContainerRef & { execId?: string; rows: number; cols: number }; output: Record<string, never> };
   'container.stats': { input: ContainerRef; output: { memoryBytes: number; memoryLimitBytes: number | null; cpuUsec: number; pids: number } };
   /** Destroys the VM and its disk (and the container in it). Idempotent. */
   'vm.destroy': { input: { vmId: string }; output: { destroyed: boolean } };

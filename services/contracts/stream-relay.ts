@@ -1,12 +1,13 @@
 // Byte streams between the API and hostd (exec stdio, log follow), carried by
 // Redis streams so that they cross hosts like the jobs do. A session has two
 // Redis streams: `…:out` (hostd → API: stdout, stderr, exit, error, end) and
-// `…:in` (API → hostd: stdin, stdin-end, cancel). Both expire when idle, so an
+// `…:in` (API → hostd: stdin, stdin-end, resize, cancel). Both expire when idle, so an
 // abandoned session cleans itself up.
 import type { Redis } from 'ioredis';
 
 export type OutKind = 'stdout' | 'stderr' | 'exit' | 'error' | 'end';
-export type InKind = 'stdin' | 'stdin-end' | 'cancel';
+/** `resize` carries JSON `{"rows":N,"cols":N}` for the session's terminal. */
+export type InKind = 'stdin' | 'stdin-end' | 'cancel' | 'resize';
 
 export interface Frame<K extends string> {
   kind: K;

@@ -12,10 +12,16 @@ import { openRelay, type RelaySession } from '../io-relay.js';
 import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { StreamLimiter } from '../streams/stream-limiter.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
-import { execSocketHandler, refuseQueryArguments } from './exec-socket.js';
+import { parseAttachStart, parseStartMessage, refuseQueryArguments } from './exec-socket.js';
+import { interactiveSocketHandler } from './interactive-socket.js';
+import { Interactive } from '../attach/interactive.js';
 
 const argv = { type: 'array', items: { type: 'string', maxLength: 32768 }, maxItems: 1024 } as const;
 const envList = { type: 'array', items: { type: 'string', pattern: '^[^=]+=', maxLength: 32768 }, maxItems: 1024 } as const;
+const terminalSize = {
+  type: 'object', additionalProperties: false, required: ['rows', 'cols'],
+  properties: { rows: { type: 'integer', minimum: 1, maximum: 4096 }, cols: { type: 'integer', minimum: 1, maximum: 4096 } },
+} as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 const containerSchema = {
@@ -93,6 +99,10 @@ export const createContainerSchema = {
           },
         },
       },
+      // docs/interactive.md: a terminal for the main process, its stdin kept open for attach.
+      tty: { type: 'boolean' },
+      openStdin: { type: 'boolean' },
+      consoleSize: terminalSize,
     },
   },
   // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).
@@ -138,6 +148,18 @@ export const execSchema = {
 /** The command and env come in the first message, never the URL (exec-socket.ts); any query is refused by refuseQueryArguments. */
 export const execWebSocketSchema = { params: idParams } as const;
 
+/** Options come in the first message (interactive-socket.ts), as for exec. */
+export const attachWebSocketSchema = { params: idParams, querystring: { type: 'object', additionalProperties: false, properties: {} } } as const;
+
+/** h and w as Docker names them: rows and columns. */
+export const resizeSchema = {
+  params: idParams,
+  querystring: {
+    type: 'object', additionalProperties: false, required: ['h', 'w'],
+    properties: { h: { type: 'integer', minimum: 1, maximum: 4096 }, w: { type: 'integer', minimum: 1, maximum: 4096 } },
+  },
+} as const;
+
 export const waitSchema = {
   params: idParams,
   querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 86400 } } },
@@ -169,6 +191,8 @@ export interface ContainerRouteOptions {
   redis: Redis;
   /** Caps concurrent streams per tenant and per host; every relay session holds one of its leases. */
   streams: StreamLimiter;
+  /** Attach and interactive exec (made from the above when absent). */
+  interactive?: Interactive;
 }
 
 type Id = { Params: { id: string } };
@@ -176,6 +200,7 @@ type Id = { Params: { id: string } };
 export async function containerRoutes(app: FastifyInstance, opts: ContainerRouteOptions): Promise<void> {
   const { containers, tenancy } = opts;
   const tenant = (r: FastifyRequest) => tenancy.tenantIdOf(r);
+  const interactive = opts.interactive ?? new Interactive({ containers, hostJobs: opts.hostJobs, redis: opts.redis, streams: opts.streams });
 
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
     const actor = await tenancy.actorOf(request);
@@ -249,14 +274,20 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
     schema: execWebSocketSchema,
     websocket: true,
     preValidation: async (request) => refuseQueryArguments(request.query),
-  }, execSocketHandler(async (request, start) => {
-    const tenantId = await tenant(request);
-    const row = await containers.running(tenantId, (request.params as { id: string }).id);
-    return openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
-      vmId: row.vmId, containerId: row.id, session, command: start.cmd, stdin: true,
-      ...(start.env ? { env: containers.sealEnv(row.id, start.env) } : {}), ...(start.workingDir ? { workingDir: start.workingDir } : {}),
-    }, { timeoutMs: 24 * 3600_000 }));
-  }));
+  }, interactiveSocketHandler(parseStartMessage, async (request, start) =>
+    interactive.openExec(await tenant(request), (request.params as { id: string }).id, start)));
+
+  // Attach to the main process's stdio: the same socket protocol, its start message has the options.
+  app.get<Id>('/v1/containers/:id/attach', {
+    schema: attachWebSocketSchema,
+    websocket: true,
+  }, interactiveSocketHandler(parseAttachStart, async (request, start) =>
+    interactive.openAttach(await tenant(request), (request.params as { id: string }).id, start)));
+
+  app.post<Id & { Querystring: { h: number; w: number } }>('/v1/containers/:id/resize', { schema: resizeSchema }, async (request, reply) => {
+    await interactive.resize(await tenant(request), request.params.id, { rows: request.query.h, cols: request.query.w });
+    return reply.code(204).send();
+  });
 }
 
 /**

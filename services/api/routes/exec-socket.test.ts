@@ -10,7 +10,7 @@ import type { HostJobs } from '../host-jobs.js';
 import type { StreamLimiter } from '../streams/stream-limiter.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import { containerRoutes } from './containers.js';
-import { parseStartMessage, refuseQueryArguments } from './exec-socket.js';
+import { parseAttachStart, parseStartMessage, refuseQueryArguments } from './exec-socket.js';
 
 function fault(fn: () => unknown): ForkdError {
   try {
@@ -23,8 +23,24 @@ function fault(fn: () => unknown): ForkdError {
 
 describe('the exec start message', () => {
   it('carries the command, env and working directory', () => {
-    expect(parseStartMessage('{"type":"start","cmd":["sh","-c","env"],"env":["A=1"],"workingDir":"/tmp"}')).toEqual({ cmd: ['sh', '-c', 'env'], env: ['A=1'], workingDir: '/tmp' });
-    expect(parseStartMessage('{"type":"start","cmd":["true"]}')).toEqual({ cmd: ['true'] });
+    expect(parseStartMessage('{"type":"start","cmd":["sh","-c","env"],"env":["A=1"],"workingDir":"/tmp"}')).toEqual({ cmd: ['sh', '-c', 'env'], env: ['A=1'], workingDir: '/tmp', stdin: true });
+    expect(parseStartMessage('{"type":"start","cmd":["true"]}')).toEqual({ cmd: ['true'], stdin: true });
+  });
+
+  it('carries a terminal and its size, and a user', () => {
+    expect(parseStartMessage('{"type":"start","cmd":["sh"],"tty":true,"rows":40,"cols":120,"user":"nobody"}'))
+      .toEqual({ cmd: ['sh'], stdin: true, tty: true, consoleSize: { rows: 40, cols: 120 }, user: 'nobody' });
+    expect(fault(() => parseStartMessage('{"type":"start","cmd":["sh"],"rows":40,"cols":120}'))).toMatchObject({ field: 'start.rows' });
+    expect(fault(() => parseStartMessage('{"type":"start","cmd":["sh"],"tty":true,"rows":0,"cols":120}'))).toMatchObject({ field: 'start.rows' });
+    expect(fault(() => parseStartMessage('{"type":"start","cmd":["sh"],"tty":"yes"}'))).toMatchObject({ field: 'start.tty' });
+  });
+
+  it('attach: stdin, logs and stream, nothing else', () => {
+    expect(parseAttachStart('{"type":"start","stdin":true,"logs":true,"stream":false}')).toEqual({ stdin: true, logs: true, stream: false });
+    expect(parseAttachStart('{"type":"start"}')).toEqual({});
+    expect(fault(() => parseAttachStart('{"type":"start","stdin":1}'))).toMatchObject({ field: 'start.stdin' });
+    expect(fault(() => parseAttachStart('{"type":"start","cmd":["sh"]}'))).toMatchObject({ field: 'start.cmd' });
+    expect(fault(() => parseAttachStart('{}'))).toMatchObject({ field: 'start.type' });
   });
 
   it('names the field at fault', () => {
@@ -34,7 +50,8 @@ describe('the exec start message', () => {
     expect(fault(() => parseStartMessage('{"type":"start","cmd":[1]}'))).toMatchObject({ field: 'start.cmd' });
     expect(fault(() => parseStartMessage('{"type":"start","cmd":["x"],"env":["NOEQUALS"]}'))).toMatchObject({ field: 'start.env' });
     expect(fault(() => parseStartMessage('{"type":"start","cmd":["x"],"workingDir":"rel"}'))).toMatchObject({ field: 'start.workingDir' });
-    expect(fault(() => parseStartMessage('{"type":"start","cmd":["x"],"user":"root"}'))).toMatchObject({ field: 'start.user' });
+    expect(fault(() => parseStartMessage('{"type":"start","cmd":["x"],"user":5}'))).toMatchObject({ field: 'start.user' });
+    expect(fault(() => parseStartMessage('{"type":"start","cmd":["x"],"shell":true}'))).toMatchObject({ field: 'start.shell' });
   });
 
   it('refuses command and env in the URL, saying where they go now', () => {

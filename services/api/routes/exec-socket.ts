@@ -1,25 +1,17 @@
-// Interactive exec over a WebSocket: GET /v1/containers/:id/exec.
+// The start messages of the exec and attach WebSockets (GET
+// /v1/containers/:id/exec and /attach; the socket itself is
+// interactive-socket.ts).
 //
 // The command and its environment (often secrets) never travel in the URL,
-// which proxies and request logs record. The client's first text message says
-// what to run:
-//   {"type":"start","cmd":["sh"],"env":["K=V"],"workingDir":"/"}   (env, workingDir optional)
-// Then binary messages are stdin, and `{"type":"stdin-end"}` closes stdin. The
-// server sends binary messages whose first byte is 1 (stdout) or 2 (stderr),
-// then one text message `{"exit":N}` or `{"error":{…}}`, then closes.
-import type { FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+// which proxies and request logs record. The exec client's first text message
+// says what to run:
+//   {"type":"start","cmd":["sh"],"env":["K=V"],"workingDir":"/","user":"root","tty":true,"rows":24,"cols":80}
+// (all but cmd optional; rows/cols only with tty). The attach client's:
+//   {"type":"start","stdin":true,"logs":true,"stream":true}   (all optional)
 import { ForkdError } from '../../contracts/errors.js';
-import type { RelaySession } from '../io-relay.js';
+import type { AttachOptions, ExecOptions } from '../attach/interactive.js';
 
-export interface ExecStart {
-  cmd: string[];
-  env?: string[];
-  workingDir?: string;
-}
-
-/** How long a socket may stay open without its start message. */
-export const START_TIMEOUT_MS = 30_000;
+export type ExecStart = ExecOptions;
 const MAX_ITEMS = 1024;
 const MAX_ITEM_CHARS = 32_768;
 
@@ -61,11 +53,23 @@ export function parseStartMessage(text: string): ExecStart {
   if (typeof msg !== 'object' || msg === null || (msg as { type?: unknown }).type !== 'start') {
     throw invalidStart('type', 'the first message must be {"type":"start","cmd":[…]}');
   }
-  const { cmd, env, workingDir, ...rest } = msg as Record<string, unknown>;
+  const { cmd, env, workingDir, user, tty, rows, cols, ...rest } = msg as Record<string, unknown>;
   delete rest.type;
   const extra = Object.keys(rest)[0];
   if (extra !== undefined) throw invalidStart(extra, `unknown field \`${extra}\` in the start message`);
-  const start: ExecStart = { cmd: stringList(cmd, 'cmd', { minItems: 1 }) };
+  const start: ExecStart = { cmd: stringList(cmd, 'cmd', { minItems: 1 }), stdin: true };
+  if (user !== undefined) {
+    if (typeof user !== 'string' || user.length < 1 || user.length > 256) throw invalidStart('user', '`user` must be a user name or uid[:gid]');
+    start.user = user;
+  }
+  if (tty !== undefined) {
+    if (typeof tty !== 'boolean') throw invalidStart('tty', '`tty` must be true or false');
+    if (tty) start.tty = true;
+  }
+  if (rows !== undefined || cols !== undefined) {
+    if (!start.tty) throw invalidStart(rows !== undefined ? 'rows' : 'cols', '`rows` and `cols` need `tty: true`');
+    start.consoleSize = { rows: terminalSide(rows, 'rows'), cols: terminalSide(cols, 'cols') };
+  }
   if (env !== undefined) start.env = stringList(env, 'env', { minItems: 0, pattern: /^[^=]+=/ });
   if (workingDir !== undefined) {
     if (typeof workingDir !== 'string' || !workingDir.startsWith('/') || workingDir.length > 4096) throw invalidStart('workingDir', '`workingDir` must be an absolute path');
@@ -74,70 +78,26 @@ export function parseStartMessage(text: string): ExecStart {
   return start;
 }
 
-/** Opens the session for a validated start message (finds the container, takes a stream slot, starts hostd's job). */
-export type OpenExec = (request: FastifyRequest, start: ExecStart) => Promise<RelaySession>;
-
-export function execSocketHandler(open: OpenExec) {
-  return async (socket: WebSocket, request: FastifyRequest): Promise<void> => {
-    let relay: RelaySession | undefined;
-    let started!: (s: ExecStart) => void;
-    let failed!: (e: ForkdError) => void;
-    const startMessage = new Promise<ExecStart>((resolve, reject) => { started = resolve; failed = reject; });
-    // Stdin may arrive right behind the start message, before the session exists: hold it, in order.
-    let opened!: (r: RelaySession) => void;
-    const relayReady = new Promise<RelaySession>((resolve) => { opened = resolve; });
-    let chain = Promise.resolve();
-    const forward = (kind: 'stdin' | 'stdin-end', data?: Buffer) => {
-      // A write that fails means the session is gone; the frames loop below reports why.
-      chain = chain.then(async () => { await (await relayReady).input.write(kind, data); }).catch(() => {});
-    };
-    let gotStart = false;
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return forward('stdin', data);
-      if (!gotStart) {
-        gotStart = true;
-        try {
-          started(parseStartMessage(data.toString()));
-        } catch (err) {
-          failed(err as ForkdError);
-        }
-        return;
-      }
-      if (isStdinEnd(data)) forward('stdin-end');
-    });
-    let closed = false;
-    socket.on('close', () => {
-      closed = true;
-      failed(new ForkdError('ERR_VALIDATION', 'the client closed the socket before its start message', { field: 'start.type' }));
-      void relay?.close();
-    });
-    const timer = setTimeout(() => failed(new ForkdError('ERR_VALIDATION', `no start message within ${START_TIMEOUT_MS / 1000} s: send {"type":"start","cmd":[…]} first`, { field: 'start.type' })), START_TIMEOUT_MS);
-    try {
-      const start = await startMessage;
-      clearTimeout(timer);
-      relay = await open(request, start);
-      opened(relay);
-      if (closed) return;
-      for await (const f of relay.frames) {
-        if (f.kind === 'stdout' || f.kind === 'stderr') socket.send(Buffer.concat([Buffer.from([f.kind === 'stdout' ? 1 : 2]), f.data]));
-        else if (f.kind === 'exit') socket.send(JSON.stringify({ exit: Number(f.data.toString()) }));
-        else if (f.kind === 'error') socket.send(f.data.toString());
-      }
-    } catch (err) {
-      const fe = err instanceof ForkdError ? err : new ForkdError('ERR_INTERNAL', String(err));
-      if (!closed) socket.send(JSON.stringify(fe.toJSON()));
-    } finally {
-      clearTimeout(timer);
-      await relay?.close();
-      socket.close();
-    }
-  };
+function terminalSide(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 4096) throw invalidStart(name, `\`${name}\` must be an integer from 1 to 4096`);
+  return v as number;
 }
 
-function isStdinEnd(data: Buffer): boolean {
+/** The attach socket's start message: which of stdin, the replay (`logs`) and live output (`stream`) the client wants. */
+export function parseAttachStart(text: string): AttachOptions {
+  let msg: unknown;
   try {
-    return (JSON.parse(data.toString()) as { type?: unknown })?.type === 'stdin-end';
+    msg = JSON.parse(text);
   } catch {
-    return false;
+    throw invalidStart('type', 'the first message must be JSON: {"type":"start"}');
   }
+  if (typeof msg !== 'object' || msg === null || (msg as { type?: unknown }).type !== 'start') throw invalidStart('type', 'the first message must be {"type":"start",…}');
+  const { type: _type, ...rest } = msg as Record<string, unknown>;
+  const out: AttachOptions = {};
+  for (const [k, v] of Object.entries(rest)) {
+    if (k !== 'stdin' && k !== 'logs' && k !== 'stream') throw invalidStart(k, `unknown field \`${k}\` in the start message`);
+    if (typeof v !== 'boolean') throw invalidStart(k, `\`${k}\` must be true or false`);
+    out[k] = v;
+  }
+  return out;
 }

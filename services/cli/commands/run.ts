@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 import { parsePublish } from '../publish.js';
 import { parseVolumeFlag } from '../volume-flag.js';
 import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
+import { runSocket, terminalSize } from '../interactive.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
 
@@ -17,7 +18,7 @@ function num(flag: string, v: unknown): number | undefined {
 export const runCommand: Command = {
   path: ['run'],
   summary: 'Run a container in its own VM; streams its output and exits with its exit code (progress of the create goes to stderr)',
-  usage: 'forkd run [--rm] [-d] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
+  usage: 'forkd run [--rm] [-d] [-i] [-t] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
   options: {
     rm: { type: 'boolean' },
     detach: { type: 'boolean', short: 'd' },
@@ -33,6 +34,8 @@ export const runCommand: Command = {
     boot: { type: 'string' },
     workdir: { type: 'string', short: 'w' },
     entrypoint: { type: 'string' },
+    interactive: { type: 'boolean', short: 'i' },
+    tty: { type: 'boolean', short: 't' },
   },
   positionals: true,
   async run({ values, positionals }) {
@@ -49,6 +52,9 @@ export const runCommand: Command = {
     const volumes = ((values.volume as string[] | undefined) ?? []).map(parseVolumeFlag);
     const vmMemory = num('--vm-memory', values['vm-memory']);
     const vcpus = num('--vcpus', values.vcpus);
+    const interactive = values.interactive === true;
+    const tty = values.tty === true;
+    const size = tty ? terminalSize() : undefined;
     const body = {
       image,
       ...(command.length ? { command } : {}),
@@ -63,6 +69,8 @@ export const runCommand: Command = {
       ...(vmMemory || vcpus ? { vm: { ...(vmMemory ? { memoryMib: vmMemory } : {}), ...(vcpus ? { vcpus } : {}) } } : {}),
       ...(ports.length ? { ports } : {}),
       ...(volumes.length ? { volumes } : {}),
+      ...(interactive ? { openStdin: true } : {}),
+      ...(tty ? { tty: true, ...(size ? { consoleSize: size } : {}) } : {}),
     };
     const api = ApiClient.fromEnv();
     const started = Date.now();
@@ -78,6 +86,11 @@ export const runCommand: Command = {
     const remove = async () => { if (values.rm) await api.request('DELETE', `/v1/containers/${c.id}?force=true`).catch(() => {}); };
     process.once('SIGINT', () => { void remove().then(() => process.exit(130)); });
     try {
+      if (interactive || tty) {
+        // Attach with the replay: the container started with the create, and what it printed since is not lost.
+        const code = await runSocket(api, `/v1/containers/${c.id}/attach`, { stdin: interactive, logs: true, stream: true }, { stdin: interactive, tty });
+        return code;
+      }
       await pipeNdjson(await api.fetch('GET', `/v1/containers/${c.id}/logs?follow=true&format=ndjson`));
       const done = await api.request<ContainerView>('POST', `/v1/containers/${c.id}/wait`);
       if (done.oomKilled) process.stderr.write(`forkd: ${c.name} was killed: out of memory\n`);

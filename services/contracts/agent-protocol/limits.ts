@@ -1,7 +1,8 @@
 // Limits both sides enforce. Changing one is a protocol change (see README.md):
 // a peer built with smaller limits would reject frames the other considers fine.
 
-export const PROTOCOL_VERSION = 1;
+// 2: terminals (container.create tty/openStdin, exec tty), container.attach, container.resize.
+export const PROTOCOL_VERSION = 2;
 
 export const LIMITS = {
   /** Largest JSON header of one frame (requests, replies, stream headers). */

@@ -41,7 +41,7 @@ export function parseLogLine(line: string): LogRecord | null {
  */
 export class LogLineSplitter {
   private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private pendingLength = 0;
 
   constructor(
     private readonly stream: LogStream,
@@ -56,15 +56,15 @@ export class LogLineSplitter {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl === -1 ? chunk.length : nl;
       let piece = chunk.subarray(start, end);
-      while (this.pendingBytes + piece.length > this.maxLineBytes) {
-        const room = this.maxLineBytes - this.pendingBytes;
+      while (this.pendingLength + piece.length > this.maxLineBytes) {
+        const room = this.maxLineBytes - this.pendingLength;
         this.pending.push(piece.subarray(0, room));
         piece = piece.subarray(room);
         this.emitPending(true);
       }
       if (piece.length > 0) {
         this.pending.push(piece);
-        this.pendingBytes += piece.length;
+        this.pendingLength += piece.length;
       }
       if (nl === -1) break;
       this.emitPending(false);
@@ -73,13 +73,18 @@ export class LogLineSplitter {
   }
 
   flush(): void {
-    if (this.pendingBytes > 0) this.emitPending(true);
+    if (this.pendingLength > 0) this.emitPending(true);
+  }
+
+  /** The bytes of the line not yet complete (an attach replays them after the log file). */
+  pendingBytes(): Buffer {
+    return Buffer.concat(this.pending);
   }
 
   private emitPending(partial: boolean): void {
     const text = Buffer.concat(this.pending).toString('utf8');
     this.pending = [];
-    this.pendingBytes = 0;
+    this.pendingLength = 0;
     this.emit({ time: this.now(), stream: this.stream, partial, text });
   }
 }

@@ -42,7 +42,15 @@ describe('messages', () => {
     expect(checkParams('container.create', { id: 'c1', image: digest, limits: { memoryMib: 16 } }).ok).toBe(true);
     expect(checkParams('container.create', { id: '../x', image: digest }).ok).toBe(false);
     expect(checkParams('container.create', { id: 'c1', image: 'busybox' }).ok).toBe(false);
-    expect(checkParams('container.create', { id: 'c1', image: digest, tty: true }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, tty: true, openStdin: true, rows: 24, cols: 80 }).ok).toBe(true);
+    expect(checkParams('container.create', { id: 'c1', image: digest, tty: 'yes' }).ok).toBe(false);
+    expect(checkParams('container.create', { id: 'c1', image: digest, tty: true, rows: 0 }).ok).toBe(false);
+    expect(checkParams('container.attach', { id: 'c1', logs: true, stream: true, stdin: true }).ok).toBe(true);
+    expect(checkParams('container.resize', { id: 'c1', rows: 40, cols: 120 }).ok).toBe(true);
+    expect(checkParams('container.resize', { id: 'c1', execId: 'e1', rows: 40, cols: 120 }).ok).toBe(true);
+    expect(checkParams('container.resize', { id: 'c1', rows: 40 }).ok).toBe(false);
+    expect(checkParams('container.resize', { id: 'c1', execId: '../x', rows: 1, cols: 1 }).ok).toBe(false);
+    expect(checkParams('container.exec', { id: 'c1', command: ['sh'], tty: true, execId: 'e1', rows: 24, cols: 80 }).ok).toBe(true);
     expect(checkParams('container.create', { id: 'c1', image: digest, env: ['NOEQUALS'] }).ok).toBe(false);
     const vol = { serial: '0190a1b2c3d47e5f8a9b', destination: '/data', readOnly: false };
     expect(checkParams('container.create', { id: 'c1', image: digest, volumes: [vol] }).ok).toBe(true);

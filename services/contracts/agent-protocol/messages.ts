@@ -60,7 +60,11 @@ export const Limits = obj({
 export type Limits = Infer<typeof Limits>;
 
 const Empty = obj({});
-const FalseOnly: Schema<false> = { check: (v, p) => (v === false ? null : `${p}: only false is supported`) };
+/** A terminal size in character cells. */
+const Rows = int({ min: 1, max: 4096 });
+const Cols = int({ min: 1, max: 4096 });
+/** Names one tty exec inside a container, so a resize can reach it. */
+export const ExecId = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
 
 // ---- methods --------------------------------------------------------------
 
@@ -175,8 +179,13 @@ export const METHODS = {
       limits: opt(Limits),
       /** Volumes hostd hot-plugged into the VM, mounted into the container. */
       volumes: opt(arr(VolumeMount, { max: 8 })),
-      /** Terminals are not supported yet: only false is accepted. */
-      tty: opt(FalseOnly),
+      /** The main process gets a pseudo-terminal (its stdin, stdout and stderr); output is one stream, stdout. */
+      tty: opt(bool),
+      /** Keeps the main process's stdin open (a pipe, or the terminal) for `container.attach` to write to. */
+      openStdin: opt(bool),
+      /** The terminal's first size, when `tty`. */
+      rows: opt(Rows),
+      cols: opt(Cols),
     }),
     obj({ id: ContainerId, bundle: str() }),
   ),
@@ -207,10 +216,31 @@ export const METHODS = {
       stdin: opt(bool),
       /** The agent kills the process after this long. */
       timeoutMs: opt(int({ min: 1 })),
+      /** A pseudo-terminal for the process: all its output comes on `out`. */
+      tty: opt(bool),
+      /** Names a tty exec for `container.resize` (unique among the container's running execs). */
+      execId: opt(ExecId),
+      rows: opt(Rows),
+      cols: opt(Cols),
     }),
     obj({ exitCode: int(), signal: nullable(str({ max: 16 })), timedOut: bool }),
     { in: true, out: true, err: true },
   ),
+  /**
+   * The main process's stdio. With `logs`, its output so far is replayed first
+   * (from the container log, so nothing printed before the attach is lost);
+   * with `stream`, output continues live until the process exits. `in` writes
+   * to its stdin (the container needs `openStdin`); the end of `in` closes that
+   * stdin (a half-close) while output keeps coming. The reply comes after the
+   * last output: `exited` with the exit status, or not (stream false, or cancelled).
+   */
+  'container.attach': method(
+    obj({ id: ContainerId, logs: opt(bool), stream: opt(bool), stdin: opt(bool) }),
+    obj({ exited: bool, exitCode: nullable(int()), signal: nullable(str({ max: 16 })), oomKilled: bool }),
+    { in: true, out: true, err: true },
+  ),
+  /** Sets the terminal size of the main process (no execId) or of the tty exec `execId`. */
+  'container.resize': method(obj({ id: ContainerId, execId: opt(ExecId), rows: Rows, cols: Cols }), Empty),
   'container.logs': method(
     obj({ id: ContainerId, follow: opt(bool), tail: opt(int({ min: 0 })), sinceMs: opt(int({ min: 0 })) }),
     obj({ lines: int({ min: 0 }) }),

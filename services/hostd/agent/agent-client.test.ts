@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame, LIMITS } from '../../contracts/agent-protocol/index.js';
+import { encodeFrame, LIMITS, PROTOCOL_VERSION } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { AgentClient } from './agent-client.js';
 import { FakeAgent, type FakeHandler } from './fake-agent.js';
@@ -76,7 +76,7 @@ describe('AgentClient against a fake agent', () => {
     const e = await rejection(client.waitReady({ timeoutMs: 10_000 }));
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(e.code).toBe('ERR_GUEST_PROTOCOL');
-    expect(e.message).toMatch(/agent speaks protocol 99, hostd speaks 1/);
+    expect(e.message).toMatch(new RegExp(`agent speaks protocol 99, hostd speaks ${PROTOCOL_VERSION}`));
   });
 
   it('ignores stale frames before the hello reply, then is strict', async () => {
@@ -334,7 +334,7 @@ describe('AgentClient against a fake agent', () => {
         };
         tick();
       };
-      if (msg.method === 'hello') dribble({ t: 'res', id: msg.id, result: { protocol: 1, nonce: (msg.params as { nonce: string }).nonce, agentVersion: 'slow' } });
+      if (msg.method === 'hello') dribble({ t: 'res', id: msg.id, result: { protocol: PROTOCOL_VERSION, nonce: (msg.params as { nonce: string }).nonce, agentVersion: 'slow' } });
       else if (msg.method === 'ping') dribble({ t: 'res', id: msg.id, result: { now: 5 } });
     });
     await client.waitReady({ timeoutMs: 5000 });

@@ -43,6 +43,15 @@ export interface ExecHandle {
   cancel(): void;
 }
 
+export interface AttachHandle {
+  /** Writable only when `stdin: true` was requested; ending it is the half-close of the process's stdin. */
+  stdin: Writable | null;
+  stdout: Readable;
+  stderr: Readable;
+  result: Promise<Result<'container.attach'>>;
+  cancel(): void;
+}
+
 export interface PortConnectHandle {
   /** Bytes to the guest's socket; ending it half-closes that socket. */
   input: Writable;
@@ -160,6 +169,25 @@ export class AgentClient {
         },
       });
       // Writes after the process exited fail; that must not crash hostd.
+      stdin.on('error', () => undefined);
+    } else {
+      c.end();
+    }
+    return { stdin, stdout: c.out!, stderr: c.err!, result: c.result, cancel: () => c.cancel() };
+  }
+
+  /** The main process's stdio (container.attach); like exec, consume both outputs. */
+  attach(params: Params<'container.attach'>, opts: CallOptions = {}): AttachHandle {
+    const c = this.start('container.attach', params, opts);
+    let stdin: Writable | null = null;
+    if (params.stdin) {
+      stdin = new Writable({
+        write: (chunk: Buffer, _enc, cb) => c.send(chunk).then(() => cb(), (e: Error) => cb(e)),
+        final: (cb) => {
+          c.end();
+          cb();
+        },
+      });
       stdin.on('error', () => undefined);
     } else {
       c.end();

@@ -67,7 +67,7 @@ interface Pending {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Methods whose replies legitimately take as long as a container or a transfer. */
-const UNBOUNDED: ReadonlySet<Method> = new Set(['container.wait', 'container.exec', 'container.logs', 'layer.put', 'port.connect']);
+const UNBOUNDED: ReadonlySet<Method> = new Set(['container.wait', 'container.exec', 'container.attach', 'container.logs', 'layer.put', 'port.connect']);
 
 export class AgentConnection {
   private readonly decoder: FrameDecoder;

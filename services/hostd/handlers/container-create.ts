@@ -147,6 +147,10 @@ function createParams(input: ContainerCreateInput, hostname: string, secretKey: 
     ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     limits,
+    ...(spec.tty ? { tty: true } : {}),
+    ...(spec.openStdin ? { openStdin: true } : {}),
+    ...(spec.rows ? { rows: spec.rows } : {}),
+    ...(spec.cols ? { cols: spec.cols } : {}),
   };
 }
 

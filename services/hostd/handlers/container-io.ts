@@ -58,14 +58,20 @@ export function containerExecHandler(deps: ContainerDeps) {
           // Opened just before the agent call: the job payload holds only the envelope.
           ...(input.env ? { env: openEnv(deps.secretKey, input.containerId, input.env) } : {}),
           ...(input.workingDir ? { workingDir: input.workingDir } : {}),
+          ...(input.user ? { user: input.user } : {}),
           stdin: input.stdin,
+          ...(input.tty ? { tty: true, execId: input.execId ?? `exec-${input.session}`.slice(0, 64) } : {}),
+          ...(input.rows ? { rows: input.rows } : {}),
+          ...(input.cols ? { cols: input.cols } : {}),
         },
         { signal: cancel.signal },
       );
       // Relay frames arrive in order; stdin writes are chained so they stay in order too.
       let stdinChain: Promise<void> = Promise.resolve();
+      const execId = input.tty ? (input.execId ?? `exec-${input.session}`.slice(0, 64)) : undefined;
       onFrame((f) => {
         if (f.kind === 'cancel') return cancel.abort();
+        if (f.kind === 'resize') return void resize(agent, input.containerId, f.data, execId);
         const stdin = h.stdin;
         if (!stdin) return;
         if (f.kind === 'stdin' && f.data.length > 0) {
@@ -90,11 +96,22 @@ export function containerExecHandler(deps: ContainerDeps) {
   };
 }
 
-async function pump(from: Readable, to: (chunk: Buffer) => Promise<void>): Promise<void> {
+/** A `resize` frame to the agent; a bad or late one is dropped (a terminal size is advice, not a command that must succeed). */
+export async function resize(agent: { call(m: 'container.resize', p: { id: string; execId?: string; rows: number; cols: number }): Promise<unknown> }, id: string, data: Buffer, execId?: string): Promise<void> {
+  try {
+    const { rows, cols } = JSON.parse(data.toString()) as { rows?: unknown; cols?: unknown };
+    if (!Number.isInteger(rows) || !Number.isInteger(cols)) return;
+    await agent.call('container.resize', { id, ...(execId ? { execId } : {}), rows: rows as number, cols: cols as number });
+  } catch {
+    // the terminal is gone, or the size was out of range
+  }
+}
+
+export async function pump(from: Readable, to: (chunk: Buffer) => Promise<void>): Promise<void> {
   for await (const chunk of from as AsyncIterable<Buffer>) await to(chunk);
 }
 
-type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
+export type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
 
 /**
  * Runs `body` with a cancel controller and a reader of the session's `.in`
@@ -103,7 +120,7 @@ type FrameListener = (f: { kind: InKind; data: Buffer }) => void;
  * fires when hostd's drain grace runs out, or with `endOnStop` as soon as the
  * drain starts.
  */
-async function withRelay<T>(
+export async function withRelay<T>(
   deps: ContainerDeps,
   inKey: string,
   out: RelayWriter<OutKind>,

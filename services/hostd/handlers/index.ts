@@ -3,6 +3,7 @@
 import type { JobHandlers } from '../job-handlers.js';
 import { containerCreateHandler, type CreateDeps } from './container-create.js';
 import { containerExecHandler, containerLogsHandler } from './container-io.js';
+import { containerAttachHandler, containerResizeHandler } from './container-attach.js';
 import { containerInspectHandler, containerSignalHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
 import { vmDestroyHandler, vmListHandler } from './vms.js';
 
@@ -17,6 +18,8 @@ export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.inf
     'container.stop': containerStopHandler(deps),
     'container.logs': containerLogsHandler(deps),
     'container.exec': containerExecHandler(deps),
+    'container.attach': containerAttachHandler(deps),
+    'container.resize': containerResizeHandler(deps),
     'container.stats': containerStatsHandler(deps),
     'vm.destroy': vmDestroyHandler(deps),
     'vm.list': vmListHandler(deps),
