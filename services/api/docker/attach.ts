@@ -51,7 +51,8 @@ export function attachHandler(ctx: DockerContext) {
         await relay.close();
       }
     } catch (err) {
-      request.log.warn({ err, container: row.id }, 'docker attach ended with an error');
+      // A client that left is the usual end (closing the relay under its reader throws): only a live client's stream failing is news.
+      if (!out.isGone()) request.log.warn({ err, container: row.id }, 'docker attach ended with an error');
     } finally {
       out.end();
       finish();

@@ -116,7 +116,7 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
       if ((kind === 'stdout' && e.attachStdout) || (kind === 'stderr' && e.attachStderr)) out.write(frame(kind, data, e.tty));
     }, out.isGone);
   } catch (err) {
-    request.log.warn({ err, exec: e.id }, 'docker exec stream ended with an error');
+    if (!out.isGone()) request.log.warn({ err, exec: e.id }, 'docker exec stream ended with an error');
   } finally {
     out.end();
   }

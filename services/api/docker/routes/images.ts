@@ -75,7 +75,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: DockerContext): Pro
     const tag = String(request.query.tag ?? '');
     const ref = tag && !from.includes('@') ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : from;
     const present = await images.resolve(tenantId, ref).catch(() => null);
-    if (!present) throw new ForkdError('ERR_NOT_FOUND', `No such image: ${ref}: ${HOW_TO_LOAD}`);
+    if (!present) throw new ForkdError('ERR_NOT_FOUND', `No such image: ${parseRef(ref) ?? ref}: ${HOW_TO_LOAD}`);
     await reply.header('content-type', 'application/json').send(`${JSON.stringify({ status: `Status: Image is up to date for ${ref} (already in forkd; forkd does not pull)` })}\n`);
   });
 

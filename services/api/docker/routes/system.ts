@@ -31,8 +31,8 @@ export async function systemRoutes(app: FastifyInstance, ctx: DockerContext): Pr
     throw new ForkdError('ERR_VALIDATION', String((request.query as { message?: string }).message ?? 'unsupported API version'), { field: 'version' });
   });
 
+  // Fastify answers HEAD /_ping from this route too (same headers, no body): the CLI sends HEAD first.
   app.get('/_ping', async (_request, reply) => pingHeaders(reply).type('text/plain; charset=utf-8').send('OK'));
-  app.head('/_ping', async (_request, reply) => pingHeaders(reply).type('text/plain; charset=utf-8').header('content-length', '0').send());
 
   app.get('/version', async () => ({
     Platform: { Name: 'forkd (each container in its own VM)' },
