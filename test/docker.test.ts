@@ -3,7 +3,7 @@
 // container in its own VM, made, attached, waited on and removed as the CLI
 // expects. One stack for the file; guests run under TCG, so containers are few.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,13 +15,27 @@ let stack: Stack;
 let work: string;
 let socket: string;
 let docker: ReturnType<typeof dockerClient>;
+let tcpPort: number;
+
+/** A port free right now on loopback, for FORKD_DOCKER_LISTEN. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 const ok = (r: DockerResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
 beforeAll(async () => {
   ensureDockerCli();
   // Two streams per tenant: a stream leaked by a client that went away would soon show as 429s.
-  stack = await startStack({ name: 'docker', env: { FORKD_STREAMS_PER_TENANT: '3' } });
+  tcpPort = await freePort();
+  stack = await startStack({ name: 'docker', env: { FORKD_STREAMS_PER_TENANT: '3', FORKD_DOCKER_LISTEN: `127.0.0.1:${tcpPort}` } });
   socket = join(stack.dataDir, 'docker.sock');
   docker = dockerClient(socket);
   work = mkdtempSync(join(tmpdir(), 'forkd-test-docker-'));
@@ -65,6 +79,26 @@ describe('the endpoint', () => {
     const young = await rawRequest(socket, 'GET', '/v1.99/version');
     expect(young.status).toBe(400);
     expect(JSON.parse(young.body).message).toMatch(/too new/);
+  });
+
+  it('on TCP, wants a forkd key and acts for that key\'s tenant', async () => {
+    const url = `http://127.0.0.1:${tcpPort}`;
+    const anonymous = await fetch(`${url}/v1.50/containers/json`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('content-type')).toBe('application/json');
+    expect(((await anonymous.json()) as { message: string }).message).toMatch(/missing API key/);
+    const wrong = await fetch(`${url}/containers/json`, { headers: { authorization: 'Bearer fk_nosuchkey' } });
+    expect(wrong.status).toBe(401);
+    const admin = await fetch(`${url}/images/json`, { headers: { authorization: `Bearer ${stack.adminKey}` } });
+    expect(admin.status).toBe(200);
+    expect(((await admin.json()) as Array<{ RepoTags: string[] }>).flatMap((i) => i.RepoTags)).toContain('busybox:latest');
+    // A tenant's key sees that tenant's images only: none yet.
+    const tenant = await stack.api('/v1/tenants', { method: 'POST', body: JSON.stringify({ name: 'dockertenant' }), headers: { 'content-type': 'application/json' } });
+    expect(tenant.status).toBe(201);
+    const made = await stack.api('/v1/keys', { method: 'POST', body: JSON.stringify({ tenant: 'dockertenant' }), headers: { 'content-type': 'application/json' } });
+    const key = ((await made.json()) as { key: string }).key;
+    const theirs = await fetch(`${url}/images/json`, { headers: { authorization: `Bearer ${key}` } });
+    expect(await theirs.json()).toEqual([]);
   });
 
   it('docker version and docker info talk to forkd', async () => {
@@ -126,6 +160,12 @@ describe('docker run', () => {
     expect(ps.stdout.trim()).toBe('');
     const forkd = (await (await stack.api('/v1/containers?all=true')).json()) as { containers: unknown[] };
     expect(forkd.containers).toEqual([]);
+  });
+
+  it('exits 127 when the command does not exist, and --rm still removes the container', async () => {
+    const r = await docker(['run', '--rm', 'busybox', '/no/such/program']);
+    expect(r.code, r.stderr).toBe(127);
+    expect((await docker(['ps', '-aq'])).stdout.trim()).toBe('');
   });
 
   it('keeps stdout and stderr apart', async () => {

@@ -4,7 +4,8 @@
 // every request carries a forkd key and acts for that key's tenant. It shares
 // forkd's domain services (services.ts) with the /v1 server.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ForkdError } from '../../contracts/errors.js';
 import { decoratePrincipal, requireApiKey } from '../auth.js';
 import { apiLoggerOptions } from '../request-log.js';
@@ -78,6 +79,24 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
   return app;
 }
 
+/**
+ * Binds the socket in a directory only this user can enter, makes it 0600,
+ * then renames it into place: it is never reachable with the umask's mode.
+ * A socket left by a process that died would make listen fail; nothing else owns the path.
+ */
+async function listenPrivately(app: FastifyInstance, path: string): Promise<void> {
+  const dir = await mkdtemp(join(dirname(path), '.docker-sock-'));
+  try {
+    const staged = join(dir, 'docker.sock');
+    await app.listen({ path: staged });
+    await chmod(staged, 0o600);
+    await rm(path, { force: true });
+    await rename(staged, path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export interface RunningDockerApi {
   /** `unix:///…/docker.sock` and/or `tcp://host:port`. */
   urls: string[];
@@ -100,10 +119,7 @@ export async function startDockerApi(services: ApiServices, listen: DockerListen
     if (listen.socket) {
       const app = await buildDockerServer(ctx, 'socket', listen.logLevel);
       apps.push(app);
-      // A socket left by a process that died would make listen fail; nothing else owns this path.
-      await rm(listen.socket, { force: true });
-      await app.listen({ path: listen.socket });
-      await chmod(listen.socket, 0o600);
+      await listenPrivately(app, listen.socket);
       urls.push(`unix://${listen.socket}`);
     }
     if (listen.tcp) {
