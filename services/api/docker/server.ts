@@ -114,7 +114,11 @@ export async function startDockerApi(services: ApiServices, listen: DockerListen
   const ctx: DockerContext = { services, state: new DockerState() };
   const apps: FastifyInstance[] = [];
   const urls: string[] = [];
-  const stop = async () => { await Promise.allSettled(apps.map((a) => a.close())); };
+  const stop = async () => {
+    await Promise.allSettled(apps.map((a) => a.close()));
+    // libuv unlinks the path it bound (the staging one), not the renamed socket.
+    if (listen.socket) await rm(listen.socket, { force: true });
+  };
   try {
     if (listen.socket) {
       const app = await buildDockerServer(ctx, 'socket', listen.logLevel);
