@@ -168,6 +168,12 @@ describe('docker run', () => {
     expect((await docker(['ps', '-aq'])).stdout.trim()).toBe('');
   });
 
+  it('with -i, still streams the output and exits (stdin is not forwarded until interactive I/O is wired)', async () => {
+    const r = await docker(['run', '--rm', '-i', 'busybox', 'echo', 'still here'], { input: 'ignored\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('still here\n');
+  });
+
   it('keeps stdout and stderr apart', async () => {
     const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
     expect(r.code, r.stderr).toBe(0);

@@ -15,6 +15,7 @@ import { containerOf, openStream, tenantOf, type DockerContext } from './context
 import { noSuchExec } from './errors.js';
 import { frame } from './frames.js';
 import { hijack } from './hijack.js';
+import { bodyOf } from './upgrade.js';
 import { dockerId } from './ids.js';
 import type { ExecInstance } from './settings.js';
 
@@ -83,7 +84,7 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
   if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${dockerId(row.id)} is not running`);
   e.started = true;
   e.running = true;
-  const detach = request.body?.Detach === true;
+  const detach = bodyOf<Body>(request)?.Detach === true;
   const relay = await openStream(ctx, tenantId, row.vm.hostId, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.exec', {
     vmId: row.vmId, containerId: row.id, session, command: e.cmd, stdin: false,
     ...(e.env.length > 0 ? { env: ctx.services.containers.sealEnv(row.id, e.env) } : {}),

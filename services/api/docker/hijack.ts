@@ -31,6 +31,9 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
     if (!upgraded) request.raw.once('close', () => { if (socket.destroyed) done(); });
   });
   if (upgraded) {
+    // No stdin reader yet (attach.ts, exec.ts): what the client sends is read and dropped, so its
+    // half-close is seen and its writes never stall. The interactive-I/O work replaces this with a reader.
+    socket.on('data', () => undefined);
     socket.setNoDelay(true);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     return {

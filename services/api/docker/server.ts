@@ -20,6 +20,7 @@ import { networkRoutes } from './routes/networks.js';
 import { BAD_VERSION_PATH, systemRoutes } from './routes/system.js';
 import { DockerState } from './settings.js';
 import { installUnsupported } from './unsupported.js';
+import { routeUpgrades } from './upgrade.js';
 import { parseVersionedPath } from './versions.js';
 import { volumeRoutes } from './volumes.js';
 
@@ -50,6 +51,7 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
     if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json');
     return payload;
   });
+  routeUpgrades(app);
   installDockerErrors(app);
   installUnsupported(app);
   decoratePrincipal(app);
