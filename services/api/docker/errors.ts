@@ -15,6 +15,19 @@ export function notSupported(what: string, hint = ''): ForkdError {
   return new ForkdError('ERR_NOT_IMPLEMENTED', `${what} is not supported by forkd's Docker Engine API${hint ? `: ${hint}` : ''} (see docs/docker.md)`);
 }
 
+/**
+ * A start failure worded so the CLI picks Docker's exit code: it looks for
+ * "executable file not found" or "no such file or directory" (127) and
+ * "permission denied" (126), case and all; crun words them its own way.
+ */
+export function startFailure(err: unknown): unknown {
+  if (!(err instanceof ForkdError) || err.code !== 'ERR_CONTAINER_START') return err;
+  let msg = err.message;
+  if (/permission denied/i.test(msg) && !msg.includes('permission denied')) msg += ': permission denied';
+  else if (/not found|no such file/i.test(msg) && !msg.includes('executable file not found') && !msg.includes('no such file or directory')) msg += ': executable file not found';
+  return msg === err.message ? err : new ForkdError(err.code, msg, { cause: err });
+}
+
 /** Answers an error in Docker's shape on a reply that has not been hijacked. */
 export function sendDockerError(reply: FastifyReply, err: unknown): void {
   const fe = toForkdError(err);

@@ -7,7 +7,7 @@ import type { ContainerView } from '../../containers.js';
 import { attachHandler, resizeHandler } from '../attach.js';
 import { containerOf, openStream, settingsOf, tenantOf, type DockerContext } from '../context.js';
 import { parseCreate } from '../create-body.js';
-import { noSuchImage } from '../errors.js';
+import { noSuchImage, startFailure } from '../errors.js';
 import { checkFilterKeys, labelMatches, parseFilters, queryBool, type Filters } from '../filters.js';
 import { frame } from '../frames.js';
 import { flushJson, hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js';
@@ -86,7 +86,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     } catch (err) {
       // --rm: a container that cannot start goes too, or `docker run --rm` waits forever on `removed`.
       if (settings.autoRemove) await containers.remove(tenantId, row.id, true).catch(() => undefined).finally(() => ctx.state.markStarted(row.id));
-      throw err;
+      throw startFailure(err);
     } finally {
       ctx.state.markStarted(view.id);
     }
