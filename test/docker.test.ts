@@ -287,7 +287,7 @@ describe('bad input', () => {
     expect(unknown.status).toBe(404);
   });
 
-  it('lets a client go mid-attach without leaking its stream', async () => {
+  it('lets a client go mid-attach or mid-exec without leaking its stream', async () => {
     const run = await docker(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 1; done']);
     ok(run);
     const id = run.stdout.trim();
@@ -299,6 +299,22 @@ describe('bad input', () => {
         s.on('data', (d: Buffer) => {
           seen += d.toString('latin1');
           if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tick')) { s.destroy(); resolve(); }
+        });
+        s.on('error', reject);
+      });
+    }
+    // And mid-exec: an exec whose client goes away ends, its stream slot comes back.
+    for (let i = 0; i < 2; i++) {
+      const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true }));
+      expect(made.status).toBe(201);
+      const execId = (JSON.parse(made.body) as { Id: string }).Id;
+      await new Promise<void>((resolve, reject) => {
+        const body = '{"Detach":false,"Tty":false}';
+        const s = connect(socket, () => s.write(`POST /v1.50/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+        let seen = '';
+        s.on('data', (d: Buffer) => {
+          seen += d.toString('latin1');
+          if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tock')) { s.destroy(); resolve(); }
         });
         s.on('error', reject);
       });
