@@ -46,7 +46,8 @@ export function routeUpgrades(app: FastifyInstance): void {
     res.assignSocket(socket);
     // An answer that is not a hijack (an error before the 101) ends the connection, as the client expects.
     res.once('finish', () => socket.end());
-    socket.once('error', () => socket.destroy());
+    // A client gone mid-stream makes writes fail (EPIPE, ECONNRESET): that ends the stream, it must never reach the process as an unhandled error.
+    socket.on('error', () => socket.destroy());
     app.routing(req, res);
   });
 }
