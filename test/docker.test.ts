@@ -33,7 +33,7 @@ const ok = (r: DockerResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(
 
 beforeAll(async () => {
   ensureDockerCli();
-  // Two streams per tenant: a stream leaked by a client that went away would soon show as 429s.
+  // Three streams per tenant: a stream leaked by a client that went away would soon show as 429s.
   tcpPort = await freePort();
   stack = await startStack({ name: 'docker', env: { FORKD_STREAMS_PER_TENANT: '3', FORKD_DOCKER_LISTEN: `127.0.0.1:${tcpPort}` } });
   socket = join(stack.dataDir, 'docker.sock');
@@ -46,6 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A failed set-up may have no client or no server: then there is nothing to clean.
   const ps = await docker?.(['ps', '-aq']).catch(() => null);
   for (const id of ps?.stdout.split('\n').filter(Boolean) ?? []) await docker(['rm', '-f', id]);
   await stack?.stop();

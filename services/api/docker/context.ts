@@ -30,6 +30,7 @@ export async function containerIdOf(ctx: DockerContext, tenantId: string, ref: s
 /** The container's forkd row (state refreshed from its host) and its Docker settings. */
 export async function containerOf(ctx: DockerContext, tenantId: string, ref: string) {
   const id = await containerIdOf(ctx, tenantId, ref);
+  // Gone between the lookup and the read (a --rm removal): Docker's "No such container".
   const row = await ctx.services.containers.refresh(await ctx.services.containers.row(tenantId, id).catch(() => { throw noSuchContainer(ref); }));
   const view = ctx.services.containers.view(row);
   return { row, view, settings: settingsOf(ctx, view) };

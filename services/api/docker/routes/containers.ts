@@ -85,7 +85,10 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
       await containers.start(tenantId, row.id);
     } catch (err) {
       // --rm: a container that cannot start goes too, or `docker run --rm` waits forever on `removed`.
-      if (settings.autoRemove) await containers.remove(tenantId, row.id, true).catch(() => undefined).finally(() => ctx.state.markStarted(row.id));
+      if (settings.autoRemove) {
+        // The client needs the start's error, not the removal's; one that fails leaves the row for `docker rm` (and the reconciler).
+        await containers.remove(tenantId, row.id, true).catch((e: unknown) => warn('could not remove an AutoRemove container whose start failed', { container: row.id, err: String(e) }));
+      }
       throw startFailure(err);
     } finally {
       ctx.state.markStarted(view.id);
@@ -175,6 +178,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     const tenantId = await tenantOf(ctx, request);
     const { row, view } = await containerOf(ctx, tenantId, request.params.id);
     const one = async () => statsDoc(view, row.state === 'running'
+      // `docker stats --no-stream` zeroes a row that takes over 2 s: a slow host reads as zeros, on time.
       ? await ctx.services.hostJobs.call(row.vm.hostId, 'container.stats', { vmId: row.vmId, containerId: row.id }, { timeoutMs: 1500 }).catch(() => null)
       : null);
     if (!queryBool(request.query.stream, true) || queryBool(request.query['one-shot'])) return one();

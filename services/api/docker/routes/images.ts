@@ -74,6 +74,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: DockerContext): Pro
     if (!from) throw notSupported('importing a root filesystem (docker import)', 'use docker load');
     const tag = String(request.query.tag ?? '');
     const ref = tag && !from.includes('@') ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : from;
+    // Any failure to resolve means forkd has no such image to offer: the answer says how to load one.
     const present = await images.resolve(tenantId, ref).catch(() => null);
     if (!present) throw new ForkdError('ERR_NOT_FOUND', `No such image: ${parseRef(ref) ?? ref}: ${HOW_TO_LOAD}`);
     await reply.header('content-type', 'application/json').send(`${JSON.stringify({ status: `Status: Image is up to date for ${ref} (already in forkd; forkd does not pull)` })}\n`);
@@ -166,6 +167,7 @@ async function save(ctx: DockerContext, request: FastifyRequest, reply: FastifyR
   if (names.length === 0) throw new ForkdError('ERR_VALIDATION', 'name the images to save', { field: 'names' });
   const picked = [];
   for (const name of names) {
+    // Unknown or not a reference: Docker's "No such image" either way.
     const row = await ctx.services.images.resolve(tenantId, name).catch(() => { throw noSuchImage(name); });
     const named = parseRef(name);
     const tags = (row.tags ?? []).map((t) => `${t.name}:${t.tag}`);
