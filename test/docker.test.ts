@@ -210,6 +210,10 @@ describe('docker run', () => {
     expect(exec.stdout).toBe('from exec\n');
     expect(exec.code).toBe(4);
 
+    const stats = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'web']);
+    ok(stats);
+    expect(stats.stdout.trim()).toMatch(/^web [1-9]\d*$/);
+
     // logs -f follows until the container stops.
     const follow = docker(['logs', '-f', 'web']);
     ok(await docker(['stop', '-t', '1', 'web']));
@@ -218,6 +222,15 @@ describe('docker run', () => {
     expect(followed.stdout).toBe('hello in /tmp\n');
     const stopped = await docker(['inspect', 'web', '--format', '{{.State.Status}}']);
     expect(stopped.stdout.trim()).toBe('exited');
+
+    const waited = await docker(['wait', 'web']);
+    ok(waited);
+    expect(waited.stdout.trim()).toMatch(/^\d+$/);
+    // Without Upgrade (dockerode, testcontainers): a plain 200 raw stream, multiplexed, ending at its end.
+    const plain = await rawRequest(socket, 'POST', `/containers/${id}/attach?logs=1&stream=0&stdout=1&stderr=1`);
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-type']).toBe('application/vnd.docker.raw-stream');
+    expect(plain.body.slice(8)).toBe('hello in /tmp\n');
 
     const exited = await docker(['exec', 'web', 'true']);
     expect(exited.code).not.toBe(0);
