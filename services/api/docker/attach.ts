@@ -5,14 +5,15 @@
 // when the container exits.
 //
 // To wire stdin and TTYs (the interactive-I/O work): in `attachHandler`, when
-// `stdin=1` and the container has OpenStdin, read the client's bytes from
-// `out.socket` (after the 101; the CLI half-closes at stdin EOF: then close
-// the process's stdin and keep sending output) and hand them to the
-// API-level attach function; with Config.Tty the output is raw (frame() does
-// that already). `resizeHandler` then calls the resize function instead of
-// answering a no-op. Note the 101 is written on a socket Node's HTTP parser
-// still reads: to take stdin, register an `upgrade` listener on the Docker
-// server (server.ts) and hand the socket over there.
+// `stdin=1` and the container has OpenStdin, take the client's bytes (first
+// `request.raw.upgradeRest`, the bytes that came with the request, then
+// `out.socket`'s data: replace the drain listener in hijack.ts) and hand them
+// to the API-level attach function; the CLI half-closes at stdin EOF (the
+// socket's 'end'): then close the process's stdin and keep sending output.
+// With Config.Tty the output is raw (frame() does that already).
+// `resizeHandler` then calls the resize function instead of answering a
+// no-op. Upgraded requests reach the route with Node's HTTP parser already off
+// the socket (upgrade.ts), so stdin bytes are never read as HTTP.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { containerOf, openStream, tenantOf, type DockerContext } from './context.js';
 import { queryBool } from './filters.js';

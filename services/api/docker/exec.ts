@@ -5,9 +5,9 @@
 //
 // SEAM for interactive exec (-i, -t): `startHandler` runs the command with
 // stdin closed and frames its output; to wire, pass `stdin: true` to the exec
-// job when the instance has AttachStdin and forward the client's bytes from
-// `out.socket` (as attach.ts describes), and answer /exec/{id}/resize through
-// the TTY's resize instead of the no-op below.
+// job when the instance has AttachStdin and forward the client's bytes
+// (`request.raw.upgradeRest`, then `out.socket`, as attach.ts describes), and
+// answer /exec/{id}/resize through the TTY's resize instead of the no-op below.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForkdError } from '../../contracts/errors.js';
