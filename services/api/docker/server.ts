@@ -42,8 +42,9 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
     // Attach, logs -f and wait stay open as long as the container runs.
     requestTimeout: 0,
   });
-  // The CLI half-closes a hijacked connection (attach, exec start) as soon as it has no stdin to send;
-  // Node's HTTP server would end the socket then, cutting the output. Half-open, the answer goes on.
+  // A client may half-close a stream it only reads (the CLI does on upgraded ones, which upgrade.ts takes
+  // off the HTTP parser; a plain 200 attach can too): Node's HTTP server would end the socket then,
+  // cutting the output. Half-open, the answer goes on.
   (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   // Docker clients compare Content-Type with application/json exactly.
   app.addHook('onSend', async (_request, reply, payload) => {
