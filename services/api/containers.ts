@@ -47,6 +47,8 @@ export interface CreateContainerBody {
   openStdin?: boolean;
   /** The terminal's first size, with tty. */
   consoleSize?: { rows: number; cols: number };
+  /** false: the VM is made and the container created in it, not started (`start()` does). Default true. */
+  start?: boolean;
 }
 
 /** A volume mounted into a container, as its row keeps it (Container.volumes). */
@@ -219,6 +221,7 @@ export class Containers {
       network: this.addresses.attachment(network, address, [name]),
       ...(mounts.length > 0 ? { volumes: mounts } : {}),
       ...(templateId ? { templateId } : {}),
+      ...(body.start === false ? { start: false } : {}),
     }, {
       timeoutMs: Math.max(this.jobTimeoutMs, CREATE_TIMEOUT_FLOOR_MS), jobId: operation.id,
       onProgress: (p) => report({ percent: within(slice, p.percent), ...(p.step ? { step: p.step } : {}) }),
@@ -346,6 +349,21 @@ export class Containers {
       row = await this.applyStatus(row, status);
     }
     return this.view(row);
+  }
+
+  /**
+   * Starts a container created with `start: false`. ERR_CONFLICT while its
+   * create is still going on (no VM yet) or when it has ended; one already
+   * running is answered as it is.
+   */
+  async start(tenantId: string, id: string): Promise<ContainerView> {
+    const row = await this.refresh(await this.row(tenantId, id));
+    if (row.state === 'running') return this.view(row);
+    if (row.state !== 'created' || row.vm.state !== 'running') {
+      throw new ForkdError('ERR_CONFLICT', `container ${row.name} cannot be started: it is ${row.state === 'created' ? 'still being created' : row.state}`);
+    }
+    const status = await this.hostJobs.call(row.vm.hostId, 'container.start', { vmId: row.vmId, containerId: row.id });
+    return this.view(await this.applyStatus(row, status));
   }
 
   async signal(tenantId: string, id: string, signal: string): Promise<ContainerView> {

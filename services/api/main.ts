@@ -10,11 +10,15 @@ import { openDatabase } from './db/client.js';
 import { HostJobs } from './host-jobs.js';
 import { KeyStore } from './key-store.js';
 import { Reconciler, startReconcileLoop } from './reconciler/reconciler.js';
+import { startDockerApi } from './docker/server.js';
 import { buildApiServer } from './server.js';
+import { buildServices } from './services.js';
 
 export interface RunningApi {
   app: FastifyInstance;
   url: string;
+  /** Where the Docker Engine API answers (`unix://…`, `tcp://…`); empty when switched off. */
+  dockerUrls: string[];
   stop(): Promise<void>;
 }
 
@@ -31,7 +35,10 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
     cleanup.push('host queues', () => hostJobs.close());
     const reconciler = new Reconciler(db.prisma, hostJobs, log.child({ part: 'reconciler' }), { orphanGraceMs: config.orphanGraceMs });
-    const app = await buildApiServer({ config, db: db.prisma, redis, hostJobs, reconciler });
+    const apiLog = log.child({ part: 'api' });
+    // Built once, shared by forkd's /v1 server and the Docker Engine API.
+    const services = await buildServices({ config, db: db.prisma, redis, hostJobs }, (msg, fields) => apiLog.warn(msg, fields));
+    const app = await buildApiServer({ config, db: db.prisma, redis, hostJobs, reconciler, services });
     cleanup.push('http', () => app.close());
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -41,9 +48,12 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     const addr = app.server.address();
     const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
     log.info('API listening', { url, database: db.kind });
+    const docker = await startDockerApi(services, { socket: config.dockerSocket, tcp: config.dockerListen, logLevel: config.logLevel });
+    cleanup.push('docker api', () => docker.stop());
+    if (docker.urls.length > 0) log.info('Docker Engine API listening', { urls: docker.urls.join(' ') });
     // On start and then periodically: the database follows what the hosts really run (docs/lifecycle.md).
     cleanup.push('reconcile loop', startReconcileLoop(reconciler, config.reconcileIntervalMs, log.child({ part: 'reconciler' })));
-    return { app, url, stop: async () => { await cleanup.run(); } };
+    return { app, url, dockerUrls: docker.urls, stop: async () => { await cleanup.run(); } };
   } catch (err) {
     await cleanup.run();
     throw err;

@@ -3,41 +3,26 @@
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { join } from 'node:path';
-import { ImageStore } from '../../images/containers/image-store.js';
-import { dataPaths, type ForkdConfig } from '../contracts/config.js';
-import { loadSecretKey } from '../contracts/secrets/index.js';
+import type { ForkdConfig } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
 import { decoratePrincipal, requireApiKey } from './auth.js';
-import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
 import type { HostJobs } from './host-jobs.js';
-import { Images } from './images.js';
-import { KeyStore } from './key-store.js';
-import { NetworkAddresses } from './networks/addresses.js';
-import { Networks } from './networks/networks.js';
 import { networkRoutes } from './networks/routes.js';
-import { Operations, runnerId } from './operations/operations.js';
+import type { Operations } from './operations/operations.js';
 import { operationRoutes } from './operations/routes.js';
-import { Placement } from './placement.js';
 import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
 import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
-import { Interactive } from './attach/interactive.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
-import { RedisLeaseStore } from './streams/lease-store.js';
-import { StreamLimiter } from './streams/stream-limiter.js';
 import { tenantRoutes } from './routes/tenants.js';
-import { Templates } from './templates.js';
-import { Tenancy } from './tenancy/tenancy.js';
-import { Vms } from './vms.js';
 import { volumeRoutes } from './volumes/routes.js';
-import { Volumes } from './volumes/volumes.js';
+import { buildServices, type ApiServices } from './services.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
@@ -48,6 +33,8 @@ export interface ApiDeps {
   operations?: Operations;
   /** Given: `POST /v1/admin/reconcile` runs it (main.ts also runs it on a timer). */
   reconciler?: Reconciler;
+  /** The domain services, when another front end (the Docker API) shares them; made here when absent. */
+  services?: ApiServices;
 }
 
 /** Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin. */
@@ -87,18 +74,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
-  const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
-  const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, runnerId(deps.config.listen.port));
-  const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
-  const placement = new Placement(deps.db, deps.hostJobs);
-  // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
-  const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations);
-  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
-  const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
-  const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
-  const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, warn);
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn, volumes);
+  const services = deps.services ?? await buildServices(deps, (msg, fields) => app.log.warn(fields ?? {}, msg));
+  const { tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams } = services;
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
@@ -107,21 +84,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // hook authenticates every request to every route in it: a route is protected
   // by where it is registered, not by what its URL looks like (auth.int.test.ts
   // walks every registered route to prove it).
-  const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
-    perTenant: deps.config.streamsPerTenant,
-    perHost: deps.config.streamsPerHost,
-    onRenewError: (err) => app.log.warn({ err }, 'could not renew a stream lease (it expires unless a later renewal succeeds)'),
-  });
-  // Attach and interactive exec as functions: the /v1 sockets use them, and so can another API layer in this process.
-  const interactive = new Interactive({ containers, hostJobs: deps.hostJobs, redis: deps.redis, streams });
   await app.register(async (v1) => {
-    requireApiKey(v1, new KeyStore(deps.db));
+    requireApiKey(v1, services.keys);
     v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
     await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
     await v1.register(tenantRoutes, { db: deps.db });
-    await v1.register(imageRoutes, { images, tenancy, uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'), maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
+    await v1.register(imageRoutes, { images, tenancy, uploadDir: services.uploadDir, maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
     await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams, interactive });
-    await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
+    await v1.register(templateRoutes, { templates, vms, tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });

@@ -56,6 +56,10 @@ export interface ForkdConfig {
   hostdJobConcurrency: number;
   /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
   volumeMibPerTenant: number;
+  /** Docker Engine API: the unix socket (acts for the default tenant), null when switched off. */
+  dockerSocket: string | null;
+  /** Docker Engine API on TCP (requests carry a forkd key), null unless FORKD_DOCKER_LISTEN is set. */
+  dockerListen: { host: string; port: number } | null;
 }
 
 /** An inclusive range of TCP ports. */
@@ -124,15 +128,17 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_STREAMS_PER_TENANT', default: '16', meaning: 'Concurrent streams (`logs`, `logs -f`, `exec`) one tenant may hold across all hosts; one more is refused with 429 ERR_TOO_MANY_STREAMS. See docs/streams.md.' },
   { name: 'FORKD_STREAMS_PER_HOST', default: '256', meaning: 'Concurrent streams all tenants together may hold on one host (429 ERR_TOO_MANY_STREAMS past it). hostd runs streams on a queue of their own with this many slots, apart from its job slots.' },
   { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
+  { name: 'FORKD_DOCKER_SOCKET', default: '`var/docker.sock`', meaning: 'Unix socket (mode 0600) where `forkd up` serves the Docker Engine API for the default tenant: `DOCKER_HOST=unix://<path>`. `off`: no socket. See docs/docker.md.' },
+  { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
 
-function parseListen(value: string): { host: string; port: number } {
+function parseListen(value: string, name = 'FORKD_LISTEN'): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[2]) : NaN;
   if (!m || !(port >= 0 && port <= 65535)) {
-    throw new ForkdError('ERR_CONFIG', `FORKD_LISTEN must be host:port (got ${JSON.stringify(value)})`, { field: 'FORKD_LISTEN' });
+    throw new ForkdError('ERR_CONFIG', `${name} must be host:port (got ${JSON.stringify(value)})`, { field: name });
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
@@ -191,6 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     streamsPerHost,
     hostdJobConcurrency,
     volumeMibPerTenant,
+    dockerSocket: env.FORKD_DOCKER_SOCKET === 'off' ? null : resolve(env.FORKD_DOCKER_SOCKET || join(dataDir, 'docker.sock')),
+    dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
   };
 }
 

@@ -35,6 +35,7 @@ export const ERRORS = {
   ERR_TEMPLATE_CORRUPT: { status: 500, retryable: false, summary: 'A template\'s memory or state file failed its size or checksum check.' },
   ERR_HOST_NETWORK: { status: 500, retryable: true, summary: 'hostd could not set up guest networking on its host (a network namespace, bridge, tap or firewall rule); the message has ip\'s or nft\'s own words.' },
   ERR_SECRET_UNREADABLE: { status: 500, retryable: false, summary: 'A sealed secret (a container\'s env) did not open: it was sealed under another key (API and hostd need the same FORKD_SECRET_KEY or secret.key) or it was altered.' },
+  ERR_NOT_IMPLEMENTED: { status: 501, retryable: false, summary: 'forkd does not do this (yet): a Docker Engine API endpoint or option it does not support (build, swarm, plugins, commit…) or one not wired yet; the message says which and what to do instead (docs/docker.md).' },
   ERR_CONFIG: { status: 500, retryable: false, summary: 'forkd\'s configuration is invalid (an environment variable names the fault).' },
   ERR_DATABASE: { status: 500, retryable: true, summary: 'The database could not be reached or refused a query.' },
   ERR_INTERNAL: { status: 500, retryable: false, summary: 'A bug: forkd hit a state it did not expect. Logs have the stack.' },

@@ -176,6 +176,8 @@ export interface ContainerCreateInput {
   volumes?: VolumeMount[];
   /** With boot 'fork': the template to fork from (built for this image and size; the image is already in it). */
   templateId?: string;
+  /** false: the container is created but not started (`docker create`, and `docker run`, which starts after attaching); `container.start` starts it. Default true. */
+  start?: boolean;
 }
 
 export interface TemplateBuildInput {
@@ -247,9 +249,11 @@ export interface ContainerRef {
 /** Every job: its input and what hostd returns. New jobs are added here first. */
 export interface JobSpecs {
   'host.info': { input: Record<string, never>; output: HostInfo };
-  /** Make a VM (cold boot or fork), put the image in it, create and start the container. */
+  /** Make a VM (cold boot or fork), put the image in it, create and (unless `start: false`) start the container. */
   'container.create': { input: ContainerCreateInput; output: { vm: VmFacts; status: ContainerStatus; ports: PublishedPort[] } };
   'container.inspect': { input: ContainerRef; output: ContainerStatus };
+  /** Starts a container made with `start: false`; one already started is reported as it is. */
+  'container.start': { input: ContainerRef; output: ContainerStatus };
   /** Resolves when the container exits, or after timeoutMs with its current status. */
   'container.wait': { input: ContainerRef & { timeoutMs: number }; output: ContainerStatus };
   'container.signal': { input: ContainerRef & { signal: string }; output: ContainerStatus };

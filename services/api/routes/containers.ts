@@ -103,6 +103,8 @@ export const createContainerSchema = {
       tty: { type: 'boolean' },
       openStdin: { type: 'boolean' },
       consoleSize: terminalSize,
+      // false: made (VM, image, container) but not started; POST /v1/containers/:id/start starts it.
+      start: { type: 'boolean' },
     },
   },
   // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).
@@ -166,6 +168,8 @@ export const waitSchema = {
   response: { 200: containerSchema },
 } as const;
 
+export const startSchema = { params: idParams, response: { 200: containerSchema } } as const;
+
 export const stopSchema = {
   params: idParams,
   querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 3600 } } },
@@ -218,6 +222,10 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
 
   app.post<Id & { Querystring: { timeoutSec?: number } }>('/v1/containers/:id/wait', { schema: waitSchema }, async (request) => {
     return containers.wait(await tenant(request), request.params.id, (request.query.timeoutSec ?? 3600) * 1000);
+  });
+
+  app.post<Id>('/v1/containers/:id/start', { schema: startSchema }, async (request) => {
+    return containers.start(await tenant(request), request.params.id);
   });
 
   app.post<Id & { Querystring: { timeoutSec?: number } }>('/v1/containers/:id/stop', { schema: stopSchema }, async (request) => {

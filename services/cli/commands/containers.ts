@@ -81,6 +81,20 @@ export const waitCommand: Command = {
   },
 };
 
+export const startCommand: Command = {
+  path: ['start'],
+  summary: 'Start containers created without starting (`docker create`, or the API with start: false)',
+  usage: 'forkd start CONTAINER…',
+  options: {},
+  positionals: true,
+  async run({ positionals }) {
+    const api = ApiClient.fromEnv();
+    return forEachTarget(startCommand, positionals, async (id) => {
+      await api.request('POST', `/v1/containers/${enc(id)}/start`);
+    });
+  },
+};
+
 export const stopCommand: Command = {
   path: ['stop'],
   summary: 'Stop containers (SIGTERM, then SIGKILL after -t seconds)',

@@ -1,7 +1,7 @@
 // Every CLI command, listed once. main.ts dispatches on `path`.
 import type { Command } from '../command.js';
 import { benchForkCommand } from './bench.js';
-import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, stopCommand, waitCommand } from './containers.js';
+import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './containers.js';
 import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
@@ -18,7 +18,7 @@ export const COMMANDS: readonly Command[] = [
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
-  runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, stopCommand, killCommand, rmCommand,
+  runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,

@@ -1,5 +1,6 @@
 // container.create: a VM (cold boot, or a fork when hostd has a fork path), the
-// image imported into the guest, the container created and started, its ports
+// image imported into the guest, the container created and started (unless
+// `start: false`: then container.start starts it later), its ports
 // published. Nothing is left when it fails. A retried job with the same vmId
 // picks up where the VM is: a running container is simply reported.
 import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
@@ -77,7 +78,7 @@ export function containerCreateHandler(deps: CreateDeps) {
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
       }
-      if (c?.status === 'created') {
+      if (c?.status === 'created' && input.start !== false) {
         const ts = Date.now();
         await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
         timings['containerStartMs'] = Date.now() - ts;

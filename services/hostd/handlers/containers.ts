@@ -1,4 +1,4 @@
-// The container jobs that are plain agent calls: inspect, wait, signal, stop, stats.
+// The container jobs that are plain agent calls: inspect, start, wait, signal, stop, stats.
 import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerRef, ContainerStatus, JobInput, JobOutput } from '../../contracts/jobs.js';
 import type { AgentClient } from '../agent/agent-client.js';
@@ -10,6 +10,17 @@ const KILL_WAIT_MS = 30_000;
 
 export function containerInspectHandler(deps: ContainerDeps) {
   return async (input: ContainerRef): Promise<ContainerStatus> => inspect(vmFor(deps, input).agent, input);
+}
+
+/** Starts a container created with `start: false`; one that already ran is reported as it is (the agent starts a container once). */
+export function containerStartHandler(deps: ContainerDeps) {
+  return async (input: ContainerRef): Promise<ContainerStatus> => {
+    const agent = vmFor(deps, input).agent;
+    const before = await inspect(agent, input);
+    if (before.state !== 'created') return before;
+    await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
+    return inspect(agent, input);
+  };
 }
 
 export function containerWaitHandler(deps: ContainerDeps) {

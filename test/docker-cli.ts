@@ -1,0 +1,49 @@
+// Test support for the Docker Engine API: the real docker CLI pointed at a
+// stack's socket, and raw HTTP over that socket for what the CLI hides.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../services/contracts/config.js';
+
+/** A docker CLI on the PATH: installs Debian's docker.io client where there is none (ops/docker-client.sh). */
+export function ensureDockerCli(): void {
+  execFileSync('bash', [join(PACKAGE_ROOT, 'ops', 'docker-client.sh')], { stdio: 'inherit' });
+}
+
+export interface DockerResult { code: number | null; stdout: string; stderr: string }
+
+/** A docker client with a config directory of its own, talking to `socket`. */
+export function dockerClient(socket: string) {
+  const config = mkdtempSync(join(tmpdir(), 'forkd-docker-config-'));
+  return (args: string[], opts: { timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> => new Promise((resolve, reject) => {
+    const child = spawn('docker', args, {
+      env: { PATH: process.env.PATH, HOME: config, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${socket}`, DOCKER_CLI_HINTS: 'false', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface RawResponse { status: number; headers: IncomingHttpHeaders; body: string }
+
+/** One HTTP request over the unix socket. */
+export function rawRequest(socket: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
