@@ -54,6 +54,8 @@ export interface ForkdConfig {
   streamsPerHost: number;
   /** hostd's slots for ordinary (non-stream) jobs. */
   hostdJobConcurrency: number;
+  /** About how many lifecycle events the Redis stream keeps (FORKD_EVENTS_RETAIN): the window a reconnecting client can resume in. */
+  eventsRetain: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -122,6 +124,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_STREAMS_PER_TENANT', default: '16', meaning: 'Concurrent streams (`logs`, `logs -f`, `exec`) one tenant may hold across all hosts; one more is refused with 429 ERR_TOO_MANY_STREAMS. See docs/streams.md.' },
   { name: 'FORKD_STREAMS_PER_HOST', default: '256', meaning: 'Concurrent streams all tenants together may hold on one host (429 ERR_TOO_MANY_STREAMS past it). hostd runs streams on a queue of their own with this many slots, apart from its job slots.' },
   { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
+  { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/events.md).' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const streamsPerTenant = intVar(env, 'FORKD_STREAMS_PER_TENANT', 16, 1, 100_000);
   const streamsPerHost = intVar(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
   const hostdJobConcurrency = intVar(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
+  const eventsRetain = intVar(env, 'FORKD_EVENTS_RETAIN', 10_000, 100, 10_000_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -187,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     streamsPerTenant,
     streamsPerHost,
     hostdJobConcurrency,
+    eventsRetain,
   };
 }
 
