@@ -141,6 +141,8 @@ export interface ContainerCreateInput {
   network?: NetworkAttachment;
   /** With boot 'fork': the template to fork from (built for this image and size; the image is already in it). */
   templateId?: string;
+  /** The container's name, for the events hostd publishes about it. */
+  name?: string;
 }
 
 export interface TemplateBuildInput {

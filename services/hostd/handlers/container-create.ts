@@ -4,6 +4,7 @@
 // picks up where the VM is: a running container is simply reported.
 import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
+import type { NewEvent } from '../../contracts/events/index.js';
 import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
 import { openEnv } from '../../contracts/secrets/index.js';
@@ -45,6 +46,9 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (!vm) {
         await ctx.progress(5, 'vm');
         vm = await makeVm(deps, input, ctx);
+        vm.record.tenantId = input.tenantId;
+        if (input.name) vm.record.containerName = input.name;
+        await deps.events.publish({ type: 'vm', action: 'create', tenantId: input.tenantId, actor: { id: input.vmId, attributes: { hostId: vm.record.hostId, boot: vm.record.boot, container: input.containerId } } });
       } else {
         ctx.log.info('container.create for an existing VM: resuming', { vm: input.vmId });
       }
@@ -65,14 +69,18 @@ export function containerCreateHandler(deps: CreateDeps) {
         await agent.call('container.create', createParams(input, vm.record.hostname, deps.secretKey));
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
+        await deps.events.publish(containerEvent(input, 'create', vm.vmId));
       }
       if (c?.status === 'created') {
         const ts = Date.now();
         await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
         timings['containerStartMs'] = Date.now() - ts;
         c = await findContainer(agent, input.containerId);
+        await deps.events.publish(containerEvent(input, 'start', vm.vmId));
       }
       if (!c) throw new ForkdError('ERR_GUEST', `the agent lost container ${input.containerId} right after creating it`);
+      // After `start` was published: a quick exit's `die` comes after it (the wait answers at once for an exited container).
+      deps.exits.watch(vm, { tenantId: input.tenantId, containerId: input.containerId, ...(input.name ? { name: input.name } : {}), image: input.image.id });
       vm.record.containerId = input.containerId;
       const ports = await publishOnce(deps, vm, input);
       timings['totalMs'] = Date.now() - t0;
@@ -129,6 +137,13 @@ function createParams(input: ContainerCreateInput, hostname: string, secretKey: 
     ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     limits,
+  };
+}
+
+function containerEvent(input: ContainerCreateInput, action: 'create' | 'start', vmId: string): NewEvent {
+  return {
+    type: 'container', action, tenantId: input.tenantId,
+    actor: { id: input.containerId, ...(input.name ? { name: input.name } : {}), attributes: { image: input.image.id, vmId } },
   };
 }
 
