@@ -4,6 +4,7 @@
 // behind.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
+import { NO_EVENTS, type EventPublisher } from '../contracts/events/index.js';
 import { readStoredEnv, redactEnv, sealEnv, type SealedEnv } from '../contracts/secrets/index.js';
 import type { BootMode, ContainerStatus, JobOutput, PortRequest, PublishedPort } from '../contracts/jobs.js';
 import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
@@ -87,6 +88,8 @@ export class Containers {
     private readonly secretKey: Buffer,
     private readonly operations: Operations,
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
+    /** `destroy` is published here (hostd publishes create, start and die where they happen). */
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {
     operations.onInterrupted('container.create', (id, hostId) => this.abandon(id, hostId));
   }
@@ -183,7 +186,7 @@ export class Containers {
         ...(body.user ?? config.User ? { user: body.user ?? config.User } : {}),
         limits: { ...(body.memoryMib ? { memoryMib: body.memoryMib } : {}), ...(body.cpus ? { cpus: body.cpus } : {}), ...(body.pids ? { pids: body.pids } : {}) },
       },
-      ports,
+      ports, name,
       network: this.addresses.attachment(network, address, [name]),
       ...(templateId ? { templateId } : {}),
     }, {
@@ -341,6 +344,7 @@ export class Containers {
       this.db.vm.delete({ where: { id: row.vmId } }),
       this.db.operation.create({ data: { tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
     ]);
+    await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: { image: row.image.digest, vmId: row.vmId } } });
     return this.view({ ...row, state: 'removed' });
   }
 

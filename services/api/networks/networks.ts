@@ -1,6 +1,7 @@
 // Tenant networks: the rules (names, subnets, the lazy `default`, who may
 // delete) and the rows. Addresses on a network are addresses.ts's business;
 // how a network exists on a host is hostd's.
+import { NO_EVENTS, type EventPublisher } from '../../contracts/events/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { PrismaClient } from '../db/client.js';
@@ -38,7 +39,7 @@ type RowWithHolders = NonNullable<Awaited<ReturnType<Networks['rowWithHolders']>
 const REMOVE_ON_HOST_TIMEOUT_MS = 60_000;
 
 export class Networks {
-  constructor(private readonly db: PrismaClient, private readonly hostJobs: HostJobs, private readonly log?: Pick<Logger, 'warn'>) {}
+  constructor(private readonly db: PrismaClient, private readonly hostJobs: HostJobs, private readonly log?: Pick<Logger, 'warn'>, private readonly events: EventPublisher = NO_EVENTS) {}
 
   /** The tenant's `default` network, made on first need; concurrent callers get the same row. */
   async ensureDefault(tenantId: string): Promise<NetworkRow> {
@@ -83,6 +84,7 @@ export class Networks {
       const row = await this.db.network.create({
         data: { tenantId, name: body.name, subnet, gateway: gatewayOf(parseSubnet(subnet)), internal: body.internal ?? false },
       });
+      await this.events.publish({ type: 'network', action: 'create', tenantId, actor: { id: row.id, name: row.name, attributes: { subnet, internal: String(row.internal) } } });
       return this.view({ ...row, addresses: [] });
     } catch (err) {
       if (isUniqueViolation(err)) throw new ForkdError('ERR_CONFLICT', `a network named ${JSON.stringify(body.name)} exists`, { field: 'name' });
@@ -116,6 +118,7 @@ export class Networks {
       const users = [...view.containers.map((c) => `container ${c.name}`), ...view.vms.map((v) => `VM ${v.id}`)];
       throw new ForkdError('ERR_CONFLICT', `network ${row.name} is in use by ${users.join(', ') || 'a VM being created'}: remove them first`, { field: 'id', detail: { containers: view.containers.map((c) => c.name), vms: view.vms.map((v) => v.id) } });
     }
+    await this.events.publish({ type: 'network', action: 'delete', tenantId, actor: { id: row.id, name: row.name, attributes: {} } });
     if (row.hostId) {
       const hostId = row.hostId;
       void this.hostJobs.call(hostId, 'network.remove', { networkId: row.id }, { timeoutMs: REMOVE_ON_HOST_TIMEOUT_MS }).catch((err: unknown) => {
