@@ -8,6 +8,9 @@ import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
 import { ForkdError } from '../contracts/errors.js';
+import { EventPublisher } from '../contracts/events/index.js';
+import { eventRoutes } from './events/routes.js';
+import { DOCS_PREFIX, OPENAPI_PATH, registerOpenApi } from './openapi/openapi.js';
 import { decoratePrincipal, requireApiKey } from './auth.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -47,8 +50,24 @@ export interface ApiDeps {
   reconciler?: Reconciler;
 }
 
-/** Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+/**
+ * Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin.
+ * /healthz: liveness for supervisors. /openapi.json: the API's description, generated from the route
+ * schemas; it says what the API accepts, nothing about what runs on it (no ids, no tenants), and tools
+ * fetch it before they have a key.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', OPENAPI_PATH]);
+
+/**
+ * Prefixes under which every route is public: /docs is swagger-ui (an HTML page and its own static
+ * files, served from node_modules, no CDN) reading /openapi.json; it holds no data of its own.
+ */
+export const PUBLIC_PREFIXES: readonly string[] = [DOCS_PREFIX];
+
+/** Whether `url` is meant to answer without a key (PUBLIC_ROUTES, or under a PUBLIC_PREFIXES entry). */
+export function isPublicRoute(url: string): boolean {
+  return PUBLIC_ROUTES.has(url) || PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`));
+}
 
 /** One registered route, as the onRoute hook saw it (auth.int.test.ts walks these). */
 export interface RegisteredRoute {
@@ -83,18 +102,21 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: Boolean((r as { websocket?: boolean }).websocket) });
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  // Before any route: the document is built from the schemas of the routes registered after it.
+  await registerOpenApi(app, PUBLIC_ROUTES);
 
   const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
   const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, runnerId(deps.config.listen.port));
-  const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
+  const events = new EventPublisher(deps.redis, { retain: deps.config.eventsRetain, warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  const images = new Images(deps.db, new ImageStore(deps.config.dataDir), events);
   const placement = new Placement(deps.db, deps.hostJobs);
   // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
   const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations);
-  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations, events);
+  const networks = new Networks(deps.db, deps.hostJobs, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, events);
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const warn = { warn: (msg: string, fields?: Record<string, unknown>) => app.log.warn(fields ?? {}, msg) };
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, warn, events);
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
@@ -118,11 +140,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(templateRoutes, { templates, vms: new Vms(deps.db, templates, networks, addresses, deps.hostJobs, warn), tenancy });
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
+    await v1.register(eventRoutes, { redis: deps.redis, db: deps.db, tenancy, streams });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });
 
   // A route added outside the plugin above would answer without a key: refuse to start.
-  const exposed = routes.filter((r) => !PUBLIC_ROUTES.has(r.url) && !authenticated.has(key(r.method, r.url)));
+  const exposed = routes.filter((r) => !isPublicRoute(r.url) && !authenticated.has(key(r.method, r.url)));
   if (exposed.length > 0) {
     throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);
   }
