@@ -4,7 +4,7 @@
 // resources. The real API on a real SQLite and a private Redis; hostd is a
 // fake (test-api.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUBLIC_ROUTES, type RegisteredRoute } from './server.js';
+import { isPublicRoute, type RegisteredRoute } from './server.js';
 import { startTestApi, type TestApi } from './test-api.js';
 
 let t: TestApi;
@@ -24,7 +24,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'PATCH /v1/templates/:id': { poolSize: 1 },
 };
 
-const routes = (): RegisteredRoute[] => t.app.forkdRoutes.filter((r) => !PUBLIC_ROUTES.has(r.url));
+const routes = (): RegisteredRoute[] => t.app.forkdRoutes.filter((r) => !isPublicRoute(r.url));
 const name = (r: RegisteredRoute) => `${r.method} ${r.url}`;
 
 /** The route's path with its :id filled in from `ids` (by the path before the id). */
