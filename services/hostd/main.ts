@@ -13,6 +13,7 @@ import { connectRedis } from '../contracts/redis.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
 import { EventPublisher } from '../contracts/events/index.js';
 import { ExitWatcher } from './events/exit-watcher.js';
+import { HostMetrics } from './metrics/host-metrics.js';
 import { findContainer } from './handlers/guest.js';
 import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
@@ -152,13 +153,15 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
 
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
-    const events = new EventPublisher(redis, { retain: config.eventsRetain, warn: (msg, fields) => log.warn(msg, fields) });
+    const metrics = new HostMetrics(config.hostId, { vms, templates: registry });
+    const events = new EventPublisher(redis, { retain: config.eventsRetain, warn: (msg, fields) => log.warn(msg, fields), onPublished: (e) => metrics.onEvent(e) });
+    cleanup.push('metrics snapshots', metrics.publish(redis, config.hostId, log.child({ part: 'metrics' })));
     const exits = new ExitWatcher(events, log.child({ part: 'events' }));
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, secretKey, events, exits, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerHandlers({ vms, ports, redis, log, secretKey, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
     };

@@ -9,6 +9,7 @@ import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/j
 import { errorFields } from '../../contracts/logger.js';
 import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
+import type { HostMetrics } from '../metrics/host-metrics.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
@@ -25,6 +26,8 @@ export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
   /** Tenant networks on this host; absent: VMs stay detached (FORKD_NETWORK=none). */
   networks?: VmNetworks;
+  /** Create latencies and their steps go here. */
+  metrics?: Pick<HostMetrics, 'observeCreate'>;
 }
 
 type Output = JobOutput<'container.create'>;
@@ -85,7 +88,10 @@ export function containerCreateHandler(deps: CreateDeps) {
       const ports = await publishOnce(deps, vm, input);
       timings['totalMs'] = Date.now() - t0;
       // A retry reports its own timings but keeps the VM's original ones on record.
-      if (!existing) vm.record.timings = timings;
+      if (!existing) {
+        vm.record.timings = timings;
+        deps.metrics?.observeCreate(vm.record.boot, timings);
+      }
       await deps.vms.saveRecord(vm);
       await ctx.progress(100, 'running');
       return { vm: facts(vm, timings), status: toStatus(c as ContainerSummary), ports };
