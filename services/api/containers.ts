@@ -21,6 +21,7 @@ import { view as operationView, within, type OperationView } from './operations/
 import { checkPortsFree, normalizePorts } from './ports.js';
 import type { Templates } from './templates.js';
 import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
+import { oneRow, scopeWhere, type Owner } from './tenancy/scope.js';
 
 export interface CreateContainerBody {
   image: string;
@@ -42,6 +43,8 @@ export interface CreateContainerBody {
 
 export interface ContainerView {
   id: string;
+  /** The owning tenant's id (an admin listing every tenant tells them apart by it). */
+  tenantId: string;
   name: string;
   image: string;
   command: string[];
@@ -104,19 +107,19 @@ export class Containers {
     return readStoredEnv(this.secretKey, row.id, row.env);
   }
 
-  async row(tenantId: string, idOrName: string) {
-    const row = await this.db.container.findFirst({
-      where: { tenantId, OR: [{ id: idOrName }, { name: idOrName }] },
-      include: ROW_INCLUDE,
-    });
-    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no container ${JSON.stringify(idOrName)}`);
-    return row;
+  /** By id or name, within `owner` (a tenant, or an admin's scope). */
+  async row(owner: Owner, idOrName: string) {
+    const byId = await this.db.container.findFirst({ where: { ...scopeWhere(owner), id: idOrName }, include: ROW_INCLUDE });
+    if (byId) return byId;
+    const rows = await this.db.container.findMany({ where: { ...scopeWhere(owner), name: idOrName }, include: ROW_INCLUDE, take: 100 });
+    return oneRow(rows, 'container', idOrName, 'id', owner);
   }
 
   view(row: Row, timings?: Record<string, number>, opts: { showEnv?: boolean } = {}): ContainerView {
     const env = this.storedEnv(row);
     return {
       id: row.id,
+      tenantId: row.tenantId,
       name: row.name,
       image: row.image.digest,
       command: row.command as string[],
@@ -273,9 +276,9 @@ export class Containers {
     await this.markFailed(row.vmId, row.id, hostId);
   }
 
-  async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {
+  async list(owner: Owner, opts: { all: boolean }): Promise<ContainerView[]> {
     const rows = await this.db.container.findMany({
-      where: { tenantId, ...(opts.all ? {} : { state: { in: [...CONTAINER_ACTIVE_STATES] } }) },
+      where: { ...scopeWhere(owner), ...(opts.all ? {} : { state: { in: [...CONTAINER_ACTIVE_STATES] } }) },
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
@@ -302,13 +305,13 @@ export class Containers {
   }
 
   /** showEnv: env values in the clear (rows are the caller's tenant's only, so only the owner sees them). */
-  async get(tenantId: string, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
-    return this.view(await this.refresh(await this.row(tenantId, id)), undefined, opts);
+  async get(owner: Owner, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
+    return this.view(await this.refresh(await this.row(owner, id)), undefined, opts);
   }
 
   /** Waits for exit, up to `timeoutMs` (the answer then still says `running`). */
-  async wait(tenantId: string, id: string, timeoutMs: number): Promise<ContainerView> {
-    let row = await this.row(tenantId, id);
+  async wait(owner: Owner, id: string, timeoutMs: number): Promise<ContainerView> {
+    let row = await this.row(owner, id);
     const deadline = Date.now() + timeoutMs;
     while (row.state === 'running' && Date.now() < deadline) {
       const slice = Math.min(30_000, deadline - Date.now());
@@ -318,22 +321,22 @@ export class Containers {
     return this.view(row);
   }
 
-  async signal(tenantId: string, id: string, signal: string): Promise<ContainerView> {
-    const row = await this.running(tenantId, id);
+  async signal(owner: Owner, id: string, signal: string): Promise<ContainerView> {
+    const row = await this.running(owner, id);
     const status = await this.hostJobs.call(row.vm.hostId, 'container.signal', { vmId: row.vmId, containerId: row.id, signal });
     return this.view(await this.applyStatus(row, status));
   }
 
-  async stop(tenantId: string, id: string, graceSec: number): Promise<ContainerView> {
-    const row = await this.row(tenantId, id);
+  async stop(owner: Owner, id: string, graceSec: number): Promise<ContainerView> {
+    const row = await this.row(owner, id);
     if (row.state !== 'running') return this.view(row);
     const status = await this.hostJobs.call(row.vm.hostId, 'container.stop', { vmId: row.vmId, containerId: row.id, graceSec }, { timeoutMs: graceSec * 1000 + 60_000 });
     return this.view(await this.applyStatus(row, status));
   }
 
   /** Removes the container and its VM. A running one needs `force`. */
-  async remove(tenantId: string, id: string, force: boolean): Promise<ContainerView> {
-    const row = await this.refresh(await this.row(tenantId, id));
+  async remove(owner: Owner, id: string, force: boolean): Promise<ContainerView> {
+    const row = await this.refresh(await this.row(owner, id));
     if (row.state === 'running' && !force) {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
     }
@@ -342,14 +345,14 @@ export class Containers {
       this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),
       this.db.container.delete({ where: { id: row.id } }),
       this.db.vm.delete({ where: { id: row.vmId } }),
-      this.db.operation.create({ data: { tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
+      this.db.operation.create({ data: { tenantId: row.tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
     ]);
     await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: { image: row.image.digest, vmId: row.vmId } } });
     return this.view({ ...row, state: 'removed' });
   }
 
-  async running(tenantId: string, id: string): Promise<Row> {
-    const row = await this.refresh(await this.row(tenantId, id));
+  async running(owner: Owner, id: string): Promise<Row> {
+    const row = await this.refresh(await this.row(owner, id));
     if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${row.name} is not running (${row.state})`);
     return row;
   }

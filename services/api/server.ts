@@ -10,6 +10,8 @@ import { loadSecretKey } from '../contracts/secrets/index.js';
 import { ForkdError } from '../contracts/errors.js';
 import { EventPublisher } from '../contracts/events/index.js';
 import { eventRoutes } from './events/routes.js';
+import { ApiMetrics } from './metrics/api-metrics.js';
+import { metricsRoutes } from './metrics/routes.js';
 import { DOCS_PREFIX, OPENAPI_PATH, registerOpenApi } from './openapi/openapi.js';
 import { decoratePrincipal, requireApiKey } from './auth.js';
 import { Containers } from './containers.js';
@@ -104,6 +106,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   // Before any route: the document is built from the schemas of the routes registered after it.
   await registerOpenApi(app, PUBLIC_ROUTES);
+  const metrics = new ApiMetrics(deps.redis, deps.hostJobs);
+  metrics.instrument(app);
+  app.addHook('onClose', () => metrics.close());
 
   const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
   const operations = deps.operations ?? new Operations(deps.db, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) }, runnerId(deps.config.listen.port));
@@ -141,6 +146,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
     await v1.register(eventRoutes, { redis: deps.redis, db: deps.db, tenancy, streams });
+    // Admin key only (metrics/routes.ts); inside this plugin so the key is checked like everywhere else.
+    await v1.register(metricsRoutes, { metrics });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });
 

@@ -73,7 +73,7 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRouteOptions)
       // Taken before the answer starts: whatever happens after the client sees the headers is in the stream after this id.
       const start = resume ?? { after: await lastId(opts.redis) };
       await streamEvents(request, reply, sse, readEvents.bind(null, opts.redis), {
-        tenantId: scope === 'all' ? 'all' : scope.tenantId, filters, ...start, ...(until ? { until: until.since } : {}),
+        tenantId: 'all' in scope ? 'all' : scope.tenantId, filters, ...start, ...(until ? { until: until.since } : {}),
       });
     } finally {
       await lease.release();

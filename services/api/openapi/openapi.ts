@@ -56,8 +56,13 @@ export async function registerOpenApi(app: FastifyInstance, publicRoutes: Readon
       security: [{ apiKey: [] }],
     },
     // Only the document changes here, never validation: group by resource, mark public routes, add the error answers.
-    transform: ({ schema, url }) => {
-      const s = { ...(schema as RouteSchema | undefined) };
+    transform: ({ schema, url, route }) => {
+      const s = { ...(schema as RouteSchema | undefined) } as RouteSchema & { description?: string };
+      // @fastify/websocket hides its routes; ours are part of the API (docs/streams.md has the protocol).
+      if ((route as { websocket?: boolean }).websocket) {
+        s.hide = false;
+        s.description ??= 'A WebSocket (GET with Upgrade: websocket); the messages are described in docs/streams.md.';
+      }
       if (s.hide) return { schema: s as never, url };
       const resource = /^\/v1\/([^/]+)/.exec(url)?.[1] ?? 'public';
       s.tags ??= [resource];
