@@ -58,7 +58,8 @@ describe('GET /v1/events', () => {
     acme = await follow({ key: keys.acme });
     globex = await follow({ key: keys.globex });
     admin = await follow({});
-    const created = await settled(stack, await stack.api('/v1/containers', {
+    const asAcme: Pick<Stack, 'api'> = { api: (path, init = {}) => stack.api(path, { ...init, key: keys.acme }) };
+    const created = await settled(asAcme, await stack.api('/v1/containers', {
       key: keys.acme, method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ image: 'busybox', command: ['sh', '-c', 'exit 3'], boot: 'cold', name: 'quitter' }),
     }));

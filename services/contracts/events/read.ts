@@ -77,8 +77,12 @@ export async function* readEvents(redis: Redis, opts: ReadEventsOptions): AsyncG
   }
 }
 
-/** The stream's newest id, or `0-0` when it is empty (the follow then reads from its start). */
-async function lastId(redis: Redis): Promise<string> {
+/**
+ * The stream's newest id, or `0-0` when it is empty (the follow then reads
+ * from its start). A server that must not miss what happens after it answered
+ * a client takes this before answering and reads with `after` set to it.
+ */
+export async function lastId(redis: Redis): Promise<string> {
   const newest = (await redis.xrevrange(EVENTS_STREAM_KEY, '+', '-', 'COUNT', 1)) as [string, string[]][];
   return newest[0]?.[0] ?? '0-0';
 }
