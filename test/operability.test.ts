@@ -1,14 +1,17 @@
-// Events end to end, on a real API, hostd and guest: a tenant's follower sees
-// its container's create, start, die (with the exit code) and destroy in
-// order; another tenant's follower sees none of them; the admin's sees them
-// all; a client that reconnects with the last id it had (SSE Last-Event-ID,
-// or `since` from the CLI) gets what it missed.
+// Operability end to end, on a real API, hostd and guest. Events: a tenant's
+// follower sees its container's create, start, die (with the exit code) and
+// destroy in order; another tenant's follower sees none of them; the admin's
+// sees them all; a client that reconnects with the last id it had (SSE
+// Last-Event-ID, or `since` from the CLI) gets what it missed. Metrics: the
+// scrape parses, has the families the issue lists, and the container start
+// counter moves once the container started.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import type { ForkdEvent } from '../services/contracts/events/index.js';
+import { parsePrometheusText, sampleValue, type PromFamily } from '../services/contracts/prom-text.js';
 import { EventFollower } from './event-follower.js';
 import { runCli, settled, startStack, type Stack } from './harness.js';
 
@@ -30,7 +33,7 @@ async function follow(opts: Parameters<typeof EventFollower.open>[1]): Promise<E
 }
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'events', env: { FORKD_POOL_SIZE: '0' } });
+  stack = await startStack({ name: 'ops', env: { FORKD_POOL_SIZE: '0' } });
   work = mkdtempSync(join(tmpdir(), 'forkd-test-events-'));
   await buildBusyboxImage(join(work, 'busybox.tar'), {});
   for (const t of ['acme', 'globex'] as const) {
@@ -46,6 +49,14 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+async function scrape(): Promise<Map<string, PromFamily>> {
+  const res = await stack.api('/metrics');
+  expect(res.status).toBe(200);
+  return parsePrometheusText(await res.text());
+}
+
+let startsBefore = 0;
+
 describe('GET /v1/events', () => {
   let acme: EventFollower;
   let globex: EventFollower;
@@ -54,6 +65,7 @@ describe('GET /v1/events', () => {
   let mine: ForkdEvent[];
 
   beforeAll(async () => {
+    startsBefore = sampleValue(await scrape(), 'forkd_container_starts_total', { host: stack.config.hostId });
     // Connected before anything happens: each must see everything after its headers came.
     acme = await follow({ key: keys.acme });
     globex = await follow({ key: keys.globex });
@@ -122,6 +134,42 @@ describe('GET /v1/events', () => {
   it('refuses a tenant key that names another tenant', async () => {
     const r = await stack.api('/v1/events?tenant=acme', { key: keys.globex });
     expect(r.status).toBe(403);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('counts the container start and exit once hostd\'s next snapshot is in (bounded wait)', async () => {
+    const host = { host: stack.config.hostId };
+    let f = await scrape();
+    // hostd writes its snapshot every 10 s: poll a bounded number of times, assert on values, never on time.
+    for (let i = 0; i < 60 && sampleValue(f, 'forkd_container_exits_total', host) < 1; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      f = await scrape();
+    }
+    expect(sampleValue(f, 'forkd_container_starts_total', host)).toBe(startsBefore + 1);
+    expect(sampleValue(f, 'forkd_container_exits_total', host)).toBe(1);
+    expect(sampleValue(f, 'forkd_container_oom_kills_total', host)).toBe(0);
+    expect(sampleValue(f, 'forkd_vm_create_seconds_count', { ...host, boot: 'cold' })).toBe(1);
+    expect(sampleValue(f, 'forkd_vm_create_step_seconds_count', { ...host, boot: 'cold', step: 'containerStart' })).toBe(1);
+  });
+
+  it('has every family the issue lists, typed, with bounded labels (no container or VM ids)', async () => {
+    const f = await scrape();
+    const families: Record<string, string> = {
+      forkd_vms: 'gauge', forkd_pool_shells: 'gauge', forkd_pool_takes_total: 'counter', forkd_vm_create_seconds: 'histogram', forkd_vm_create_step_seconds: 'histogram',
+      forkd_agent_roundtrip_seconds: 'histogram', forkd_container_starts_total: 'counter', forkd_container_exits_total: 'counter', forkd_container_oom_kills_total: 'counter',
+      forkd_queue_jobs: 'gauge', forkd_queue_oldest_waiting_seconds: 'gauge', forkd_api_requests_total: 'counter', forkd_api_request_duration_seconds: 'histogram',
+      forkd_host_memory_bytes: 'gauge', forkd_vm_memory_bytes: 'gauge', forkd_host_up: 'gauge',
+    };
+    for (const [name, type] of Object.entries(families)) expect(f.get(name)?.type, name).toBe(type);
+    expect(sampleValue(f, 'forkd_host_memory_bytes', { host: stack.config.hostId, kind: 'total' })).toBeGreaterThan(0);
+    expect(f.get('forkd_queue_jobs')!.samples.some((s) => s.labels['host'] === stack.config.hostId && s.labels['queue'] === 'jobs' && s.labels['state'] === 'waiting')).toBe(true);
+    const labelNames = new Set([...f.values()].filter((x) => x.name.startsWith('forkd_')).flatMap((x) => x.samples.flatMap((s) => Object.keys(s.labels))));
+    expect([...labelNames].filter((l) => !['host', 'state', 'boot', 'step', 'template', 'kind', 'queue', 'method', 'route', 'status', 'draining', 'le'].includes(l))).toEqual([]);
+  });
+
+  it('answers a tenant key 403 (the admin key above is the control)', async () => {
+    expect((await stack.api('/metrics', { key: keys.acme })).status).toBe(403);
   });
 });
 
