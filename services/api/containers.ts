@@ -4,6 +4,7 @@
 // behind.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
+import { NO_EVENTS, type EventPublisher } from '../contracts/events/index.js';
 import { readStoredEnv, redactEnv, sealEnv, type SealedEnv } from '../contracts/secrets/index.js';
 import type { BootMode, ContainerStatus, JobOutput, PortRequest, PublishedPort } from '../contracts/jobs.js';
 import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
@@ -22,6 +23,7 @@ import type { Templates } from './templates.js';
 import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
 import { checkVolumeRequests, type VolumeRequest } from './volumes/rules.js';
 import type { Volumes } from './volumes/volumes.js';
+import { oneRow, scopeWhere, type Owner } from './tenancy/scope.js';
 
 export interface CreateContainerBody {
   image: string;
@@ -61,6 +63,8 @@ export interface ContainerVolume {
 
 export interface ContainerView {
   id: string;
+  /** The owning tenant's id (an admin listing every tenant tells them apart by it). */
+  tenantId: string;
   name: string;
   image: string;
   command: string[];
@@ -110,6 +114,8 @@ export class Containers {
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
     /** Absent: a create with `volumes` is refused. */
     private readonly volumes?: Volumes,
+    /** `destroy` is published here (hostd publishes create, start and die where they happen). */
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {
     operations.onInterrupted('container.create', (id, hostId) => this.abandon(id, hostId));
   }
@@ -124,19 +130,19 @@ export class Containers {
     return readStoredEnv(this.secretKey, row.id, row.env);
   }
 
-  async row(tenantId: string, idOrName: string) {
-    const row = await this.db.container.findFirst({
-      where: { tenantId, OR: [{ id: idOrName }, { name: idOrName }] },
-      include: ROW_INCLUDE,
-    });
-    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no container ${JSON.stringify(idOrName)}`);
-    return row;
+  /** By id or name, within `owner` (a tenant, or an admin's scope). */
+  async row(owner: Owner, idOrName: string) {
+    const byId = await this.db.container.findFirst({ where: { ...scopeWhere(owner), id: idOrName }, include: ROW_INCLUDE });
+    if (byId) return byId;
+    const rows = await this.db.container.findMany({ where: { ...scopeWhere(owner), name: idOrName }, include: ROW_INCLUDE, take: 100 });
+    return oneRow(rows, 'container', idOrName, 'id', owner);
   }
 
   view(row: Row, timings?: Record<string, number>, opts: { showEnv?: boolean } = {}): ContainerView {
     const env = this.storedEnv(row);
     return {
       id: row.id,
+      tenantId: row.tenantId,
       name: row.name,
       image: row.image.digest,
       command: row.command as string[],
@@ -217,7 +223,7 @@ export class Containers {
         ...(body.tty ? { tty: true, ...(body.consoleSize ? { rows: body.consoleSize.rows, cols: body.consoleSize.cols } : {}) } : {}),
         ...(body.openStdin ? { openStdin: true } : {}),
       },
-      ports,
+      ports, name,
       network: this.addresses.attachment(network, address, [name]),
       ...(mounts.length > 0 ? { volumes: mounts } : {}),
       ...(templateId ? { templateId } : {}),
@@ -306,9 +312,9 @@ export class Containers {
     await this.markFailed(row.vmId, row.id, hostId);
   }
 
-  async list(tenantId: string, opts: { all: boolean }): Promise<ContainerView[]> {
+  async list(owner: Owner, opts: { all: boolean }): Promise<ContainerView[]> {
     const rows = await this.db.container.findMany({
-      where: { tenantId, ...(opts.all ? {} : { state: { in: [...CONTAINER_ACTIVE_STATES] } }) },
+      where: { ...scopeWhere(owner), ...(opts.all ? {} : { state: { in: [...CONTAINER_ACTIVE_STATES] } }) },
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
@@ -335,13 +341,13 @@ export class Containers {
   }
 
   /** showEnv: env values in the clear (rows are the caller's tenant's only, so only the owner sees them). */
-  async get(tenantId: string, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
-    return this.view(await this.refresh(await this.row(tenantId, id)), undefined, opts);
+  async get(owner: Owner, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
+    return this.view(await this.refresh(await this.row(owner, id)), undefined, opts);
   }
 
   /** Waits for exit, up to `timeoutMs` (the answer then still says `running`). */
-  async wait(tenantId: string, id: string, timeoutMs: number): Promise<ContainerView> {
-    let row = await this.row(tenantId, id);
+  async wait(owner: Owner, id: string, timeoutMs: number): Promise<ContainerView> {
+    let row = await this.row(owner, id);
     const deadline = Date.now() + timeoutMs;
     while (row.state === 'running' && Date.now() < deadline) {
       const slice = Math.min(30_000, deadline - Date.now());
@@ -356,32 +362,32 @@ export class Containers {
    * create is still going on (no VM yet) or when it has ended; one already
    * running is answered as it is.
    */
-  async start(tenantId: string, id: string): Promise<ContainerView> {
-    const row = await this.refresh(await this.row(tenantId, id));
+  async start(owner: Owner, id: string): Promise<ContainerView> {
+    const row = await this.refresh(await this.row(owner, id));
     if (row.state === 'running') return this.view(row);
     if (row.state !== 'created' || row.vm.state !== 'running') {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} cannot be started: it is ${row.state === 'created' ? 'still being created' : row.state}`);
     }
-    const status = await this.hostJobs.call(row.vm.hostId, 'container.start', { vmId: row.vmId, containerId: row.id });
+    const status = await this.hostJobs.call(row.vm.hostId, 'container.start', { vmId: row.vmId, containerId: row.id, tenantId: row.tenantId, name: row.name, image: row.image.digest });
     return this.view(await this.applyStatus(row, status));
   }
 
-  async signal(tenantId: string, id: string, signal: string): Promise<ContainerView> {
-    const row = await this.running(tenantId, id);
+  async signal(owner: Owner, id: string, signal: string): Promise<ContainerView> {
+    const row = await this.running(owner, id);
     const status = await this.hostJobs.call(row.vm.hostId, 'container.signal', { vmId: row.vmId, containerId: row.id, signal });
     return this.view(await this.applyStatus(row, status));
   }
 
-  async stop(tenantId: string, id: string, graceSec: number): Promise<ContainerView> {
-    const row = await this.row(tenantId, id);
+  async stop(owner: Owner, id: string, graceSec: number): Promise<ContainerView> {
+    const row = await this.row(owner, id);
     if (row.state !== 'running') return this.view(row);
     const status = await this.hostJobs.call(row.vm.hostId, 'container.stop', { vmId: row.vmId, containerId: row.id, graceSec }, { timeoutMs: graceSec * 1000 + 60_000 });
     return this.view(await this.applyStatus(row, status));
   }
 
   /** Removes the container and its VM. A running one needs `force`. */
-  async remove(tenantId: string, id: string, force: boolean): Promise<ContainerView> {
-    const row = await this.refresh(await this.row(tenantId, id));
+  async remove(owner: Owner, id: string, force: boolean): Promise<ContainerView> {
+    const row = await this.refresh(await this.row(owner, id));
     if (row.state === 'running' && !force) {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
     }
@@ -390,13 +396,14 @@ export class Containers {
       this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),
       this.db.container.delete({ where: { id: row.id } }),
       this.db.vm.delete({ where: { id: row.vmId } }),
-      this.db.operation.create({ data: { tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
+      this.db.operation.create({ data: { tenantId: row.tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } }),
     ]);
+    await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: { image: row.image.digest, vmId: row.vmId } } });
     return this.view({ ...row, state: 'removed' });
   }
 
-  async running(tenantId: string, id: string): Promise<Row> {
-    const row = await this.refresh(await this.row(tenantId, id));
+  async running(owner: Owner, id: string): Promise<Row> {
+    const row = await this.refresh(await this.row(owner, id));
     if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${row.name} is not running (${row.state})`);
     return row;
   }

@@ -1,6 +1,7 @@
 // Container images as the API sees them: blobs in the host image store
 // (images/containers, shared by digest), names and ownership in the database
 // (per tenant). A tenant only ever sees and resolves its own images.
+import { NO_EVENTS, type EventPublisher } from '../contracts/events/index.js';
 import { ForkdError } from '../contracts/errors.js';
 import type { JobImage } from '../contracts/jobs.js';
 import type { ImageStore, StoredImage } from '../../images/containers/image-store.js';
@@ -30,7 +31,7 @@ export function imageView(row: ImageRow): ImageView {
 }
 
 export class Images {
-  constructor(private readonly db: PrismaClient, readonly store: ImageStore) {}
+  constructor(private readonly db: PrismaClient, readonly store: ImageStore, private readonly events: EventPublisher = NO_EVENTS) {}
 
   /** Records an imported image for a tenant, moving `tags` to it. */
   async record(tenantId: string, stored: StoredImage, tags: string[]): Promise<ImageView> {
@@ -52,7 +53,9 @@ export class Images {
         create: { tenantId, imageId: image.id, name, tag },
       });
     }
-    return this.view(tenantId, image.id);
+    const view = await this.view(tenantId, image.id);
+    await this.events.publish({ type: 'image', action: 'import', tenantId, actor: { id: stored.id, ...(tags[0] ? { name: tags[0] } : {}), attributes: { tags: tags.join(',') } } });
+    return view;
   }
 
   async view(tenantId: string, imageRowId: string): Promise<ImageView> {
@@ -109,6 +112,7 @@ export class Images {
     if ((await this.db.image.count({ where: { digest: row.digest } })) === 0) {
       await this.store.delete(row.digest).catch(() => {}); // a blob already gone is what we wanted
     }
+    await this.events.publish({ type: 'image', action: 'delete', tenantId, actor: { id: row.digest, attributes: {} } });
     return view;
   }
 }

@@ -5,6 +5,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ForkdConfig } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
+
+import { eventRoutes } from './events/routes.js';
+import { ApiMetrics } from './metrics/api-metrics.js';
+import { metricsRoutes } from './metrics/routes.js';
+import { DOCS_PREFIX, OPENAPI_PATH, registerOpenApi } from './openapi/openapi.js';
 import { decoratePrincipal, requireApiKey } from './auth.js';
 import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
@@ -37,8 +42,24 @@ export interface ApiDeps {
   services?: ApiServices;
 }
 
-/** Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+/**
+ * Routes that answer without a key, on purpose. Every other route must be inside the authenticated /v1 plugin.
+ * /healthz: liveness for supervisors. /openapi.json: the API's description, generated from the route
+ * schemas; it says what the API accepts, nothing about what runs on it (no ids, no tenants), and tools
+ * fetch it before they have a key.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', OPENAPI_PATH]);
+
+/**
+ * Prefixes under which every route is public: /docs is swagger-ui (an HTML page and its own static
+ * files, served from node_modules, no CDN) reading /openapi.json; it holds no data of its own.
+ */
+export const PUBLIC_PREFIXES: readonly string[] = [DOCS_PREFIX];
+
+/** Whether `url` is meant to answer without a key (PUBLIC_ROUTES, or under a PUBLIC_PREFIXES entry). */
+export function isPublicRoute(url: string): boolean {
+  return PUBLIC_ROUTES.has(url) || PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`));
+}
 
 /** One registered route, as the onRoute hook saw it (auth.int.test.ts walks these). */
 export interface RegisteredRoute {
@@ -73,9 +94,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, websocket: Boolean((r as { websocket?: boolean }).websocket) });
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  // Before any route: the document is built from the schemas of the routes registered after it.
+  await registerOpenApi(app, PUBLIC_ROUTES);
+  const metrics = new ApiMetrics(deps.redis, deps.hostJobs);
+  metrics.instrument(app);
+  app.addHook('onClose', () => metrics.close());
 
   const services = deps.services ?? await buildServices(deps, (msg, fields) => app.log.warn(fields ?? {}, msg));
-  const { tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams } = services;
+  const { tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams, events } = services;
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
@@ -95,11 +121,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
+    await v1.register(eventRoutes, { redis: deps.redis, db: deps.db, tenancy, streams });
+    // Admin key only (metrics/routes.ts); inside this plugin so the key is checked like everywhere else.
+    await v1.register(metricsRoutes, { metrics });
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });
 
   // A route added outside the plugin above would answer without a key: refuse to start.
-  const exposed = routes.filter((r) => !PUBLIC_ROUTES.has(r.url) && !authenticated.has(key(r.method, r.url)));
+  const exposed = routes.filter((r) => !isPublicRoute(r.url) && !authenticated.has(key(r.method, r.url)));
   if (exposed.length > 0) {
     throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);
   }

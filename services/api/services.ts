@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
+import { EventPublisher } from '../contracts/events/index.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -52,6 +53,8 @@ export interface ApiServices {
   keys: KeyStore;
   /** Caps concurrent streams per tenant and per host; every relay session holds one of its leases. */
   streams: StreamLimiter;
+  /** Lifecycle events the API itself publishes (destroy, templates, images, networks; docs/operability.md). */
+  events: EventPublisher;
   /** Where uploaded image archives are spooled before import. */
   uploadDir: string;
 }
@@ -62,15 +65,16 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const log = { warn };
   const tenancy = new Tenancy(deps.db, deps.config.publishPortRange);
   const operations = deps.operations ?? new Operations(deps.db, log, runnerId(deps.config.listen.port));
-  const images = new Images(deps.db, new ImageStore(deps.config.dataDir));
+  const events = new EventPublisher(deps.redis, { retain: deps.config.eventsRetain, warn });
+  const images = new Images(deps.db, new ImageStore(deps.config.dataDir), events);
   const placement = new Placement(deps.db, deps.hostJobs);
   // FORKD_SECRET_KEY, else the data directory's secret.key (made here or by hostd, whichever starts first).
   const secretKey = await loadSecretKey({ keyFile: dataPaths(deps.config.dataDir).secretKey, configured: deps.config.secretKey });
-  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations);
-  const networks = new Networks(deps.db, deps.hostJobs, log);
+  const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations, events);
+  const networks = new Networks(deps.db, deps.hostJobs, log, events);
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log);
-  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes);
+  const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes, events);
   const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
   const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
     perTenant: deps.config.streamsPerTenant,
@@ -80,7 +84,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const interactive = new Interactive({ containers, hostJobs: deps.hostJobs, redis: deps.redis, streams });
   return {
     config: deps.config, db: deps.db, redis: deps.redis, hostJobs: deps.hostJobs,
-    tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams,
+    tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
   };

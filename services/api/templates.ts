@@ -1,6 +1,7 @@
 // Templates as the API sees them: one row per (host, image, size), built by the
 // host on request or on a container's first fork, refused for deletion while
 // VMs use it. The files live on the host; the row records where and what.
+import { NO_EVENTS, type EventPublisher, type NewEvent } from '../contracts/events/index.js';
 import { ForkdError } from '../contracts/errors.js';
 import type { ContainerSpec, PoolStatus, SealedContainerSpec, TemplateFacts } from '../contracts/jobs.js';
 import { templateStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
@@ -59,6 +60,7 @@ export class Templates {
     /** Seals app containers' env in the template.build job (docs/secrets.md). */
     private readonly secretKey: Buffer,
     private readonly operations: Operations,
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {
     operations.onInterrupted('template.create', (id) => this.abandon(id));
   }
@@ -149,6 +151,7 @@ export class Templates {
         readyAt: new Date(), accel: facts.accel, qemuVersion: facts.qemuVersion, machineType: facts.machineType, checksums: facts.files as object, error: null,
       });
       const ready = await this.db.template.findUniqueOrThrow({ where: { id: row.id }, include: { image: true } });
+      await this.events.publish(templateEvent(ready, 'create'));
       return this.view(ready, facts.pool);
     } catch (err) {
       // Nothing half-made stays: the host removed its files; the row goes too.
@@ -228,6 +231,21 @@ export class Templates {
     const view = await this.view(row);
     await this.hostJobs.call(row.hostId, 'template.delete', { templateId: row.id });
     await this.db.template.delete({ where: { id: row.id } });
+    await this.events.publish(templateEvent(row, 'delete'));
     return { ...view, state: 'deleted' };
   }
+}
+
+/**
+ * A template's events go to its owner (its image's tenant). A shared base
+ * template has no owner: its events carry SHARED_TEMPLATE_TENANT, which no
+ * tenant has, so only admin keys (which see every tenant's) see them.
+ */
+export const SHARED_TEMPLATE_TENANT = 'shared';
+
+function templateEvent(row: Row, action: 'create' | 'delete'): NewEvent {
+  return {
+    type: 'template', action, tenantId: templateOwner(row) ?? SHARED_TEMPLATE_TENANT,
+    actor: { id: row.id, attributes: { hostId: row.hostId, vcpus: String(row.vcpus), memoryMib: String(row.memoryMib), ...(row.image ? { image: row.image.digest } : {}) } },
+  };
 }

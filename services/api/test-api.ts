@@ -102,6 +102,8 @@ export interface TestApi {
   app: FastifyInstance;
   database: Database;
   hosts: FakeHosts;
+  /** The server's Redis (tests put what hostd would write there: events, metrics snapshots). */
+  redis: Redis;
   adminKey: string;
   /** Sends a request with `key` (none when null); JSON in and out. */
   api(method: string, url: string, body?: unknown, key?: string | null): Promise<{ status: number; json: any }>;
@@ -160,7 +162,7 @@ export async function startTestApi(name: string): Promise<TestApi> {
     const create: TestApi['create'] = async (method, url, body, key = adminKey) => settle(await api(method, url, body, key), key);
     let archive: Buffer | undefined;
     return {
-      app, database, hosts, adminKey, api, create, settle, stop,
+      app, database, hosts, redis, adminKey, api, create, settle, stop,
       async tenant(tenantName, quota = {}) {
         const t = await api('POST', '/v1/tenants', { name: tenantName, ...quota });
         if (t.status !== 201) throw new Error(`tenant ${tenantName}: ${JSON.stringify(t.json)}`);

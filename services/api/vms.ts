@@ -3,6 +3,7 @@
 // A VM joins a network only when asked (`network`): its template fixes its
 // host, and networks are host-local, so defaulting to `default` would refuse
 // forks on every host but the one `default` lives on.
+import { scopeWhere, type Owner } from './tenancy/scope.js';
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../contracts/errors.js';
 import type { PrismaClient } from './db/client.js';
@@ -18,6 +19,7 @@ import { precheckVmQuota, reserveVmQuota } from './tenancy/quota.js';
 
 export interface VmView {
   id: string;
+  tenantId: string;
   hostId: string;
   template: string | null;
   domainName: string;
@@ -49,7 +51,7 @@ export class Vms {
 
   view(row: Row, timings?: Record<string, number>): VmView {
     return {
-      id: row.id, hostId: row.hostId, template: row.templateId, domainName: row.domainName, boot: row.bootMode, state: row.state,
+      id: row.id, tenantId: row.tenantId, hostId: row.hostId, template: row.templateId, domainName: row.domainName, boot: row.bootMode, state: row.state,
       vcpus: row.vcpus, memoryMib: row.memoryMib, containers: row._count?.containers ?? 0,
       network: row.networkAddress ? { id: row.networkAddress.network.id, name: row.networkAddress.network.name, address: row.networkAddress.address } : null,
       createdAt: row.createdAt.toISOString(),
@@ -96,20 +98,21 @@ export class Vms {
     }
   }
 
-  async row(tenantId: string, id: string): Promise<Row> {
-    const row = await this.db.vm.findFirst({ where: { tenantId, OR: [{ id }, { domainName: id }] }, include: ROW_INCLUDE });
+  /** By id or domain name (both unique across tenants), within `owner`. */
+  async row(owner: Owner, id: string): Promise<Row> {
+    const row = await this.db.vm.findFirst({ where: { ...scopeWhere(owner), OR: [{ id }, { domainName: id }] }, include: ROW_INCLUDE });
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no VM ${JSON.stringify(id)}`);
     return row;
   }
 
-  async list(tenantId: string): Promise<VmView[]> {
-    const rows = await this.db.vm.findMany({ where: { tenantId, state: { notIn: ['gone'] } }, include: ROW_INCLUDE, orderBy: { createdAt: 'desc' } });
+  async list(owner: Owner): Promise<VmView[]> {
+    const rows = await this.db.vm.findMany({ where: { ...scopeWhere(owner), state: { notIn: ['gone'] } }, include: ROW_INCLUDE, orderBy: { createdAt: 'desc' } });
     return rows.map((r) => this.view(r));
   }
 
   /** Destroys the VM and anything in it; its containers' rows go with it. */
-  async remove(tenantId: string, id: string): Promise<VmView> {
-    const row = await this.row(tenantId, id);
+  async remove(owner: Owner, id: string): Promise<VmView> {
+    const row = await this.row(owner, id);
     await this.hostJobs.call(row.hostId, 'vm.destroy', { vmId: row.id });
     await this.db.$transaction([this.db.networkAddress.deleteMany({ where: { vmId: row.id } }), this.db.vm.delete({ where: { id: row.id } })]);
     return { ...this.view(row), state: 'gone' };

@@ -60,6 +60,8 @@ export interface ForkdConfig {
   dockerSocket: string | null;
   /** Docker Engine API on TCP (requests carry a forkd key), null unless FORKD_DOCKER_LISTEN is set. */
   dockerListen: { host: string; port: number } | null;
+  /** About how many lifecycle events the Redis stream keeps (FORKD_EVENTS_RETAIN): the window a reconnecting client can resume in. */
+  eventsRetain: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -130,6 +132,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
   { name: 'FORKD_DOCKER_SOCKET', default: '`var/docker.sock`', meaning: 'Unix socket (mode 0600) where `forkd up` serves the Docker Engine API for the default tenant: `DOCKER_HOST=unix://<path>`. `off`: no socket. See docs/docker.md.' },
   { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
+  { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/operability.md).' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const streamsPerHost = intVar(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
   const hostdJobConcurrency = intVar(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
   const volumeMibPerTenant = intVar(env, 'FORKD_VOLUME_MIB_PER_TENANT', 65_536, 16, Number.MAX_SAFE_INTEGER);
+  const eventsRetain = intVar(env, 'FORKD_EVENTS_RETAIN', 10_000, 100, 10_000_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
@@ -199,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     volumeMibPerTenant,
     dockerSocket: env.FORKD_DOCKER_SOCKET === 'off' ? null : resolve(env.FORKD_DOCKER_SOCKET || join(dataDir, 'docker.sock')),
     dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
+    eventsRetain,
   };
 }
 

@@ -178,6 +178,8 @@ export interface ContainerCreateInput {
   templateId?: string;
   /** false: the container is created but not started (`docker create`, and `docker run`, which starts after attaching); `container.start` starts it. Default true. */
   start?: boolean;
+  /** The container's name, for the events hostd publishes about it. */
+  name?: string;
 }
 
 export interface TemplateBuildInput {
@@ -246,6 +248,14 @@ export interface ContainerRef {
   containerId: string;
 }
 
+/** Who the container is, for the `start` event hostd publishes and the exit watch it begins (docs/operability.md). */
+export interface ContainerStartInput extends ContainerRef {
+  tenantId: string;
+  name?: string;
+  /** The image's digest. */
+  image?: string;
+}
+
 /** Every job: its input and what hostd returns. New jobs are added here first. */
 export interface JobSpecs {
   'host.info': { input: Record<string, never>; output: HostInfo };
@@ -253,7 +263,7 @@ export interface JobSpecs {
   'container.create': { input: ContainerCreateInput; output: { vm: VmFacts; status: ContainerStatus; ports: PublishedPort[] } };
   'container.inspect': { input: ContainerRef; output: ContainerStatus };
   /** Starts a container made with `start: false`; one already started is reported as it is. */
-  'container.start': { input: ContainerRef; output: ContainerStatus };
+  'container.start': { input: ContainerStartInput; output: ContainerStatus };
   /** Resolves when the container exits, or after timeoutMs with its current status. */
   'container.wait': { input: ContainerRef & { timeoutMs: number }; output: ContainerStatus };
   'container.signal': { input: ContainerRef & { signal: string }; output: ContainerStatus };

@@ -11,6 +11,10 @@ import { ForkdError } from '../contracts/errors.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import { connectRedis } from '../contracts/redis.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
+import { EventPublisher } from '../contracts/events/index.js';
+import { ExitWatcher } from './events/exit-watcher.js';
+import { HostMetrics } from './metrics/host-metrics.js';
+import { findContainer } from './handlers/guest.js';
 import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
@@ -153,9 +157,15 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     await volumeStore.init();
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
+    const metrics = new HostMetrics(config.hostId, { vms, templates: registry });
+    const events = new EventPublisher(redis, { retain: config.eventsRetain, warn: (msg, fields) => log.warn(msg, fields), onPublished: (e) => metrics.onEvent(e) });
+    cleanup.push('metrics snapshots', metrics.publish(redis, config.hostId, log.child({ part: 'metrics' })));
+    const exits = new ExitWatcher(events, log.child({ part: 'events' }));
+    cleanup.push('exit watchers', () => exits.close());
+    await watchAdopted(vms, exits, log);
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
       'volume.create': volumeCreateHandler(volumeStore),
@@ -181,5 +191,19 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     await templates?.close();
     await cleanup.run();
     throw err;
+  }
+}
+
+/** Adopted VMs whose container still runs get their exit watched again (their `die` is then reported). */
+async function watchAdopted(vms: VmManager, exits: ExitWatcher, log: Logger): Promise<void> {
+  for (const v of await vms.list()) {
+    const vm = vms.find(v.vmId);
+    const { tenantId, containerId, containerName } = vm?.record ?? {};
+    if (!vm || vm.state !== 'running' || !tenantId || !containerId) continue;
+    const c = await findContainer(vm.agent, containerId).catch((err: unknown) => {
+      log.warn('could not ask an adopted VM about its container', { vm: vm.vmId, ...errorFields(err) });
+      return null;
+    });
+    if (c?.status === 'running') exits.watch(vm, { tenantId, containerId, ...(containerName ? { name: containerName } : {}), image: c.image });
   }
 }

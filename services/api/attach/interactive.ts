@@ -5,6 +5,7 @@
 // the limits) and a relay session to the host's stream job
 // (services/hostd/handlers/container-attach.ts, container-io.ts); close()
 // gives both back and cancels the job.
+import type { Owner } from '../tenancy/scope.js';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ForkdError, type ErrorBody } from '../../contracts/errors.js';
@@ -78,23 +79,23 @@ export class Interactive {
   constructor(private readonly deps: InteractiveDeps) {}
 
   /** The main process's stdio: replayed and/or live output, stdin, resizes. */
-  async openAttach(tenantId: string, containerId: string, opts: AttachOptions = {}): Promise<InteractiveSession> {
+  async openAttach(owner: Owner, containerId: string, opts: AttachOptions = {}): Promise<InteractiveSession> {
     const { containers, hostJobs } = this.deps;
-    const row = await containers.row(tenantId, containerId);
+    const row = await containers.row(owner, containerId);
     const stream = opts.stream ?? true;
-    const relay = await this.open(tenantId, row.vm.hostId, (session) => hostJobs.call(row.vm.hostId, 'container.attach', {
+    const relay = await this.open(row.tenantId, row.vm.hostId, (session) => hostJobs.call(row.vm.hostId, 'container.attach', {
       vmId: row.vmId, containerId: row.id, session, logs: opts.logs ?? false, stream, stdin: opts.stdin ?? false,
     }, { timeoutMs: STREAM_TIMEOUT_MS }));
     return sessionOf(relay);
   }
 
   /** A process in a running container, optionally with a terminal. */
-  async openExec(tenantId: string, containerId: string, opts: ExecOptions): Promise<InteractiveSession> {
+  async openExec(owner: Owner, containerId: string, opts: ExecOptions): Promise<InteractiveSession> {
     const { containers, hostJobs } = this.deps;
     if (opts.cmd.length === 0) throw new ForkdError('ERR_VALIDATION', 'cmd must not be empty', { field: 'cmd' });
-    const row = await containers.running(tenantId, containerId);
+    const row = await containers.running(owner, containerId);
     const execId = `exec-${randomBytes(8).toString('hex')}`;
-    const relay = await this.open(tenantId, row.vm.hostId, (session) => hostJobs.call(row.vm.hostId, 'container.exec', {
+    const relay = await this.open(row.tenantId, row.vm.hostId, (session) => hostJobs.call(row.vm.hostId, 'container.exec', {
       vmId: row.vmId, containerId: row.id, session, command: opts.cmd, stdin: opts.stdin ?? false,
       ...(opts.env?.length ? { env: containers.sealEnv(row.id, opts.env) } : {}),
       ...(opts.workingDir ? { workingDir: opts.workingDir } : {}),
@@ -105,8 +106,8 @@ export class Interactive {
   }
 
   /** POST /v1/containers/:id/resize: the main process's terminal. */
-  async resize(tenantId: string, containerId: string, size: TerminalSize): Promise<void> {
-    const row = await this.deps.containers.running(tenantId, containerId);
+  async resize(owner: Owner, containerId: string, size: TerminalSize): Promise<void> {
+    const row = await this.deps.containers.running(owner, containerId);
     await this.deps.hostJobs.call(row.vm.hostId, 'container.resize', { vmId: row.vmId, containerId: row.id, rows: size.rows, cols: size.cols }, { timeoutMs: 30_000 });
   }
 

@@ -8,6 +8,7 @@ const view: ContainerView = {
   ports: [{ containerPort: 8080, hostAddress: '127.0.0.1', hostPort: 41000 }],
   network: { id: 'net-1', name: 'default', address: '10.88.0.5' },
   volumes: [],
+  tenantId: 't1',
   vm: { id: 'vm-1', hostId: 'h1', domainName: 'forkd-vm-1', boot: 'fork', vcpus: 1, memoryMib: 256 },
 };
 

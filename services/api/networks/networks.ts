@@ -1,6 +1,8 @@
 // Tenant networks: the rules (names, subnets, the lazy `default`, who may
 // delete) and the rows. Addresses on a network are addresses.ts's business;
 // how a network exists on a host is hostd's.
+import { oneRow, scopeWhere, type Owner } from '../tenancy/scope.js';
+import { NO_EVENTS, type EventPublisher } from '../../contracts/events/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { PrismaClient } from '../db/client.js';
@@ -16,6 +18,7 @@ export interface CreateNetworkBody {
 
 export interface NetworkView {
   id: string;
+  tenantId: string;
   name: string;
   subnet: string;
   gateway: string;
@@ -38,7 +41,7 @@ type RowWithHolders = NonNullable<Awaited<ReturnType<Networks['rowWithHolders']>
 const REMOVE_ON_HOST_TIMEOUT_MS = 60_000;
 
 export class Networks {
-  constructor(private readonly db: PrismaClient, private readonly hostJobs: HostJobs, private readonly log?: Pick<Logger, 'warn'>) {}
+  constructor(private readonly db: PrismaClient, private readonly hostJobs: HostJobs, private readonly log?: Pick<Logger, 'warn'>, private readonly events: EventPublisher = NO_EVENTS) {}
 
   /** The tenant's `default` network, made on first need; concurrent callers get the same row. */
   async ensureDefault(tenantId: string): Promise<NetworkRow> {
@@ -55,7 +58,16 @@ export class Networks {
   }
 
   /** By id or name; `default` is made when missing. ERR_NOT_FOUND names `field`. */
-  async resolve(tenantId: string, idOrName: string, field = 'network'): Promise<NetworkRow> {
+  async resolve(owner: Owner, idOrName: string, field = 'network'): Promise<NetworkRow> {
+    if (typeof owner !== 'string') {
+      if (!('all' in owner)) return this.resolve(owner.tenantId, idOrName, field);
+      // Across tenants: an id anywhere; a name the preferred tenant's (every tenant has a `default`), else one no other tenant uses.
+      const byId = await this.db.network.findFirst({ where: { id: idOrName } });
+      if (byId) return byId;
+      if (owner.prefer) return this.resolve(owner.prefer, idOrName, field);
+      return oneRow(await this.db.network.findMany({ where: { name: idOrName }, take: 100 }), 'network', idOrName, field, owner);
+    }
+    const tenantId = owner;
     if (idOrName === DEFAULT_NETWORK.name) return this.ensureDefault(tenantId);
     const row = await this.db.network.findFirst({ where: { tenantId, OR: [{ id: idOrName }, { name: idOrName }] } });
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no network ${JSON.stringify(idOrName)}`, { field });
@@ -83,6 +95,7 @@ export class Networks {
       const row = await this.db.network.create({
         data: { tenantId, name: body.name, subnet, gateway: gatewayOf(parseSubnet(subnet)), internal: body.internal ?? false },
       });
+      await this.events.publish({ type: 'network', action: 'create', tenantId, actor: { id: row.id, name: row.name, attributes: { subnet, internal: String(row.internal) } } });
       return this.view({ ...row, addresses: [] });
     } catch (err) {
       if (isUniqueViolation(err)) throw new ForkdError('ERR_CONFLICT', `a network named ${JSON.stringify(body.name)} exists`, { field: 'name' });
@@ -90,14 +103,15 @@ export class Networks {
     }
   }
 
-  async list(tenantId: string): Promise<NetworkView[]> {
-    await this.ensureDefault(tenantId);
-    const rows = await this.db.network.findMany({ where: { tenantId }, include: WITH_HOLDERS, orderBy: { name: 'asc' } });
+  async list(owner: Owner): Promise<NetworkView[]> {
+    const where = scopeWhere(owner);
+    if (where.tenantId) await this.ensureDefault(where.tenantId);
+    const rows = await this.db.network.findMany({ where, include: WITH_HOLDERS, orderBy: [{ name: 'asc' }, { tenantId: 'asc' }] });
     return rows.map((r) => this.view(r));
   }
 
-  async get(tenantId: string, idOrName: string): Promise<NetworkView> {
-    const { id } = await this.resolve(tenantId, idOrName, 'id');
+  async get(owner: Owner, idOrName: string): Promise<NetworkView> {
+    const { id } = await this.resolve(owner, idOrName, 'id');
     return this.view((await this.rowWithHolders(id))!);
   }
 
@@ -106,8 +120,8 @@ export class Networks {
    * has one, to take it down; that last step is best effort (hostd's job is
    * idempotent, and a host that was down has nothing running for it).
    */
-  async remove(tenantId: string, idOrName: string): Promise<NetworkView> {
-    const row = await this.resolve(tenantId, idOrName, 'id');
+  async remove(owner: Owner, idOrName: string): Promise<NetworkView> {
+    const row = await this.resolve(owner, idOrName, 'id');
     if (row.name === DEFAULT_NETWORK.name) throw new ForkdError('ERR_CONFLICT', 'the default network cannot be deleted', { field: 'id' });
     // One statement: an address taken between a check and the delete would otherwise be cascaded away.
     const { count } = await this.db.network.deleteMany({ where: { id: row.id, addresses: { none: {} } } });
@@ -116,6 +130,7 @@ export class Networks {
       const users = [...view.containers.map((c) => `container ${c.name}`), ...view.vms.map((v) => `VM ${v.id}`)];
       throw new ForkdError('ERR_CONFLICT', `network ${row.name} is in use by ${users.join(', ') || 'a VM being created'}: remove them first`, { field: 'id', detail: { containers: view.containers.map((c) => c.name), vms: view.vms.map((v) => v.id) } });
     }
+    await this.events.publish({ type: 'network', action: 'delete', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: {} } });
     if (row.hostId) {
       const hostId = row.hostId;
       void this.hostJobs.call(hostId, 'network.remove', { networkId: row.id }, { timeoutMs: REMOVE_ON_HOST_TIMEOUT_MS }).catch((err: unknown) => {
@@ -137,7 +152,7 @@ export class Networks {
       for (const c of a.vm.containers) containers.push({ id: c.id, name: c.name, address: a.address });
     }
     return {
-      id: row.id, name: row.name, subnet: row.subnet, gateway: row.gateway, internal: row.internal, hostId: row.hostId,
+      id: row.id, tenantId: row.tenantId, name: row.name, subnet: row.subnet, gateway: row.gateway, internal: row.internal, hostId: row.hostId,
       createdAt: row.createdAt.toISOString(), containers, vms,
     };
   }

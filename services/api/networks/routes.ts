@@ -1,5 +1,6 @@
 // /v1/networks: create, list, inspect (with the containers on it), delete.
 // Schemas first; handlers call Networks (the rules).
+import { tenantQueryProperties } from '../tenancy/scope.js';
 import type { FastifyInstance } from 'fastify';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import type { CreateNetworkBody, Networks } from './networks.js';
@@ -12,7 +13,7 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 export const networkSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, name: { type: 'string' }, subnet: { type: 'string' }, gateway: { type: 'string' }, internal: { type: 'boolean' },
+    id: { type: 'string' }, tenantId: { type: 'string' }, name: { type: 'string' }, subnet: { type: 'string' }, gateway: { type: 'string' }, internal: { type: 'boolean' },
     hostId: { type: ['string', 'null'] }, createdAt: { type: 'string' },
     containers: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } } },
     vms: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, address: { type: 'string' } } } },
@@ -35,10 +36,15 @@ export const createNetworkSchema = {
 } as const;
 
 export const listNetworksSchema = {
+  querystring: { type: 'object', additionalProperties: false, properties: tenantQueryProperties },
   response: { 200: { type: 'object', properties: { networks: { type: 'array', items: networkSchema } } } },
 } as const;
 
-export const getNetworkSchema = { params: idParams, response: { 200: networkSchema } } as const;
+export const getNetworkSchema = {
+  params: idParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { tenant: tenantQueryProperties.tenant } },
+  response: { 200: networkSchema },
+} as const;
 
 type Id = { Params: { id: string } };
 
@@ -49,12 +55,12 @@ export async function networkRoutes(app: FastifyInstance, opts: { networks: Netw
     return reply.status(201).send(await networks.create(await tenancy.tenantIdOf(request), request.body));
   });
   app.get('/v1/networks', { schema: listNetworksSchema }, async (request) => {
-    return { networks: await networks.list(await tenancy.tenantIdOf(request)) };
+    return { networks: await networks.list(await tenancy.scopeOf(request)) };
   });
   app.get<Id>('/v1/networks/:id', { schema: getNetworkSchema }, async (request) => {
-    return networks.get(await tenancy.tenantIdOf(request), request.params.id);
+    return networks.get(await tenancy.scopeOf(request, { byId: true }), request.params.id);
   });
   app.delete<Id>('/v1/networks/:id', { schema: getNetworkSchema }, async (request) => {
-    return networks.remove(await tenancy.tenantIdOf(request), request.params.id);
+    return networks.remove(await tenancy.scopeOf(request, { byId: true }), request.params.id);
   });
 }

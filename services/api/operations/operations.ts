@@ -9,6 +9,7 @@
 // it left unfinished (it restarted mid-work) as failed, ERR_INTERRUPTED, and
 // lets the owning resource mark its half-made rows failed too; other API
 // processes' operations sharing the database are left alone.
+import { scopeWhere, type Owner } from '../tenancy/scope.js';
 import { hostname } from 'node:os';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Logger } from '../../contracts/logger.js';
@@ -108,8 +109,8 @@ export class Operations {
     this.changes.notify(id);
   }
 
-  private async row(tenantId: string, id: string): Promise<OperationRow> {
-    const row = await this.db.operation.findFirst({ where: { id, tenantId } });
+  private async row(owner: Owner, id: string): Promise<OperationRow> {
+    const row = await this.db.operation.findFirst({ where: { id, ...scopeWhere(owner) } });
     // Another tenant's operation is as absent as a made-up id.
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no operation ${JSON.stringify(id)}`, { field: 'id' });
     return row;
@@ -122,8 +123,8 @@ export class Operations {
    * from it, the answer is at once (so no change between two polls is missed).
    * An ended operation answers at once.
    */
-  async get(tenantId: string, id: string, waitMs = 0, since?: string): Promise<OperationView> {
-    const seen = await this.row(tenantId, id);
+  async get(owner: Owner, id: string, waitMs = 0, since?: string): Promise<OperationView> {
+    const seen = await this.row(owner, id);
     if (since !== undefined && seen.updatedAt.toISOString() !== since) return view(seen);
     let row = seen;
     const deadline = Date.now() + waitMs;
@@ -131,7 +132,7 @@ export class Operations {
       const left = deadline - Date.now();
       if (left <= 0) break;
       await this.changes.next(id, Math.min(left, REREAD_MS));
-      row = await this.row(tenantId, id);
+      row = await this.row(owner, id);
     }
     return view(row);
   }

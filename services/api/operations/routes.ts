@@ -47,8 +47,8 @@ export async function operationRoutes(app: FastifyInstance, opts: { operations: 
   const { operations, tenancy } = opts;
 
   app.get<{ Params: { id: string }; Querystring: { waitSec?: number; since?: string } }>('/v1/operations/:id', { schema: getOperationSchema }, async (request) => {
-    const tenantId = await tenancy.tenantIdOf(request);
-    return { operation: await operations.get(tenantId, request.params.id, waitMs(request.query.waitSec), request.query.since) };
+    // By id: an admin key follows any tenant's operation.
+    return { operation: await operations.get(await tenancy.scopeOf(request, { byId: true }), request.params.id, waitMs(request.query.waitSec), request.query.since) };
   });
 
   app.get('/v1/operations', { schema: listOperationsSchema }, async (request) => {

@@ -11,6 +11,7 @@ import { MAX_VOLUMES_PER_CONTAINER } from '../../contracts/jobs.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
 import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { StreamLimiter } from '../streams/stream-limiter.js';
+import { tenantQueryProperties } from '../tenancy/scope.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import { parseAttachStart, parseStartMessage, refuseQueryArguments } from './exec-socket.js';
 import { interactiveSocketHandler } from './interactive-socket.js';
@@ -24,10 +25,13 @@ const terminalSize = {
 } as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
+/** Admin keys, by id: which tenant (default: any; needed only when a name is taken in several). */
+const tenantOnly = { tenant: tenantQueryProperties.tenant } as const;
+
 const containerSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, name: { type: 'string' }, image: { type: 'string' }, command: { type: 'array', items: { type: 'string' } },
+    id: { type: 'string' }, tenantId: { type: 'string' }, name: { type: 'string' }, image: { type: 'string' }, command: { type: 'array', items: { type: 'string' } },
     // `KEY=<redacted>` unless GET /v1/containers/:id?showEnv=true.
     env: { type: 'array', items: { type: 'string' } },
     state: { type: 'string' }, exitCode: { type: ['integer', 'null'] }, oomKilled: { type: 'boolean' },
@@ -112,14 +116,14 @@ export const createContainerSchema = {
 } as const;
 
 export const listContainersSchema = {
-  querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' }, ...tenantQueryProperties } },
   response: { 200: { type: 'object', properties: { containers: { type: 'array', items: containerSchema } } } },
 } as const;
 
 export const getContainerSchema = {
   params: idParams,
   // showEnv: env values in the clear; without it, names only (values are often secrets).
-  querystring: { type: 'object', additionalProperties: false, properties: { showEnv: { type: 'boolean' } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { showEnv: { type: 'boolean' }, ...tenantOnly } },
   response: { 200: containerSchema },
 } as const;
 
@@ -128,7 +132,7 @@ export const logsSchema = {
   querystring: {
     type: 'object',
     additionalProperties: false,
-    properties: { follow: { type: 'boolean' }, tail: { type: 'integer', minimum: 0, maximum: 1000000 }, format: { type: 'string', enum: ['raw', 'ndjson'] } },
+    properties: { follow: { type: 'boolean' }, tail: { type: 'integer', minimum: 0, maximum: 1000000 }, format: { type: 'string', enum: ['raw', 'ndjson'] }, ...tenantOnly },
   },
 } as const;
 
@@ -164,7 +168,7 @@ export const resizeSchema = {
 
 export const waitSchema = {
   params: idParams,
-  querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 86400 } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 86400 }, ...tenantOnly } },
   response: { 200: containerSchema },
 } as const;
 
@@ -172,19 +176,19 @@ export const startSchema = { params: idParams, response: { 200: containerSchema 
 
 export const stopSchema = {
   params: idParams,
-  querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 3600 } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { timeoutSec: { type: 'integer', minimum: 0, maximum: 3600 }, ...tenantOnly } },
   response: { 200: containerSchema },
 } as const;
 
 export const killSchema = {
   params: idParams,
-  querystring: { type: 'object', additionalProperties: false, properties: { signal: { type: 'string', pattern: '^(SIG)?[A-Z0-9]{1,10}$|^[0-9]{1,2}$' } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { signal: { type: 'string', pattern: '^(SIG)?[A-Z0-9]{1,10}$|^[0-9]{1,2}$' }, ...tenantOnly } },
   response: { 200: containerSchema },
 } as const;
 
 export const removeSchema = {
   params: idParams,
-  querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' } } },
+  querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' }, ...tenantOnly } },
   response: { 200: containerSchema },
 } as const;
 
@@ -203,7 +207,8 @@ type Id = { Params: { id: string } };
 
 export async function containerRoutes(app: FastifyInstance, opts: ContainerRouteOptions): Promise<void> {
   const { containers, tenancy } = opts;
-  const tenant = (r: FastifyRequest) => tenancy.tenantIdOf(r);
+  // By id: a tenant key its own containers; an admin key any tenant's (or ?tenant=).
+  const tenant = (r: FastifyRequest) => tenancy.scopeOf(r, { byId: true });
   const interactive = opts.interactive ?? new Interactive({ containers, hostJobs: opts.hostJobs, redis: opts.redis, streams: opts.streams });
 
   app.post<{ Body: CreateContainerBody }>('/v1/containers', { schema: createContainerSchema }, async (request, reply) => {
@@ -213,7 +218,8 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   });
 
   app.get<{ Querystring: { all?: boolean } }>('/v1/containers', { schema: listContainersSchema }, async (request) => {
-    return { containers: await containers.list(await tenant(request), { all: request.query.all ?? false }) };
+    // A list: an admin key lists the default tenant's unless it asks for ?tenant= or ?allTenants=true.
+    return { containers: await containers.list(await tenancy.scopeOf(request), { all: request.query.all ?? false }) };
   });
 
   app.get<Id & { Querystring: { showEnv?: boolean } }>('/v1/containers/:id', { schema: getContainerSchema }, async (request) => {
@@ -247,20 +253,18 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   }
 
   app.get<Id & { Querystring: { follow?: boolean; tail?: number; format?: 'raw' | 'ndjson' } }>('/v1/containers/:id/logs', { schema: logsSchema }, async (request, reply) => {
-    const tenantId = await tenant(request);
-    const row = await containers.row(tenantId, request.params.id);
+    const row = await containers.row(await tenant(request), request.params.id);
     const { follow = false, tail, format = 'raw' } = request.query;
-    const relay = await openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.logs', {
+    const relay = await openStream(row.tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.logs', {
       vmId: row.vmId, containerId: row.id, session, follow, ...(tail === undefined ? {} : { tail }),
     }, { timeoutMs: follow ? 7 * 24 * 3600_000 : 120_000 }));
     await streamToHttp(request, reply, relay, format);
   });
 
   app.post<Id & { Body: { command: string[]; env?: string[]; workingDir?: string; stdin?: string } }>('/v1/containers/:id/exec', { schema: execSchema }, async (request, reply) => {
-    const tenantId = await tenant(request);
-    const row = await containers.running(tenantId, request.params.id);
+    const row = await containers.running(await tenant(request), request.params.id);
     const { command, env, workingDir, stdin } = request.body;
-    const relay = await openStream(tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
+    const relay = await openStream(row.tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.exec', {
       vmId: row.vmId, containerId: row.id, session, command, stdin: stdin !== undefined,
       ...(env ? { env: containers.sealEnv(row.id, env) } : {}), ...(workingDir ? { workingDir } : {}),
     }, { timeoutMs: 24 * 3600_000 }));

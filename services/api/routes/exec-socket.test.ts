@@ -77,7 +77,7 @@ describe('GET /v1/containers/:id/exec (WebSocket)', () => {
     const containers = {
       running: async (_t: string, id: string) => { asked.push(id); throw new ForkdError('ERR_NOT_FOUND', `no container ${id}`); },
     } as unknown as Containers;
-    const tenancy = { tenantIdOf: async () => 't1' } as unknown as Tenancy;
+    const tenancy = { tenantIdOf: async () => 't1', scopeOf: async () => ({ tenantId: 't1' }) } as unknown as Tenancy;
     await app.register(containerRoutes, { containers, tenancy, hostJobs: {} as HostJobs, redis: {} as Redis, streams: {} as StreamLimiter });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -134,9 +134,9 @@ describe('streams past the limit', () => {
     app = Fastify();
     installErrorHandler(app);
     await app.register(websocket);
-    const row = { id: 'c1', vmId: 'v1', vm: { hostId: 'h1' } };
+    const row = { id: 'c1', tenantId: 't1', vmId: 'v1', vm: { hostId: 'h1' } };
     const containers = { row: async () => row, running: async () => row } as unknown as Containers;
-    const tenancy = { tenantIdOf: async () => 't1' } as unknown as Tenancy;
+    const tenancy = { tenantIdOf: async () => 't1', scopeOf: async () => ({ tenantId: 't1' }) } as unknown as Tenancy;
     // A limiter that is always full: no job may be enqueued (hostJobs is empty and would throw).
     const streams = {
       acquire: async (tenantId: string, hostId: string) => {

@@ -1,5 +1,6 @@
 // /v1/templates (build, list, show with its warm pool, resize the pool, delete)
 // and /v1/vms (fork a VM from a template, list, show, destroy).
+import { tenantQueryProperties } from '../tenancy/scope.js';
 import type { FastifyInstance } from 'fastify';
 import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
 import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
@@ -23,7 +24,7 @@ const templateSchema = {
 const vmSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, hostId: { type: 'string' }, template: { type: ['string', 'null'] }, domainName: { type: 'string' }, boot: { type: 'string' },
+    id: { type: 'string' }, tenantId: { type: 'string' }, hostId: { type: 'string' }, template: { type: ['string', 'null'] }, domainName: { type: 'string' }, boot: { type: 'string' },
     state: { type: 'string' }, vcpus: { type: 'integer' }, memoryMib: { type: 'integer' }, containers: { type: 'integer' }, createdAt: { type: 'string' },
     network: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
@@ -99,13 +100,13 @@ export async function templateRoutes(app: FastifyInstance, opts: { templates: Te
   app.post<{ Body: { template: string; pool?: boolean; network?: string } }>('/v1/vms', { schema: forkVmSchema }, async (request, reply) => {
     return reply.status(201).send(await vms.fork(await tenancy.actorOf(request), request.body.template, request.body.pool ?? true, request.body.network));
   });
-  app.get('/v1/vms', { schema: { response: { 200: { type: 'object', properties: { vms: { type: 'array', items: vmSchema } } } } } }, async (request) => {
-    return { vms: await vms.list(await tenancy.tenantIdOf(request)) };
+  app.get('/v1/vms', { schema: { querystring: { type: 'object', additionalProperties: false, properties: tenantQueryProperties }, response: { 200: { type: 'object', properties: { vms: { type: 'array', items: vmSchema } } } } } }, async (request) => {
+    return { vms: await vms.list(await tenancy.scopeOf(request)) };
   });
   app.get<Id>('/v1/vms/:id', { schema: { params: idParams, response: { 200: vmSchema } } }, async (request) => {
-    return vms.view(await vms.row(await tenancy.tenantIdOf(request), request.params.id));
+    return vms.view(await vms.row(await tenancy.scopeOf(request, { byId: true }), request.params.id));
   });
   app.delete<Id>('/v1/vms/:id', { schema: { params: idParams, response: { 200: vmSchema } } }, async (request) => {
-    return vms.remove(await tenancy.tenantIdOf(request), request.params.id);
+    return vms.remove(await tenancy.scopeOf(request, { byId: true }), request.params.id);
   });
 }

@@ -8,6 +8,7 @@ import { ForkdError } from '../../contracts/errors.js';
 import type { PortRequest } from '../../contracts/jobs.js';
 import type { PrismaClient } from '../db/client.js';
 import { assertMayPublish, type Actor } from './policy.js';
+import { resolveScope, type TenantQuery, type TenantScope } from './scope.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -30,6 +31,15 @@ export class Tenancy {
     if (p.tenantId) return { tenantId: p.tenantId, admin: p.role === 'admin' };
     this.defaultTenantId ??= (await this.db.tenant.upsert({ where: { name: DEFAULT_TENANT }, update: {}, create: { name: DEFAULT_TENANT } })).id;
     return { tenantId: this.defaultTenantId, admin: p.role === 'admin' };
+  }
+
+  /**
+   * The tenants a request acts on (scope.ts): a tenant key its own; an admin
+   * key the default tenant, `?tenant=`, or every tenant (`?allTenants=true` on
+   * lists; by id, when it names no tenant).
+   */
+  async scopeOf(request: FastifyRequest, opts: { byId?: boolean } = {}): Promise<TenantScope> {
+    return resolveScope(this.db, await this.actorOf(request), (request.query ?? {}) as TenantQuery, opts);
   }
 
   /** ERR_FORBIDDEN (field `ports`) when the actor may not publish one of these host ports. */

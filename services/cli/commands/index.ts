@@ -2,6 +2,7 @@
 import type { Command } from '../command.js';
 import { benchForkCommand } from './bench.js';
 import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './containers.js';
+import { eventsCommand } from './events.js';
 import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
@@ -22,5 +23,6 @@ export const COMMANDS: readonly Command[] = [
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,
+  eventsCommand,
   benchForkCommand,
 ];

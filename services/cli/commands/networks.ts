@@ -1,3 +1,4 @@
+import { TENANT_OPTIONS, withTenant } from '../tenant-options.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
@@ -29,10 +30,10 @@ export const networkCreateCommand: Command = {
 export const networkLsCommand: Command = {
   path: ['network', 'ls'],
   summary: 'List networks (every tenant has `default`, 10.89.0.0/24)',
-  usage: 'forkd network ls [--json]',
-  options: JSON_OPTION,
+  usage: 'forkd network ls [--json] [--tenant T | --all-tenants]',
+  options: { ...JSON_OPTION, ...TENANT_OPTIONS },
   async run({ values }) {
-    const { networks } = await ApiClient.fromEnv().request<{ networks: NetworkView[] }>('GET', '/v1/networks');
+    const { networks } = await ApiClient.fromEnv().request<{ networks: NetworkView[] }>('GET', withTenant('/v1/networks', values));
     if (values.json) printJson(networks);
     else {
       printTable(['NAME', 'ID', 'SUBNET', 'GATEWAY', 'INTERNAL', 'HOST', 'CONTAINERS'], networks.map((n) => [

@@ -1,3 +1,4 @@
+import { TENANT_OPTIONS, withTenant } from '../tenant-options.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
@@ -120,10 +121,10 @@ export const vmForkCommand: Command = {
 export const vmLsCommand: Command = {
   path: ['vm', 'ls'],
   summary: 'List VMs',
-  usage: 'forkd vm ls [--json]',
-  options: JSON_OPTION,
+  usage: 'forkd vm ls [--json] [--tenant T | --all-tenants]',
+  options: { ...JSON_OPTION, ...TENANT_OPTIONS },
   async run({ values }) {
-    const { vms } = await ApiClient.fromEnv().request<{ vms: VmView[] }>('GET', '/v1/vms');
+    const { vms } = await ApiClient.fromEnv().request<{ vms: VmView[] }>('GET', withTenant('/v1/vms', values));
     if (values.json) printJson(vms);
     else printTable(['ID', 'DOMAIN', 'BOOT', 'STATE', 'SIZE', 'TEMPLATE', 'CONTAINERS', 'HOST'], vms.map((v) => [
       v.id, v.domainName, v.boot, v.state, `${v.vcpus}cpu/${v.memoryMib}M`, v.template, v.containers, v.hostId,

@@ -5,10 +5,12 @@
 // picks up where the VM is: a running container is simply reported.
 import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
+import type { NewEvent } from '../../contracts/events/index.js';
 import type { ContainerCreateInput, JobOutput, VmFacts } from '../../contracts/jobs.js';
 import { errorFields } from '../../contracts/logger.js';
 import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
+import type { HostMetrics } from '../metrics/host-metrics.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
@@ -29,6 +31,8 @@ export interface CreateDeps extends ContainerDeps {
   networks?: VmNetworks;
   /** This host's volume disks; absent: a create with volumes fails. */
   volumes?: VolumeStore;
+  /** Create latencies and their steps go here. */
+  metrics?: Pick<HostMetrics, 'observeCreate'>;
 }
 
 type Output = JobOutput<'container.create'>;
@@ -50,6 +54,9 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (!vm) {
         await ctx.progress(5, 'vm');
         vm = await makeVm(deps, input, ctx);
+        vm.record.tenantId = input.tenantId;
+        if (input.name) vm.record.containerName = input.name;
+        await deps.events.publish({ type: 'vm', action: 'create', tenantId: input.tenantId, actor: { id: input.vmId, attributes: { hostId: vm.record.hostId, boot: vm.record.boot, container: input.containerId } } });
       } else {
         ctx.log.info('container.create for an existing VM: resuming', { vm: input.vmId });
       }
@@ -77,19 +84,27 @@ export function containerCreateHandler(deps: CreateDeps) {
         await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
         timings['containerCreateMs'] = Date.now() - tc;
         c = await findContainer(agent, input.containerId);
+        await deps.events.publish(containerEvent(input, 'create', vm.vmId));
       }
       if (c?.status === 'created' && input.start !== false) {
         const ts = Date.now();
         await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
         timings['containerStartMs'] = Date.now() - ts;
         c = await findContainer(agent, input.containerId);
+        await deps.events.publish(containerEvent(input, 'start', vm.vmId));
       }
       if (!c) throw new ForkdError('ERR_GUEST', `the agent lost container ${input.containerId} right after creating it`);
+      // After `start` was published: a quick exit's `die` comes after it (the wait answers at once for an exited container).
+      // A container made with start: false is watched from its container.start.
+      if (c.status !== 'created') deps.exits.watch(vm, { tenantId: input.tenantId, containerId: input.containerId, ...(input.name ? { name: input.name } : {}), image: input.image.id });
       vm.record.containerId = input.containerId;
       const ports = await publishOnce(deps, vm, input);
       timings['totalMs'] = Date.now() - t0;
       // A retry reports its own timings but keeps the VM's original ones on record.
-      if (!existing) vm.record.timings = timings;
+      if (!existing) {
+        vm.record.timings = timings;
+        deps.metrics?.observeCreate(vm.record.boot, timings);
+      }
       await deps.vms.saveRecord(vm);
       await ctx.progress(100, 'running');
       return { vm: facts(vm, timings), status: toStatus(c as ContainerSummary), ports };
@@ -152,6 +167,13 @@ function createParams(input: ContainerCreateInput, hostname: string, secretKey: 
     ...(spec.openStdin ? { openStdin: true } : {}),
     ...(spec.rows ? { rows: spec.rows } : {}),
     ...(spec.cols ? { cols: spec.cols } : {}),
+  };
+}
+
+function containerEvent(input: ContainerCreateInput, action: 'create' | 'start', vmId: string): NewEvent {
+  return {
+    type: 'container', action, tenantId: input.tenantId,
+    actor: { id: input.containerId, ...(input.name ? { name: input.name } : {}), attributes: { image: input.image.id, vmId } },
   };
 }
 

@@ -1,6 +1,6 @@
 // The container jobs that are plain agent calls: inspect, start, wait, signal, stop, stats.
 import { ForkdError } from '../../contracts/errors.js';
-import type { ContainerRef, ContainerStatus, JobInput, JobOutput } from '../../contracts/jobs.js';
+import type { ContainerRef, ContainerStartInput, ContainerStatus, JobInput, JobOutput } from '../../contracts/jobs.js';
 import type { AgentClient } from '../agent/agent-client.js';
 import type { JobContext } from '../job-handlers.js';
 import { guest, inspect, vmFor, type ContainerDeps } from './guest.js';
@@ -14,12 +14,16 @@ export function containerInspectHandler(deps: ContainerDeps) {
 
 /** Starts a container created with `start: false`; one that already ran is reported as it is (the agent starts a container once). */
 export function containerStartHandler(deps: ContainerDeps) {
-  return async (input: ContainerRef): Promise<ContainerStatus> => {
-    const agent = vmFor(deps, input).agent;
-    const before = await inspect(agent, input);
+  return async (input: ContainerStartInput): Promise<ContainerStatus> => {
+    const vm = vmFor(deps, input);
+    const before = await inspect(vm.agent, input);
     if (before.state !== 'created') return before;
-    await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
-    return inspect(agent, input);
+    await guest(`starting container ${input.containerId}`, () => vm.agent.call('container.start', { id: input.containerId }));
+    const who = { tenantId: input.tenantId, containerId: input.containerId, ...(input.name ? { name: input.name } : {}), ...(input.image ? { image: input.image } : {}) };
+    await deps.events.publish({ type: 'container', action: 'start', tenantId: input.tenantId, actor: { id: input.containerId, ...(input.name ? { name: input.name } : {}), attributes: { ...(input.image ? { image: input.image } : {}), vmId: input.vmId } } });
+    // After `start` was published, as in container.create: a quick exit's `die` comes after it.
+    deps.exits.watch(vm, who);
+    return inspect(vm.agent, input);
   };
 }
 

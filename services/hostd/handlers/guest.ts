@@ -5,8 +5,10 @@ import type { Redis } from 'ioredis';
 import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerRef, ContainerStatus, JobImage } from '../../contracts/jobs.js';
+import type { EventPublisher } from '../../contracts/events/index.js';
 import type { Logger } from '../../contracts/logger.js';
 import type { AgentClient } from '../agent/agent-client.js';
+import type { ExitWatcher } from '../events/exit-watcher.js';
 import type { PortPublisher } from '../ports/port-publisher.js';
 import type { ManagedVm, VmManager } from '../vm/vm-manager.js';
 
@@ -18,6 +20,10 @@ export interface ContainerDeps {
   log: Logger;
   /** Opens the env sealed in container.create and container.exec payloads (secrets/env.ts). */
   secretKey: Buffer;
+  /** Lifecycle events (create, start; vm create/destroy) go here. */
+  events: EventPublisher;
+  /** Turns each started container's exit into its `die` event. */
+  exits: ExitWatcher;
 }
 
 /** Runs an agent call; the agent's ERR_NOT_FOUND (container or image unknown) becomes forkd's. */

@@ -394,6 +394,14 @@ export class TemplateRegistry {
     };
   }
 
+  /** Every template's pool counters, for metrics (one row per template with a pool). */
+  poolStats(): Array<{ templateId: string; target: number; ready: number; starting: number; taken: number; coldForks: number; startFailures: number }> {
+    return [...this.entries.values()].filter((e) => e.pool).map((e) => {
+      const s = e.pool!.stats();
+      return { templateId: e.id, target: e.record?.poolSize ?? 0, ready: s.ready, starting: s.starting, taken: s.taken, coldForks: s.coldForks, startFailures: s.startFailures };
+    });
+  }
+
   private poolStatus(entry: Entry): PoolStatus {
     const target = entry.record?.poolSize ?? 0;
     if (!entry.pool) return emptyPool(entry.state === 'ready' ? target : 0);

@@ -129,6 +129,11 @@ export class VmManager {
     return this.vms.get(vmId);
   }
 
+  /** Every VM this hostd manages, in any state (metrics count them). */
+  all(): ManagedVm[] {
+    return [...this.vms.values()];
+  }
+
   /** Creates the VM directory and makes it (and the folders above it that forkd owns) passable for QEMU's user. */
   async init(): Promise<void> {
     await mkdir(this.opts.vmsDir, { recursive: true, mode: 0o755 });

@@ -55,6 +55,9 @@ export interface VmRecord {
   hostname: string;
   /** Set once the container was created in the guest. */
   containerId?: string;
+  /** Whose VM this is and the container's name: what its events carry (absent in records from before events). */
+  tenantId?: string;
+  containerName?: string;
   ports: PublishedPort[];
   timings: Record<string, number>;
   /** The VM's tap (absent: no NIC). */
