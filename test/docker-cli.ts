@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
 
-/** A docker CLI on the PATH: installs Debian's docker.io client where there is none (ops/docker-client.sh). */
+/** The real Docker clients on the PATH: `ops/test-clients.sh` installs what is missing (Debian's docker.io client, never its daemon; docker-compose; docker-py). */
 export function ensureDockerCli(): void {
-  execFileSync('bash', [join(PACKAGE_ROOT, 'ops', 'docker-client.sh')], { stdio: 'inherit' });
+  execFileSync('bash', [join(PACKAGE_ROOT, 'ops', 'test-clients.sh')], { stdio: 'inherit' });
 }
 
 export interface DockerResult { code: number | null; stdout: string; stderr: string }
