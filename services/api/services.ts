@@ -73,7 +73,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const templates = new Templates(deps.db, images, placement, deps.hostJobs, deps.config.poolSize, secretKey, operations, events);
   const networks = new Networks(deps.db, deps.hostJobs, log, events);
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
-  const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log);
+  const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log, events);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes, events);
   const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
   const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {

@@ -4,6 +4,7 @@
 // the guest's (mounts) have their own tests, and test/volumes.test.ts runs it all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForkdError } from '../../contracts/errors.js';
+import { readEvents } from '../../contracts/events/index.js';
 import { startTestApi, type TestApi } from '../test-api.js';
 
 let t: TestApi;
@@ -143,5 +144,17 @@ describe('volumes of a container', () => {
     expect(c.status).toBe(201);
     expect(c.json.volumes[0].volumeId).not.toBe(acmeDb.id);
     expect((await t.api('GET', '/v1/volumes/db', undefined, acme)).json).toEqual(acmeDb);
+  });
+
+  it('publishes a create and a destroy event for a volume, and none for a refused create', async () => {
+    const made = await t.api('POST', '/v1/volumes', { name: 'evented' }, acme);
+    expect(made.status).toBe(201);
+    expect((await t.api('POST', '/v1/volumes', { name: 'evented' }, acme)).status).toBe(409);
+    expect((await t.api('DELETE', '/v1/volumes/evented', undefined, acme)).status).toBe(200);
+    const seen: string[] = [];
+    for await (const e of readEvents(t.redis, { tenantId: 'all', since: 0, follow: false, filters: { type: ['volume'] } })) {
+      if (e.actor.id === made.json.id) seen.push(`${e.action} ${e.actor.name}`);
+    }
+    expect(seen).toEqual(['create evented', 'destroy evented']);
   });
 });

@@ -8,6 +8,7 @@
 // (the foreign key sets it NULL) and counts for nothing once the holder's VM
 // ended (failed, lost, gone), so a VM that died frees its volumes without
 // anyone having to write them.
+import { NO_EVENTS, type EventPublisher, type NewEvent } from '../../contracts/events/index.js';
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../../contracts/errors.js';
 import { errorFields } from '../../contracts/logger.js';
@@ -59,6 +60,8 @@ export class Volumes {
     private readonly hostJobs: Pick<HostJobs, 'call'>,
     private readonly opts: { maxMibPerTenant: number },
     private readonly log?: { warn(msg: string, fields?: Record<string, unknown>): void },
+    /** `create` and `destroy` are published here (docs/operability.md). */
+    private readonly events: EventPublisher = NO_EVENTS,
   ) {}
 
   /** Makes the row and the disk; ERR_CONFLICT (field name) when the name is taken. A failed create leaves neither. */
@@ -86,7 +89,9 @@ export class Volumes {
         .catch((e: unknown) => this.log?.warn('removing the disk of a failed volume create failed', { volumeId: id, ...errorFields(e) }));
       throw err;
     }
-    return this.view(await this.row(tenantId, id));
+    const made = this.view(await this.row(tenantId, id));
+    await this.events.publish(volumeEvent(tenantId, 'create', made));
+    return made;
   }
 
   async list(tenantId: string): Promise<VolumeView[]> {
@@ -106,7 +111,9 @@ export class Volumes {
     if (holder) throw inUse(row.name, holder, 'name');
     await this.hostJobs.call(row.hostId, 'volume.delete', { volumeId: row.id }, { timeoutMs: HOST_JOB_TIMEOUT_MS });
     await this.db.volume.deleteMany({ where: { id: row.id } });
-    return this.view(row);
+    const removed = this.view(row);
+    await this.events.publish(volumeEvent(tenantId, 'destroy', removed));
+    return removed;
   }
 
   /**
@@ -195,4 +202,8 @@ function inUse(volume: string, holder: ClaimHolder, field: string): ForkdError {
   return new ForkdError('ERR_CONFLICT', `volume ${volume} is in use by container ${holder.containerName} (${holder.containerId}): one writer at a time; remove that container first`, {
     field, detail: { volume, containerId: holder.containerId, containerName: holder.containerName },
   });
+}
+
+function volumeEvent(tenantId: string, action: 'create' | 'destroy', v: VolumeView): NewEvent {
+  return { type: 'volume', action, tenantId, actor: { id: v.id, name: v.name, attributes: { sizeMib: String(v.sizeMib), hostId: v.hostId } } };
 }
