@@ -78,7 +78,7 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
   await app.register(async (a) => imageRoutes(a, ctx));
   await app.register(async (a) => networkRoutes(a, ctx));
   await app.register(eventRoutes);
-  await app.register(volumeRoutes);
+  await app.register(async (a) => volumeRoutes(a, ctx));
   return app;
 }
 
@@ -114,7 +114,7 @@ export interface DockerListen {
 
 /** Serves the Docker API where configured; one DockerState for both, so a container made on one is known on the other. */
 export async function startDockerApi(services: ApiServices, listen: DockerListen): Promise<RunningDockerApi> {
-  const ctx: DockerContext = { services, state: new DockerState() };
+  const ctx: DockerContext = { services, state: new DockerState(services.db) };
   const apps: FastifyInstance[] = [];
   const urls: string[] = [];
   const stop = async () => {

@@ -35,9 +35,10 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
       throw err;
     });
     ctx.services.tenancy.assertMayPublish(actor, body.ports);
-    const op = await containers.create(actor.tenantId, body);
+    // The Docker settings go on the row with the create, so they outlive this process (an empty hostname reads as the short id: settingsOf).
+    const op = await containers.create(actor.tenantId, body, { docker: settings });
     const id = op.targetId!;
-    ctx.state.set(id, { ...settings, hostname: settings.hostname || dockerId(id).slice(0, 12) });
+    ctx.state.set(id, settings);
     // Docker's create answers once the container exists: here, once its VM is made and the container created in it.
     const deadline = Date.now() + CREATE_WAIT_MS;
     let done = op;
@@ -58,6 +59,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     const filters = parseFilters(request.query.filters);
     checkFilterKeys(filters, ['status', 'name', 'id', 'label', 'ancestor', 'network', 'exited']);
     const views = await containers.list(tenantId, { all: true });
+    await ctx.state.load(views.map((v) => v.id));
     const now = Date.now();
     const rows = views
       .map((v) => ({ v, s: settingsOf(ctx, v) }))
@@ -144,8 +146,11 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     if (row.state === 'running' && !queryBool(request.query.force)) {
       throw new ForkdError('ERR_CONFLICT', `You cannot remove a running container ${dockerId(row.id)}. Stop the container before attempting removal or force remove`);
     }
+    const { settings } = await containerOf(ctx, tenantId, row.id);
     await containers.remove(tenantId, row.id, true);
     ctx.state.forget(row.id);
+    // `rm -v`: the container's anonymous volumes go with it (named ones stay, as Docker's do).
+    if (queryBool(request.query.v)) await removeAnonymous(ctx, tenantId, settings.anonymousVolumes, warn);
     return reply.status(204).send();
   });
 
@@ -192,6 +197,14 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
 
   app.post<IdReq>('/containers/:id/attach', attachHandler(ctx));
   app.post<IdReq>('/containers/:id/resize', resizeHandler(ctx));
+}
+
+export async function removeAnonymous(ctx: DockerContext, tenantId: string, names: readonly string[], warn: (msg: string, fields: object) => void): Promise<void> {
+  for (const name of names) {
+    await ctx.services.volumes.remove(tenantId, name).catch((err: unknown) => {
+      if (!(err instanceof ForkdError && err.code === 'ERR_NOT_FOUND')) warn('could not remove an anonymous volume with its container', { volume: name, err: String(err) });
+    });
+  }
 }
 
 function matches(v: ContainerView, s: DockerSettings, f: Filters): boolean {

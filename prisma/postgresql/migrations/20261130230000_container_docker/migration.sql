@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Container" ADD COLUMN "docker" JSONB;
