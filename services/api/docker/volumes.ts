@@ -101,7 +101,7 @@ export async function volumeRoutes(app: FastifyInstance, ctx: DockerContext): Pr
   app.post<{ Body: Record<string, unknown> | undefined }>('/volumes/create', async (request, reply) => {
     const tenantId = await tenantOf(ctx, request);
     const b = request.body ?? {};
-    if (b.Driver !== undefined && b.Driver !== '' && b.Driver !== 'local') {
+    if (b.Driver != null && b.Driver !== '' && b.Driver !== 'local') {
       throw new ForkdError('ERR_NOT_IMPLEMENTED', `volume driver ${String(b.Driver)} is not supported by forkd (local only)`, { field: 'Driver' });
     }
     const name = typeof b.Name === 'string' && b.Name !== '' ? b.Name : anonymousName();
