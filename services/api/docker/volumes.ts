@@ -70,6 +70,15 @@ export function volumesForCreate(body: Record<string, unknown>, hostConfig: Reco
   return { volumes, anonymous };
 }
 
+/** `rm -v` and `--rm`: a container's anonymous volumes go with it (named ones stay, as Docker's do); a failure is logged, never the caller's error. */
+export async function removeAnonymous(ctx: DockerContext, tenantId: string, names: readonly string[], warn: (msg: string, fields: object) => void): Promise<void> {
+  for (const name of names) {
+    await ctx.services.volumes.remove(tenantId, name).catch((err: unknown) => {
+      if (!(err instanceof ForkdError && err.code === 'ERR_NOT_FOUND')) warn('could not remove an anonymous volume with its container', { volume: name, err: String(err) });
+    });
+  }
+}
+
 export function volumeDoc(v: VolumeView) {
   return {
     Name: v.name, Driver: 'local', Mountpoint: `/forkd/volumes/${v.id}`, CreatedAt: v.createdAt, Labels: v.labels, Scope: 'local', Options: { size: `${v.sizeMib}m` },

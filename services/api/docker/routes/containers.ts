@@ -14,6 +14,7 @@ import { flushJson, hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js'
 import { dockerId } from '../ids.js';
 import { containerInspect, containerSummary, dockerStatus } from '../inspect.js';
 import type { DockerSettings } from '../settings.js';
+import { removeAnonymous } from '../volumes.js';
 import { autoRemove, untilExited, untilRemoved } from '../waiting.js';
 
 type Q = Record<string, string | undefined>;
@@ -197,14 +198,6 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
 
   app.post<IdReq>('/containers/:id/attach', attachHandler(ctx));
   app.post<IdReq>('/containers/:id/resize', resizeHandler(ctx));
-}
-
-export async function removeAnonymous(ctx: DockerContext, tenantId: string, names: readonly string[], warn: (msg: string, fields: object) => void): Promise<void> {
-  for (const name of names) {
-    await ctx.services.volumes.remove(tenantId, name).catch((err: unknown) => {
-      if (!(err instanceof ForkdError && err.code === 'ERR_NOT_FOUND')) warn('could not remove an anonymous volume with its container', { volume: name, err: String(err) });
-    });
-  }
 }
 
 function matches(v: ContainerView, s: DockerSettings, f: Filters): boolean {
