@@ -375,9 +375,10 @@ describe('bad input', () => {
         s.on('error', reject);
       });
     }
-    // And mid-exec: an exec whose client goes away ends, its stream slot comes back.
-    for (let i = 0; i < 2; i++) {
-      const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true }));
+    // And mid-exec: an exec whose client goes away ends, its stream slot comes back; interactive ones (stdin, a TTY) too.
+    for (let i = 0; i < 4; i++) {
+      const interactive = i % 2 === 1;
+      const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true, AttachStdin: interactive, Tty: interactive }));
       expect(made.status).toBe(201);
       const execId = (JSON.parse(made.body) as { Id: string }).Id;
       await new Promise<void>((resolve, reject) => {
