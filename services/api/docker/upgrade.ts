@@ -7,7 +7,7 @@
 // Node hands over the bytes that followed the headers (`head`): the request's
 // body (exec start's JSON) and, after it, the first stdin bytes. The body is
 // parsed here and given to the route as `request.body`; the rest waits in
-// `upgradeRest` for the stdin reader (the interactive-I/O seam).
+// `upgradeRest` for the stdin reader (stdin.ts).
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
