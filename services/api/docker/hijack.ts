@@ -34,6 +34,7 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
     // The socket always flows: without a stdin reader (no -i) what the client sends is dropped, so its
     // half-close is seen and its writes never stall; with one (stdin.ts) its own listener gets the bytes too.
     socket.on('data', () => undefined);
+    socket.resume(); // upgrade.ts pauses it when it had to wait for the body
     socket.setNoDelay(true);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     return {
