@@ -181,7 +181,8 @@ describe('docker run', () => {
 
   it('with -it under a terminal (script), the container sees a tty of the client\'s size', async () => {
     const r = await docker(['run', '--rm', '-it', 'busybox', 'sh', '-c', 'test -t 0 && echo is-a-tty; stty size'], { terminal: { rows: 33, cols: 101 } });
-    expect(r.code, r.stderr).toBe(0);
+    // Under a terminal the client's errors go to the terminal too: stdout.
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('is-a-tty\r\n');
     expect(r.stdout).toContain('33 101\r\n');
   });
@@ -225,7 +226,7 @@ describe('docker run', () => {
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout.trim()).toBe('2');
     const tty = await docker(['exec', '-it', 'web', 'sh', '-c', 'test -t 0 && echo exec-tty; stty size; exit 5'], { terminal: { rows: 20, cols: 70 } });
-    expect(tty.stdout).toContain('exec-tty\r\n');
+    expect(tty.stdout, tty.stderr).toContain('exec-tty\r\n');
     expect(tty.stdout).toContain('20 70\r\n');
     expect(tty.code).toBe(5);
 
@@ -373,6 +374,8 @@ describe('bad input', () => {
           if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tick')) { s.destroy(); resolve(); }
         });
         s.on('error', reject);
+        // A stream that ends before its first frame is the failure to report (not a hang until the test's timeout).
+        s.on('close', () => reject(new Error(`the stream ended before its output: ${JSON.stringify(seen)}`)));
       });
     }
     // And mid-exec: an exec whose client goes away ends, its stream slot comes back; interactive ones (stdin, a TTY) too.
@@ -390,6 +393,8 @@ describe('bad input', () => {
           if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tock')) { s.destroy(); resolve(); }
         });
         s.on('error', reject);
+        // A stream that ends before its first frame is the failure to report (not a hang until the test's timeout).
+        s.on('close', () => reject(new Error(`the stream ended before its output: ${JSON.stringify(seen)}`)));
       });
     }
     // The slots came back: a logs stream is still granted (after the last close is processed).
