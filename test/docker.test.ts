@@ -31,6 +31,26 @@ function freePort(): Promise<number> {
 
 const ok = (r: DockerResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
+/** Sends an upgraded request, reads until `marker`, then drops the connection; a 429 (slots not back yet) is retried up to 20 times. */
+async function dropAfterFirst(request: () => string, marker: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await new Promise<'dropped' | string>((resolve, reject) => {
+      const s = connect(socket, () => s.write(request()));
+      let seen = '';
+      s.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes(marker)) { s.destroy(); resolve('dropped'); }
+      });
+      s.on('error', reject);
+      // A stream that ends before its first frame is an answer to report (or retry), not a hang until the test's timeout.
+      s.on('close', () => resolve(seen));
+    });
+    if (answer === 'dropped') return;
+    if (!answer.startsWith('HTTP/1.1 429') || attempt >= 20) throw new Error(`the stream ended before its output: ${JSON.stringify(answer)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 beforeAll(async () => {
   ensureDockerCli();
   // Three streams per tenant: a stream leaked by a client that went away would soon show as 429s.
@@ -364,19 +384,10 @@ describe('bad input', () => {
     const run = await docker(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 1; done']);
     ok(run);
     const id = run.stdout.trim();
-    // More attaches than the tenant's stream slots, each dropped after its 101 and first frame.
+    // More attaches than the tenant's stream slots, each dropped after its 101 and first frame. A slot comes back
+    // once the server sees the client gone (its next write fails): a 429 meanwhile is retried, a bounded number of times.
     for (let i = 0; i < 4; i++) {
-      await new Promise<void>((resolve, reject) => {
-        const s = connect(socket, () => s.write(`POST /v1.50/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`));
-        let seen = '';
-        s.on('data', (d: Buffer) => {
-          seen += d.toString('latin1');
-          if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tick')) { s.destroy(); resolve(); }
-        });
-        s.on('error', reject);
-        // A stream that ends before its first frame is the failure to report (not a hang until the test's timeout).
-        s.on('close', () => reject(new Error(`the stream ended before its output: ${JSON.stringify(seen)}`)));
-      });
+      await dropAfterFirst(() => `POST /v1.50/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`, 'tick');
     }
     // And mid-exec: an exec whose client goes away ends, its stream slot comes back; interactive ones (stdin, a TTY) too.
     for (let i = 0; i < 4; i++) {
@@ -384,18 +395,8 @@ describe('bad input', () => {
       const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true, AttachStdin: interactive, Tty: interactive }));
       expect(made.status).toBe(201);
       const execId = (JSON.parse(made.body) as { Id: string }).Id;
-      await new Promise<void>((resolve, reject) => {
-        const body = '{"Detach":false,"Tty":false}';
-        const s = connect(socket, () => s.write(`POST /v1.50/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
-        let seen = '';
-        s.on('data', (d: Buffer) => {
-          seen += d.toString('latin1');
-          if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tock')) { s.destroy(); resolve(); }
-        });
-        s.on('error', reject);
-        // A stream that ends before its first frame is the failure to report (not a hang until the test's timeout).
-        s.on('close', () => reject(new Error(`the stream ended before its output: ${JSON.stringify(seen)}`)));
-      });
+      const body = '{"Detach":false,"Tty":false}';
+      await dropAfterFirst(() => `POST /v1.50/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'tock');
     }
     // The slots came back: a logs stream is still granted (after the last close is processed).
     let logs: DockerResult | undefined;

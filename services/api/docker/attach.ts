@@ -10,7 +10,8 @@
 // slot and the host's job go with it).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ForkdError } from '../../contracts/errors.js';
-import { containerOf, openStream, tenantOf, type DockerContext } from './context.js';
+import { openRelay } from '../io-relay.js';
+import { containerOf, tenantOf, type DockerContext } from './context.js';
 import { queryBool } from './filters.js';
 import { frame } from './frames.js';
 import { hijack, type StreamOut } from './hijack.js';
@@ -29,19 +30,25 @@ export function attachHandler(ctx: DockerContext) {
     // From the start when the container has not run yet or the client asks for the log; else only what comes next.
     const fromStart = row.state === 'created' || queryBool(q.logs);
     const stream = queryBool(q.stream);
+    const interactive = settings.tty || settings.openStdin || settings.attachStdin;
+    // A container already started gets its log's stream slot before the upgrade, so a refusal (429) is an HTTP
+    // answer the client reports; one not started yet (docker run attaches first) takes it once it starts.
+    let lease = !interactive && row.state !== 'created' && (stream || fromStart) ? await ctx.services.streams.acquire(tenantId, row.vm.hostId) : undefined;
     const out = hijack(request, reply);
     let finish!: () => void;
     ctx.state.trackAttach(row.id, new Promise<void>((r) => { finish = r; }));
-    if (settings.tty || settings.openStdin || settings.attachStdin) {
+    if (interactive) {
       await interactiveAttach(ctx, request, out, { tenantId, id: row.id, settings, wantOut, wantErr, fromStart, stream }).finally(finish);
       return;
     }
     try {
       if (!stream && !fromStart) return;
       if (stream && !(await untilStarted(ctx, tenantId, row.id, out.isGone))) return;
-      const relay = await openStream(ctx, tenantId, row.vm.hostId, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.logs', {
+      const slot = lease ?? (await ctx.services.streams.acquire(tenantId, row.vm.hostId));
+      lease = undefined; // the relay holds it now, and gives it back on close
+      const relay = openRelay(ctx.services.redis, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.logs', {
         vmId: row.vmId, containerId: row.id, session, follow: stream, ...(fromStart ? {} : { tail: 0 }),
-      }, { timeoutMs: stream ? 7 * 24 * 3600_000 : 120_000 }));
+      }, { timeoutMs: stream ? 7 * 24 * 3600_000 : 120_000 }), slot);
       // A client that leaves ends the log job and gives its stream slot back.
       void out.gone.then(() => relay.close());
       try {
@@ -56,6 +63,7 @@ export function attachHandler(ctx: DockerContext) {
       // A client that left is the usual end (closing the relay under its reader throws): only a live client's stream failing is news.
       if (!out.isGone()) request.log.warn({ err, container: row.id }, 'docker attach ended with an error');
     } finally {
+      await lease?.release().catch(() => undefined); // taken early, never handed to a relay (the client left first)
       out.end();
       finish();
     }

@@ -89,15 +89,16 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
   const { row, view } = await containerOf(ctx, tenantId, e.containerId);
   if (e.started) throw new ForkdError('ERR_CONFLICT', `exec ${e.id} has already started`);
   if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${dockerId(row.id)} is not running`);
-  e.started = true;
-  e.running = true;
   const detach = bodyOf<Body>(request)?.Detach === true;
+  // Taken at once (a second start is refused), given back if the stream cannot open (429: no slot) so a retry may start it.
+  e.started = true;
   if (e.tty || e.attachStdin) return interactiveExec(ctx, request, reply, e, { tenantId, containerId: row.id, detach });
   const relay = await openStream(ctx, tenantId, row.vm.hostId, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.exec', {
     vmId: row.vmId, containerId: row.id, session, command: e.cmd, stdin: false,
     ...(e.env.length > 0 ? { env: ctx.services.containers.sealEnv(row.id, e.env) } : {}),
     ...(e.workingDir ? { workingDir: e.workingDir } : {}),
-  }, { timeoutMs: 24 * 3600_000 }));
+  }, { timeoutMs: 24 * 3600_000 })).catch((err: unknown) => { e.started = false; throw err; });
+  e.running = true;
   let exitCode: number | null = null;
   const drain = async (write: (kind: 'stdout' | 'stderr', data: Buffer) => void, gone: () => boolean) => {
     try {
@@ -132,49 +133,57 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
 }
 
 /** `exec -i` / `-t`: a session with stdin and/or a terminal. */
+/**
+ * `exec -i` / `-t`: a session with stdin and/or a terminal. The session is
+ * opened before the upgrade, so a refusal (429: no stream slot; 409) is an
+ * HTTP answer the client reports, as the plain exec's is, and the instance
+ * stays startable; the client's first stdin bytes wait in the socket meanwhile.
+ */
 async function interactiveExec(ctx: DockerContext, request: FastifyRequest<{ Params: { id: string }; Body: Body | undefined }>, reply: FastifyReply, e: ExecInstance, p: { tenantId: string; containerId: string; detach: boolean }): Promise<void> {
-  const started = consoleSizeOf(bodyOf<Body>(request)?.ConsoleSize) ?? e.consoleSize;
-  const out = p.detach ? undefined : hijack(request, reply);
-  const withStdin = e.attachStdin && !!out?.upgraded;
-  const stdin = out && withStdin ? readStdin(request, out, (err) => request.log.debug({ err, exec: e.id }, 'docker exec: stdin not delivered')) : undefined;
+  const size = consoleSizeOf(bodyOf<Body>(request)?.ConsoleSize) ?? e.consoleSize;
+  const upgraded = typeof request.headers.upgrade === 'string' && request.headers.upgrade.length > 0;
+  const withStdin = e.attachStdin && !p.detach && upgraded;
+  const session = await ctx.services.interactive.openExec(p.tenantId, p.containerId, {
+    cmd: e.cmd, env: e.env, tty: e.tty, stdin: withStdin,
+    ...(e.workingDir ? { workingDir: e.workingDir } : {}),
+    ...(e.user ? { user: e.user } : {}),
+    ...(e.tty && size ? { consoleSize: size } : {}),
+  }).catch((err: unknown) => { e.started = false; throw err; });
+  e.running = true;
+  e.resize = (rows, cols) => session.resize(rows, cols);
   let exitCode: number | null = null;
-  try {
-    const session = await ctx.services.interactive.openExec(p.tenantId, p.containerId, {
-      cmd: e.cmd, env: e.env, tty: e.tty, stdin: withStdin,
-      ...(e.workingDir ? { workingDir: e.workingDir } : {}),
-      ...(e.user ? { user: e.user } : {}),
-      ...(e.tty && started ? { consoleSize: started } : {}),
-    });
-    e.resize = (rows, cols) => session.resize(rows, cols);
-    if (!out) {
-      await reply.status(200).header('content-type', 'application/json').send('');
-      void (async () => {
-        for await (const _ of session.output) { /* detached: nobody reads the output */ }
-        exitCode = (await session.exit)?.exitCode ?? null;
-      })().catch((err: unknown) => request.log.warn({ err, exec: e.id }, 'detached exec failed')).finally(() => ctx.state.endExec(e, exitCode ?? 126));
-      return;
-    }
-    void out.gone.then(() => session.close());
-    stdin?.pipeTo(session);
-    try {
-      for await (const c of session.output) {
-        if (out.isGone()) break;
-        if ((c.stream === 'stdout' && e.attachStdout) || (c.stream === 'stderr' && e.attachStderr)) out.write(frame(c.stream, c.data, e.tty));
-      }
+  if (p.detach) {
+    await reply.status(200).header('content-type', 'application/json').send('');
+    void (async () => {
+      for await (const _ of session.output) { /* detached: nobody reads the output */ }
       exitCode = (await session.exit)?.exitCode ?? null;
-    } finally {
-      await session.close();
+    })().catch((err: unknown) => request.log.warn({ err, exec: e.id }, 'detached exec failed')).finally(() => {
+      e.resize = undefined;
+      ctx.state.endExec(e, exitCode ?? 126);
+    });
+    return;
+  }
+  const out = hijack(request, reply);
+  const stdin = withStdin ? readStdin(request, out, (err) => request.log.debug({ err, exec: e.id }, 'docker exec: stdin not delivered')) : undefined;
+  void out.gone.then(() => session.close());
+  stdin?.pipeTo(session);
+  try {
+    for await (const c of session.output) {
+      if (out.isGone()) break;
+      if ((c.stream === 'stdout' && e.attachStdout) || (c.stream === 'stderr' && e.attachStderr)) out.write(frame(c.stream, c.data, e.tty));
     }
+    exitCode = (await session.exit)?.exitCode ?? null;
   } catch (err) {
-    if (out && !out.isGone()) {
+    if (!out.isGone()) {
       request.log.warn({ err, exec: e.id }, 'docker exec stream ended with an error');
       out.write(frame('stderr', Buffer.from(`forkd: ${(err as Error).message}\n`), e.tty));
-    } else if (!out) throw err;
+    }
   } finally {
+    await session.close();
     e.resize = undefined;
     // Before the stream closes: the CLI inspects the exec as soon as it sees the end.
-    if (e.running) ctx.state.endExec(e, exitCode ?? (out?.isGone() ? null : 126));
-    out?.end();
+    ctx.state.endExec(e, exitCode ?? (out.isGone() ? null : 126));
+    out.end();
   }
 }
 

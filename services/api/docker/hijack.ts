@@ -27,6 +27,8 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
   const gone = new Promise<void>((resolve) => {
     const done = () => { isGone = true; resolve(); };
     socket.once('close', done);
+    // Gone before the hijack (it left while the route opened its stream): 'close' will not come again.
+    if (socket.destroyed) done();
     // Without -i the CLI half-closes its side after the request; that is not leaving.
     if (!upgraded) request.raw.once('close', () => { if (socket.destroyed) done(); });
   });
