@@ -50,6 +50,10 @@ export async function untilExited(ctx: DockerContext, tenantId: string, id: stri
       if (c.state !== 'running') return c.exitCode ?? (c.state === 'failed' ? 125 : 0);
     } catch (err) {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') return ctx.state.lastExit(id);
+      // --rm may take the VM away under the wait (the agent's connection closes): the row says how it ended.
+      const row = await rowState(ctx, tenantId, id);
+      if (!row) return ctx.state.lastExit(id);
+      if (row.state !== 'running') return row.exitCode ?? ctx.state.lastExit(id) ?? (row.state === 'failed' ? 125 : 0);
       throw err;
     }
   }
