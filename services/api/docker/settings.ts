@@ -52,7 +52,7 @@ export interface ExecInstance {
 
 /** Exec instances are forgotten this long after they ended (the daemon keeps them while the container lives). */
 const EXEC_KEEP_MS = 10 * 60_000;
-/** How long --rm waits for attached streams to deliver the container's last output. */
+/** How long --rm and a remove of an exited container wait for attach and logs streams to deliver its last output. */
 const ATTACH_DRAIN_MS = 15_000;
 
 export class DockerState {

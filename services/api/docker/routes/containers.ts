@@ -148,6 +148,8 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
       throw new ForkdError('ERR_CONFLICT', `You cannot remove a running container ${dockerId(row.id)}. Stop the container before attempting removal or force remove`);
     }
     const { settings } = await containerOf(ctx, tenantId, row.id);
+    // An exited container's attach and logs streams deliver its last output before its VM goes (bounded: attachesDone).
+    if (row.state !== 'running') await ctx.state.attachesDone(row.id);
     await containers.remove(tenantId, row.id, true);
     ctx.state.forget(row.id);
     // `rm -v`: the container's anonymous volumes go with it (named ones stay, as Docker's do).
@@ -169,6 +171,9 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     }, { timeoutMs: follow ? 7 * 24 * 3600_000 : 120_000 }));
     const out = hijack(request, reply, settings.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     void out.gone.then(() => relay.close());
+    // A remove right after the exit waits for this stream to deliver (docker-py's run reads its logs after removing).
+    let finish!: () => void;
+    ctx.state.trackAttach(row.id, new Promise<void>((r) => { finish = r; }));
     try {
       for await (const f of relay.frames) {
         if (out.isGone()) break;
@@ -177,6 +182,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     } finally {
       await relay.close();
       out.end();
+      finish();
     }
   });
 
