@@ -17,8 +17,11 @@ export interface DockerResult { code: number | null; stdout: string; stderr: str
 /** A docker client with a config directory of its own, talking to `socket`. */
 export function dockerClient(socket: string) {
   const config = mkdtempSync(join(tmpdir(), 'forkd-docker-config-'));
-  return (args: string[], opts: { timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> => new Promise((resolve, reject) => {
-    const child = spawn('docker', args, {
+  /** `terminal`: run under a pseudo-terminal of that size (util-linux `script`), as a user at a terminal runs `docker -it`. */
+  return (args: string[], opts: { timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv; terminal?: { rows: number; cols: number } } = {}): Promise<DockerResult> => new Promise((resolve, reject) => {
+    const t = opts.terminal;
+    const [file, ...argv] = t ? ['script', '-qec', `stty rows ${t.rows} cols ${t.cols}; exec docker ${args.map(shellQuote).join(' ')}`, '/dev/null'] : ['docker', ...args];
+    const child = spawn(file!, argv, {
       env: { PATH: process.env.PATH, HOME: config, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${socket}`, DOCKER_CLI_HINTS: 'false', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -32,6 +35,8 @@ export function dockerClient(socket: string) {
     child.stdin.end(opts.input ?? '');
   });
 }
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export interface RawResponse { status: number; headers: IncomingHttpHeaders; body: string }
 

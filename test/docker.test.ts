@@ -31,6 +31,26 @@ function freePort(): Promise<number> {
 
 const ok = (r: DockerResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
+/** Sends an upgraded request, reads until `marker`, then drops the connection; a 429 (slots not back yet) is retried up to 20 times. */
+async function dropAfterFirst(request: () => string, marker: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await new Promise<'dropped' | string>((resolve, reject) => {
+      const s = connect(socket, () => s.write(request()));
+      let seen = '';
+      s.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes(marker)) { s.destroy(); resolve('dropped'); }
+      });
+      s.on('error', reject);
+      // A stream that ends before its first frame is an answer to report (or retry), not a hang until the test's timeout.
+      s.on('close', () => resolve(seen));
+    });
+    if (answer === 'dropped') return;
+    if (!answer.startsWith('HTTP/1.1 429') || attempt >= 20) throw new Error(`the stream ended before its output: ${JSON.stringify(answer)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 beforeAll(async () => {
   ensureDockerCli();
   // Three streams per tenant: a stream leaked by a client that went away would soon show as 429s.
@@ -169,10 +189,22 @@ describe('docker run', () => {
     expect((await docker(['ps', '-aq'])).stdout.trim()).toBe('');
   });
 
-  it('with -i, still streams the output and exits (stdin is not forwarded until interactive I/O is wired)', async () => {
-    const r = await docker(['run', '--rm', '-i', 'busybox', 'echo', 'still here'], { input: 'ignored\n' });
+  it('with -i, the container reads the client\'s stdin to its end (echo x | docker run --rm -i busybox cat)', async () => {
+    const r = await docker(['run', '--rm', '-i', 'busybox', 'cat'], { input: 'x\n' });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('still here\n');
+    expect(r.stdout).toBe('x\n');
+    // Without -i the same command's stdin is closed: cat ends at once with nothing.
+    const closed = await docker(['run', '--rm', 'busybox', 'cat'], { input: 'not forwarded\n' });
+    expect(closed.code, closed.stderr).toBe(0);
+    expect(closed.stdout).toBe('');
+  });
+
+  it('with -it under a terminal (script), the container sees a tty of the client\'s size', async () => {
+    const r = await docker(['run', '--rm', '-it', 'busybox', 'sh', '-c', 'test -t 0 && echo is-a-tty; stty size'], { terminal: { rows: 33, cols: 101 } });
+    // Under a terminal the client's errors go to the terminal too: stdout.
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('is-a-tty\r\n');
+    expect(r.stdout).toContain('33 101\r\n');
   });
 
   it('keeps stdout and stderr apart', async () => {
@@ -209,6 +241,14 @@ describe('docker run', () => {
     const exec = await docker(['exec', 'web', 'sh', '-c', 'echo from exec; exit 4']);
     expect(exec.stdout).toBe('from exec\n');
     expect(exec.code).toBe(4);
+    // exec -i: stdin to its end; exec -it: a terminal of the client's size, and the exit code.
+    const piped = await docker(['exec', '-i', 'web', 'wc', '-l'], { input: 'a\nb\n' });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout.trim()).toBe('2');
+    const tty = await docker(['exec', '-it', 'web', 'sh', '-c', 'test -t 0 && echo exec-tty; stty size; exit 5'], { terminal: { rows: 20, cols: 70 } });
+    expect(tty.stdout, tty.stderr).toContain('exec-tty\r\n');
+    expect(tty.stdout).toContain('20 70\r\n');
+    expect(tty.code).toBe(5);
 
     const stats = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'web']);
     ok(stats);
@@ -240,6 +280,45 @@ describe('docker run', () => {
     const gone = await docker(['container', 'inspect', 'web']);
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/No such container: web/);
+  });
+});
+
+describe('volumes', () => {
+  it('volume create, ls, inspect and rm; -v mounts a named volume a later container reads back', async () => {
+    ok(await docker(['volume', 'create', '--label', 'suite=docker', 'notes']));
+    // Creating an existing name answers that volume, as Docker does.
+    ok(await docker(['volume', 'create', 'notes']));
+    const ls = await docker(['volume', 'ls', '--filter', 'label=suite=docker', '--format', '{{.Name}} {{.Driver}}']);
+    ok(ls);
+    expect(ls.stdout.trim()).toBe('notes local');
+    const write = await docker(['run', '--rm', '-v', 'notes:/data', 'busybox', 'sh', '-c', 'echo kept > /data/n']);
+    expect(write.code, write.stderr).toBe(0);
+    const read = await docker(['run', '--name', 'reader', '-v', 'notes:/data:ro', 'busybox', 'sh', '-c', 'cat /data/n; touch /data/x 2>/dev/null || echo read-only']);
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout).toBe('kept\nread-only\n');
+    const mounts = await docker(['inspect', 'reader', '--format', '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}']);
+    expect(mounts.stdout.trim()).toBe('volume notes /data false');
+    ok(await docker(['rm', 'reader']));
+    ok(await docker(['volume', 'rm', 'notes']));
+    expect((await docker(['volume', 'ls', '-q'])).stdout.trim()).toBe('');
+  });
+
+  it('refuses a host path with a clear error: forkd has no host bind mounts', async () => {
+    const r = await docker(['run', '--rm', '-v', '/etc:/host-etc', 'busybox', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/host bind mounts are not supported by forkd/);
+    // The positive control: the same run without the mount works.
+    ok(await docker(['run', '--rm', 'busybox', 'true']));
+  });
+
+  it('refuses removing a volume a running container holds, in Docker\'s words', async () => {
+    const run = await docker(['run', '-d', '-v', 'held:/data', 'busybox', 'sleep', '600']);
+    ok(run);
+    const rm = await docker(['volume', 'rm', 'held']);
+    expect(rm.code).not.toBe(0);
+    expect(rm.stderr).toMatch(/volume is in use/);
+    ok(await docker(['rm', '-f', run.stdout.trim()]));
+    ok(await docker(['volume', 'rm', 'held']));
   });
 });
 
@@ -305,33 +384,19 @@ describe('bad input', () => {
     const run = await docker(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 1; done']);
     ok(run);
     const id = run.stdout.trim();
-    // More attaches than the tenant's stream slots, each dropped after its 101 and first frame.
+    // More attaches than the tenant's stream slots, each dropped after its 101 and first frame. A slot comes back
+    // once the server sees the client gone (its next write fails): a 429 meanwhile is retried, a bounded number of times.
     for (let i = 0; i < 4; i++) {
-      await new Promise<void>((resolve, reject) => {
-        const s = connect(socket, () => s.write(`POST /v1.50/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`));
-        let seen = '';
-        s.on('data', (d: Buffer) => {
-          seen += d.toString('latin1');
-          if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tick')) { s.destroy(); resolve(); }
-        });
-        s.on('error', reject);
-      });
+      await dropAfterFirst(() => `POST /v1.50/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`, 'tick');
     }
-    // And mid-exec: an exec whose client goes away ends, its stream slot comes back.
-    for (let i = 0; i < 2; i++) {
-      const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true }));
+    // And mid-exec: an exec whose client goes away ends, its stream slot comes back; interactive ones (stdin, a TTY) too.
+    for (let i = 0; i < 4; i++) {
+      const interactive = i % 2 === 1;
+      const made = await rawRequest(socket, 'POST', `/v1.50/containers/${id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'while true; do echo tock; sleep 1; done'], AttachStdout: true, AttachStderr: true, AttachStdin: interactive, Tty: interactive }));
       expect(made.status).toBe(201);
       const execId = (JSON.parse(made.body) as { Id: string }).Id;
-      await new Promise<void>((resolve, reject) => {
-        const body = '{"Detach":false,"Tty":false}';
-        const s = connect(socket, () => s.write(`POST /v1.50/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
-        let seen = '';
-        s.on('data', (d: Buffer) => {
-          seen += d.toString('latin1');
-          if (seen.startsWith('HTTP/1.1 101 UPGRADED\r\n') && seen.includes('tock')) { s.destroy(); resolve(); }
-        });
-        s.on('error', reject);
-      });
+      const body = '{"Detach":false,"Tty":false}';
+      await dropAfterFirst(() => `POST /v1.50/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'tock');
     }
     // The slots came back: a logs stream is still granted (after the last close is processed).
     let logs: DockerResult | undefined;

@@ -41,6 +41,8 @@ export interface CreateContainerBody {
   ports?: PortRequest[];
   /** A network's name or id; `default` when absent. */
   network?: string;
+  /** More names its peers on the network reach it by, beside its name (Docker's network aliases: compose's service names). */
+  aliases?: string[];
   /** Named volumes to mount; a name that does not exist is created (docs/volumes.md). */
   volumes?: VolumeRequest[];
   /** A terminal for the main process (docs/interactive.md). */
@@ -166,12 +168,14 @@ export class Containers {
    * the answer is the operation to follow, whose target is the new container
    * and whose result is its view once running.
    */
-  async create(tenantId: string, body: CreateContainerBody): Promise<OperationView> {
+  /** `docker`: the Docker API layer's settings, kept on the row (Container.docker) so they outlive the process. */
+  async create(tenantId: string, body: CreateContainerBody, extra: { docker?: object } = {}): Promise<OperationView> {
     const image = await this.images.resolve(tenantId, body.image);
     const config = (image.config ?? {}) as { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string };
     const entrypoint = body.entrypoint ?? config.Entrypoint ?? [];
     const command = [...entrypoint, ...(body.command ?? (body.entrypoint ? [] : config.Cmd ?? []))];
     if (command.length === 0) throw new ForkdError('ERR_VALIDATION', 'command is required: the image has no Entrypoint or Cmd', { field: 'command' });
+    const aliases = checkAliases(body.aliases);
     if (body.consoleSize && !body.tty) throw new ForkdError('ERR_VALIDATION', 'consoleSize needs tty: true', { field: 'consoleSize' });
     const vm = { vcpus: body.vm?.vcpus ?? DEFAULT_VM.vcpus, memoryMib: body.vm?.memoryMib ?? DEFAULT_VM.memoryMib };
     if (body.memoryMib !== undefined && body.memoryMib >= vm.memoryMib) {
@@ -202,7 +206,7 @@ export class Containers {
       await reserveVmQuota(tx, tenantId, vm.memoryMib);
       await tx.vm.create({ data: { id: vmId, tenantId, hostId: host.hostId, templateId: null, domainName: `forkd-vm-${vmId}`, vcpus: vm.vcpus, memoryMib: vm.memoryMib, mac: randomMac(), bootMode: boot } });
       await tx.container.create({
-        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null, ...(mounts.length > 0 ? { volumes: mounts as object[] } : {}) },
+        data: { id: containerId, tenantId, vmId, imageId: image.id, name, command, env: sealedEnv, workdir: body.workingDir ?? config.WorkingDir ?? null, ...(mounts.length > 0 ? { volumes: mounts as object[] } : {}), ...(extra.docker ? { docker: extra.docker } : {}) },
       });
       // One writer at a time: ERR_CONFLICT naming the holder rolls the whole create back.
       if (volumes.length > 0) await this.volumes!.claim(tx, tenantId, volumes, containerId, vmId);
@@ -224,7 +228,7 @@ export class Containers {
         ...(body.openStdin ? { openStdin: true } : {}),
       },
       ports, name,
-      network: this.addresses.attachment(network, address, [name]),
+      network: this.addresses.attachment(network, address, [...new Set([name, ...aliases])]),
       ...(mounts.length > 0 ? { volumes: mounts } : {}),
       ...(templateId ? { templateId } : {}),
       ...(body.start === false ? { start: false } : {}),
@@ -424,4 +428,15 @@ export function mergeEnv(base: string[], extra: string[]): string[] {
   const out = new Map<string, string>();
   for (const kv of [...base, ...extra]) out.set(kv.slice(0, kv.indexOf('=')), kv);
   return [...out.values()];
+}
+
+/** A peer name as the guests' hosts files take it (hostd keeps at most 8 names per address). */
+const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+function checkAliases(aliases: unknown): string[] {
+  if (aliases === undefined) return [];
+  if (!Array.isArray(aliases) || aliases.length > 6 || !aliases.every((a) => typeof a === 'string' && ALIAS_RE.test(a))) {
+    throw new ForkdError('ERR_VALIDATION', 'aliases must be at most 6 names of [A-Za-z0-9][A-Za-z0-9_.-] (63 characters at most)', { field: 'aliases' });
+  }
+  return aliases as string[];
 }

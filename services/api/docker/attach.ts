@@ -1,24 +1,22 @@
-// POST /containers/{id}/attach and /resize. SEAM for interactive I/O: output
-// only for now. The container's log is streamed from its first byte when the
-// attach comes before the start (as in `docker run`) or asks for `logs=1`, so
-// nothing printed before the client connected is lost, and the stream ends
-// when the container exits.
-//
-// To wire stdin and TTYs (the interactive-I/O work): in `attachHandler`, when
-// `stdin=1` and the container has OpenStdin, take the client's bytes (first
-// `request.raw.upgradeRest`, the bytes that came with the request, then
-// `out.socket`'s data: replace the drain listener in hijack.ts) and hand them
-// to the API-level attach function; the CLI half-closes at stdin EOF (the
-// socket's 'end'): then close the process's stdin and keep sending output.
-// With Config.Tty the output is raw (frame() does that already).
-// `resizeHandler` then calls the resize function instead of answering a
-// no-op. Upgraded requests reach the route with Node's HTTP parser already off
-// the socket (upgrade.ts), so stdin bytes are never read as HTTP.
+// POST /containers/{id}/attach and /resize. A container made with Tty,
+// OpenStdin or AttachStdin is attached through forkd's interactive sessions
+// (services/api/attach/interactive.ts): the client's bytes go to the main
+// process's stdin (stdin.ts), its half-close is the process's EOF, and the
+// output is raw with a TTY, multiplexed frames without. Any other container
+// gets its log streamed, from its first byte when the attach comes before the
+// start (as in `docker run`) or asks for `logs=1`, so nothing printed before
+// the client connected is lost. Either way the stream ends when the
+// container exits, and a client that leaves closes the session (its stream
+// slot and the host's job go with it).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { containerOf, openStream, tenantOf, type DockerContext } from './context.js';
+import { ForkdError } from '../../contracts/errors.js';
+import { openRelay } from '../io-relay.js';
+import { containerOf, tenantOf, type DockerContext } from './context.js';
 import { queryBool } from './filters.js';
 import { frame } from './frames.js';
-import { hijack } from './hijack.js';
+import { hijack, type StreamOut } from './hijack.js';
+import type { DockerSettings } from './settings.js';
+import { readStdin } from './stdin.js';
 import { untilStarted } from './waiting.js';
 
 type AttachRequest = FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>;
@@ -32,15 +30,25 @@ export function attachHandler(ctx: DockerContext) {
     // From the start when the container has not run yet or the client asks for the log; else only what comes next.
     const fromStart = row.state === 'created' || queryBool(q.logs);
     const stream = queryBool(q.stream);
+    const interactive = settings.tty || settings.openStdin || settings.attachStdin;
+    // A container already started gets its log's stream slot before the upgrade, so a refusal (429) is an HTTP
+    // answer the client reports; one not started yet (docker run attaches first) takes it once it starts.
+    let lease = !interactive && row.state !== 'created' && (stream || fromStart) ? await ctx.services.streams.acquire(tenantId, row.vm.hostId) : undefined;
     const out = hijack(request, reply);
     let finish!: () => void;
     ctx.state.trackAttach(row.id, new Promise<void>((r) => { finish = r; }));
+    if (interactive) {
+      await interactiveAttach(ctx, request, out, { tenantId, id: row.id, settings, wantOut, wantErr, fromStart, stream }).finally(finish);
+      return;
+    }
     try {
       if (!stream && !fromStart) return;
       if (stream && !(await untilStarted(ctx, tenantId, row.id, out.isGone))) return;
-      const relay = await openStream(ctx, tenantId, row.vm.hostId, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.logs', {
+      const slot = lease ?? (await ctx.services.streams.acquire(tenantId, row.vm.hostId));
+      lease = undefined; // the relay holds it now, and gives it back on close
+      const relay = openRelay(ctx.services.redis, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.logs', {
         vmId: row.vmId, containerId: row.id, session, follow: stream, ...(fromStart ? {} : { tail: 0 }),
-      }, { timeoutMs: stream ? 7 * 24 * 3600_000 : 120_000 }));
+      }, { timeoutMs: stream ? 7 * 24 * 3600_000 : 120_000 }), slot);
       // A client that leaves ends the log job and gives its stream slot back.
       void out.gone.then(() => relay.close());
       try {
@@ -55,16 +63,66 @@ export function attachHandler(ctx: DockerContext) {
       // A client that left is the usual end (closing the relay under its reader throws): only a live client's stream failing is news.
       if (!out.isGone()) request.log.warn({ err, container: row.id }, 'docker attach ended with an error');
     } finally {
+      await lease?.release().catch(() => undefined); // taken early, never handed to a relay (the client left first)
       out.end();
       finish();
     }
   };
 }
 
-/** No TTY yet: nothing to resize. Answered 200 so `docker run -t` does not fail on it. */
+interface AttachPlan {
+  tenantId: string;
+  id: string;
+  settings: DockerSettings;
+  wantOut: boolean;
+  wantErr: boolean;
+  fromStart: boolean;
+  stream: boolean;
+}
+
+/** The main process's stdio through an interactive session; stdin only when asked for and the container keeps it open. */
+async function interactiveAttach(ctx: DockerContext, request: AttachRequest, out: StreamOut, p: AttachPlan): Promise<void> {
+  const withStdin = queryBool(request.query.stdin) && p.settings.openStdin && out.upgraded;
+  // Read from the first byte: the client may send its stdin (and half-close) before the container starts.
+  const stdin = withStdin ? readStdin(request, out, (err) => request.log.debug({ err, container: p.id }, 'docker attach: stdin not delivered')) : undefined;
+  try {
+    if (!p.stream && !p.fromStart) return;
+    if (p.stream && !(await untilStarted(ctx, p.tenantId, p.id, out.isGone))) return;
+    const session = await ctx.services.interactive.openAttach(p.tenantId, p.id, { stdin: withStdin, logs: p.fromStart, stream: p.stream });
+    void out.gone.then(() => session.close());
+    stdin?.pipeTo(session);
+    try {
+      for await (const c of session.output) {
+        if (out.isGone()) break;
+        if ((c.stream === 'stdout' && p.wantOut) || (c.stream === 'stderr' && p.wantErr)) out.write(frame(c.stream, c.data, p.settings.tty));
+      }
+    } finally {
+      await session.close();
+    }
+  } catch (err) {
+    if (!out.isGone()) request.log.warn({ err, container: p.id }, 'docker attach ended with an error');
+  } finally {
+    out.end();
+  }
+}
+
+/** `?h=&w=`: the main process's terminal. A container without a TTY, or not running (the create's ConsoleSize is its first size), has nothing to resize: 200, as the CLI sends it regardless. */
 export function resizeHandler(ctx: DockerContext) {
-  return async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<void> => {
-    await containerOf(ctx, await tenantOf(ctx, request), request.params.id);
+  return async (request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply): Promise<void> => {
+    const tenantId = await tenantOf(ctx, request);
+    const { row, settings } = await containerOf(ctx, tenantId, request.params.id);
+    const size = terminalSize(request.query);
+    if (settings.tty && row.state === 'running') await ctx.services.interactive.resize(tenantId, row.id, size);
     await reply.status(200).send();
   };
+}
+
+/** Docker's `h` and `w`: positive whole numbers (400 naming the field otherwise). */
+export function terminalSize(q: Record<string, string | undefined>): { rows: number; cols: number } {
+  const num = (field: 'h' | 'w') => {
+    const n = Number(q[field]);
+    if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new ForkdError('ERR_VALIDATION', `invalid terminal ${field === 'h' ? 'height' : 'width'} ${JSON.stringify(q[field] ?? '')}`, { field });
+    return n;
+  };
+  return { rows: num('h'), cols: num('w') };
 }

@@ -6,7 +6,7 @@ import type { ContainerView } from '../containers.js';
 import { openRelay, type RelaySession } from '../io-relay.js';
 import type { ApiServices } from '../services.js';
 import { noSuchContainer } from './errors.js';
-import { forkdId, resolveContainer } from './ids.js';
+import { dockerId, forkdId, resolveContainer } from './ids.js';
 import { defaultSettings } from './inspect.js';
 import type { DockerSettings, DockerState } from './settings.js';
 
@@ -33,11 +33,15 @@ export async function containerOf(ctx: DockerContext, tenantId: string, ref: str
   // Gone between the lookup and the read (a --rm removal): Docker's "No such container".
   const row = await ctx.services.containers.refresh(await ctx.services.containers.row(tenantId, id).catch(() => { throw noSuchContainer(ref); }));
   const view = ctx.services.containers.view(row);
+  await ctx.state.load([view.id]);
   return { row, view, settings: settingsOf(ctx, view) };
 }
 
+/** The container's Docker settings (load() them first); a container made through /v1 gets the defaults. */
 export function settingsOf(ctx: DockerContext, view: ContainerView): DockerSettings {
-  return ctx.state.get(view.id) ?? defaultSettings(view);
+  const s = ctx.state.get(view.id);
+  if (!s) return defaultSettings(view);
+  return s.hostname ? s : { ...s, hostname: dockerId(view.id).slice(0, 12) };
 }
 
 /** A relay session (logs, exec) holding one of the tenant's stream slots, as forkd's own routes do. */

@@ -71,7 +71,7 @@ export function parseCreate(raw: unknown, name: string | undefined): ParsedCreat
     throw bad('name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed (at most 63 characters)`);
   }
   const hostConfig = record(b.HostConfig, 'HostConfig');
-  volumesForCreate(b, hostConfig);
+  const mounts = volumesForCreate(b, hostConfig);
   const cmd = strings(b.Cmd, 'Cmd');
   const entrypoint = strings(b.Entrypoint, 'Entrypoint');
   const env = strings(b.Env, 'Env');
@@ -84,7 +84,10 @@ export function parseCreate(raw: unknown, name: string | undefined): ParsedCreat
   const memoryMib = memoryBytes > 0 ? Math.ceil(memoryBytes / MiB) : undefined;
   if (memoryMib !== undefined && memoryMib < 8) throw bad('HostConfig.Memory', 'Minimum memory limit allowed is 8MB');
   const cpus = nanoCpus > 0 ? nanoCpus / 1e9 : undefined;
-  const network = networkOf(hostConfig, record(b.NetworkingConfig, 'NetworkingConfig'));
+  const networking = record(b.NetworkingConfig, 'NetworkingConfig');
+  const network = networkOf(hostConfig, networking);
+  const aliases = aliasesOf(networking, network);
+  const consoleSize = consoleSizeOf(hostConfig.ConsoleSize, b.Tty === true);
   const cleanName = name ? name.replace(/^\//, '') : undefined;
   const body: CreateContainerBody = {
     image: b.Image,
@@ -103,6 +106,10 @@ export function parseCreate(raw: unknown, name: string | undefined): ParsedCreat
     },
     ...(ports.length > 0 ? { ports } : {}),
     network,
+    ...(aliases.length > 0 ? { aliases } : {}),
+    ...(mounts.volumes.length > 0 ? { volumes: mounts.volumes } : {}),
+    ...(b.Tty === true ? { tty: true, ...(consoleSize ? { consoleSize } : {}) } : {}),
+    ...(b.OpenStdin === true ? { openStdin: true } : {}),
     start: false,
   };
   const settings: DockerSettings = {
@@ -120,6 +127,23 @@ export function parseCreate(raw: unknown, name: string | undefined): ParsedCreat
     memoryBytes,
     nanoCpus,
     hostname: typeof b.Hostname === 'string' ? b.Hostname : '',
+    aliases,
+    anonymousVolumes: mounts.anonymous,
   };
   return { body, settings };
+}
+
+/** NetworkingConfig.EndpointsConfig[network].Aliases (compose puts the service name there); `bridge` is keyed as such. */
+function aliasesOf(networking: Record<string, unknown>, network: string): string[] {
+  const endpoints = record(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig');
+  const ep = record(endpoints[network] ?? (network === 'default' ? endpoints.bridge : undefined), `NetworkingConfig.EndpointsConfig.${network}`);
+  return [...new Set(strings(ep.Aliases, `NetworkingConfig.EndpointsConfig.${network}.Aliases`) ?? [])];
+}
+
+/** HostConfig.ConsoleSize is [height, width]; [0, 0] (the CLI without a terminal) is no size. */
+function consoleSizeOf(v: unknown, tty: boolean): { rows: number; cols: number } | undefined {
+  if (!tty || !Array.isArray(v) || v.length !== 2) return undefined;
+  const [rows, cols] = v as unknown[];
+  if (typeof rows !== 'number' || typeof cols !== 'number' || !Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0) return undefined;
+  return { rows: Math.min(rows, 1000), cols: Math.min(cols, 1000) };
 }

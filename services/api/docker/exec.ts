@@ -2,19 +2,19 @@
 // daemon keeps them), `POST /exec/{id}/start` runs it (hijacked or a plain
 // 200 stream, or detached), `GET /exec/{id}/json` reports it; the exit code is
 // recorded before the stream closes, so the CLI's inspect right after reads it.
-//
-// SEAM for interactive exec (-i, -t): `startHandler` runs the command with
-// stdin closed and frames its output; to wire, pass `stdin: true` to the exec
-// job when the instance has AttachStdin and forward the client's bytes
-// (`request.raw.upgradeRest`, then `out.socket`, as attach.ts describes), and
-// answer /exec/{id}/resize through the TTY's resize instead of the no-op below.
+// An instance with Tty or AttachStdin (`exec -i`, `-t`) runs through forkd's
+// interactive sessions (services/api/attach/interactive.ts): the client's
+// bytes are its stdin (stdin.ts), its half-close the EOF, and
+// `/exec/{id}/resize` sizes its terminal.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ForkdError } from '../../contracts/errors.js';
 import { containerOf, openStream, tenantOf, type DockerContext } from './context.js';
 import { noSuchExec } from './errors.js';
 import { frame } from './frames.js';
+import { terminalSize } from './attach.js';
 import { hijack } from './hijack.js';
+import { readStdin } from './stdin.js';
 import { bodyOf } from './upgrade.js';
 import { dockerId } from './ids.js';
 import type { ExecInstance } from './settings.js';
@@ -47,6 +47,7 @@ export async function execRoutes(app: FastifyInstance, ctx: DockerContext): Prom
       attachStdin: b.AttachStdin === true,
       attachStdout: b.AttachStdout !== false,
       attachStderr: b.AttachStderr !== false,
+      consoleSize: consoleSizeOf(b.ConsoleSize),
       running: false,
       started: false,
       exitCode: null,
@@ -57,8 +58,14 @@ export async function execRoutes(app: FastifyInstance, ctx: DockerContext): Prom
 
   app.post<{ Params: { id: string }; Body: Body | undefined }>('/exec/:id/start', async (request, reply) => startHandler(ctx, request, reply));
 
-  app.post<{ Params: { id: string } }>('/exec/:id/resize', async (request, reply) => {
-    if (!ctx.state.exec(request.params.id)) throw noSuchExec(request.params.id);
+  app.post<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/exec/:id/resize', async (request, reply) => {
+    const e = ctx.state.exec(request.params.id);
+    if (!e) throw noSuchExec(request.params.id);
+    await containerOf(ctx, await tenantOf(ctx, request), e.containerId); // the instance must be this tenant's
+    const size = terminalSize(request.query);
+    // Before the start (the CLI may resize first), the size becomes the terminal's first one.
+    if (e.resize) await e.resize(size.rows, size.cols);
+    else e.consoleSize = size;
     await reply.status(200).send();
   });
 
@@ -82,14 +89,16 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
   const { row, view } = await containerOf(ctx, tenantId, e.containerId);
   if (e.started) throw new ForkdError('ERR_CONFLICT', `exec ${e.id} has already started`);
   if (row.state !== 'running') throw new ForkdError('ERR_CONFLICT', `container ${dockerId(row.id)} is not running`);
-  e.started = true;
-  e.running = true;
   const detach = bodyOf<Body>(request)?.Detach === true;
+  // Taken at once (a second start is refused), given back if the stream cannot open (429: no slot) so a retry may start it.
+  e.started = true;
+  if (e.tty || e.attachStdin) return interactiveExec(ctx, request, reply, e, { tenantId, containerId: row.id, detach });
   const relay = await openStream(ctx, tenantId, row.vm.hostId, (session) => ctx.services.hostJobs.call(row.vm.hostId, 'container.exec', {
     vmId: row.vmId, containerId: row.id, session, command: e.cmd, stdin: false,
     ...(e.env.length > 0 ? { env: ctx.services.containers.sealEnv(row.id, e.env) } : {}),
     ...(e.workingDir ? { workingDir: e.workingDir } : {}),
-  }, { timeoutMs: 24 * 3600_000 }));
+  }, { timeoutMs: 24 * 3600_000 })).catch((err: unknown) => { e.started = false; throw err; });
+  e.running = true;
   let exitCode: number | null = null;
   const drain = async (write: (kind: 'stdout' | 'stderr', data: Buffer) => void, gone: () => boolean) => {
     try {
@@ -121,6 +130,68 @@ async function startHandler(ctx: DockerContext, request: FastifyRequest<{ Params
   } finally {
     out.end();
   }
+}
+
+/** `exec -i` / `-t`: a session with stdin and/or a terminal. */
+/**
+ * `exec -i` / `-t`: a session with stdin and/or a terminal. The session is
+ * opened before the upgrade, so a refusal (429: no stream slot; 409) is an
+ * HTTP answer the client reports, as the plain exec's is, and the instance
+ * stays startable; the client's first stdin bytes wait in the socket meanwhile.
+ */
+async function interactiveExec(ctx: DockerContext, request: FastifyRequest<{ Params: { id: string }; Body: Body | undefined }>, reply: FastifyReply, e: ExecInstance, p: { tenantId: string; containerId: string; detach: boolean }): Promise<void> {
+  const size = consoleSizeOf(bodyOf<Body>(request)?.ConsoleSize) ?? e.consoleSize;
+  const upgraded = typeof request.headers.upgrade === 'string' && request.headers.upgrade.length > 0;
+  const withStdin = e.attachStdin && !p.detach && upgraded;
+  const session = await ctx.services.interactive.openExec(p.tenantId, p.containerId, {
+    cmd: e.cmd, env: e.env, tty: e.tty, stdin: withStdin,
+    ...(e.workingDir ? { workingDir: e.workingDir } : {}),
+    ...(e.user ? { user: e.user } : {}),
+    ...(e.tty && size ? { consoleSize: size } : {}),
+  }).catch((err: unknown) => { e.started = false; throw err; });
+  e.running = true;
+  e.resize = (rows, cols) => session.resize(rows, cols);
+  let exitCode: number | null = null;
+  if (p.detach) {
+    await reply.status(200).header('content-type', 'application/json').send('');
+    void (async () => {
+      for await (const _ of session.output) { /* detached: nobody reads the output */ }
+      exitCode = (await session.exit)?.exitCode ?? null;
+    })().catch((err: unknown) => request.log.warn({ err, exec: e.id }, 'detached exec failed')).finally(() => {
+      e.resize = undefined;
+      ctx.state.endExec(e, exitCode ?? 126);
+    });
+    return;
+  }
+  const out = hijack(request, reply);
+  const stdin = withStdin ? readStdin(request, out, (err) => request.log.debug({ err, exec: e.id }, 'docker exec: stdin not delivered')) : undefined;
+  void out.gone.then(() => session.close());
+  stdin?.pipeTo(session);
+  try {
+    for await (const c of session.output) {
+      if (out.isGone()) break;
+      if ((c.stream === 'stdout' && e.attachStdout) || (c.stream === 'stderr' && e.attachStderr)) out.write(frame(c.stream, c.data, e.tty));
+    }
+    exitCode = (await session.exit)?.exitCode ?? null;
+  } catch (err) {
+    if (!out.isGone()) {
+      request.log.warn({ err, exec: e.id }, 'docker exec stream ended with an error');
+      out.write(frame('stderr', Buffer.from(`forkd: ${(err as Error).message}\n`), e.tty));
+    }
+  } finally {
+    await session.close();
+    e.resize = undefined;
+    // Before the stream closes: the CLI inspects the exec as soon as it sees the end.
+    ctx.state.endExec(e, exitCode ?? (out.isGone() ? null : 126));
+    out.end();
+  }
+}
+
+/** ConsoleSize `[height, width]`; absent or zero is none. */
+function consoleSizeOf(v: unknown): { rows: number; cols: number } | undefined {
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
+  const [rows, cols] = v as unknown[];
+  return typeof rows === 'number' && typeof cols === 'number' && Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0 ? { rows, cols } : undefined;
 }
 
 function errorMessage(data: Buffer): string {

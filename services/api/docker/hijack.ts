@@ -14,7 +14,7 @@ export interface StreamOut {
   /** Resolves when the client closed its side or the connection broke. */
   readonly gone: Promise<void>;
   isGone(): boolean;
-  /** The socket, for a future stdin reader (attach -i, exec -i). */
+  /** The socket: stdin.ts reads the client's bytes from it (attach -i, exec -i). */
   readonly socket: import('node:net').Socket;
   readonly upgraded: boolean;
 }
@@ -27,13 +27,16 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
   const gone = new Promise<void>((resolve) => {
     const done = () => { isGone = true; resolve(); };
     socket.once('close', done);
+    // Gone before the hijack (it left while the route opened its stream): 'close' will not come again.
+    if (socket.destroyed) done();
     // Without -i the CLI half-closes its side after the request; that is not leaving.
     if (!upgraded) request.raw.once('close', () => { if (socket.destroyed) done(); });
   });
   if (upgraded) {
-    // No stdin reader yet (attach.ts, exec.ts): what the client sends is read and dropped, so its
-    // half-close is seen and its writes never stall. The interactive-I/O work replaces this with a reader.
+    // The socket always flows: without a stdin reader (no -i) what the client sends is dropped, so its
+    // half-close is seen and its writes never stall; with one (stdin.ts) its own listener gets the bytes too.
     socket.on('data', () => undefined);
+    socket.resume(); // upgrade.ts pauses it when it had to wait for the body
     socket.setNoDelay(true);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     return {

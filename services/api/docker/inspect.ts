@@ -38,7 +38,7 @@ export function defaultSettings(c: ContainerView): DockerSettings {
   return {
     image: c.image, entrypoint: null, cmd: c.command, tty: false, openStdin: false, attachStdin: false, autoRemove: false,
     labels: {}, exposedPorts: {}, portBindings: {}, networkMode: c.network?.name ?? 'default', memoryBytes: 0, nanoCpus: 0,
-    hostname: c.id.slice(0, 12),
+    hostname: c.id.slice(0, 12), aliases: [], anonymousVolumes: [],
   };
 }
 
@@ -54,11 +54,18 @@ function portMap(c: ContainerView, s: DockerSettings): Record<string, Array<{ Ho
   return out;
 }
 
-function networks(c: ContainerView): Record<string, object> {
+/** The container's named volumes as Docker's Mounts list shows them. */
+function mounts(c: ContainerView) {
+  return c.volumes.map((v) => ({ Type: 'volume', Name: v.name, Source: '', Destination: v.path, Driver: 'local', Mode: v.readOnly ? 'ro' : '', RW: !v.readOnly, Propagation: '' }));
+}
+
+function networks(c: ContainerView, s: DockerSettings | null): Record<string, object> {
   if (!c.network) return {};
+  // Docker lists the short id among the aliases; compose reads it to tell that the create already joined the container with its aliases.
+  const aliases = [...new Set([...(s?.aliases ?? []), c.name, dockerId(c.id).slice(0, 12)])];
   return {
     [c.network.name]: {
-      IPAMConfig: null, Links: null, Aliases: [c.name], MacAddress: '', DriverOpts: null,
+      IPAMConfig: null, Links: null, Aliases: aliases, MacAddress: '', DriverOpts: null,
       NetworkID: c.network.id, EndpointID: '', Gateway: '', IPAddress: c.network.address, IPPrefixLen: 24,
       IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: [c.name],
     },
@@ -78,8 +85,8 @@ export function containerSummary(c: ContainerView, s: DockerSettings, imageId: s
     State: dockerStatus(c.state),
     Status: statusText(c, now),
     HostConfig: { NetworkMode: s.networkMode },
-    NetworkSettings: { Networks: networks(c) },
-    Mounts: [],
+    NetworkSettings: { Networks: networks(c, s) },
+    Mounts: mounts(c),
   };
 }
 
@@ -124,12 +131,12 @@ export function containerInspect(c: ContainerView, s: DockerSettings, imageId: s
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       Memory: s.memoryBytes,
       NanoCpus: s.nanoCpus,
-      Binds: null,
+      Binds: c.volumes.length > 0 ? c.volumes.map((v) => `${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`) : null,
       Mounts: [],
       LogConfig: { Type: 'json-file', Config: {} },
     },
     GraphDriver: { Name: 'forkd-vm', Data: { VmId: c.vm.id, Host: c.vm.hostId, Boot: c.vm.boot } },
-    Mounts: [],
+    Mounts: mounts(c),
     Config: {
       Hostname: s.hostname,
       Domainname: '',
@@ -159,7 +166,7 @@ export function containerInspect(c: ContainerView, s: DockerSettings, imageId: s
       IPPrefixLen: c.network ? 24 : 0,
       Gateway: '',
       MacAddress: '',
-      Networks: networks(c),
+      Networks: networks(c, s),
     },
   };
 }

@@ -64,8 +64,6 @@ describe('the Docker server', () => {
     expect(pause.statusCode).toBe(501);
     const events = await socketApp.inject({ method: 'GET', url: '/events' });
     expect(events.statusCode).toBe(501);
-    const volumes = await socketApp.inject({ method: 'GET', url: '/volumes' });
-    expect(volumes.statusCode).toBe(501);
     const nothing = await socketApp.inject({ method: 'GET', url: '/nothing/here' });
     expect(nothing.statusCode).toBe(404);
     expect(nothing.json().message).toMatch(/page not found/);

@@ -23,6 +23,7 @@ import { installUnsupported } from './unsupported.js';
 import { routeUpgrades } from './upgrade.js';
 import { parseVersionedPath } from './versions.js';
 import { volumeRoutes } from './volumes.js';
+import { resumeAutoRemove } from './waiting.js';
 
 /** `socket`: the unix socket, acting for the default tenant. `key`: TCP, a forkd key on every request. */
 export type DockerAuth = 'socket' | 'key';
@@ -78,7 +79,7 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
   await app.register(async (a) => imageRoutes(a, ctx));
   await app.register(async (a) => networkRoutes(a, ctx));
   await app.register(eventRoutes);
-  await app.register(volumeRoutes);
+  await app.register(async (a) => volumeRoutes(a, ctx));
   return app;
 }
 
@@ -114,7 +115,8 @@ export interface DockerListen {
 
 /** Serves the Docker API where configured; one DockerState for both, so a container made on one is known on the other. */
 export async function startDockerApi(services: ApiServices, listen: DockerListen): Promise<RunningDockerApi> {
-  const ctx: DockerContext = { services, state: new DockerState() };
+  const ctx: DockerContext = { services, state: new DockerState(services.db) };
+
   const apps: FastifyInstance[] = [];
   const urls: string[] = [];
   const stop = async () => {
@@ -144,5 +146,8 @@ export async function startDockerApi(services: ApiServices, listen: DockerListen
     await stop();
     throw err;
   }
+  // --rm outlives a restart: the watch over containers started before it resumes (best effort; a failure is logged).
+  const warn = (msg: string, fields: object) => apps[0]?.log.warn(fields, msg);
+  void resumeAutoRemove(ctx, warn).catch((err: unknown) => warn('could not resume --rm for containers started before this process', { err: String(err) }));
   return { urls, stop };
 }

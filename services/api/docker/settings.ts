@@ -1,9 +1,10 @@
 // What a Docker client set on a container that forkd's own container model
-// does not hold (Tty, OpenStdin, AutoRemove, Labels, the image as named…),
-// kept by this process beside forkd's row. In memory: an API restart forgets
-// it (the container itself, its state and logs are forkd's and stay), so
-// inspect then shows defaults and AutoRemove no longer applies.
+// does not hold (Tty, OpenStdin, AutoRemove, Labels, the image as named…).
+// It is written with the row (Container.docker, at create) and read back
+// from it, cached here: an API restart keeps what inspect, ps and compose
+// need. Exec instances and attach tracking stay in memory, as the daemon's do.
 import { EventEmitter } from 'node:events';
+import type { PrismaClient } from '../db/client.js';
 
 export interface DockerSettings {
   /** The image as the client named it (`busybox`), shown by ps and inspect. */
@@ -22,6 +23,10 @@ export interface DockerSettings {
   memoryBytes: number;
   nanoCpus: number;
   hostname: string;
+  /** Network aliases asked for (NetworkingConfig), shown in inspect. */
+  aliases: string[];
+  /** Anonymous volumes made for Config.Volumes, removed with the container when asked (rm -v). */
+  anonymousVolumes: string[];
 }
 
 export interface ExecInstance {
@@ -36,6 +41,10 @@ export interface ExecInstance {
   attachStdin: boolean;
   attachStdout: boolean;
   attachStderr: boolean;
+  /** The terminal's first size (create's or start's ConsoleSize, or a resize before the start). */
+  consoleSize: { rows: number; cols: number } | undefined;
+  /** While an interactive instance runs: its terminal's resize. */
+  resize?: (rows: number, cols: number) => Promise<void>;
   running: boolean;
   started: boolean;
   exitCode: number | null;
@@ -43,7 +52,7 @@ export interface ExecInstance {
 
 /** Exec instances are forgotten this long after they ended (the daemon keeps them while the container lives). */
 const EXEC_KEEP_MS = 10 * 60_000;
-/** How long --rm waits for attached streams to deliver the container's last output. */
+/** How long --rm and a remove of an exited container wait for attach and logs streams to deliver its last output. */
 const ATTACH_DRAIN_MS = 15_000;
 
 export class DockerState {
@@ -54,16 +63,29 @@ export class DockerState {
   /** `started:<id>` when a container was started through this API; waiters for attach use it. */
   readonly events = new EventEmitter();
 
-  constructor() {
+  constructor(private readonly db?: Pick<PrismaClient, 'container'>) {
     this.events.setMaxListeners(0);
   }
 
+  /** Caches what the create stored on the row. */
   set(containerId: string, s: DockerSettings): void {
     this.settings.set(containerId, s);
   }
 
   get(containerId: string): DockerSettings | undefined {
     return this.settings.get(containerId);
+  }
+
+  /** Reads the stored settings of containers not cached yet (after a restart, or made by the other listener). */
+  async load(containerIds: readonly string[]): Promise<void> {
+    const missing = containerIds.filter((id) => !this.settings.has(id));
+    if (!this.db || missing.length === 0) return;
+    const rows = await this.db.container.findMany({ where: { id: { in: missing } }, select: { id: true, docker: true } });
+    for (const r of rows) {
+      if (r.docker && typeof r.docker === 'object' && !Array.isArray(r.docker)) {
+        this.settings.set(r.id, { aliases: [], anonymousVolumes: [], ...(r.docker as object) } as unknown as DockerSettings);
+      }
+    }
   }
 
   forget(containerId: string): void {

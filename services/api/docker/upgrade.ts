@@ -7,7 +7,7 @@
 // Node hands over the bytes that followed the headers (`head`): the request's
 // body (exec start's JSON) and, after it, the first stdin bytes. The body is
 // parsed here and given to the route as `request.body`; the rest waits in
-// `upgradeRest` for the stdin reader (the interactive-I/O seam).
+// `upgradeRest` for the stdin reader (stdin.ts).
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -29,6 +29,26 @@ export function bodyOf<T>(request: FastifyRequest): T | undefined {
 export function routeUpgrades(app: FastifyInstance): void {
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const length = Number(req.headers['content-length'] ?? 0) || 0;
+    // The body may come after the headers in a packet of its own (the CLI's exec start does): wait for
+    // all of it, or it would be read as the process's stdin.
+    if (head.length >= length) return route(app, req, socket, head, length);
+    let got = head;
+    const more = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < length) return;
+      socket.off('data', more);
+      socket.off('end', short);
+      socket.pause();
+      route(app, req, socket, got, length);
+    };
+    const short = () => socket.destroy(); // the client ended before its body: nothing to answer
+    socket.on('data', more);
+    socket.once('end', short);
+  });
+}
+
+function route(app: FastifyInstance, req: IncomingMessage, socket: Socket, head: Buffer, length: number): void {
+  {
     const body = head.subarray(0, length);
     req.upgradeRest = head.subarray(length);
     if (body.length > 0) {
@@ -49,5 +69,5 @@ export function routeUpgrades(app: FastifyInstance): void {
     // A client gone mid-stream makes writes fail (EPIPE, ECONNRESET): that ends the stream, it must never reach the process as an unhandled error.
     socket.on('error', () => socket.destroy());
     app.routing(req, res);
-  });
+  }
 }

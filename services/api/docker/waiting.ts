@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { ForkdError } from '../../contracts/errors.js';
 import type { DockerContext } from './context.js';
+import { removeAnonymous } from './volumes.js';
 
 /** How often a waiter re-reads the row when nothing in this process told it of a change. */
 const POLL_MS = 1000;
@@ -49,6 +50,10 @@ export async function untilExited(ctx: DockerContext, tenantId: string, id: stri
       if (c.state !== 'running') return c.exitCode ?? (c.state === 'failed' ? 125 : 0);
     } catch (err) {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') return ctx.state.lastExit(id);
+      // --rm may take the VM away under the wait (the agent's connection closes): the row says how it ended.
+      const row = await rowState(ctx, tenantId, id);
+      if (!row) return ctx.state.lastExit(id);
+      if (row.state !== 'running') return row.exitCode ?? ctx.state.lastExit(id) ?? (row.state === 'failed' ? 125 : 0);
       throw err;
     }
   }
@@ -68,7 +73,10 @@ export function autoRemove(ctx: DockerContext, tenantId: string, id: string, log
       const code = await untilExited(ctx, tenantId, id, () => false);
       if (code !== null) ctx.state.recordExit(id, code);
       await ctx.state.attachesDone(id);
+      await ctx.state.load([id]);
+      const anonymous = ctx.state.get(id)?.anonymousVolumes ?? [];
       await ctx.services.containers.remove(tenantId, id, true);
+      await removeAnonymous(ctx, tenantId, anonymous, log);
     } catch (err) {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') return;
       log('could not remove an AutoRemove container (remove it with docker rm -f)', { container: id, err: String(err) });
@@ -76,4 +84,16 @@ export function autoRemove(ctx: DockerContext, tenantId: string, id: string, log
       ctx.state.forget(id);
     }
   })();
+}
+
+/**
+ * At start: the --rm containers a previous process was watching are watched
+ * again (their AutoRemove is on the row), and those that ended meanwhile go
+ * now. Containers never started keep waiting for a start, as in Docker.
+ */
+export async function resumeAutoRemove(ctx: DockerContext, log: (msg: string, fields: object) => void): Promise<number> {
+  const rows = await ctx.services.db.container.findMany({ where: { state: { in: ['running', 'exited', 'failed'] } }, select: { id: true, tenantId: true, docker: true } });
+  const watched = rows.filter((r) => (r.docker as { autoRemove?: unknown } | null)?.autoRemove === true);
+  for (const r of watched) autoRemove(ctx, r.tenantId, r.id, log);
+  return watched.length;
 }

@@ -155,6 +155,23 @@ describe('containers on networks', () => {
     expect(d.json.network).toMatchObject({ name: 'default', address: '10.89.0.2' });
   });
 
+  it('gives peers the aliases a create asks for beside the name (Docker\'s network aliases), and refuses bad ones on `aliases`', async () => {
+    const c = await run({ name: 'app_web_1', aliases: ['web', 'app_web_1'] });
+    expect(c.status, JSON.stringify(c.json)).toBe(202);
+    expect((hosts.last('container.create') as ContainerCreateInput).network!.aliases).toEqual(['app_web_1', 'web']);
+    expect((await api('DELETE', '/v1/containers/app_web_1?force=true')).status).toBe(200);
+    const bad = await api('POST', '/v1/containers', { image: 'busybox', command: ['true'], aliases: ['no spaces'] });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.field).toMatch(/aliases/);
+  });
+
+  it('keeps the labels a network is created with', async () => {
+    const made = await api('POST', '/v1/networks', { name: 'labelled', labels: { 'com.docker.compose.project': 'p' } });
+    expect(made.status, JSON.stringify(made.json)).toBe(201);
+    expect((await api('GET', '/v1/networks/labelled')).json.labels).toEqual({ 'com.docker.compose.project': 'p' });
+    expect((await api('DELETE', '/v1/networks/labelled')).status).toBe(200);
+  });
+
   it('answers 404 for an unknown network and leaves no row', async () => {
     const before = await rowsOf();
     const res = await run({ network: 'nope' });

@@ -8,12 +8,14 @@ import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { PrismaClient } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { HostJobs } from '../host-jobs.js';
+import { checkLabels } from '../volumes/rules.js';
 import { DEFAULT_NETWORK, autoSubnet, gatewayOf, overlaps, parseSubnet, formatCidr } from './ipam.js';
 
 export interface CreateNetworkBody {
   name: string;
   subnet?: string;
   internal?: boolean;
+  labels?: Record<string, string>;
 }
 
 export interface NetworkView {
@@ -23,6 +25,7 @@ export interface NetworkView {
   subnet: string;
   gateway: string;
   internal: boolean;
+  labels: Record<string, string>;
   /** The host it lives on once a VM joined it. */
   hostId: string | null;
   createdAt: string;
@@ -75,6 +78,7 @@ export class Networks {
   }
 
   async create(tenantId: string, body: CreateNetworkBody): Promise<NetworkView> {
+    const labels = checkLabels(body.labels);
     await this.ensureDefault(tenantId);
     const others = await this.db.network.findMany({ where: { tenantId } });
     if (others.some((n) => n.name === body.name)) throw new ForkdError('ERR_CONFLICT', `a network named ${JSON.stringify(body.name)} exists`, { field: 'name' });
@@ -93,7 +97,7 @@ export class Networks {
     // Two creates racing past the overlap check above can both land; the name is the only thing the database enforces.
     try {
       const row = await this.db.network.create({
-        data: { tenantId, name: body.name, subnet, gateway: gatewayOf(parseSubnet(subnet)), internal: body.internal ?? false },
+        data: { tenantId, name: body.name, subnet, gateway: gatewayOf(parseSubnet(subnet)), internal: body.internal ?? false, ...(labels ? { labels } : {}) },
       });
       await this.events.publish({ type: 'network', action: 'create', tenantId, actor: { id: row.id, name: row.name, attributes: { subnet, internal: String(row.internal) } } });
       return this.view({ ...row, addresses: [] });
@@ -152,7 +156,7 @@ export class Networks {
       for (const c of a.vm.containers) containers.push({ id: c.id, name: c.name, address: a.address });
     }
     return {
-      id: row.id, tenantId: row.tenantId, name: row.name, subnet: row.subnet, gateway: row.gateway, internal: row.internal, hostId: row.hostId,
+      id: row.id, tenantId: row.tenantId, name: row.name, subnet: row.subnet, gateway: row.gateway, internal: row.internal, labels: (row.labels as Record<string, string> | null) ?? {}, hostId: row.hostId,
       createdAt: row.createdAt.toISOString(), containers, vms,
     };
   }

@@ -14,6 +14,7 @@ export const networkSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' }, tenantId: { type: 'string' }, name: { type: 'string' }, subnet: { type: 'string' }, gateway: { type: 'string' }, internal: { type: 'boolean' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
     hostId: { type: ['string', 'null'] }, createdAt: { type: 'string' },
     containers: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } } },
     vms: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, address: { type: 'string' } } } },
@@ -30,6 +31,7 @@ export const createNetworkSchema = {
       // Only a length bound here: ipam.ts says what is wrong with a subnet (unaligned, reserved, …) better than a pattern could.
       subnet: { type: 'string', minLength: 1, maxLength: 64 },
       internal: { type: 'boolean' },
+      labels: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 4096 } },
     },
   },
   response: { 201: networkSchema },

@@ -88,6 +88,7 @@ export const createContainerSchema = {
       },
       // A name or an id (ids are uuids, which the name pattern also admits).
       network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
+      aliases: { type: 'array', maxItems: 6, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' } },
       // Named volumes (docs/volumes.md): a name that does not exist is created. volumes/rules.ts checks paths and repeats.
       volumes: {
         type: 'array',

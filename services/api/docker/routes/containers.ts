@@ -14,6 +14,7 @@ import { flushJson, hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js'
 import { dockerId } from '../ids.js';
 import { containerInspect, containerSummary, dockerStatus } from '../inspect.js';
 import type { DockerSettings } from '../settings.js';
+import { removeAnonymous } from '../volumes.js';
 import { autoRemove, untilExited, untilRemoved } from '../waiting.js';
 
 type Q = Record<string, string | undefined>;
@@ -35,9 +36,10 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
       throw err;
     });
     ctx.services.tenancy.assertMayPublish(actor, body.ports);
-    const op = await containers.create(actor.tenantId, body);
+    // The Docker settings go on the row with the create, so they outlive this process (an empty hostname reads as the short id: settingsOf).
+    const op = await containers.create(actor.tenantId, body, { docker: settings });
     const id = op.targetId!;
-    ctx.state.set(id, { ...settings, hostname: settings.hostname || dockerId(id).slice(0, 12) });
+    ctx.state.set(id, settings);
     // Docker's create answers once the container exists: here, once its VM is made and the container created in it.
     const deadline = Date.now() + CREATE_WAIT_MS;
     let done = op;
@@ -58,6 +60,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     const filters = parseFilters(request.query.filters);
     checkFilterKeys(filters, ['status', 'name', 'id', 'label', 'ancestor', 'network', 'exited']);
     const views = await containers.list(tenantId, { all: true });
+    await ctx.state.load(views.map((v) => v.id));
     const now = Date.now();
     const rows = views
       .map((v) => ({ v, s: settingsOf(ctx, v) }))
@@ -144,8 +147,13 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     if (row.state === 'running' && !queryBool(request.query.force)) {
       throw new ForkdError('ERR_CONFLICT', `You cannot remove a running container ${dockerId(row.id)}. Stop the container before attempting removal or force remove`);
     }
+    const { settings } = await containerOf(ctx, tenantId, row.id);
+    // An exited container's attach and logs streams deliver its last output before its VM goes (bounded: attachesDone).
+    if (row.state !== 'running') await ctx.state.attachesDone(row.id);
     await containers.remove(tenantId, row.id, true);
     ctx.state.forget(row.id);
+    // `rm -v`: the container's anonymous volumes go with it (named ones stay, as Docker's do).
+    if (queryBool(request.query.v)) await removeAnonymous(ctx, tenantId, settings.anonymousVolumes, warn);
     return reply.status(204).send();
   });
 
@@ -163,6 +171,9 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     }, { timeoutMs: follow ? 7 * 24 * 3600_000 : 120_000 }));
     const out = hijack(request, reply, settings.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     void out.gone.then(() => relay.close());
+    // A remove right after the exit waits for this stream to deliver (docker-py's run reads its logs after removing).
+    let finish!: () => void;
+    ctx.state.trackAttach(row.id, new Promise<void>((r) => { finish = r; }));
     try {
       for await (const f of relay.frames) {
         if (out.isGone()) break;
@@ -171,6 +182,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     } finally {
       await relay.close();
       out.end();
+      finish();
     }
   });
 

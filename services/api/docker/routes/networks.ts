@@ -7,7 +7,7 @@ import { ForkdError } from '../../../contracts/errors.js';
 import type { NetworkView } from '../../networks/networks.js';
 import { containerOf, tenantOf, type DockerContext } from '../context.js';
 import { noSuchNetwork } from '../errors.js';
-import { checkFilterKeys, parseFilters } from '../filters.js';
+import { checkFilterKeys, labelMatches, parseFilters } from '../filters.js';
 import { dockerId, forkdId } from '../ids.js';
 
 const networkName = (ref: string) => (ref === 'bridge' ? 'default' : ref);
@@ -18,7 +18,7 @@ export function networkDoc(n: NetworkView) {
     IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
     Internal: n.internal, Attachable: true, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: Object.fromEntries(n.containers.map((c) => [dockerId(c.id), { Name: c.name, EndpointID: '', MacAddress: '', IPv4Address: `${c.address}/24`, IPv6Address: '' }])),
-    Options: {}, Labels: {},
+    Options: {}, Labels: n.labels,
   };
 }
 
@@ -40,7 +40,9 @@ export async function networkRoutes(app: FastifyInstance, ctx: DockerContext): P
     checkFilterKeys(filters, ['name', 'id', 'driver', 'label', 'scope', 'type', 'dangling']);
     const docs = (await networks.list(tenantId)).map(networkDoc);
     const names = filters.get('name'), ids = filters.get('id');
-    return docs.filter((d) => (!names || names.some((n) => d.Name.includes(networkName(n)))) && (!ids || ids.some((i) => d.Id.startsWith(i))));
+    const labels = filters.get('label');
+    return docs.filter((d) => (!names || names.some((n) => d.Name.includes(networkName(n)))) && (!ids || ids.some((i) => d.Id.startsWith(i)))
+      && (!labels || labels.every((l) => labelMatches(d.Labels, l))));
   });
 
   app.get<{ Params: { id: string } }>('/networks/:id', async (request) => networkDoc(await networkOf(await tenantOf(ctx, request), request.params.id)));
@@ -49,12 +51,13 @@ export async function networkRoutes(app: FastifyInstance, ctx: DockerContext): P
     const tenantId = await tenantOf(ctx, request);
     const b = request.body ?? {};
     if (typeof b.Name !== 'string' || b.Name === '') throw new ForkdError('ERR_VALIDATION', 'network name is required (Name)', { field: 'Name' });
-    if (b.Driver !== undefined && b.Driver !== '' && b.Driver !== 'bridge') {
+    if (b.Driver != null && b.Driver !== '' && b.Driver !== 'bridge') {
       throw new ForkdError('ERR_NOT_IMPLEMENTED', `network driver ${String(b.Driver)} is not supported by forkd (bridge only: a tenant network)`, { field: 'Driver' });
     }
     const ipam = (b.IPAM ?? {}) as { Config?: Array<{ Subnet?: string }> };
     const subnet = ipam.Config?.[0]?.Subnet;
-    const view = await networks.create(tenantId, { name: b.Name, ...(subnet ? { subnet } : {}), ...(b.Internal === true ? { internal: true } : {}) });
+    const labels = b.Labels && typeof b.Labels === 'object' ? Object.fromEntries(Object.entries(b.Labels).map(([k, v]) => [k, String(v)])) : undefined;
+    const view = await networks.create(tenantId, { name: b.Name, ...(labels ? { labels } : {}), ...(subnet ? { subnet } : {}), ...(b.Internal === true ? { internal: true } : {}) });
     return reply.status(201).send({ Id: dockerId(view.id), Warning: '' });
   });
 

@@ -1,0 +1,103 @@
+// docker-compose (Debian's 1.29, the python one) drives forkd's Docker Engine
+// API unmodified: a two-service app whose client reaches the web server by its
+// service name on the compose network, the server serving a page from a named
+// volume, comes up with `up -d`, answers, and `down -v` removes every
+// container, VM, network and volume it made.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
+import { runCli, startStack, type Stack } from './harness.js';
+
+let stack: Stack;
+let work: string;
+let dockerEnv: NodeJS.ProcessEnv;
+const PROJECT = `fkc${process.pid}`;
+
+const COMPOSE_FILE = `version: "3.7"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo served-from-a-volume > /srv/index.html && exec httpd -f -p 80 -h /srv"]
+    volumes:
+      - pages:/srv
+  client:
+    image: busybox
+    depends_on: [web]
+    command: ["sh", "-c", "for i in $$(seq 1 120); do wget -q -O - http://web/index.html && break; sleep 1; done; exec sleep 3600"]
+volumes:
+  pages: {}
+`;
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function compose(args: string[], timeoutMs = 900_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker-compose', ['--project-name', PROJECT, '--file', join(work, 'docker-compose.yml'), ...args], {
+      env: dockerEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`docker-compose ${args.join(' ')} timed out; stderr: ${stderr}`)); }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+beforeAll(async () => {
+  stack = await startStack({ name: 'compose' });
+  work = mkdtempSync(join(tmpdir(), 'forkd-test-compose-'));
+  await buildBusyboxImage(join(work, 'busybox.tar'), {});
+  const imported = await runCli(['image', 'import', join(work, 'busybox.tar')], stack.env);
+  expect(imported.code, imported.stderr).toBe(0);
+  writeFileSync(join(work, 'docker-compose.yml'), COMPOSE_FILE);
+  dockerEnv = { PATH: process.env.PATH, HOME: work, DOCKER_HOST: `unix://${join(stack.dataDir, 'docker.sock')}`, COMPOSE_INTERACTIVE_NO_CLI: '1' };
+}, 900_000);
+
+afterAll(async () => {
+  if (work && stack) await compose(['down', '--volumes', '--timeout', '2'], 300_000).catch(() => undefined);
+  await stack?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('docker-compose against forkd', () => {
+  it('brings up a web server with a named volume and a client that reaches it by service name', async () => {
+    const up = await compose(['up', '--detach']);
+    expect(up.code, up.stderr).toBe(0);
+
+    const ps = await compose(['ps', '--quiet']);
+    expect(ps.code, ps.stderr).toBe(0);
+    expect(ps.stdout.trim().split('\n')).toHaveLength(2);
+
+    // The client loops (bounded: 120 tries) until the server answers, then prints the page.
+    let logs = '';
+    for (let i = 0; i < 150 && !logs.includes('served-from-a-volume'); i++) {
+      logs = (await compose(['logs', '--no-color', 'client'])).stdout;
+      if (!logs.includes('served-from-a-volume')) await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(logs).toContain('served-from-a-volume');
+
+    // forkd sees the same things: two containers, the project's network and its volume.
+    const containers = JSON.parse((await runCli(['ps', '--json'], stack.env)).stdout) as unknown[];
+    expect(containers).toHaveLength(2);
+    const volumes = await runCli(['volume', 'ls'], stack.env);
+    expect(volumes.stdout).toContain(`${PROJECT}_pages`);
+    const networks = await runCli(['network', 'ls'], stack.env);
+    expect(networks.stdout).toContain(`${PROJECT}_default`);
+  });
+
+  it('down -v removes every container, VM, network and volume the app made', async () => {
+    const down = await compose(['down', '--volumes', '--timeout', '2']);
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse((await runCli(['ps', '-a', '--json'], stack.env)).stdout)).toEqual([]);
+    expect((await runCli(['volume', 'ls'], stack.env)).stdout).not.toContain(`${PROJECT}_pages`);
+    expect((await runCli(['network', 'ls'], stack.env)).stdout).not.toContain(`${PROJECT}_default`);
+    const vms = (await (await stack.api('/v1/vms')).json()) as { vms: unknown[] };
+    expect(vms.vms).toEqual([]);
+  });
+});
