@@ -86,8 +86,7 @@ describe('dockerode', () => {
     await expect(docker.getContainer('no-such-container').inspect()).rejects.toMatchObject({ statusCode: 404, message: expect.stringMatching(/No such container: no-such-container/) });
   });
 
-  // wired when issue 14's events merge
-  it.skip('sees a container\'s lifecycle on the event stream, die with its exit code', async () => {
+  it('sees a container\'s lifecycle on the event stream, die with its exit code', async () => {
     const events = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
     const seen: { Action: string; Actor: { Attributes: Record<string, string> } }[] = [];
     let buf = '';

@@ -283,6 +283,23 @@ describe('docker run', () => {
   });
 });
 
+describe('events', () => {
+  it('docker events replays a container\'s create, start, die (with its exit code) and destroy between --since and --until', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const run = await docker(['run', '--rm', '--name', 'evented', 'busybox', 'sh', '-c', 'exit 4'], { timeoutMs: 900_000 });
+    expect(run.code, run.stderr).toBe(4);
+    const until = Math.floor(Date.now() / 1000) + 2;
+    await new Promise((r) => setTimeout(r, 2500)); // until must be in the past for the CLI to end
+    const r = await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}']);
+    ok(r);
+    expect(r.stdout.trim().split('\n').map((l) => l.replace('<no value>', '').trim())).toEqual(['container create evented', 'container start evented', 'container die evented 4', 'container destroy evented']);
+    // Positive control for the filter: another name's events are not in it.
+    const other = await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'container=not-evented']);
+    ok(other);
+    expect(other.stdout).toBe('');
+  });
+});
+
 describe('volumes', () => {
   it('volume create, ls, inspect and rm; -v mounts a named volume a later container reads back', async () => {
     ok(await docker(['volume', 'create', '--label', 'suite=docker', 'notes']));

@@ -62,8 +62,10 @@ describe('the Docker server', () => {
     expect(build.json().message).toMatch(/^building images \(docker build\) is not supported by forkd/);
     const pause = await socketApp.inject({ method: 'POST', url: '/containers/abc/pause' });
     expect(pause.statusCode).toBe(501);
-    const events = await socketApp.inject({ method: 'GET', url: '/events' });
-    expect(events.statusCode).toBe(501);
+    // A bad events filter is refused before the stream starts, naming it.
+    const events = await socketApp.inject({ method: 'GET', url: '/events?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D' });
+    expect(events.statusCode).toBe(400);
+    expect(events.json().message).toMatch(/invalid filter 'colour'/);
     const nothing = await socketApp.inject({ method: 'GET', url: '/nothing/here' });
     expect(nothing.statusCode).toBe(404);
     expect(nothing.json().message).toMatch(/page not found/);

@@ -78,7 +78,7 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
   await app.register(async (a) => execRoutes(a, ctx));
   await app.register(async (a) => imageRoutes(a, ctx));
   await app.register(async (a) => networkRoutes(a, ctx));
-  await app.register(eventRoutes);
+  await app.register(async (a) => eventRoutes(a, ctx));
   await app.register(async (a) => volumeRoutes(a, ctx));
   return app;
 }
