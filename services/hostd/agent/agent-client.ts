@@ -10,7 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkParams, parseLogLine, type LogRecord, type Method, type Params, type Result } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
-import { AgentConnection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { AgentConnection, type Call, type CallOptions, type ConnectionOptions } from './connection.js';
 
 export type { CallOptions } from './connection.js';
 
@@ -158,41 +158,12 @@ export class AgentClient {
    * stops reading, so an unread stream stalls the process until cancel().
    */
   exec(params: Params<'container.exec'>, opts: CallOptions = {}): ExecHandle {
-    const c = this.start('container.exec', params, opts);
-    let stdin: Writable | null = null;
-    if (params.stdin) {
-      stdin = new Writable({
-        write: (chunk: Buffer, _enc, cb) => c.send(chunk).then(() => cb(), (e: Error) => cb(e)),
-        final: (cb) => {
-          c.end();
-          cb();
-        },
-      });
-      // Writes after the process exited fail; that must not crash hostd.
-      stdin.on('error', () => undefined);
-    } else {
-      c.end();
-    }
-    return { stdin, stdout: c.out!, stderr: c.err!, result: c.result, cancel: () => c.cancel() };
+    return withStdio(this.start('container.exec', params, opts), params.stdin === true);
   }
 
   /** The main process's stdio (container.attach); like exec, consume both outputs. */
   attach(params: Params<'container.attach'>, opts: CallOptions = {}): AttachHandle {
-    const c = this.start('container.attach', params, opts);
-    let stdin: Writable | null = null;
-    if (params.stdin) {
-      stdin = new Writable({
-        write: (chunk: Buffer, _enc, cb) => c.send(chunk).then(() => cb(), (e: Error) => cb(e)),
-        final: (cb) => {
-          c.end();
-          cb();
-        },
-      });
-      stdin.on('error', () => undefined);
-    } else {
-      c.end();
-    }
-    return { stdin, stdout: c.out!, stderr: c.err!, result: c.result, cancel: () => c.cancel() };
+    return withStdio(this.start('container.attach', params, opts), params.stdin === true);
   }
 
   /** Container logs as parsed records; with `follow` they continue until the container exits or cancel(). */
@@ -291,4 +262,23 @@ export class AgentClient {
     if (!this.conn || this.conn.closed) throw new ForkdError('ERR_GUEST', `agent at ${this.socketPath} is not connected (call waitReady first)`);
     return this.conn.start(method, params, opts);
   }
+}
+
+/** A process call's streams (exec, attach): stdin as a Writable when asked for (its end is the half-close), else ended at once. */
+function withStdio<M extends 'container.exec' | 'container.attach'>(c: Call<M>, wantsStdin: boolean) {
+  let stdin: Writable | null = null;
+  if (wantsStdin) {
+    stdin = new Writable({
+      write: (chunk: Buffer, _enc, cb) => c.send(chunk).then(() => cb(), (e: Error) => cb(e)),
+      final: (cb) => {
+        c.end();
+        cb();
+      },
+    });
+    // Writes after the process exited fail; that must not crash hostd.
+    stdin.on('error', () => undefined);
+  } else {
+    c.end();
+  }
+  return { stdin, stdout: c.out!, stderr: c.err!, result: c.result, cancel: () => c.cancel() };
 }

@@ -67,28 +67,8 @@ export function containerExecHandler(deps: ContainerDeps) {
         { signal: cancel.signal },
       );
       // Relay frames arrive in order; stdin writes are chained so they stay in order too.
-      let stdinChain: Promise<void> = Promise.resolve();
       const execId = input.tty ? (input.execId ?? `exec-${input.session}`.slice(0, 64)) : undefined;
-      onFrame((f) => {
-        if (f.kind === 'cancel') return cancel.abort();
-        if (f.kind === 'resize') return void resize(agent, input.containerId, f.data, execId);
-        const stdin = h.stdin;
-        if (!stdin) return;
-        if (f.kind === 'stdin' && f.data.length > 0) {
-          stdinChain = stdinChain.then(() => new Promise<void>((resolve) => void stdin.write(f.data, () => resolve())));
-        } else if (f.kind === 'stdin-end') {
-          stdinChain = stdinChain.then(() => void stdin.end());
-        }
-      });
-      const pumps = Promise.all([pump(h.stdout, (c) => out.write('stdout', c)), pump(h.stderr, (c) => out.write('stderr', c))]);
-      let result;
-      try {
-        result = await guest(`exec in container ${input.containerId}`, () => h.result);
-      } catch (err) {
-        if (cancel.signal.aborted) throw new ForkdError('ERR_GUEST', 'exec cancelled (by the client, or hostd is shutting down)', { detail: { wireCode: 'ERR_CANCELLED' } });
-        throw err;
-      }
-      await pumps;
+      const result = await relayProcess('exec', input.containerId, h, out, cancel, onFrame, (data) => resize(agent, input.containerId, data, execId));
       await out.write('exit', String(result.exitCode));
       await out.write('end');
       return { exitCode: result.exitCode };
@@ -105,6 +85,52 @@ export async function resize(agent: { call(m: 'container.resize', p: { id: strin
   } catch {
     // the terminal is gone, or the size was out of range
   }
+}
+
+/** What the agent gives for a process with streams: its stdio and its end. */
+interface ProcessStreams<R> {
+  stdin?: NodeJS.WritableStream | null | undefined;
+  stdout: Readable;
+  stderr: Readable;
+  result: Promise<R>;
+}
+
+/**
+ * The client's side of a relayed process (exec, attach): its `.in` frames go to
+ * the process (stdin in order, the half-close, resize, cancel), its output to
+ * `.out`; resolves with the process's result once all its output is written.
+ */
+export async function relayProcess<R>(
+  what: 'exec' | 'attach',
+  containerId: string,
+  h: ProcessStreams<R>,
+  out: RelayWriter<OutKind>,
+  cancel: AbortController,
+  onFrame: (l: FrameListener) => void,
+  onResize: (data: Buffer) => Promise<void>,
+): Promise<R> {
+  let stdinChain: Promise<void> = Promise.resolve();
+  onFrame((f) => {
+    if (f.kind === 'cancel') return cancel.abort();
+    if (f.kind === 'resize') return void onResize(f.data);
+    const stdin = h.stdin;
+    if (!stdin) return;
+    if (f.kind === 'stdin' && f.data.length > 0) {
+      stdinChain = stdinChain.then(() => new Promise<void>((resolve) => void stdin.write(f.data, () => resolve())));
+    } else if (f.kind === 'stdin-end') {
+      stdinChain = stdinChain.then(() => void stdin.end());
+    }
+  });
+  const pumps = Promise.all([pump(h.stdout, (c) => out.write('stdout', c)), pump(h.stderr, (c) => out.write('stderr', c))]);
+  let result: R;
+  try {
+    result = await guest(`${what} ${what === 'exec' ? 'in' : 'to'} container ${containerId}`, () => h.result);
+  } catch (err) {
+    if (cancel.signal.aborted) throw new ForkdError('ERR_GUEST', `${what} cancelled (by the client, or hostd is shutting down)`, { detail: { wireCode: 'ERR_CANCELLED' } });
+    throw err;
+  }
+  await pumps;
+  return result;
 }
 
 export async function pump(from: Readable, to: (chunk: Buffer) => Promise<void>): Promise<void> {
