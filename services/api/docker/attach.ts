@@ -10,7 +10,7 @@
 // slot and the host's job go with it).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ForkdError } from '../../contracts/errors.js';
-import { openRelay } from '../io-relay.js';
+import { openRelay, type RelaySession } from '../io-relay.js';
 import { containerOf, tenantOf, type DockerContext } from './context.js';
 import { queryBool } from './filters.js';
 import { frame } from './frames.js';
@@ -52,10 +52,7 @@ export function attachHandler(ctx: DockerContext) {
       // A client that leaves ends the log job and gives its stream slot back.
       void out.gone.then(() => relay.close());
       try {
-        for await (const f of relay.frames) {
-          if (out.isGone()) break;
-          if ((f.kind === 'stdout' && wantOut) || (f.kind === 'stderr' && wantErr)) out.write(frame(f.kind, f.data, settings.tty));
-        }
+        await copyOutput(relay, out, { stdout: wantOut, stderr: wantErr, tty: settings.tty });
       } finally {
         await relay.close();
       }
@@ -107,6 +104,14 @@ async function interactiveAttach(ctx: DockerContext, request: AttachRequest, out
 }
 
 /** `?h=&w=`: the main process's terminal. A container without a TTY, or not running (the create's ConsoleSize is its first size), has nothing to resize: 200, as the CLI sends it regardless. */
+/** A log relay's frames to a Docker stream (multiplexed, or raw with a TTY), the streams asked for only, until the client leaves. */
+export async function copyOutput(relay: RelaySession, out: StreamOut, want: { stdout: boolean; stderr: boolean; tty: boolean }): Promise<void> {
+  for await (const f of relay.frames) {
+    if (out.isGone()) break;
+    if ((f.kind === 'stdout' && want.stdout) || (f.kind === 'stderr' && want.stderr)) out.write(frame(f.kind, f.data, want.tty));
+  }
+}
+
 export function resizeHandler(ctx: DockerContext) {
   return async (request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply): Promise<void> => {
     const tenantId = await tenantOf(ctx, request);

@@ -4,12 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ForkdError } from '../../../contracts/errors.js';
 import type { ContainerView } from '../../containers.js';
-import { attachHandler, resizeHandler } from '../attach.js';
+import { attachHandler, copyOutput, resizeHandler } from '../attach.js';
 import { containerOf, openStream, settingsOf, tenantOf, type DockerContext } from '../context.js';
 import { parseCreate } from '../create-body.js';
 import { noSuchImage, startFailure } from '../errors.js';
 import { checkFilterKeys, labelMatches, parseFilters, queryBool, type Filters } from '../filters.js';
-import { frame } from '../frames.js';
 import { flushJson, hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js';
 import { dockerId } from '../ids.js';
 import { containerInspect, containerSummary, dockerStatus } from '../inspect.js';
@@ -175,10 +174,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     let finish!: () => void;
     ctx.state.trackAttach(row.id, new Promise<void>((r) => { finish = r; }));
     try {
-      for await (const f of relay.frames) {
-        if (out.isGone()) break;
-        if ((f.kind === 'stdout' && wantOut) || (f.kind === 'stderr' && wantErr)) out.write(frame(f.kind, f.data, settings.tty));
-      }
+      await copyOutput(relay, out, { stdout: wantOut, stderr: wantErr, tty: settings.tty });
     } finally {
       await relay.close();
       out.end();
