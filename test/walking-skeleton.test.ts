@@ -81,4 +81,14 @@ describe('forkd CLI', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/bogus/);
   });
+
+  it('lists a command group\'s commands for `forkd GROUP --help`, and still refuses an unknown group', async () => {
+    const help = await runCli(['volume', '--help'], stack.env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/forkd volume create/);
+    expect(help.stdout).toMatch(/forkd volume rm/);
+    const unknown = await runCli(['frobnicate', '--help'], stack.env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command/);
+  });
 });

@@ -41,6 +41,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const found = findCommand(argv);
   if (!found) {
+    // `forkd volume --help`: the group's commands, not "unknown command".
+    const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+    if (group.length > 0 && (argv[1] === '--help' || argv[1] === '-h')) {
+      process.stdout.write(`${group.map((c) => `  forkd ${c.path.join(' ')}  ${c.summary}`).join('\n')}\n`);
+      return 0;
+    }
     process.stderr.write(`forkd: unknown command "${argv.join(' ')}"\n\n${usage()}\n`);
     return 2;
   }
