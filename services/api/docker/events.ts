@@ -13,6 +13,7 @@ import { checkFilterKeys, parseFilters } from './filters.js';
 
 export async function eventRoutes(app: FastifyInstance, ctx: DockerContext): Promise<void> {
   // A follower only ends when its client leaves: on shutdown, end them all first, or closing the server waits for them.
+  // Its answer says `connection: close`, so the socket goes with it instead of idling until the server's close has passed it by.
   const followers = new Set<AbortController>();
   app.addHook('preClose', async () => { for (const ac of followers) ac.abort(); });
   app.get<{ Querystring: { since?: string; until?: string; filters?: string } }>('/events', async (request, reply) => {
@@ -26,7 +27,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: DockerContext): Pro
     const start = since === undefined ? { after: await lastId(ctx.services.redis) } : { since };
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', connection: 'close' });
     res.flushHeaders();
     const ac = new AbortController();
     followers.add(ac);

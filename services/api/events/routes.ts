@@ -56,6 +56,10 @@ export interface EventRouteOptions {
 }
 
 export async function eventRoutes(app: FastifyInstance, opts: EventRouteOptions): Promise<void> {
+  // A follower only ends when its client leaves: on shutdown, end them all first, or closing the server waits for them.
+  // Its answer says `connection: close`, so the socket goes with it instead of idling until the server's close has passed it by.
+  const followers = new Set<AbortController>();
+  app.addHook('preClose', async () => { for (const ac of followers) ac.abort(); });
   app.get<{ Querystring: Query }>('/v1/events', { schema: eventsSchema }, async (request, reply) => {
     const actor = await opts.tenancy.actorOf(request);
     const q = request.query;
@@ -72,7 +76,7 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRouteOptions)
     try {
       // Taken before the answer starts: whatever happens after the client sees the headers is in the stream after this id.
       const start = resume ?? { after: await lastId(opts.redis) };
-      await streamEvents(request, reply, sse, readEvents.bind(null, opts.redis), {
+      await streamEvents(request, reply, sse, followers, readEvents.bind(null, opts.redis), {
         tenantId: 'all' in scope ? 'all' : scope.tenantId, filters, ...start, ...(until ? { until: until.since } : {}),
       });
     } finally {
@@ -83,12 +87,13 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRouteOptions)
 
 type Read = (o: Parameters<typeof readEvents>[1]) => AsyncGenerator<ForkdEvent>;
 
-async function streamEvents(request: FastifyRequest, reply: FastifyReply, sse: boolean, read: Read, o: Omit<Parameters<typeof readEvents>[1], 'signal'>): Promise<void> {
+async function streamEvents(request: FastifyRequest, reply: FastifyReply, sse: boolean, followers: Set<AbortController>, read: Read, o: Omit<Parameters<typeof readEvents>[1], 'signal'>): Promise<void> {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
   res.flushHeaders();
   const ac = new AbortController();
+  followers.add(ac);
   request.raw.socket.once('close', () => ac.abort());
   const keepalive = sse ? setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS) : undefined;
   try {
@@ -99,6 +104,7 @@ async function streamEvents(request: FastifyRequest, reply: FastifyReply, sse: b
     if (!ac.signal.aborted) request.log.warn({ err }, 'events stream ended by an error');
   } finally {
     if (keepalive) clearInterval(keepalive);
+    followers.delete(ac);
     ac.abort();
     res.end();
   }
