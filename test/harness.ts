@@ -40,8 +40,10 @@ export function sharedCacheDataDir(prefix: string, caches: readonly ('images' | 
  * `privateImages`: the stack keeps its own `images/` (container image store,
  * uploads) instead of sharing the checkout's, for tests that compare the store
  * before and after; only a stack without hostd can do without the guest images.
+ * `templateCache: false`: image templates are built, not copied from the
+ * checkout's `var/template-cache` (FORKD_TEMPLATE_CACHE_DIR).
  */
-export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; hostd?: boolean; privateImages?: boolean } = { name: 'stack' }): Promise<Stack> {
+export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; hostd?: boolean; privateImages?: boolean; templateCache?: boolean } = { name: 'stack' }): Promise<Stack> {
   if (opts.privateImages === true && opts.hostd !== false) throw new Error('startStack: privateImages needs hostd: false (hostd boots guests from the shared images)');
   const dataDir = sharedCacheDataDir(opts.name, opts.privateImages === true ? ['host'] : ['images', 'host']);
   const redis = new PrivateRedis(join(dataDir, 'redis.sock'), join(dataDir, 'redis'));
@@ -52,6 +54,8 @@ export async function startStack(opts: { name: string; env?: NodeJS.ProcessEnv; 
     REDIS_URL: redis.url,
     FORKD_HOST_ID: `test-${opts.name}-${process.pid}`,
     FORKD_LOG_LEVEL: 'warn',
+    // Every stack would otherwise boot a guest to build the same image templates; a test of the build itself opts out.
+    ...(opts.templateCache === false ? {} : { FORKD_TEMPLATE_CACHE_DIR: join(PACKAGE_ROOT, 'var', 'template-cache') }),
     ...opts.env,
   };
   const config = loadConfig(env);

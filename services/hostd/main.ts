@@ -23,6 +23,7 @@ import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
+import { TemplateCache } from './templates/template-cache.js';
 import { TemplateRegistry } from './templates/template-registry.js';
 import { networkSpecFor } from './vm/domain-xml.js';
 import { installHostGuard } from './network/host-guard.js';
@@ -146,6 +147,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     templates = new TemplateRegistry({
       conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, secretKey, log: log.child({ part: 'templates' }),
+      cache: config.templateCacheDir ? new TemplateCache(config.templateCacheDir) : null,
     });
     const registry = templates;
     cleanup.push('warm pools', () => registry.close());

@@ -32,6 +32,7 @@ import { assertVmId, POOL_DOMAIN_PREFIX } from '../vm/vm-record.js';
 import { claimPoolClone, registerFreshFork, type ForkedVmContext } from './forked-vm.js';
 import { removeLeftovers } from './leftovers.js';
 import { prepareTemplate } from './prepare.js';
+import { templateCacheKey, type TemplateCache } from './template-cache.js';
 import {
   assertTemplateId, listTemplateIds, readTemplateRecord, templateDir, templateDirs, writeTemplateRecord,
   type TemplateDirs, type TemplateRecord,
@@ -77,6 +78,8 @@ export interface TemplateRegistryOptions {
    * an idle ready clone runs with its template's guest MAC and address.
    */
   poolMode?: PoolMode;
+  /** FORKD_TEMPLATE_CACHE_DIR: image templates are copied from and to it (template-cache.ts). */
+  cache?: TemplateCache | null;
 }
 
 export interface ForkRequest {
@@ -156,7 +159,13 @@ export class TemplateRegistry {
     const dir = templateDir(this.dirs, id);
     await rm(dir, { recursive: true, force: true });
     const tmo = this.opts.buildReadyTimeoutMs ?? (this.opts.accel === 'kvm' ? 60_000 : 180_000);
+    const cacheKey = this.opts.cache ? templateCacheKey(input, { guest: this.opts.guest, accel: this.opts.accel, qemuVersion: this.opts.qemuVersion, machine: MACHINE_TYPE, network: this.opts.network ?? null }) : null;
     try {
+      const restored = cacheKey ? await this.restoreFromCache(cacheKey, input, dir, log) : null;
+      if (restored) {
+        progress('restored-from-cache');
+        return await this.finishBuild(entry, input, restored.template, restored.ms);
+      }
       const built = await buildTemplate<AgentClient>({
         conn: this.opts.conn,
         image: this.opts.guest,
@@ -177,24 +186,45 @@ export class TemplateRegistry {
           progress(step);
         },
       });
-      const record: TemplateRecord = {
-        templateId: id,
-        imageId: input.image?.id ?? null,
-        containers: input.containers.map((c) => c.containerId),
-        poolSize: input.poolSize,
-        buildMs: built.timings.totalMs,
-      };
-      await writeTemplateRecord(dir, record);
-      entry.template = { dir: built.dir, manifest: built.manifest };
-      entry.record = record;
-      this.move(entry, 'ready');
-      this.startPool(entry, input.poolSize);
       log.info('template built', { timings: built.timings });
-      return this.facts(entry);
+      if (cacheKey) await this.opts.cache!.store(cacheKey, dir).catch((err) => log.warn('template cache: could not keep a copy', errorFields(err)));
+      return await this.finishBuild(entry, input, { dir: built.dir, manifest: built.manifest }, built.timings.totalMs);
     } catch (err) {
       this.entries.delete(id);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** The built (or restored) template in `dir` becomes ready, with its record and pool. */
+  private async finishBuild(entry: Entry, input: TemplateBuildInput, template: Template, buildMs: number): Promise<TemplateFacts> {
+    const record: TemplateRecord = {
+      templateId: entry.id,
+      imageId: input.image?.id ?? null,
+      containers: input.containers.map((c) => c.containerId),
+      poolSize: input.poolSize,
+      buildMs,
+    };
+    await writeTemplateRecord(template.dir, record);
+    entry.template = template;
+    entry.record = record;
+    this.move(entry, 'ready');
+    this.startPool(entry, input.poolSize);
+    return this.facts(entry);
+  }
+
+  /** A copy of the same build from the template cache, checked like any template; null (and nothing left in `dir`) when there is none or it fails the check. */
+  private async restoreFromCache(key: string, input: TemplateBuildInput, dir: string, log: Logger): Promise<{ ms: number; template: Template } | null> {
+    const t0 = Date.now();
+    try {
+      if (!(await this.opts.cache!.restore(key, dir, input.templateId, this.opts.guest))) return null;
+      const template = await openTemplate(dir, this.host, 'full');
+      log.info('template restored from the template cache', { key, ms: Date.now() - t0 });
+      return { ms: Date.now() - t0, template };
+    } catch (err) {
+      log.warn('template cache: entry unusable, building instead', { key, ...errorFields(err) });
+      await rm(dir, { recursive: true, force: true });
+      return null;
     }
   }
 
