@@ -28,6 +28,7 @@ PACKAGES=(
   nftables:nft
   iproute2:ip
   procps:sysctl
+  mmdebstrap:mmdebstrap
 )
 missing=()
 for entry in "${PACKAGES[@]}"; do

@@ -19,6 +19,7 @@ export const ERRORS = {
   ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The upload is larger than the configured limit.' },
   ERR_IMAGE_TOO_LARGE: { status: 413, retryable: false, summary: 'An uploaded image unpacks past a ceiling (unpacked bytes, files in a layer, layers); `detail` has the variable (`limit`), its value (`max`) and the layer; nothing was stored.' },
   ERR_IMAGE_INVALID: { status: 422, retryable: false, summary: 'An uploaded image is corrupt, truncated or not a docker-save/OCI archive.' },
+  ERR_IMAGE_BUILD: { status: 502, retryable: true, summary: 'An image builder (`forkd image build desktop`) failed at a step outside forkd: the message names the step (the Debian package step: mmdebstrap could not reach the mirror in apt\'s sources or a package does not exist) and carries the tool\'s own error lines.' },
   ERR_QUOTA: { status: 429, retryable: false, summary: 'The tenant reached a quota; `field` is `maxVms` or `maxMemoryMib`.' },
   ERR_TOO_MANY_STREAMS: { status: 429, retryable: true, summary: 'Too many open streams (logs follow, exec) for the tenant or the host; `detail.scope` says which. Close one or retry later.' },
   ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },

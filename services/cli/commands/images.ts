@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { loadConfig } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from '../command.js';
@@ -9,9 +11,9 @@ interface ImageView { id: string; tags: string[]; sizeBytes: number; layers: num
 
 export const imageBuildCommand: Command = {
   path: ['image', 'build'],
-  summary: 'Build the guest image (no argument), or a container image archive from host files: busybox, redis',
-  usage: 'forkd image build [busybox|redis --out FILE [--import]] [--data-dir DIR]',
-  options: { out: { type: 'string', short: 'o' }, import: { type: 'boolean' }, 'data-dir': { type: 'string' } },
+  summary: 'Build the guest image (no argument), a container image archive from host files (busybox, redis), or the desktop image from Debian packages (desktop)',
+  usage: 'forkd image build [busybox|redis|desktop [--out FILE] [--import]] [--packages LIST] [--data-dir DIR]',
+  options: { out: { type: 'string', short: 'o' }, import: { type: 'boolean' }, 'data-dir': { type: 'string' }, packages: { type: 'string' } },
   positionals: true,
   async run({ values, positionals }) {
     const what = positionals[0];
@@ -21,10 +23,12 @@ export const imageBuildCommand: Command = {
       process.stderr.write(`forkd: guest image ${result.guest.id} (kernel ${result.guest.kernelVersion}) in ${result.guest.dir}\n`);
       return 0;
     }
+    if (what === 'desktop') return buildDesktop(values);
+    if (values.packages !== undefined) throw new ForkdError('ERR_VALIDATION', '--packages is for the desktop image only', { field: 'packages' });
     const { buildBusyboxImage, buildRedisImage } = await import('../../../images/containers/index.js');
     const builders: Record<string, typeof buildBusyboxImage> = { busybox: buildBusyboxImage, redis: buildRedisImage };
     const build = builders[what];
-    if (!build) throw new ForkdError('ERR_VALIDATION', `unknown image builder ${JSON.stringify(what)}: choose busybox or redis`, { field: 'builder' });
+    if (!build) throw new ForkdError('ERR_VALIDATION', `unknown image builder ${JSON.stringify(what)}: choose busybox, redis or desktop`, { field: 'builder' });
     const out = typeof values.out === 'string' ? values.out : `${what}.tar`;
     process.stderr.write(`forkd: building ${what} from this host's files into ${out}…\n`);
     await build(out, {});
@@ -33,6 +37,22 @@ export const imageBuildCommand: Command = {
     return 0;
   },
 };
+
+/** The desktop image (images/desktop/): cached by content under the data directory, one progress line per step. */
+async function buildDesktop(values: Record<string, unknown>): Promise<number> {
+  const { buildDesktopImage } = await import('../../../images/desktop/build.js');
+  const dataDir = typeof values['data-dir'] === 'string' ? resolve(values['data-dir']) : loadConfig().dataDir;
+  const out = typeof values.out === 'string' ? values.out : 'desktop.tar';
+  const built = await buildDesktopImage({
+    out,
+    cacheDir: join(dataDir, 'images', 'desktop'),
+    ...(typeof values.packages === 'string' ? { packages: values.packages } : {}),
+    progress: (line) => process.stderr.write(`forkd: desktop image: ${line}\n`),
+  });
+  process.stderr.write(`forkd: wrote ${out} (${(built.bytes / 2 ** 20).toFixed(1)} MiB, image ${built.id.slice(7, 19)}, ${built.cached ? 'from the cache' : `built in ${(built.ms / 1000).toFixed(1)} s`}; packages: ${built.packages.join(' ')})\n`);
+  if (values.import) return importFile(out, []);
+  return 0;
+}
 
 async function importFile(file: string, tags: string[]): Promise<number> {
   const size = (await stat(file).catch(() => { throw new ForkdError('ERR_VALIDATION', `cannot read ${file}`, { field: 'file' }); })).size;
