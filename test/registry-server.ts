@@ -1,0 +1,62 @@
+// Test support: Debian's docker-registry (distribution 2.8) on a loopback
+// port, with filesystem storage in a temp directory and optionally htpasswd
+// (bcrypt, from `htpasswd -B`) auth. Started and stopped by the test; stop()
+// kills it by pid. ops/test-clients.sh installs the package (never its service).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestRegistry {
+  /** host:port on 127.0.0.1. */
+  host: string;
+  dir: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRegistry(opts: { users?: Record<string, string> } = {}): Promise<TestRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'forkd-registry-'));
+  const port = await freePort();
+  let auth = '';
+  if (opts.users) {
+    const file = join(dir, 'htpasswd');
+    writeFileSync(file, '');
+    for (const [user, password] of Object.entries(opts.users)) execFileSync('htpasswd', ['-B', '-b', file, user, password], { stdio: 'ignore' });
+    auth = `auth:\n  htpasswd:\n    realm: forkd-test\n    path: ${file}\n`;
+  }
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`);
+  const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Ready when /v2/ answers (200 anonymous, 401 with auth); bounded to ~10 s.
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) break;
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
+    if (ok) return { host: `127.0.0.1:${port}`, dir, proc, stop };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`docker-registry did not start: ${stderr}`);
+}
