@@ -65,6 +65,14 @@ export function parseReference(ref: string, field = 'ref'): Reference {
   return { registry, repository, tag, digest };
 }
 
+/** A registry host as `forkd registry login` names it; docker.io's aliases become docker.io. */
+export function parseRegistryHost(host: string, field = 'registry'): string {
+  if (typeof host !== 'string' || host.length === 0 || host.length > 255 || !HOST.test(host)) {
+    throw new ForkdError('ERR_VALIDATION', `${field} ${JSON.stringify(String(host).slice(0, 80))} is not a registry host[:port]`, { field });
+  }
+  return ['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'].includes(host) ? DOCKER_HUB : host;
+}
+
 /** The host to connect to (docker.io's API lives elsewhere). */
 export function apiHost(ref: Reference): string {
   return ref.registry === DOCKER_HUB ? DOCKER_HUB_API : ref.registry;

@@ -62,6 +62,10 @@ export interface ForkdConfig {
   dockerListen: { host: string; port: number } | null;
   /** About how many lifecycle events the Redis stream keeps (FORKD_EVENTS_RETAIN): the window a reconnecting client can resume in. */
   eventsRetain: number;
+  /** Registry client (images/registry): bound on waiting for a registry's answer and between body bytes. */
+  registryTimeoutMs: number;
+  /** PEM CA bundle trusted for HTTPS registries besides Node's roots (FORKD_REGISTRY_CA_FILE), undefined: none. */
+  registryCaFile: string | undefined;
 }
 
 /** An inclusive range of TCP ports. */
@@ -204,6 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     dockerSocket: env.FORKD_DOCKER_SOCKET === 'off' ? null : resolve(env.FORKD_DOCKER_SOCKET || join(dataDir, 'docker.sock')),
     dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
     eventsRetain,
+    registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,
   };
 }
 
