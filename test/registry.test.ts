@@ -11,11 +11,20 @@ import { importImageArchive } from '../images/containers/image-import.js';
 import { ImageStore, type StoredImage } from '../images/containers/image-store.js';
 import { MAX_MANIFEST_BYTES, MEDIA, pullCacheDir, pullImage, pushImage, type PullOptions, type PullProgress } from '../images/registry/index.js';
 import { ERRORS } from '../services/contracts/errors.js';
+import { startTestApi, type TestApi } from '../services/api/test-api.js';
 import { loadConfig } from '../services/contracts/config.js';
 import { sha, startBearerGate, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
 import { startRegistry, type TestRegistry } from './registry-server.js';
 
 const limits = loadConfig({}).imageLimits;
+let archive: Promise<string> | undefined;
+/** The redis image (two layers) as an OCI archive, built once for the whole file. */
+const redisArchive = (): Promise<string> => (archive ??= (async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'forkd-registry-redis-')), 'redis.tar');
+  await buildRedisImage(file, {});
+  return file;
+})());
+afterAll(() => { if (archive) void archive.then((f) => rmSync(join(f, '..'), { recursive: true, force: true })); });
 /** A directory's names; none when it was never made. */
 const ls = (d: string): string[] => (existsSync(d) ? readdirSync(d) : []);
 const alice = { username: 'alice', password: 's3cret-pw' };
@@ -32,8 +41,7 @@ describe('registry client', () => {
     dir = mkdtempSync(join(tmpdir(), 'forkd-registry-test-'));
     [anon, basic] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } })]);
     source = fresh();
-    await buildRedisImage(join(dir, 'redis.tar'), {});
-    redis = await importImageArchive(join(dir, 'redis.tar'), source);
+    redis = await importImageArchive(await redisArchive(), source);
   });
   afterAll(async () => {
     await anon?.stop();
@@ -105,8 +113,7 @@ describe('registry client against a registry that misbehaves (fake, on loopback)
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'forkd-registry-fake-'));
     source = new ImageStore(join(dir, 'source'));
-    await buildRedisImage(join(dir, 'redis.tar'), {});
-    redis = await importImageArchive(join(dir, 'redis.tar'), source);
+    redis = await importImageArchive(await redisArchive(), source);
     // Layer 1 gzip, layer 2 zstd: both compressions in one image.
     await zstdFile(redis.layers[1]!.path, join(dir, 'l2.zst'));
     layers = [gzipSync(readFileSync(redis.layers[0]!.path)), readFileSync(join(dir, 'l2.zst'))];
@@ -223,5 +230,104 @@ describe('registry client against a registry that misbehaves (fake, on loopback)
 
   it('refuses HTTPS to a plain-HTTP registry without --insecure, naming the way out', async () => {
     await expect(pull(fresh(), undefined, { registry: { timeoutMs: 5_000 } })).rejects.toMatchObject({ code: 'ERR_REGISTRY_UNREACHABLE', message: expect.stringMatching(/--insecure/) });
+  });
+});
+
+describe('registries through the API (fake hostd)', () => {
+  let dir: string;
+  let anon: TestRegistry;
+  let basic: TestRegistry;
+  let t: TestApi;
+  let redis: StoredImage;
+  let acme: string;
+  let other: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'forkd-registry-api-'));
+    [anon, basic, t] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } }), startTestApi('registry')]);
+    const source = new ImageStore(join(dir, 'source'));
+    redis = await importImageArchive(await redisArchive(), source);
+    await pushImage(redis, `${anon.host}/api/redis:1`, { store: source, registry: { insecure: true } });
+    [acme, other] = await Promise.all([t.tenant('acme'), t.tenant('other')]);
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await anon?.stop();
+    await basic?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pulls as an operation, recorded for the pulling tenant only', async () => {
+    const res = await t.api('POST', '/v1/images/pull', { ref: `${anon.host}/api/redis:1`, insecure: true }, acme);
+    expect(res.status).toBe(202);
+    expect(res.json.operation).toMatchObject({ kind: 'image.pull', state: 'running' });
+    const done = await t.settle(res, acme);
+    expect(done.status).toBe(201);
+    expect(done.json.image).toMatchObject({ id: redis.id, tags: [`${anon.host}/api/redis:1`], layers: 2 });
+    expect((await t.api('GET', '/v1/images', undefined, acme)).json.images.map((i: { id: string }) => i.id)).toEqual([redis.id]);
+    expect((await t.api('GET', '/v1/images', undefined, other)).json.images).toEqual([]);
+  });
+
+  it('streams NDJSON progress per layer when asked, ending in a done line', async () => {
+    const res = await t.app.inject({
+      method: 'POST', url: '/v1/images/pull', payload: { ref: `${anon.host}/api/redis:1`, insecure: true },
+      headers: { authorization: `Bearer ${other}`, accept: 'application/x-ndjson' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/x-ndjson/);
+    const lines = res.body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ kind: 'resolved', layers: 2 });
+    expect(lines.filter((l) => l.kind === 'layer').map((l) => `${l.layer}/${l.count}`)).toEqual(expect.arrayContaining(['1/2', '2/2']));
+    expect(lines.at(-1)).toMatchObject({ kind: 'done', image: { id: redis.id } });
+    const bad = await t.app.inject({
+      method: 'POST', url: '/v1/images/pull', payload: { ref: `${anon.host}/api/redis:nope`, insecure: true },
+      headers: { authorization: `Bearer ${other}`, accept: 'application/x-ndjson' },
+    });
+    expect(JSON.parse(bad.body.trim().split('\n').at(-1)!)).toMatchObject({ kind: 'error', error: { code: 'ERR_MANIFEST_UNKNOWN', field: 'ref' } });
+  });
+
+  it('tags, logs in and pushes to a basic-auth registry; logins are per tenant, sealed and never shown', async () => {
+    const target = `${basic.host}/acme/redis:2`;
+    const tagged = await t.api('POST', `/v1/images/${redis.id}/tag`, { ref: target }, acme);
+    expect(tagged.status).toBe(201);
+    expect(tagged.json.image.tags).toContain(target);
+    const refused = await t.create('POST', '/v1/images/push', { ref: target, insecure: true }, acme);
+    expect(refused).toMatchObject({ status: 403, json: { error: { code: 'ERR_REGISTRY_AUTH', message: expect.stringMatching(/forkd registry login/) } } });
+
+    const login = await t.api('POST', '/v1/registries/credentials', { registry: basic.host, username: 'alice', password: alice.password }, acme);
+    expect(login.status).toBe(201);
+    expect(login.json).toEqual({ credential: { registry: basic.host, username: 'alice', createdAt: expect.any(String), updatedAt: expect.any(String) } });
+    const listed = await t.api('GET', '/v1/registries/credentials', undefined, acme);
+    expect(listed.json.credentials).toHaveLength(1);
+    expect(JSON.stringify(listed.json)).not.toContain(alice.password);
+    expect((await t.api('GET', '/v1/registries/credentials', undefined, other)).json.credentials).toEqual([]);
+    const row = await t.database.prisma.registryCredential.findFirstOrThrow({ where: { registry: basic.host } });
+    expect(row.secret).toMatch(/^fks1\./);
+    expect(row.secret).not.toContain(alice.password);
+
+    const pushed = await t.create('POST', '/v1/images/push', { ref: target, insecure: true }, acme);
+    expect(pushed.status).toBe(201);
+    expect(pushed.json.pushed).toMatchObject({ ref: target, digest: expect.stringMatching(/^sha256:/) });
+    // Another tenant has no login there.
+    expect(await t.create('POST', '/v1/images/pull', { ref: target, insecure: true }, other)).toMatchObject({ status: 403, json: { error: { code: 'ERR_REGISTRY_AUTH' } } });
+    expect((await t.create('POST', '/v1/images/pull', { ref: target, insecure: true }, acme)).status).toBe(201);
+
+    expect((await t.api('DELETE', `/v1/registries/credentials/${encodeURIComponent(basic.host)}`, undefined, acme)).json.deleted).toMatchObject({ registry: basic.host });
+    expect(await t.create('POST', '/v1/images/pull', { ref: target, insecure: true }, acme)).toMatchObject({ status: 403 });
+    expect((await t.api('DELETE', `/v1/registries/credentials/${encodeURIComponent(basic.host)}`, undefined, acme)).status).toBe(404);
+  });
+
+  it('answers bad input with a 4xx naming the field, and ends failed pulls as failed operations', async () => {
+    for (const ref of ['Upper/Case', 'busybox:-x', `busybox@sha256:${'z'.repeat(64)}`, '']) {
+      expect(await t.api('POST', '/v1/images/pull', { ref }, acme)).toMatchObject({ status: 400, json: { error: { code: 'ERR_VALIDATION', field: expect.stringMatching(/ref/) } } });
+    }
+    expect((await t.api('POST', '/v1/images/pull', { ref: 'busybox', insecure: 'yes' }, acme)).status).toBe(400);
+    expect((await t.api('POST', '/v1/images/pull', { ref: 'busybox', extra: 1 }, acme)).status).toBe(400);
+    expect((await t.api('POST', '/v1/registries/credentials', { registry: 'not a host', username: 'u', password: 'p' }, acme))).toMatchObject({ status: 400, json: { error: { field: 'registry' } } });
+    expect((await t.api('POST', `/v1/images/${redis.id}/tag`, { ref: 'Bad Ref' }, acme))).toMatchObject({ status: 400, json: { error: { field: 'ref' } } });
+    expect((await t.api('POST', `/v1/images/${'f'.repeat(64)}/tag`, { ref: 'x:1' }, acme)).status).toBe(404);
+    const unknown = await t.create('POST', '/v1/images/pull', { ref: `${anon.host}/api/redis:nope`, insecure: true }, acme);
+    expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'ERR_MANIFEST_UNKNOWN', message: expect.stringMatching(/api\/redis:nope/) } } });
+    expect(await t.create('POST', '/v1/images/push', { ref: `${anon.host}/never/pulled:1`, insecure: true }, acme)).toMatchObject({ status: 404 });
   });
 });
