@@ -11,7 +11,11 @@ import { importImageArchive } from '../images/containers/image-import.js';
 import { ImageStore, type StoredImage } from '../images/containers/image-store.js';
 import { MAX_MANIFEST_BYTES, MEDIA, pullCacheDir, pullImage, pushImage, type PullOptions, type PullProgress } from '../images/registry/index.js';
 import { ERRORS } from '../services/contracts/errors.js';
+import { startDockerApi, type RunningDockerApi } from '../services/api/docker/server.js';
+import type { HostJobs } from '../services/api/host-jobs.js';
+import { buildServices } from '../services/api/services.js';
 import { startTestApi, type TestApi } from '../services/api/test-api.js';
+import { dockerClient, ensureDockerCli } from './docker-cli.js';
 import { loadConfig } from '../services/contracts/config.js';
 import { sha, startBearerGate, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
 import { startRegistry, type TestRegistry } from './registry-server.js';
@@ -329,5 +333,63 @@ describe('registries through the API (fake hostd)', () => {
     const unknown = await t.create('POST', '/v1/images/pull', { ref: `${anon.host}/api/redis:nope`, insecure: true }, acme);
     expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'ERR_MANIFEST_UNKNOWN', message: expect.stringMatching(/api\/redis:nope/) } } });
     expect(await t.create('POST', '/v1/images/push', { ref: `${anon.host}/never/pulled:1`, insecure: true }, acme)).toMatchObject({ status: 404 });
+  });
+});
+
+describe('docker pull and docker push (the docker CLI on forkd\'s Docker API)', () => {
+  let dir: string;
+  let anon: TestRegistry;
+  let basic: TestRegistry;
+  let t: TestApi;
+  let dockerApi: RunningDockerApi;
+  let docker: ReturnType<typeof dockerClient>;
+  let redis: StoredImage;
+
+  beforeAll(async () => {
+    ensureDockerCli();
+    dir = mkdtempSync(join(tmpdir(), 'forkd-registry-docker-'));
+    [anon, basic, t] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } }), startTestApi('registry-docker')]);
+    const source = new ImageStore(join(dir, 'source'));
+    redis = await importImageArchive(await redisArchive(), source);
+    await pushImage(redis, `${anon.host}/docker/redis:1`, { store: source, registry: { insecure: true } });
+    const config = loadConfig({ FORKD_DATA_DIR: t.dataDir, FORKD_LOG_LEVEL: 'error' });
+    const services = await buildServices({ config, db: t.database.prisma, redis: t.redis, hostJobs: t.hosts as unknown as HostJobs }, () => {});
+    const socket = join(dir, 'docker.sock');
+    dockerApi = await startDockerApi(services, { socket, tcp: null, logLevel: 'error' });
+    docker = dockerClient(socket);
+  });
+  afterAll(async () => {
+    await dockerApi?.stop();
+    await t?.stop();
+    await anon?.stop();
+    await basic?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('docker pull shows Docker\'s progress and the image is there; an unknown tag says No such image', async () => {
+    const ref = `${anon.host}/docker/redis:1`;
+    const pull = await docker(['pull', ref]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout).toMatch(/Pull complete/);
+    expect(pull.stdout).toMatch(/Status: Downloaded newer image for/);
+    const images = await docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    expect(images.stdout).toContain(`${ref} ${redis.id.slice(7, 19)}`);
+    const unknown = await docker(['pull', `${anon.host}/docker/redis:nope`]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/No such image: .*redis:nope/);
+  });
+
+  it('docker push needs the tenant\'s login for a basic-auth registry, then pushes', async () => {
+    const target = `${basic.host}/docker/redis:2`;
+    expect((await docker(['tag', `${anon.host}/docker/redis:1`, target])).code).toBe(0);
+    const refused = await docker(['push', target]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toMatch(/forkd registry login/);
+    expect((await t.api('POST', '/v1/registries/credentials', { registry: basic.host, username: 'alice', password: alice.password })).status).toBe(201);
+    const push = await docker(['push', target]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/2: digest: sha256:[0-9a-f]{64} size: \d+/);
+    const again = await docker(['push', target]);
+    expect(again.stdout).toMatch(/Layer already exists/);
   });
 });

@@ -84,8 +84,8 @@ export class Registries {
     return this.ca;
   }
 
-  private async options(tenantId: string, registry: string, insecure: boolean): Promise<RegistryOptions> {
-    const credentials = await this.credentials(tenantId, registry);
+  private async options(tenantId: string, registry: string, insecure: boolean, given?: Credentials): Promise<RegistryOptions> {
+    const credentials = given ?? (await this.credentials(tenantId, registry));
     const ca = this.caBundle();
     return { insecure, timeoutMs: this.config.timeoutMs, ...(ca === undefined ? {} : { ca }), ...(credentials === undefined ? {} : { credentials }) };
   }
@@ -95,26 +95,27 @@ export class Registries {
     parseReference(ref);
   }
 
-  async pull(tenantId: string, ref: string, insecure: boolean, onProgress?: (p: PullProgress) => void): Promise<ImageView> {
+  /** `credentials`: given with the request (the Docker API's X-Registry-Auth) instead of the stored login. */
+  async pull(tenantId: string, ref: string, insecure: boolean, onProgress?: (p: PullProgress) => void, credentials?: Credentials): Promise<ImageView> {
     const parsed = parseReference(ref);
     const result = await pullImage(ref, {
       store: this.images.store,
       limits: this.config.limits,
-      registry: await this.options(tenantId, parsed.registry, insecure),
+      registry: await this.options(tenantId, parsed.registry, insecure, credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     return this.images.record(tenantId, result.image, result.tag === undefined ? [] : [result.tag]);
   }
 
   /** Pushes the tenant's image named `ref` (tag it first with `tag`) to the registry the name says. */
-  async push(tenantId: string, ref: string, insecure: boolean, onProgress?: (p: PushProgress) => void): Promise<{ ref: string; digest: string; size: number }> {
+  async push(tenantId: string, ref: string, insecure: boolean, onProgress?: (p: PushProgress) => void, credentials?: Credentials): Promise<{ ref: string; digest: string; size: number }> {
     const parsed = parseReference(ref);
     if (parsed.digest !== undefined) throw new ForkdError('ERR_VALIDATION', `ref ${JSON.stringify(ref)}: push a tag, not a digest`, { field: 'ref' });
     const row = await this.images.resolve(tenantId, ref, 'ref');
     const stored = await this.images.store.get(row.digest);
     const result = await pushImage(stored, ref, {
       store: this.images.store,
-      registry: await this.options(tenantId, parsed.registry, insecure),
+      registry: await this.options(tenantId, parsed.registry, insecure, credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     return { ref: normalizeRef(ref.split('@')[0] as string), digest: result.manifestDigest, size: result.size };
