@@ -117,7 +117,8 @@ export async function dockerPull(registries: Registries, tenantId: string, ref: 
   } catch (err) {
     const fe = toForkdError(err);
     // Docker's wording for a pull that found nothing, which the CLI shows after "Unable to find image".
-    const missing = fe.code === 'ERR_MANIFEST_UNKNOWN' || fe.code === 'ERR_REGISTRY_UNREACHABLE';
+    // Docker Hub answers a repository that does not exist with 401 (access denied), so a refused login words the same way.
+    const missing = fe.code === 'ERR_MANIFEST_UNKNOWN' || fe.code === 'ERR_REGISTRY_UNREACHABLE' || fe.code === 'ERR_REGISTRY_AUTH';
     stream.fail(missing ? new ForkdError(fe.code === 'ERR_MANIFEST_UNKNOWN' ? 'ERR_NOT_FOUND' : fe.code, `No such image: ${ref}: ${fe.message}; ${HOW_TO_LOAD}`, { cause: err }) : fe);
   } finally {
     stream.end();
