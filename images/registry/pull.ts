@@ -8,11 +8,11 @@
 // fetched at all, and a blob fetched and verified by an attempt that failed
 // later (the registry went away on layer 3 of 5) is kept in
 // <store>/pulls/sha256/<hex> so the next attempt starts at layer 3. Those
-// blobs are removed when a pull of them succeeds.
+// blobs are removed when a pull of them succeeds, or after a day.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { ImageLimits } from '../../services/contracts/config.js';
@@ -124,6 +124,18 @@ async function fetchBlob(client: RegistryClient, d: Descriptor, file: string, wh
   if (got !== d.digest) throw mismatch(where, d.digest, got);
 }
 
+/** Blobs of failed pulls nobody retried, and partial files of crashed ones, go after a day. */
+const CACHE_KEEP_MS = 24 * 3600 * 1000;
+
+async function sweepCache(cache: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(cache).catch(() => [] as string[])) {
+    const file = join(cache, name);
+    const s = await stat(file).catch(() => null);
+    if (s !== null && now - s.mtimeMs > CACHE_KEEP_MS) await rm(file, { force: true });
+  }
+}
+
 export async function pullImage(refText: string, opts: PullOptions): Promise<PullResult> {
   const ref = parseReference(refText);
   const name = formatReference(ref);
@@ -151,6 +163,7 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
   const tmp = await store.makeTempDir();
   const cache = pullCacheDir(store);
   await mkdir(cache, { recursive: true });
+  await sweepCache(cache);
   try {
     const configFile = join(tmp, 'config.json');
     await fetchBlob(client, manifest.config, configFile, `${name}: config`);
@@ -185,12 +198,17 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
       }
       if (d.size > opts.limits.maxUnpackedBytes) throw imageTooLarge('FORKD_IMAGE_MAX_UNPACKED_BYTES', opts.limits.maxUnpackedBytes, `${name}: layer ${i + 1} is ${d.size} bytes compressed`, at);
       const blob = join(cache, d.digest.slice('sha256:'.length));
-      if (await stat(blob).then((s) => s.size === d.size, () => false)) {
+      // The pull works on its own hard link of the cached blob: another pull
+      // of the same layer may remove the cache entry when it succeeds.
+      const mine = join(tmp, `blob${i + 1}`);
+      const linked = await stat(blob).then((s) => s.size === d.size, () => false) && (await link(blob, mine).then(() => true, () => false));
+      if (linked) {
         progress({ ...ev, status: 'cached' });
       } else {
         const part = `${blob}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
         try {
           await fetchBlob(client, d, part, `${name}: layer ${i + 1}/${layers.length} (${d.digest})`, (current) => progress({ ...ev, status: 'downloading', current }));
+          await link(part, mine);
           await rename(part, blob);
         } finally {
           await rm(part, { force: true });
@@ -198,18 +216,14 @@ export async function pullImage(refText: string, opts: PullOptions): Promise<Pul
         progress({ ...ev, status: 'downloaded', current: d.size });
       }
       fetched.push(blob);
-      const u = await stageLayer({ file: blob, size: d.size, digest: d.digest }, join(tmp, `layer${i + 1}.tar`), image.layer(at));
+      const u = await stageLayer({ file: mine, size: d.size, digest: d.digest }, join(tmp, `layer${i + 1}.tar`), image.layer(at));
       if (u.diffId !== diffId) {
         await rm(blob, { force: true }); // a blob that verifies but unpacks to the wrong layer is no use to a retry
         throw new ForkdError('ERR_DIGEST_MISMATCH', `${name}: layer ${i + 1}/${layers.length}: diffId mismatch: config says ${diffId}, the layer unpacks to ${u.diffId}; nothing was stored`, { field: 'ref', detail: { expected: diffId, got: u.diffId } });
       }
       image.addLayer(at, u.size);
-      // stageLayer leaves a plain blob where it is; the store renames what it is given, so copy it out of the cache.
-      let file = u.file;
-      if (file === blob) {
-        file = join(tmp, `layer${i + 1}.tar`);
-        await copyFile(blob, file);
-      }
+      // A plain (uncompressed) blob is its own layer tar: the store takes the link in tmp as it is.
+      const file = u.file;
       layerFiles.set(diffId, file);
       staged.push({ diffId, size: u.size });
       progress({ ...ev, status: 'verified', current: d.size });
