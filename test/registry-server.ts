@@ -3,8 +3,8 @@
 // (bcrypt, from `htpasswd -B`) auth. Started and stopped by the test; stop()
 // kills it by pid. ops/test-clients.sh installs the package (never its service).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,8 @@ export interface TestRegistry {
   /** host:port on 127.0.0.1. */
   host: string;
   dir: string;
+  /** With `tls`: the self-signed certificate (PEM) to trust. */
+  ca?: string;
   proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -27,9 +29,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(opts: { users?: Record<string, string> } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { users?: Record<string, string>; tls?: boolean } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'forkd-registry-'));
   const port = await freePort();
+  let tls = '';
+  let ca: string | undefined;
+  if (opts.tls) {
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=forkd-test-registry',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    tls = `  tls:\n    certificate: ${cert}\n    key: ${key}\n`;
+    ca = readFileSync(cert, 'utf8');
+  }
   let auth = '';
   if (opts.users) {
     const file = join(dir, 'htpasswd');
@@ -38,7 +49,7 @@ export async function startRegistry(opts: { users?: Record<string, string> } = {
     auth = `auth:\n  htpasswd:\n    realm: forkd-test\n    path: ${file}\n`;
   }
   const config = join(dir, 'config.yml');
-  writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`);
+  writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`);
   const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });
@@ -53,10 +64,18 @@ export async function startRegistry(opts: { users?: Record<string, string> } = {
   // Ready when /v2/ answers (200 anonymous, 401 with auth); bounded to ~10 s.
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) break;
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
-    if (ok) return { host: `127.0.0.1:${port}`, dir, proc, stop };
+    const ok = opts.tls ? await tcpOpen(port) : await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
+    if (ok) return { host: `127.0.0.1:${port}`, dir, proc, stop, ...(ca === undefined ? {} : { ca }) };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();
   throw new Error(`docker-registry did not start: ${stderr}`);
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
 }

@@ -76,6 +76,18 @@ describe('registry client', () => {
     expect(pulled.image.id).toBe(redis.id);
   });
 
+  it('HTTPS with a custom CA: refused until the CA is trusted, then pushes and pulls', async () => {
+    const tls = await startRegistry({ tls: true });
+    try {
+      const ref = `${tls.host}/team/tls:1`;
+      await expect(pushImage(redis, ref, { store: source, registry: {} })).rejects.toMatchObject({ code: 'ERR_REGISTRY_UNREACHABLE', message: expect.stringMatching(/TLS.*FORKD_REGISTRY_CA_FILE/) });
+      await pushImage(redis, ref, { store: source, registry: { ca: tls.ca! } });
+      expect((await pullImage(ref, { store: fresh(), limits, registry: { ca: tls.ca! } })).image.id).toBe(redis.id);
+    } finally {
+      await tls.stop();
+    }
+  });
+
   // docker-registry's own token auth needs a signing certificate and a token
   // service; the gate (test/fake-registry.ts) issues the same Bearer
   // challenge and tokens in front of the real anonymous registry instead.
