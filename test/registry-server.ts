@@ -15,7 +15,12 @@ export interface TestRegistry {
   /** With `tls`: the self-signed certificate (PEM) to trust. */
   ca?: string;
   proc: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGKILL, returning once its sockets are closed: for killing it from inside a progress callback. */
+  killNow(): void;
+  /** Starts it again on the same port and storage. */
+  restart(): Promise<void>;
+  /** Kills it by pid and removes its directory (unless `keep`). */
+  stop(keep?: boolean): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -50,26 +55,50 @@ export async function startRegistry(opts: { users?: Record<string, string>; tls?
   }
   const config = join(dir, 'config.yml');
   writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`);
-  const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+  const reg: TestRegistry = {
+    host: `127.0.0.1:${port}`, dir, proc: undefined as unknown as ChildProcess, ...(ca === undefined ? {} : { ca }),
+    killNow() {
+      const pid = reg.proc.pid!;
+      reg.proc.kill('SIGKILL');
+      // Synchronously until the kernel has closed its sockets (the process is a zombie or gone), so the next request is refused.
+      for (let i = 0; i < 2000; i++) {
+        let stat: string;
+        try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return; }
+        if (/^\d+ \(.*\) Z/.test(stat)) return;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    },
+    async restart() {
+      await reg.stop(true);
+      await spawnUntilReady();
+    },
+    async stop(keep = false) {
+      const proc = reg.proc;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
   };
-  // Ready when /v2/ answers (200 anonymous, 401 with auth); bounded to ~10 s.
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) break;
-    const ok = opts.tls ? await tcpOpen(port) : await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
-    if (ok) return { host: `127.0.0.1:${port}`, dir, proc, stop, ...(ca === undefined ? {} : { ca }) };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop();
-  throw new Error(`docker-registry did not start: ${stderr}`);
+  const spawnUntilReady = async (): Promise<void> => {
+    const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    reg.proc = proc;
+    let stderr = '';
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });
+    // Ready when /v2/ answers (200 anonymous, 401 with auth; TLS: the port accepts); bounded to ~10 s.
+    for (let i = 0; i < 100; i++) {
+      if (proc.exitCode !== null) break;
+      const ok = opts.tls ? await tcpOpen(port) : await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await reg.stop();
+    throw new Error(`docker-registry did not start: ${stderr}`);
+  };
+  await spawnUntilReady();
+  return reg;
 }
 
 function tcpOpen(port: number): Promise<boolean> {

@@ -76,6 +76,20 @@ describe('registry client', () => {
     expect(pulled.image.id).toBe(redis.id);
   });
 
+  it('the registry process dies between layers: a clear error, nothing stored; restarted, the pull resumes after the layer it had', async () => {
+    const ref = `${anon.host}/team/redis:1`; // pushed by the first test
+    const store = fresh();
+    await expect(pullImage(ref, { store, limits, registry: { insecure: true }, onProgress: (e) => { if (e.kind === 'layer' && e.layer === 1 && e.status === 'verified') anon.killNow(); } }))
+      .rejects.toMatchObject({ code: 'ERR_REGISTRY_UNREACHABLE', message: expect.stringMatching(/refused the connection/) });
+    expect(await store.list()).toEqual([]);
+    expect(ls(join(store.root, 'layers', 'sha256'))).toEqual([]);
+    await anon.restart();
+    const events: PullProgress[] = [];
+    const pulled = await pullImage(ref, { store, limits, registry: { insecure: true }, onProgress: (e) => events.push(e) });
+    expect(pulled.image.id).toBe(redis.id);
+    expect(events.filter((e) => e.kind === 'layer' && e.layer === 1).map((e) => (e as { status: string }).status)).toEqual(['cached', 'verified']);
+  });
+
   it('HTTPS with a custom CA: refused until the CA is trusted, then pushes and pulls', async () => {
     const tls = await startRegistry({ tls: true });
     try {
