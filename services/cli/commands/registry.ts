@@ -1,7 +1,7 @@
 // forkd image pull / tag / push and forkd registry login / logout / ls.
 // Pull and push read the API's NDJSON progress (docs/images.md "Registries")
 // and print one line per layer step; on a terminal, a layer's download
-// percentage rewrites its line instead of adding one.
+// percentage rewrites its line (a log gets no percentages).
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
@@ -48,9 +48,12 @@ async function follow(path: string, body: object): Promise<ProgressLine> {
   const print = (e: ProgressLine) => {
     const line = formatProgress(e);
     if (line === undefined) return;
-    if (tty && e.status === 'downloading') {
-      process.stderr.write(`\r\x1b[2K${line}`);
-      rewriting = true;
+    if (e.status === 'downloading') {
+      // A bar on a terminal; in a log, the percentages would be noise ('downloaded' follows).
+      if (tty) {
+        process.stderr.write(`\r\x1b[2K${line}`);
+        rewriting = true;
+      }
       return;
     }
     process.stderr.write(`${rewriting ? '\r\x1b[2K' : ''}${line}\n`);
