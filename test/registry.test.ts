@@ -300,6 +300,9 @@ describe('registries through the API (fake hostd)', () => {
     expect(done.json.image).toMatchObject({ id: redis.id, tags: [`${anon.host}/api/redis:1`], layers: 2 });
     expect((await t.api('GET', '/v1/images', undefined, acme)).json.images.map((i: { id: string }) => i.id)).toEqual([redis.id]);
     expect((await t.api('GET', '/v1/images', undefined, other)).json.images).toEqual([]);
+    const events = await t.app.inject({ method: 'GET', url: `/v1/events?since=0&until=${Date.now()}`, headers: { authorization: `Bearer ${acme}` } });
+    const image = events.body.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'image');
+    expect(image).toEqual([expect.objectContaining({ action: 'pull', actor: expect.objectContaining({ id: redis.id, name: `${anon.host}/api/redis:1` }) })]);
   });
 
   it('streams NDJSON progress per layer when asked, ending in a done line', async () => {

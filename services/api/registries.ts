@@ -104,7 +104,7 @@ export class Registries {
       registry: await this.options(tenantId, parsed.registry, insecure, credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
-    return this.images.record(tenantId, result.image, result.tag === undefined ? [] : [result.tag]);
+    return this.images.record(tenantId, result.image, result.tag === undefined ? [] : [result.tag], 'pull');
   }
 
   /** Pushes the tenant's image named `ref` (tag it first with `tag`) to the registry the name says. */
@@ -118,13 +118,15 @@ export class Registries {
       registry: await this.options(tenantId, parsed.registry, insecure, credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
-    return { ref: normalizeRef(ref.split('@')[0] as string), digest: result.manifestDigest, size: result.size };
+    const name = normalizeRef(ref);
+    await this.images.pushed(tenantId, row.digest, name);
+    return { ref: name, digest: result.manifestDigest, size: result.size };
   }
 
   async tag(tenantId: string, source: string, ref: string): Promise<ImageView> {
     const target = normalizeRef(ref);
     const row = await this.images.resolve(tenantId, source, 'id');
     const stored = await this.images.store.get(row.digest);
-    return this.images.record(tenantId, stored, [target]);
+    return this.images.record(tenantId, stored, [target], 'tag');
   }
 }
