@@ -367,6 +367,22 @@ describe('registries through the API (fake hostd)', () => {
     expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'ERR_MANIFEST_UNKNOWN', message: expect.stringMatching(/api\/redis:nope/) } } });
     expect(await t.create('POST', '/v1/images/push', { ref: `${anon.host}/never/pulled:1`, insecure: true }, acme)).toMatchObject({ status: 404 });
   });
+
+  it('a registry answering junk, a huge manifest or an unsupported type: the operation ends failed with a 4xx/5xx, no image', async () => {
+    const fake = await startFakeRegistry('bad/img');
+    try {
+      fake.manifests.set('junk', { body: Buffer.from('<html>nope</html>'), type: 'text/html' });
+      fake.manifests.set('huge', { body: Buffer.alloc(MAX_MANIFEST_BYTES + 1, 0x20), type: MEDIA.ociManifest });
+      fake.manifests.set('helm', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 1 }, layers: [] })), type: MEDIA.ociManifest });
+      const before = (await t.api('GET', '/v1/images', undefined, other)).json.images;
+      expect(await t.create('POST', '/v1/images/pull', { ref: `${fake.host}/bad/img:junk`, insecure: true }, other)).toMatchObject({ status: 502, json: { error: { code: 'ERR_REGISTRY_PROTOCOL' } } });
+      expect(await t.create('POST', '/v1/images/pull', { ref: `${fake.host}/bad/img:huge`, insecure: true }, other)).toMatchObject({ status: 502, json: { error: { code: 'ERR_REGISTRY_PROTOCOL', message: expect.stringMatching(/larger than/) } } });
+      expect(await t.create('POST', '/v1/images/pull', { ref: `${fake.host}/bad/img:helm`, insecure: true }, other)).toMatchObject({ status: 422, json: { error: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' } } });
+      expect((await t.api('GET', '/v1/images', undefined, other)).json.images).toEqual(before);
+    } finally {
+      await fake.close();
+    }
+  });
 });
 
 describe('docker pull and docker push (the docker CLI on forkd\'s Docker API)', () => {
