@@ -426,6 +426,11 @@ describe('docker pull and docker push (the docker CLI on forkd\'s Docker API)', 
     const unknown = await docker(['pull', `${anon.host}/docker/redis:nope`]);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/No such image: .*redis:nope/);
+    // Docker Hub out of reach (as on this machine) or the repository missing: Docker's wording, the reason, and the way in without a registry.
+    const run = await docker(['run', '--rm', 'nosuchimage', 'true']);
+    expect(run.code).toBe(125);
+    expect(run.stderr).toMatch(/No such image: nosuchimage:latest: registry /);
+    expect(run.stderr).toMatch(/docker load/);
   });
 
   it('docker push needs the tenant\'s login for a basic-auth registry, then pushes', async () => {

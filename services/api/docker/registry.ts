@@ -13,6 +13,7 @@
 // when the client sends one, else the tenant's stored login.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PullProgress, PushProgress } from '../../../images/registry/index.js';
+import { parseRef } from '../../../images/containers/refs.js';
 import { parseReference } from '../../../images/registry/reference.js';
 import type { Credentials } from '../../../images/registry/client.js';
 import { ForkdError } from '../../contracts/errors.js';
@@ -119,7 +120,7 @@ export async function dockerPull(registries: Registries, tenantId: string, ref: 
     // Docker's wording for a pull that found nothing, which the CLI shows after "Unable to find image".
     // Docker Hub answers a repository that does not exist with 401 (access denied), so a refused login words the same way.
     const missing = fe.code === 'ERR_MANIFEST_UNKNOWN' || fe.code === 'ERR_REGISTRY_UNREACHABLE' || fe.code === 'ERR_REGISTRY_AUTH';
-    stream.fail(missing ? new ForkdError(fe.code === 'ERR_MANIFEST_UNKNOWN' ? 'ERR_NOT_FOUND' : fe.code, `No such image: ${ref}: ${fe.message}; ${HOW_TO_LOAD}`, { cause: err }) : fe);
+    stream.fail(missing ? new ForkdError(fe.code === 'ERR_MANIFEST_UNKNOWN' ? 'ERR_NOT_FOUND' : fe.code, `No such image: ${parseRef(ref) ?? ref}: ${fe.message}; ${HOW_TO_LOAD}`, { cause: err }) : fe);
   } finally {
     stream.end();
   }
