@@ -68,7 +68,7 @@ export class RegistryClient {
     return new ForkdError('ERR_REGISTRY_AUTH', message, { field: 'ref', detail: { registry: this.ref.registry, ...(status === undefined ? {} : { status }) } });
   }
 
-  /** Answers a 401 by getting credentials for the challenge; false when there is nothing new to try. */
+  /** Answers a 401 by getting credentials for the challenge (a token, or the Basic login); throws when there are none to get. */
   private async authenticate(res: HttpResponse): Promise<void> {
     const header = res.headers['www-authenticate'];
     const challenges = parseChallenges(Array.isArray(header) ? header.join(', ') : header);

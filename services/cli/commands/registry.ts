@@ -33,7 +33,11 @@ export function formatProgress(e: ProgressLine): string | undefined {
   const short = (e.digest ?? '').slice(7, 19);
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   let tail = '';
-  if (e.status === 'downloading' && e.total) tail = ` ${Math.floor(((e.current ?? 0) / e.total) * 100)}% of ${mib(e.total)}`;
+  if (e.status === 'downloading' && e.total) {
+    const pct = Math.min(100, Math.floor(((e.current ?? 0) / e.total) * 100));
+    const filled = Math.floor(pct / 5);
+    tail = ` [${'='.repeat(filled)}${' '.repeat(20 - filled)}] ${pct}% of ${mib(e.total)}`;
+  }
   else if (e.total !== undefined && e.status !== 'exists') tail = ` ${mib(e.total)}`;
   return `layer ${e.layer}/${e.count} ${short}: ${STATUS[e.status ?? ''] ?? e.status}${tail}`;
 }
