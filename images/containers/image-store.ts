@@ -1,6 +1,7 @@
 // The host's container image store, at <dataDir>/images/containers/:
 //   layers/sha256/<diffId hex>.tar   uncompressed layer tars, shared between images
 //   images/<config hex>.json          one record per image (StoredImage, layer paths relative)
+//   configs/<config hex>.json         the config blob as it came, so a push keeps the image id
 //   tmp/<pid>-<random>/               imports in progress (renamed into place at the end)
 //   lock/                             held while records or layers change
 // Records and layers only ever appear by rename, so a crash leaves either the
