@@ -24,6 +24,8 @@ export interface RegistryConfig {
   timeoutMs: number;
   /** FORKD_REGISTRY_CA_FILE */
   caFile: string | undefined;
+  /** FORKD_REGISTRY_INSECURE: plain HTTP without asking. */
+  insecure?: string[];
 }
 
 const subject = (tenantId: string, registry: string): string => `registry-credential:${tenantId}/${registry}`;
@@ -90,6 +92,11 @@ export class Registries {
     return { insecure, timeoutMs: this.config.timeoutMs, ...(ca === undefined ? {} : { ca }), ...(credentials === undefined ? {} : { credentials }) };
   }
 
+  /** Plain HTTP for this registry: asked for, or listed in FORKD_REGISTRY_INSECURE. */
+  isInsecure(registry: string, asked: boolean): boolean {
+    return asked || (this.config.insecure ?? []).includes(registry);
+  }
+
   /** Checks a reference before any work starts (the 400 comes synchronously). */
   check(ref: string): void {
     parseReference(ref);
@@ -101,7 +108,7 @@ export class Registries {
     const result = await pullImage(ref, {
       store: this.images.store,
       limits: this.config.limits,
-      registry: await this.options(tenantId, parsed.registry, insecure, credentials),
+      registry: await this.options(tenantId, parsed.registry, this.isInsecure(parsed.registry, insecure), credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     return this.images.record(tenantId, result.image, result.tag === undefined ? [] : [result.tag], 'pull');
@@ -115,7 +122,7 @@ export class Registries {
     const stored = await this.images.store.get(row.digest);
     const result = await pushImage(stored, ref, {
       store: this.images.store,
-      registry: await this.options(tenantId, parsed.registry, insecure, credentials),
+      registry: await this.options(tenantId, parsed.registry, this.isInsecure(parsed.registry, insecure), credentials),
       ...(onProgress === undefined ? {} : { onProgress }),
     });
     const name = normalizeRef(ref);

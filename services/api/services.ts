@@ -90,6 +90,6 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
     tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
-    registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile }),
+    registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile, insecure: deps.config.registryInsecure }),
   };
 }

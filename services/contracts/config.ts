@@ -66,6 +66,8 @@ export interface ForkdConfig {
   registryTimeoutMs: number;
   /** PEM CA bundle trusted for HTTPS registries besides Node's roots (FORKD_REGISTRY_CA_FILE), undefined: none. */
   registryCaFile: string | undefined;
+  /** Registries (host[:port]) spoken to over plain HTTP without asking, like dockerd's insecure-registries (FORKD_REGISTRY_INSECURE). */
+  registryInsecure: string[];
 }
 
 /** An inclusive range of TCP ports. */
@@ -210,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     eventsRetain,
     registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,
+    registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
   };
 }
 

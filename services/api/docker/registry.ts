@@ -7,8 +7,9 @@
 // `error`/`errorDetail` line, as dockerd sends it.
 //
 // Plain HTTP: like dockerd's default insecure-registry range 127.0.0.0/8, a
-// registry on loopback (127.x, localhost, [::1]) is spoken to over HTTP; any
-// other needs HTTPS (FORKD_REGISTRY_CA_FILE for a private CA).
+// registry on loopback (127.x, localhost, [::1]) is spoken to over HTTP, and
+// so is one listed in FORKD_REGISTRY_INSECURE; any other needs HTTPS
+// (FORKD_REGISTRY_CA_FILE for a private CA).
 // Credentials: the X-Registry-Auth header (base64 JSON {username, password})
 // when the client sends one, else the tenant's stored login.
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -110,7 +111,7 @@ export async function dockerPull(registries: Registries, tenantId: string, ref: 
   const stream = new Stream(reply);
   const name = ref.split('@')[0]!.replace(/:[^/:]*$/, '');
   try {
-    const view = await registries.pull(tenantId, ref, isLoopbackRegistry(parsed.registry), (e) => {
+    const view = await registries.pull(tenantId, ref, isLoopbackRegistry(parsed.registry) || registries.isInsecure(parsed.registry, false), (e) => {
       for (const m of pullMessages(e, name)) stream.send(m);
     }, credentials);
     stream.send({ status: `Digest: ${view.id}` });
@@ -133,7 +134,7 @@ export async function dockerPush(registries: Registries, tenantId: string, ref: 
   const stream = new Stream(reply);
   try {
     stream.send({ status: `The push refers to repository [${ref.split('@')[0]!.replace(/:[^/:]*$/, '')}]` });
-    const pushed = await registries.push(tenantId, ref, isLoopbackRegistry(parsed.registry), (e) => {
+    const pushed = await registries.push(tenantId, ref, isLoopbackRegistry(parsed.registry) || registries.isInsecure(parsed.registry, false), (e) => {
       for (const m of pushMessages(e)) stream.send(m);
     }, credentials);
     stream.send({ status: `${parsed.tag}: digest: ${pushed.digest} size: ${pushed.size}` });
