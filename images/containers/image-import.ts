@@ -49,13 +49,13 @@ export interface ImportOptions {
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
-interface Uncompressed {
+export interface Uncompressed {
   file: string;
   diffId: string;
   size: number;
 }
 
-function pickConfig(raw: unknown, where: string): ImageConfig {
+export function pickConfig(raw: unknown, where: string): ImageConfig {
   if (raw === undefined || raw === null) return {};
   if (!isObject(raw)) throw invalid(`${where}: config is not an object`);
   const out: ImageConfig = {};
@@ -94,6 +94,41 @@ async function scanLayer(source: AsyncIterable<Buffer> | NodeJS.ReadableStream, 
   }
 }
 
+/**
+ * One pass over a layer blob: decompress, hash, write to `outFile` and parse
+ * as tar at once, so the meter stops a bomb at its ceiling (bytes out of the
+ * decompressor, entries out of the parser) before the rest is read. A plain
+ * blob is its own tar (`blob.digest` is then its diffId) and is not copied.
+ * Used by archive imports and by registry pulls (images/registry/pull.ts).
+ */
+export async function stageLayer(blob: { file: string; size: number; digest: string }, outFile: string, meter: LayerMeter): Promise<Uncompressed> {
+  const what = describeLayer(meter.at);
+  const kind = await detectFileCompression(blob.file);
+  if (kind === 'none') {
+    // Already on disk at its real size and already hashed by whoever wrote it.
+    meter.addBytes(blob.size);
+    await scanLayer(createReadStream(blob.file), meter, what);
+    return { file: blob.file, diffId: blob.digest, size: blob.size };
+  }
+  const hash = createHash('sha256');
+  const fh = await open(outFile, 'wx', 0o600);
+  try {
+    const unpacked = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of readDecompressed(blob.file, kind, what)) {
+        meter.addBytes(chunk.length);
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        yield chunk;
+      }
+    };
+    await scanLayer(unpacked(), meter, what);
+  } finally {
+    await fh.close();
+  }
+  return { file: outFile, diffId: `sha256:${hash.digest('hex')}`, size: meter.unpackedBytes };
+}
+
 class Importer {
   private readonly decompressed = new Map<string, Promise<Uncompressed>>();
   private n = 0;
@@ -121,38 +156,8 @@ class Importer {
     return p;
   }
 
-  /**
-   * One pass over the layer: decompress, hash, write to tmp and parse as tar
-   * at once, so the meter stops a bomb at its ceiling (bytes out of the
-   * decompressor, entries out of the parser) before the rest is read.
-   */
   private async doUncompress(blob: ArchiveFile, meter: LayerMeter): Promise<Uncompressed> {
-    const what = describeLayer(meter.at);
-    const kind = await detectFileCompression(blob.file);
-    if (kind === 'none') {
-      // Already on disk at its real size (ArchiveFs counted the bytes it wrote) and already hashed.
-      meter.addBytes(blob.size);
-      await scanLayer(createReadStream(blob.file), meter, what);
-      return { file: blob.file, diffId: blob.digest, size: blob.size };
-    }
-    const file = join(this.tmp, `layer${++this.n}.tar`);
-    const hash = createHash('sha256');
-    const fh = await open(file, 'wx', 0o600);
-    try {
-      const unpacked = async function* (): AsyncGenerator<Buffer> {
-        for await (const chunk of readDecompressed(blob.file, kind, what)) {
-          meter.addBytes(chunk.length);
-          hash.update(chunk);
-          let off = 0;
-          while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-          yield chunk;
-        }
-      };
-      await scanLayer(unpacked(), meter, what);
-    } finally {
-      await fh.close();
-    }
-    return { file, diffId: `sha256:${hash.digest('hex')}`, size: meter.unpackedBytes };
+    return stageLayer(blob, join(this.tmp, `layer${++this.n}.tar`), meter);
   }
 
   async verify(c: ImageCandidate): Promise<StagedImage> {
@@ -212,6 +217,7 @@ class Importer {
         size: layers.reduce((s, l) => s + l.size, 0),
       },
       layerFiles,
+      configFile: cfgFile.file,
     };
   }
 }

@@ -1,13 +1,14 @@
 // The host's container image store, at <dataDir>/images/containers/:
 //   layers/sha256/<diffId hex>.tar   uncompressed layer tars, shared between images
 //   images/<config hex>.json          one record per image (StoredImage, layer paths relative)
+//   configs/<config hex>.json         the config blob as it came, so a push keeps the image id
 //   tmp/<pid>-<random>/               imports in progress (renamed into place at the end)
 //   lock/                             held while records or layers change
 // Records and layers only ever appear by rename, so a crash leaves either the
 // old state or the new one, plus a tmp directory that `cleanTmp` removes.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../services/contracts/config.js';
 import { ForkdError } from '../../services/contracts/errors.js';
@@ -51,6 +52,8 @@ export interface StagedImage {
   image: Omit<StoredImage, 'layers'> & { layers: Array<Omit<StoredLayer, 'path'>> };
   /** diffId → path of the verified uncompressed tar inside a tmp directory of this store. */
   layerFiles: Map<string, string>;
+  /** The config blob whose sha256 is the image id, kept so the image can be pushed unchanged. */
+  configFile?: string;
 }
 
 const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
@@ -70,6 +73,11 @@ export class ImageStore {
     return join(this.root, 'layers', 'sha256', `${hexOf(diffId)}.tar`);
   }
 
+  /** The image's config blob as it came (absent for images imported before configs were kept). */
+  configPath(id: string): string {
+    return join(this.root, 'configs', `${hexOf(id)}.json`);
+  }
+
   private recordPath(id: string): string {
     return join(this.root, 'images', `${hexOf(id)}.json`);
   }
@@ -77,6 +85,7 @@ export class ImageStore {
   async init(): Promise<void> {
     await mkdir(join(this.root, 'layers', 'sha256'), { recursive: true });
     await mkdir(join(this.root, 'images'), { recursive: true });
+    await mkdir(join(this.root, 'configs'), { recursive: true });
     await mkdir(join(this.root, 'tmp'), { recursive: true });
   }
 
@@ -195,6 +204,7 @@ export class ImageStore {
         await chmod(src, 0o444);
         await rename(src, dest);
       }
+      if (staged.configFile !== undefined) await copyFile(staged.configFile, this.configPath(staged.image.id));
       const images = await this.readRecords();
       const existing = images.find((i) => i.id === staged.image.id);
       const tags = [...new Set([...(existing?.repoTags ?? []), ...staged.image.repoTags.map(normalizeRef)])];
@@ -248,6 +258,7 @@ export class ImageStore {
       if (img === undefined) throw new ForkdError('ERR_NOT_FOUND', `no image ${JSON.stringify(idOrRef)}`);
       const inUse = new Set(images.filter((i) => i.id !== img.id).flatMap((i) => i.layers.map((l) => l.diffId)));
       await unlink(this.recordPath(img.id));
+      await rm(this.configPath(img.id), { force: true });
       const removedLayers: string[] = [];
       for (const diffId of new Set(img.layers.map((l) => l.diffId))) {
         if (inUse.has(diffId)) continue;

@@ -33,8 +33,8 @@ export function imageView(row: ImageRow): ImageView {
 export class Images {
   constructor(private readonly db: PrismaClient, readonly store: ImageStore, private readonly events: EventPublisher = NO_EVENTS) {}
 
-  /** Records an imported image for a tenant, moving `tags` to it. */
-  async record(tenantId: string, stored: StoredImage, tags: string[]): Promise<ImageView> {
+  /** Records an imported (pulled, tagged) image for a tenant, moving `tags` to it; `action` is the event published. */
+  async record(tenantId: string, stored: StoredImage, tags: string[], action: 'import' | 'pull' | 'tag' = 'import'): Promise<ImageView> {
     const data = {
       sizeBytes: BigInt(stored.size),
       layers: stored.layers.map((l) => ({ diffId: l.diffId, size: l.size })),
@@ -54,8 +54,13 @@ export class Images {
       });
     }
     const view = await this.view(tenantId, image.id);
-    await this.events.publish({ type: 'image', action: 'import', tenantId, actor: { id: stored.id, ...(tags[0] ? { name: tags[0] } : {}), attributes: { tags: tags.join(',') } } });
+    await this.events.publish({ type: 'image', action, tenantId, actor: { id: stored.id, ...(tags[0] ? { name: tags[0] } : {}), attributes: { tags: tags.join(',') } } });
     return view;
+  }
+
+  /** Publishes that a tenant's image was pushed to `ref`. */
+  async pushed(tenantId: string, digest: string, ref: string): Promise<void> {
+    await this.events.publish({ type: 'image', action: 'push', tenantId, actor: { id: digest, name: ref, attributes: {} } });
   }
 
   async view(tenantId: string, imageRowId: string): Promise<ImageView> {

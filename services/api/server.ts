@@ -23,6 +23,7 @@ import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
+import { registryRoutes } from './routes/registries.js';
 import { infoRoutes } from './routes/info.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -115,6 +116,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     v1.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
     await v1.register(infoRoutes, { hostJobs: deps.hostJobs });
     await v1.register(tenantRoutes, { db: deps.db });
+    await v1.register(registryRoutes, { registries: services.registries, operations, tenancy });
     await v1.register(imageRoutes, { images, tenancy, uploadDir: services.uploadDir, maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
     await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams, interactive });
     await v1.register(templateRoutes, { templates, vms, tenancy });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ImageStore } from '../../images/containers/image-store.js';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
 import { EventPublisher } from '../contracts/events/index.js';
+import { Registries } from './registries.js';
 import { loadSecretKey } from '../contracts/secrets/index.js';
 import { Containers } from './containers.js';
 import type { PrismaClient } from './db/client.js';
@@ -57,6 +58,8 @@ export interface ApiServices {
   events: EventPublisher;
   /** Where uploaded image archives are spooled before import. */
   uploadDir: string;
+  /** Registry pull/push/tag and per-tenant registry logins (docs/images.md "Registries"). */
+  registries: Registries;
 }
 
 export type Warn = (msg: string, fields?: Record<string, unknown>) => void;
@@ -87,5 +90,6 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
     tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
+    registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile, insecure: deps.config.registryInsecure }),
   };
 }

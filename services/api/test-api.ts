@@ -100,6 +100,8 @@ export class FakeHosts {
 
 export interface TestApi {
   app: FastifyInstance;
+  /** The server's FORKD_DATA_DIR (removed by stop). */
+  dataDir: string;
   database: Database;
   hosts: FakeHosts;
   /** The server's Redis (tests put what hostd would write there: events, metrics snapshots). */
@@ -162,7 +164,7 @@ export async function startTestApi(name: string): Promise<TestApi> {
     const create: TestApi['create'] = async (method, url, body, key = adminKey) => settle(await api(method, url, body, key), key);
     let archive: Buffer | undefined;
     return {
-      app, database, hosts, redis, adminKey, api, create, settle, stop,
+      app, dataDir, database, hosts, redis, adminKey, api, create, settle, stop,
       async tenant(tenantName, quota = {}) {
         const t = await api('POST', '/v1/tenants', { name: tenantName, ...quota });
         if (t.status !== 201) throw new Error(`tenant ${tenantName}: ${JSON.stringify(t.json)}`);

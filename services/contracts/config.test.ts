@@ -104,6 +104,14 @@ describe('configuration', () => {
     expect(err.message).not.toContain(Buffer.alloc(16, 7).toString('base64')); // a near-miss key is still a secret
   });
 
+  it('reads the registry client settings: timeout, CA file, plain-HTTP registries', () => {
+    const d = loadConfig({});
+    expect([d.registryTimeoutMs, d.registryCaFile, d.registryInsecure]).toEqual([30_000, undefined, []]);
+    const c = loadConfig({ FORKD_REGISTRY_TIMEOUT_MS: '500', FORKD_REGISTRY_CA_FILE: '/etc/ca.pem', FORKD_REGISTRY_INSECURE: ' reg.lan:5000, build.lan ,' });
+    expect([c.registryTimeoutMs, c.registryCaFile, c.registryInsecure]).toEqual([500, '/etc/ca.pem', ['reg.lan:5000', 'build.lan']]);
+    expect(() => loadConfig({ FORKD_REGISTRY_TIMEOUT_MS: '5' })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', field: 'FORKD_REGISTRY_TIMEOUT_MS' }));
+  });
+
   it('documents every variable in the README', () => {
     const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
     for (const v of CONFIG_VARIABLES) expect(readme, v.name).toContain(`\`${v.name}\``);

@@ -64,6 +64,12 @@ export interface ForkdConfig {
   eventsRetain: number;
   /** FORKD_TEMPLATE_CACHE_DIR: where hostd copies image templates to and from (null: no cache). */
   templateCacheDir: string | null;
+  /** Registry client (images/registry): bound on waiting for a registry's answer and between body bytes. */
+  registryTimeoutMs: number;
+  /** PEM CA bundle trusted for HTTPS registries besides Node's roots (FORKD_REGISTRY_CA_FILE), undefined: none. */
+  registryCaFile: string | undefined;
+  /** Registries (host[:port]) spoken to over plain HTTP without asking, like dockerd's insecure-registries (FORKD_REGISTRY_INSECURE). */
+  registryInsecure: string[];
 }
 
 /** An inclusive range of TCP ports. */
@@ -208,6 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
     eventsRetain,
     templateCacheDir: env.FORKD_TEMPLATE_CACHE_DIR ? resolve(env.FORKD_TEMPLATE_CACHE_DIR) : null,
+    registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,
+    registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
   };
 }
 

@@ -28,7 +28,7 @@ export interface ContainerFacts {
 /** Docker's action names for forkd's, per type. */
 const ACTIONS: Record<string, Record<string, string>> = {
   container: { create: 'create', start: 'start', die: 'die', destroy: 'destroy' },
-  image: { import: 'load', delete: 'delete' },
+  image: { import: 'load', pull: 'pull', push: 'push', tag: 'tag', delete: 'delete' },
   network: { create: 'create', delete: 'destroy' },
   volume: { create: 'create', destroy: 'destroy', mount: 'mount', unmount: 'unmount' },
 };

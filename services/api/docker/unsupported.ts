@@ -16,11 +16,11 @@ const UNSUPPORTED: ReadonlyArray<[RegExp, string, string?]> = [
   [/^\/distribution(\/|$)/, 'registry distribution queries'],
   [/^\/images\/search(\/|$)/, 'searching registries (docker search)'],
   [/^\/images\/prune(\/|$)/, 'image prune'],
-  [/^\/auth(\/|$)/, 'registry login (docker login)'],
+  [/^\/auth(\/|$)/, 'registry login (docker login)', 'store the login with `forkd registry login HOST -u USER --password-stdin`; docker pull and push then use it'],
   [/^\/system\/df(\/|$)/, 'disk usage (docker system df)'],
   [/^\/(containers|volumes|networks|build)\/prune(\/|$)/, 'prune'],
   [/^\/containers\/[^/]+\/(archive|export|changes|top|update|rename|pause|unpause|checkpoints)(\/|$)/, 'this container operation (cp, export, diff, top, update, rename, pause)'],
-  [/^\/images\/.+\/(history|push)$/, 'image history and push'],
+  [/^\/images\/.+\/history$/, 'image history'],
 ];
 
 export function installUnsupported(app: FastifyInstance): void {

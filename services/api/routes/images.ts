@@ -15,7 +15,7 @@ import type { Tenancy } from '../tenancy/tenancy.js';
 
 export const IMAGE_UPLOAD_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/zstd', 'application/octet-stream'];
 
-const imageSchema = {
+export const imageSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },

@@ -7,6 +7,7 @@ import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
+import { imagePullCommand, imagePushCommand, imageTagCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand } from './registry.js';
 import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
 import { runCommand } from './run.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
@@ -17,6 +18,7 @@ import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumeRmCom
 export const COMMANDS: readonly Command[] = [
   upCommand, hostdCommand, infoCommand, hostCheckCommand,
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
+  imagePullCommand, imageTagCommand, imagePushCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,

@@ -15,7 +15,7 @@ export const EVENT_ACTIONS = {
   container: ['create', 'start', 'die', 'destroy'],
   vm: ['create', 'destroy'],
   template: ['create', 'delete'],
-  image: ['import', 'delete'],
+  image: ['import', 'pull', 'push', 'tag', 'delete'],
   network: ['create', 'delete'],
   volume: ['create', 'mount', 'unmount', 'destroy'],
 } as const satisfies Record<EventType, readonly string[]>;

@@ -1,6 +1,6 @@
 // /images: list, inspect, load (a docker-save or OCI archive, through forkd's
-// importer), save (from the store), tag, remove; pull answers how to get an
-// image in without a registry. Image names may hold slashes, so the routes
+// importer), save (from the store), tag, remove; pull and push through the
+// registry client (../registry.ts). Image names may hold slashes, so the routes
 // under /images/ take the rest of the path and split off the action.
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -17,11 +17,11 @@ import { MAX_IMAGE_UPLOAD_BYTES } from '../../server.js';
 import { tenantOf, type DockerContext } from '../context.js';
 import { errorBody, noSuchImage, notSupported } from '../errors.js';
 import { checkFilterKeys, parseFilters } from '../filters.js';
+import { dockerPull, dockerPush } from '../registry.js';
 import { saveArchive } from '../save.js';
 
 type Q = Record<string, string | string[] | undefined>;
 
-const HOW_TO_LOAD = 'forkd cannot pull from registries yet: on a machine with Docker run `docker save IMAGE -o image.tar`, then `docker load -i image.tar` here (or `forkd image import image.tar`)';
 
 function summary(v: ImageView) {
   return {
@@ -74,10 +74,16 @@ export async function imageRoutes(app: FastifyInstance, ctx: DockerContext): Pro
     if (!from) throw notSupported('importing a root filesystem (docker import)', 'use docker load');
     const tag = String(request.query.tag ?? '');
     const ref = tag && !from.includes('@') ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : from;
-    // Any failure to resolve means forkd has no such image to offer: the answer says how to load one.
+    // An image the tenant has is answered from the store without asking the
+    // registry (forkd's `docker pull` is `--pull=missing`; `forkd image pull`
+    // always asks): Docker Hub is out of reach on many forkd hosts, and
+    // `docker run`/compose pull what they already loaded.
     const present = await images.resolve(tenantId, ref).catch(() => null);
-    if (!present) throw new ForkdError('ERR_NOT_FOUND', `No such image: ${parseRef(ref) ?? ref}: ${HOW_TO_LOAD}`);
-    await reply.header('content-type', 'application/json').send(`${JSON.stringify({ status: `Status: Image is up to date for ${ref} (already in forkd; forkd does not pull)` })}\n`);
+    if (present) {
+      await reply.header('content-type', 'application/json').send(`${JSON.stringify({ status: `Status: Image is up to date for ${ref}` })}\n`);
+      return;
+    }
+    await dockerPull(ctx.services.registries, tenantId, ref, request, reply);
   });
 
   app.get<{ Querystring: Q }>('/images/get', async (request, reply) => {
@@ -102,7 +108,13 @@ export async function imageRoutes(app: FastifyInstance, ctx: DockerContext): Pro
   app.post<{ Params: { '*': string }; Querystring: Q }>('/images/*', async (request, reply) => {
     const tenantId = await tenantOf(ctx, request);
     const path = request.params['*'];
-    if (path.endsWith('/push')) throw notSupported('pushing images (docker push)', 'forkd has no registry support yet');
+    if (path.endsWith('/push')) {
+      const name = path.slice(0, -'/push'.length);
+      const tag = request.query.tag ? String(request.query.tag) : '';
+      const ref = tag ? `${name}:${tag}` : name;
+      await imageOf(tenantId, ref); // 404 "No such image" before the stream starts
+      return dockerPush(ctx.services.registries, tenantId, ref, request, reply);
+    }
     if (!path.endsWith('/tag')) throw new ForkdError('ERR_NOT_FOUND', `page not found (forkd does not know POST /images/${path})`);
     const row = await imageOf(tenantId, path.slice(0, -'/tag'.length));
     const repo = String(request.query.repo ?? '');
