@@ -267,7 +267,10 @@ export interface ForkChild {
 
 export interface ContainerForkInput {
   tenantId: string;
-  parent: ContainerRef;
+  /** Fork this running container (a fork point is captured now). */
+  parent?: ContainerRef;
+  /** Or fork a snapshot template: its guest runs the container as `guestContainerId`. Exactly one of the two. */
+  template?: { templateId: string; guestContainerId: string };
   children: ForkChild[];
   /** The parent's published ports, published again for each child on new host ports (hostPort 0). */
   ports: PortRequest[];
@@ -324,7 +327,7 @@ export interface JobSpecs {
   /** Forks a running container's VM into new VMs (services/hostd/live-fork/, docs/fork.md "Forking a running container"). All or nothing. */
   'container.fork': { input: ContainerForkInput; output: ContainerForkOutput };
   /** Freezes a running container's VM into template `templateId` (a fork point kept as a template). */
-  'container.snapshot': { input: { parent: ContainerRef; templateId: string }; output: { template: TemplateFacts; pauseMs: number } };
+  'container.snapshot': { input: { parent: ContainerRef; templateId: string }; output: { template: TemplateFacts; pauseMs: number; guestContainerId: string } };
   /**
    * The VMs this host runs, for reconciliation with the database: those in
    * hostd's own records that reached `running` (a create in flight is not

@@ -9,6 +9,7 @@ import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand }
 import { infoCommand } from './info.js';
 import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
 import { runCommand } from './run.js';
+import { forkCommand, snapshotCommand } from './fork.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
 import { hostdCommand, upCommand } from './up.js';
@@ -19,7 +20,7 @@ export const COMMANDS: readonly Command[] = [
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
-  runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
+  runCommand, forkCommand, snapshotCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,

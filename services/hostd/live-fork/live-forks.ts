@@ -101,11 +101,10 @@ async function capture(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef,
   return fp;
 }
 
-async function makeChild(deps: LiveForkDeps, input: ContainerForkInput, parent: ManagedVm, fpId: string, i: number, made: ManagedVm[]) {
+async function makeChild(deps: LiveForkDeps, input: ContainerForkInput, guestId: string, fpId: string, i: number, made: ManagedVm[]) {
   const c = input.children[i]!;
   const vm = await deps.templates.fork({ vmId: c.vmId, templateId: fpId, usePool: false });
   made.push(vm);
-  const guestId = parent.record.guestContainerId ?? input.parent.containerId;
   vm.agent = aliasContainer(vm.agent, c.containerId, guestId);
   Object.assign(vm.record, {
     tenantId: input.tenantId,
@@ -124,28 +123,34 @@ async function makeChild(deps: LiveForkDeps, input: ContainerForkInput, parent: 
   return { vmId: vm.vmId, containerId: c.containerId, vm: vmFacts(vm), ports };
 }
 
-/** container.fork: N children of a running container, or nothing. */
+/** container.fork: N children of a running container (or of a snapshot template), or nothing. */
 export function containerForkHandler(deps: LiveForkDeps) {
   return async (input: ContainerForkInput, ctx: JobContext): Promise<ContainerForkOutput> => {
     const n = input.children.length;
     if (n < 1 || n > MAX_FORK_CHILDREN) throw new ForkdError('ERR_VALIDATION', `count must be 1..${MAX_FORK_CHILDREN}`, { field: 'count' });
+    if ((input.parent === undefined) === (input.template === undefined)) throw new ForkdError('ERR_VALIDATION', 'container.fork needs a parent or a template', { field: 'parent' });
     for (const c of input.children) assertVmId(c.vmId);
-    const parent = parentOf(deps, input.parent);
-    const fpId = `${FORK_POINT_PREFIX}${randomBytes(8).toString('hex')}`;
-    const log = ctx.log.child({ parent: input.parent.vmId, forkPoint: fpId });
-    await ctx.progress(5, 'fork-point');
+    const parent = input.parent ? parentOf(deps, input.parent) : null;
+    const fpId = input.template?.templateId ?? `${FORK_POINT_PREFIX}${randomBytes(8).toString('hex')}`;
+    const guestId = input.template?.guestContainerId ?? parent!.record.guestContainerId ?? input.parent!.containerId;
+    const log = ctx.log.child({ ...(input.parent ? { parent: input.parent.vmId } : {}), forkPoint: fpId });
     inFlight.add(fpId);
     const made: ManagedVm[] = [];
     try {
-      const fp = await capture(deps, parent, input.parent, fpId, log);
+      let forkPoint: ContainerForkOutput['forkPoint'] = { templateId: fpId, timings: {}, streamBytes: 0 };
+      if (parent) {
+        await ctx.progress(5, 'fork-point');
+        const fp = await capture(deps, parent, input.parent!, fpId, log);
+        forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes };
+      }
       const children: ContainerForkOutput['children'] = [];
       // One at a time: each child is a libvirt start and an agent round trip; on 2 cores parallel starts only queue.
       for (let i = 0; i < n; i++) {
         if (ctx.signal.aborted) throw new ForkdError('ERR_CONFLICT', 'hostd is stopping', { detail: { forkPoint: fpId } });
         await ctx.progress(10 + Math.floor((80 * i) / n), `child ${i + 1}/${n}`);
-        children.push(await makeChild(deps, input, parent, fpId, i, made));
+        children.push(await makeChild(deps, input, guestId, fpId, i, made));
       }
-      return { forkPoint: { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes }, children };
+      return { forkPoint, children };
     } catch (err) {
       for (const vm of made) {
         await deps.ports.unpublish(vm.vmId).catch(() => undefined); // destroying the VM below is what matters
@@ -161,7 +166,7 @@ export function containerForkHandler(deps: LiveForkDeps) {
 
 /** container.snapshot: the running container's state kept as template `templateId`. */
 export function containerSnapshotHandler(deps: LiveForkDeps) {
-  return async (input: { parent: ContainerRef; templateId: string }, ctx: JobContext): Promise<{ template: TemplateFacts; pauseMs: number }> => {
+  return async (input: { parent: ContainerRef; templateId: string }, ctx: JobContext): Promise<{ template: TemplateFacts; pauseMs: number; guestContainerId: string }> => {
     const parent = parentOf(deps, input.parent);
     const fp = await capture(deps, parent, input.parent, input.templateId, ctx.log.child({ parent: input.parent.vmId }));
     const m = fp.manifest;
@@ -175,7 +180,7 @@ export function containerSnapshotHandler(deps: LiveForkDeps) {
       buildMs: fp.timings.totalMs,
       pool: { target: 0, ready: 0, starting: 0 },
     };
-    return { template, pauseMs: fp.timings.pauseMs };
+    return { template, pauseMs: fp.timings.pauseMs, guestContainerId: parent.record.guestContainerId ?? input.parent.containerId };
   };
 }
 
