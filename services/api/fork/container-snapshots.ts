@@ -31,7 +31,12 @@ export interface ContainerSnapshotsDeps {
 }
 
 export class ContainerSnapshots {
-  constructor(private readonly deps: ContainerSnapshotsDeps) {}
+  constructor(private readonly deps: ContainerSnapshotsDeps) {
+    // Lost with a restarted API: the row says so rather than `building` forever (as a template build's does).
+    deps.operations.onInterrupted('template.snapshot', async (id) => {
+      await deps.db.template.updateMany({ where: { id, state: 'building' }, data: { state: 'failed', error: 'the API restarted during the snapshot; delete it and snapshot again' } });
+    });
+  }
 
   async snapshot(owner: Owner, idOrName: string, name: string): Promise<OperationView> {
     if (!new RegExp(SNAPSHOT_NAME_PATTERN).test(name)) {
