@@ -19,7 +19,7 @@ import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
-import { liveForkHandlers, realiasAdopted, sweepForkPoints } from './live-fork/live-forks.js';
+import { liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
@@ -124,6 +124,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('agent connections', () => vms.close());
     const ports = new PortPublisher(log.child({ part: 'ports' }));
     cleanup.push('published ports', () => ports.closeAll());
+    await resumeInterruptedParents(conn, config.hostId, log).catch((err) => log.warn('resuming interrupted live-fork parents failed', errorFields(err)));
     await vms.adopt();
     realiasAdopted(vms);
     checkpoint();

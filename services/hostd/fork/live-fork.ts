@@ -158,7 +158,8 @@ async function pauseAndStream(parent: LiveParent, streamPath: string, diskCopy: 
 async function freeze(opts: CaptureOptions, paths: { memory: string; state: string; disk: string; stream: string }): Promise<void> {
   const m = opts.parent.manifest;
   const id = newIdentity({});
-  const name = `forkd-freeze-${opts.id}`.slice(0, 64);
+  // A template-build name (forkd-tmpl-…, kind 'tmpl'): a hostd killed mid-capture finds it among the build leftovers it destroys at start.
+  const name = `forkd-tmpl-frz-${opts.id}`.slice(0, 64);
   const taps = opts.taps ?? Taps.host;
   const tap = m.network === null ? null : tapName(`frz:${opts.id}`);
   let domain: ForkDomain | null = null;

@@ -30,7 +30,7 @@ import { joinNetwork } from '../handlers/network.js';
 import { vmFacts } from '../handlers/templates.js';
 import { FORKD_XMLNS } from '../vm/domain-xml.js';
 import type { ManagedVm, VmManager } from '../vm/vm-manager.js';
-import { assertVmId } from '../vm/vm-record.js';
+import { assertVmId, parseDomainMetadata } from '../vm/vm-record.js';
 import { aliasContainer } from './guest-alias.js';
 
 export const FORK_POINT_PREFIX = 'fp-';
@@ -228,4 +228,29 @@ export function realiasAdopted(vms: VmManager): void {
     const { containerId, guestContainerId } = vm.record;
     if (containerId && guestContainerId) vm.agent = aliasContainer(vm.agent, containerId, guestContainerId);
   }
+}
+
+/**
+ * Before adoption: a hostd killed during a parent's pause left it suspended,
+ * and adoption destroys VMs that are not running. Resumes this host's paused
+ * VMs (a migration that never finished leaves QEMU able to continue).
+ */
+export async function resumeInterruptedParents(conn: Connection, hostId: string, log: Logger): Promise<string[]> {
+  const resumed: string[] = [];
+  for (const d of await conn.listAllDomains(0)) {
+    try {
+      if (!d.name.startsWith('forkd-vm-') && !d.name.startsWith('forkd-pool-')) continue;
+      const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
+      if (md?.host !== hostId || md.kind !== 'vm') continue;
+      if ((await d.getState()).state !== 'paused') continue;
+      await d.resume();
+      resumed.push(d.name);
+    } catch (err) {
+      log.warn('could not resume a VM paused by an interrupted live fork', { domain: d.name, ...errorFields(err) });
+    } finally {
+      await d.free().catch(() => undefined);
+    }
+  }
+  if (resumed.length > 0) log.warn('resumed VMs a hostd stopped during a live fork had left paused', { resumed });
+  return resumed;
 }
