@@ -28,7 +28,7 @@ type ErrorBody = { error: { code: string; field?: string; message: string } };
 const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done';
 
 async function as(key: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return stack.api(path, { ...init, key, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  return stack.api(path, { ...init, key, headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...(init.headers ?? {}) } });
 }
 
 async function post(key: string, path: string, body: unknown): Promise<Response> {
@@ -106,8 +106,8 @@ describe('forking a running container', () => {
 
   it('refuses bad requests and changes nothing', async () => {
     const before = ((await (await as(acmeKey, '/v1/containers?all=true')).json()) as { containers: View[] }).containers.length;
-    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 0 }), 400, 'ERR_VALIDATION', 'count');
-    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 65 }), 400, 'ERR_VALIDATION', 'count');
+    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 0 }), 400, 'ERR_VALIDATION', 'body.count');
+    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 65 }), 400, 'ERR_VALIDATION', 'body.count');
     await expectError(await post(acmeKey, '/v1/containers/no-such-container/fork', {}), 404, 'ERR_NOT_FOUND');
     // Another tenant's container does not exist for it.
     await expectError(await post(otherKey, `/v1/containers/${parent.id}/fork`, {}), 404, 'ERR_NOT_FOUND');
