@@ -118,8 +118,10 @@ export class ContainerForks {
   /** Containers forked from a snapshot template: the snapshot's container, continuing from the moment it was taken. */
   async fromSnapshot(tenantId: string, templateId: string, body: ForkBody): Promise<OperationView> {
     const count = checkCount(body.count);
-    const t = await this.deps.db.template.findFirst({ where: { id: templateId, kind: 'snapshot', image: { tenantId } } });
+    // A snapshot belongs to its container's tenant (through the image); others' do not exist for this one.
+    const t = await this.deps.db.template.findFirst({ where: { id: templateId, image: { tenantId } } });
     if (!t) throw new ForkdError('ERR_NOT_FOUND', `no snapshot ${JSON.stringify(templateId)}`, { field: 'template' });
+    if (t.kind !== 'snapshot') throw new ForkdError('ERR_CONFLICT', `template ${t.id} is not a snapshot: it has no container to continue (forkd run IMAGE forks it)`, { field: 'template' });
     if (t.state !== 'ready') throw new ForkdError('ERR_CONFLICT', `snapshot ${t.id} is ${t.state}, not ready`, { field: 'template' });
     const o = t.origin as unknown as SnapshotOrigin;
     const network = o.networkId ? await this.deps.db.network.findFirst({ where: { id: o.networkId, tenantId } }) : null;
