@@ -24,6 +24,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'POST /v1/containers/:id/exec': { command: ['true'] },
   'PATCH /v1/templates/:id': { poolSize: 1 },
   'POST /v1/images/:id/tag': { ref: 'renamed:1' },
+  'POST /v1/containers/:id/snapshot': { name: 'auth-snap' },
 };
 
 /** Queries that pass a route's schema (appended to its path). */

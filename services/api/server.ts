@@ -21,6 +21,8 @@ import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
 import { apiLoggerOptions } from './request-log.js';
 import { containerRoutes } from './routes/containers.js';
+import { forkRoutes } from './fork/routes.js';
+import { liveForkServices } from './fork/services.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { registryRoutes } from './routes/registries.js';
@@ -120,6 +122,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(imageRoutes, { images, tenancy, uploadDir: services.uploadDir, maxUploadBytes: MAX_IMAGE_UPLOAD_BYTES, limits: deps.config.imageLimits });
     await v1.register(containerRoutes, { containers, tenancy, hostJobs: deps.hostJobs, redis: deps.redis, streams, interactive });
     await v1.register(templateRoutes, { templates, vms, tenancy });
+    await v1.register(forkRoutes, liveForkServices(services));
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });

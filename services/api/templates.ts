@@ -33,6 +33,9 @@ export interface TemplateView {
   createdAt: string;
   readyAt: string | null;
   vms: number;
+  /** 'build', or 'snapshot' (a running container frozen; `origin` says which). */
+  kind: string;
+  origin: { containerId: string; name: string; takenAt: string } | null;
 }
 
 export interface CreateTemplateBody {
@@ -71,6 +74,7 @@ export class Templates {
       id: row.id, hostId: row.hostId, image: row.image?.digest ?? null, vcpus: row.vcpus, memoryMib: row.memoryMib,
       accel: row.accel, qemuVersion: row.qemuVersion, machineType: row.machineType, state: row.state, poolSize: row.poolSize,
       pool, files: row.checksums ?? null, error: row.error, createdAt: row.createdAt.toISOString(), readyAt: row.readyAt?.toISOString() ?? null, vms,
+      kind: row.kind, origin: originView(row.origin),
     };
   }
 
@@ -115,7 +119,7 @@ export class Templates {
     const image = body.image ? await this.images.resolve(tenantId, body.image) : null;
     const host = await this.placement.pickHost();
     const size = { vcpus: body.vcpus ?? 1, memoryMib: body.memoryMib ?? 256 };
-    const existing = await this.db.template.findFirst({ where: { hostId: host.hostId, imageId: image?.id ?? null, ...size } });
+    const existing = await this.db.template.findFirst({ where: { hostId: host.hostId, imageId: image?.id ?? null, ...size, buildSlot: 'build' } });
     if (existing) {
       throw new ForkdError('ERR_CONFLICT', `template ${existing.id} already exists for this image and size on ${host.hostId} (${existing.state})`, { field: 'image', detail: { templateId: existing.id } });
     }
@@ -166,7 +170,7 @@ export class Templates {
    * unique index picks the builder; the others wait for it).
    */
   async forContainer(hostId: string, image: { id: string; digest: string }, size: { vcpus: number; memoryMib: number }, report: ReportProgress = () => {}, slice = { from: 0, to: 100 }): Promise<string> {
-    const where = { hostId, imageId: image.id, ...size };
+    const where = { hostId, imageId: image.id, ...size, buildSlot: 'build' };
     for (let attempt = 0; attempt < 2; attempt++) {
       const found = await this.db.template.findFirst({ where });
       if (found?.state === 'ready') return found.id;
@@ -228,12 +232,21 @@ export class Templates {
     const row = await this.rowToChange(actor, id, 'delete');
     const users = await this.db.vm.count({ where: { templateId: row.id, state: { notIn: [...VM_ENDED_STATES] } } });
     if (users > 0) throw new ForkdError('ERR_CONFLICT', `template ${row.id} is used by ${users} VM(s): remove them first`, { detail: { vms: users } });
+    // A snapshot's disk is backed by the template its container came from (services/api/fork/).
+    const snapshots = await this.db.template.count({ where: { parentTemplateId: row.id } });
+    if (snapshots > 0) throw new ForkdError('ERR_CONFLICT', `template ${row.id} backs ${snapshots} snapshot(s): remove them first`, { detail: { snapshots } });
     const view = await this.view(row);
     await this.hostJobs.call(row.hostId, 'template.delete', { templateId: row.id });
     await this.db.template.delete({ where: { id: row.id } });
     await this.events.publish(templateEvent(row, 'delete'));
     return { ...view, state: 'deleted' };
   }
+}
+
+/** What a snapshot's view shows of its origin (its sealed env and the guest's ids stay in the row). */
+function originView(origin: unknown): TemplateView['origin'] {
+  const o = origin as { containerId?: string; name?: string; takenAt?: string } | null;
+  return o?.containerId ? { containerId: o.containerId, name: o.name ?? '', takenAt: o.takenAt ?? '' } : null;
 }
 
 /**

@@ -256,6 +256,32 @@ export interface ContainerStartInput extends ContainerRef {
   image?: string;
 }
 
+/** One child of a live fork: a new VM running the parent's container under a new id. */
+export interface ForkChild {
+  vmId: string;
+  containerId: string;
+  name?: string;
+  /** The tenant network the child's NIC joins (its own address); absent: detached. */
+  network?: NetworkAttachment;
+}
+
+export interface ContainerForkInput {
+  tenantId: string;
+  /** Fork this running container (a fork point is captured now). */
+  parent?: ContainerRef;
+  /** Or fork a snapshot template: its guest runs the container as `guestContainerId`. Exactly one of the two. */
+  template?: { templateId: string; guestContainerId: string };
+  children: ForkChild[];
+  /** The parent's published ports, published again for each child on new host ports (hostPort 0). */
+  ports: PortRequest[];
+}
+
+export interface ContainerForkOutput {
+  /** How long the parent was paused, and the fork point's other costs (ms). */
+  forkPoint: { templateId: string; timings: Record<string, number>; streamBytes: number };
+  children: Array<{ vmId: string; containerId: string; vm: VmFacts; ports: PublishedPort[] }>;
+}
+
 /** Every job: its input and what hostd returns. New jobs are added here first. */
 export interface JobSpecs {
   'host.info': { input: Record<string, never>; output: HostInfo };
@@ -298,6 +324,10 @@ export interface JobSpecs {
   'volume.delete': { input: { volumeId: string }; output: { deleted: boolean } };
   /** Removes the network's namespace, bridge and uplink from this host (the API refuses while VMs use it). Idempotent. */
   'network.remove': { input: { networkId: string }; output: { removed: boolean } };
+  /** Forks a running container's VM into new VMs (services/hostd/live-fork/, docs/fork.md "Forking a running container"). All or nothing. */
+  'container.fork': { input: ContainerForkInput; output: ContainerForkOutput };
+  /** Freezes a running container's VM into template `templateId` (a fork point kept as a template). */
+  'container.snapshot': { input: { parent: ContainerRef; templateId: string }; output: { template: TemplateFacts; pauseMs: number; guestContainerId: string } };
   /**
    * The VMs this host runs, for reconciliation with the database: those in
    * hostd's own records that reached `running` (a create in flight is not

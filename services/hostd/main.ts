@@ -19,6 +19,7 @@ import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
+import { liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
@@ -124,7 +125,9 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('agent connections', () => vms.close());
     const ports = new PortPublisher(log.child({ part: 'ports' }));
     cleanup.push('published ports', () => ports.closeAll());
+    await resumeInterruptedParents(conn, config.hostId, log).catch((err) => log.warn('resuming interrupted live-fork parents failed', errorFields(err)));
     await vms.adopt();
+    realiasAdopted(vms);
     checkpoint();
     // A guest that dies on its own (panic, QEMU killed) is forgotten, and its ports closed.
     const unwatch = await vms.watch((vmId) => void ports.unpublish(vmId));
@@ -153,6 +156,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('warm pools', () => registry.close());
     checkpoint();
     await templates.load();
+    await sweepForkPoints({ vms, templates, log }).catch((err) => log.warn('sweeping fork points failed', errorFields(err)));
     checkpoint();
 
     const volumeStore = new VolumeStore(dataPaths(config.dataDir).volumes, log.child({ part: 'volumes' }));
@@ -165,9 +169,12 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const exits = new ExitWatcher(events, log.child({ part: 'events' }));
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
+    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
+    const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
-      ...containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) }),
+      ...containerJobs,
+      ...liveForkHandlers(liveForks, containerJobs['vm.destroy']),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
       'volume.create': volumeCreateHandler(volumeStore),

@@ -9,6 +9,14 @@ const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await impor
 const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'live-fork') {
+    // Options of its own (--mib, --scale 1,8,32): live-fork-bench.ts parses them.
+    const { runLiveForkBench } = await import('./live-fork-bench.js');
+    const run = await runLiveForkBench(argv.slice(1));
+    process.stdout.write(run.text);
+    process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...BENCH_ARG_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });

@@ -18,6 +18,8 @@ const templateSchema = {
     accel: { type: 'string' }, qemuVersion: { type: 'string' }, machineType: { type: 'string' }, state: { type: 'string' }, poolSize: { type: 'integer' },
     pool: poolSchema, files: { type: ['object', 'null'], additionalProperties: true }, error: { type: ['string', 'null'] },
     createdAt: { type: 'string' }, readyAt: { type: ['string', 'null'] }, vms: { type: 'integer' },
+    kind: { type: 'string' },
+    origin: { type: ['object', 'null'], properties: { containerId: { type: 'string' }, name: { type: 'string' }, takenAt: { type: 'string' } } },
   },
 } as const;
 

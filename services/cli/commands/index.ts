@@ -10,6 +10,7 @@ import { infoCommand } from './info.js';
 import { imagePullCommand, imagePushCommand, imageTagCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand } from './registry.js';
 import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
 import { runCommand } from './run.js';
+import { forkCommand, snapshotCommand } from './fork.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
 import { hostdCommand, upCommand } from './up.js';
@@ -21,7 +22,7 @@ export const COMMANDS: readonly Command[] = [
   imagePullCommand, imageTagCommand, imagePushCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
-  runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
+  runCommand, forkCommand, snapshotCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,

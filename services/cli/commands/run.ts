@@ -7,6 +7,7 @@ import { followOperation, ProgressPrinter, type OperationView } from '../operati
 import { runSocket, terminalSize } from '../interactive.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
+import { runFromSnapshot } from './fork.js';
 
 function num(flag: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -18,7 +19,7 @@ function num(flag: string, v: unknown): number | undefined {
 export const runCommand: Command = {
   path: ['run'],
   summary: 'Run a container in its own VM; streams its output and exits with its exit code (progress of the create goes to stderr)',
-  usage: 'forkd run [--rm] [-d] [-i] [-t] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…]',
+  usage: 'forkd run [--rm] [-d] [-i] [-t] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…] | forkd run --template SNAPSHOT [--name N]',
   options: {
     rm: { type: 'boolean' },
     detach: { type: 'boolean', short: 'd' },
@@ -36,9 +37,12 @@ export const runCommand: Command = {
     entrypoint: { type: 'string' },
     interactive: { type: 'boolean', short: 'i' },
     tty: { type: 'boolean', short: 't' },
+    template: { type: 'string' },
   },
   positionals: true,
   async run({ values, positionals }) {
+    // A snapshot's container, continuing where it was frozen (commands/fork.ts): no image, no command.
+    if (values.template) return runFromSnapshot(String(values.template), values);
     const [image, ...command] = positionals;
     if (!image) throw new ForkdError('ERR_VALIDATION', `usage: ${runCommand.usage}`, { field: 'image' });
     for (const e of (values.env as string[] | undefined) ?? []) {

@@ -5,7 +5,7 @@ import { JSON_OPTION, forEachTarget, printJson, printTable, type Command } from 
 import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 
 interface Pool { target: number; ready: number; starting: number }
-interface TemplateView { id: string; hostId: string; image: string | null; vcpus: number; memoryMib: number; accel: string; state: string; poolSize: number; pool: Pool | null; vms: number; createdAt: string; error: string | null }
+interface TemplateView { id: string; hostId: string; image: string | null; vcpus: number; memoryMib: number; accel: string; state: string; poolSize: number; pool: Pool | null; vms: number; createdAt: string; error: string | null; kind?: string; origin?: { containerId: string; name: string; takenAt: string } | null }
 interface VmView { id: string; hostId: string; template: string | null; domainName: string; boot: string; state: string; vcpus: number; memoryMib: number; containers: number; network: { id: string; name: string; address: string } | null; timings?: Record<string, number> }
 
 const enc = encodeURIComponent;
@@ -52,8 +52,10 @@ export const templateLsCommand: Command = {
   async run({ values }) {
     const { templates } = await ApiClient.fromEnv().request<{ templates: TemplateView[] }>('GET', '/v1/templates');
     if (values.json) printJson(templates);
-    else printTable(['ID', 'IMAGE', 'SIZE', 'ACCEL', 'STATE', 'POOL', 'VMS', 'HOST'], templates.map((t) => [
+    else printTable(['ID', 'IMAGE', 'SIZE', 'ACCEL', 'STATE', 'POOL', 'VMS', 'HOST', 'ORIGIN'], templates.map((t) => [
       t.id, t.image ? t.image.slice(7, 19) : '<bare>', `${t.vcpus}cpu/${t.memoryMib}M`, t.accel, t.state, t.poolSize, t.vms, t.hostId,
+      // A snapshot names the container it froze and when; a built template, its image.
+      t.origin ? `snapshot of ${t.origin.name} at ${t.origin.takenAt}` : 'build',
     ]));
     return 0;
   },

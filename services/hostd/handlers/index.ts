@@ -9,7 +9,7 @@ import { vmDestroyHandler, vmListHandler } from './vms.js';
 
 export type { CreateDeps, ForkVm } from './container-create.js';
 
-export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'network.remove' | 'volume.create' | 'volume.delete'> {
+export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'container.fork' | 'container.snapshot' | 'network.remove' | 'volume.create' | 'volume.delete'> {
   return {
     'container.create': containerCreateHandler(deps),
     'container.inspect': containerInspectHandler(deps),

@@ -41,6 +41,12 @@ export interface TemplateRecord {
   containers: string[];
   poolSize: number;
   buildMs: number;
+  /**
+   * A template made from a running container (a live fork's fork point or a
+   * snapshot): what it was taken from. Its disk is backed by `parentTemplate`'s,
+   * so that one stays while this one exists (services/hostd/live-fork/).
+   */
+  origin?: { containerId: string; vmId: string; parentTemplate: string; takenAt: string };
 }
 
 export async function writeTemplateRecord(dir: string, rec: TemplateRecord): Promise<void> {

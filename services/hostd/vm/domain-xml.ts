@@ -61,7 +61,9 @@ export interface NicSpec {
 export type MemorySpec =
   | { mode: 'anonymous' }
   | { mode: 'template'; ramId: string; memPath: string; share: true }
-  | { mode: 'clone'; ramId: string; memPath: string; share: false; incoming: 'defer' };
+  | { mode: 'clone'; ramId: string; memPath: string; share: false; incoming: 'defer' }
+  /** Live fork (fork/live-fork.ts): a paused QEMU that receives a running VM's RAM into a new shared file. */
+  | { mode: 'freezer'; ramId: string; memPath: string; share: true; incoming: 'defer' };
 
 export type DomainKind = 'vm' | 'tmpl' | 'probe' | 'test' | 'pool';
 
@@ -152,7 +154,8 @@ function validate(spec: DomainSpec): void {
   if (m.mode !== 'anonymous') {
     check(QOM_ID_RE.test(m.ramId), `ramId ${JSON.stringify(m.ramId)}`);
     check(m.memPath.startsWith('/'), `memPath must be absolute: ${JSON.stringify(m.memPath)}`);
-    check(m.mode === 'template' ? m.share === true : m.share === false && m.incoming === 'defer', `memory ${m.mode} sharing`);
+    const ok = m.mode === 'template' ? m.share === true : m.mode === 'freezer' ? m.share === true && m.incoming === 'defer' : m.share === false && m.incoming === 'defer';
+    check(ok, `memory ${m.mode} sharing`);
   }
 }
 
@@ -182,7 +185,7 @@ function renderMemoryArgs(m: MemorySpec, memoryMib: number): string[] {
     '-machine',
     `memory-backend=${m.ramId}`,
   ];
-  if (m.mode === 'clone') args.push('-incoming', m.incoming);
+  if (m.mode === 'clone' || m.mode === 'freezer') args.push('-incoming', m.incoming);
   return args;
 }
 

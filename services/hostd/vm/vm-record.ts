@@ -66,6 +66,10 @@ export interface VmRecord {
   network?: NetworkAttachment;
   /** Volumes hot-plugged into it (services/hostd/volumes/attach.ts): their disks are in use while it runs. */
   volumes?: Array<{ volumeId: string; serial: string }>;
+  /** A live fork's child (services/hostd/live-fork/): the fork point it was forked from, kept while it runs. */
+  forkPoint?: string;
+  /** A live fork's child: the id its guest knows the container by (its parent's); the agent client translates. */
+  guestContainerId?: string;
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
