@@ -8,6 +8,7 @@ import { hostCheckCommand } from './host-check.js';
 import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand } from './images.js';
 import { infoCommand } from './info.js';
 import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
+import { podCreateCommand, podInspectCommand, podLsCommand, podRmCommand } from './pods.js';
 import { runCommand } from './run.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
 import { templateCreateCommand, templateLsCommand, templatePoolCommand, templateRmCommand, templateShowCommand, vmForkCommand, vmLsCommand, vmRmCommand } from './templates.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
+  podCreateCommand, podLsCommand, podInspectCommand, podRmCommand,
   runCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,
