@@ -117,7 +117,7 @@ export class PodContainers {
    * its name, and the pod and its VM stay, also when it was the last one.
    */
   async remove(row: { id: string; tenantId: string; name: string; vmId: string; podId: string | null; vm: { hostId: string }; image: { digest: string } }): Promise<void> {
-    const names = (await this.names(row.podId!)).filter((n) => n !== row.name);
+    const names = await this.names(row.podId!, row.id);
     await this.hostJobs.call(row.vm.hostId, 'pod.container.remove', { vmId: row.vmId, containerId: row.id, names });
     await this.db.$transaction([
       this.db.container.delete({ where: { id: row.id } }),
@@ -126,10 +126,10 @@ export class PodContainers {
     await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: { image: row.image.digest, vmId: row.vmId, pod: row.podId! } } });
   }
 
-  /** The names the pod's address answers to: its containers' names, oldest first. */
-  private async names(podId: string): Promise<string[]> {
-    const rows = await this.db.container.findMany({ where: { podId }, select: { name: true }, orderBy: { createdAt: 'asc' } });
-    return rows.map((r) => r.name);
+  /** The names the pod's address answers to: its containers' names and their Docker aliases (compose's service names), oldest first. */
+  private async names(podId: string, without?: string): Promise<string[]> {
+    const rows = await this.db.container.findMany({ where: { podId, ...(without ? { id: { not: without } } : {}) }, select: { name: true, docker: true }, orderBy: { createdAt: 'asc' } });
+    return [...new Set(rows.flatMap((r) => [r.name, ...((r.docker as { aliases?: string[] } | null)?.aliases ?? [])]))];
   }
 }
 
