@@ -123,7 +123,8 @@ describe('a pod: several containers of one tenant in one VM', () => {
 
   it('kills only the container that runs out of memory: its siblings and the agent go on', async () => {
     await ok(['run', '-d', '--pod', 'app', '--name', 'hog', '-m', '16', 'busybox', '--', 'sh', '-c', 'x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done']);
-    await ok(['wait', 'hog']);
+    const waited = await runCli(['wait', 'hog'], stack.env, LONG); // exits with the container's code: 137, SIGKILL by the OOM killer
+    expect(waited.stdout.trim()).toBe('137');
     const hog = JSON.parse(await ok(['inspect', 'hog'])) as ContainerView;
     expect(hog).toMatchObject({ state: 'exited', oomKilled: true });
     expect(await fetchIn('side', '127.0.0.1')).toBe('from-the-pod');
