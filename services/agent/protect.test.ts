@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CGROUP, protectAgent } from './protect.js';
+import { spawnSync } from 'node:child_process';
+import { AGENT_CGROUP, protectAgent, withOomScoreReset } from './protect.js';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,5 +22,15 @@ describe('protectAgent', () => {
     const said: string[] = [];
     await protectAgent(join(dir, 'cg'), (m) => said.push(m), 42, join(dir, 'nope'));
     expect(said).toContain('could not set the agent\'s oom_score_adj');
+  });
+});
+
+describe('withOomScoreReset', () => {
+  it('runs the command with its arguments as given, through a shell that resets oom_score_adj first', () => {
+    const [bin, args] = withOomScoreReset('/bin/echo', ['a b', '$HOME', '--x']);
+    const r = spawnSync(bin, args, { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('a b $HOME --x\n');
+    expect(r.stderr).toBe('');
   });
 });
