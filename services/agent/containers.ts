@@ -23,6 +23,7 @@ import { ConsoleSocket, type Terminal } from './terminal.js';
 import { consoleSocketPath } from './console-path.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mountVolumes, syncVolumes } from './volumes.js';
+import { assertFitsBeside, readMemTotalMib } from './pod-fit.js';
 
 export interface ContainerRecord {
   id: string;
@@ -49,6 +50,8 @@ export interface ContainerRecord {
   tty?: boolean;
   /** The main process's stdin stays open for attached clients. */
   openStdin?: boolean;
+  /** Its cgroup limits, for the check of the next container beside it (pod-fit.ts); older records lack them. */
+  limits?: { memoryMib?: number };
 }
 
 const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
@@ -164,6 +167,8 @@ export class Containers {
       if (this.records.has(p.id)) throw new AgentError('ERR_CONFLICT', `container ${p.id} exists`);
       const image = await this.store.image(p.image);
       if (!image) throw new AgentError('ERR_NOT_FOUND', `image ${p.image} is not in the guest`);
+      const live = [...this.records.values()].filter((r) => r.status !== 'exited').map((r) => r.limits ?? {});
+      assertFitsBeside(live, { memoryMib: p.limits?.memoryMib }, await readMemTotalMib());
       const args = resolveArgs(image.config, p.command, p.args);
       if (args.length === 0) throw new AgentError('ERR_INVALID_PARAMS', 'no command: the image has no Entrypoint/Cmd and none was given', { field: 'command' });
       const dir = this.containerDir(p.id);
@@ -219,6 +224,7 @@ export class Containers {
           ...(volumes.length > 0 ? { volumes: volumes.map((v) => v.source) } : {}),
           tty,
           openStdin: p.openStdin === true,
+          ...(p.limits?.memoryMib === undefined ? {} : { limits: { memoryMib: p.limits.memoryMib } }),
         };
         this.records.set(p.id, rec);
         await this.persist(rec);

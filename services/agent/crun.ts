@@ -2,6 +2,7 @@
 // JSON log file (--log, --log-format=json) instead of stderr, so they never mix
 // with the container's output and a failed start can quote crun exactly.
 
+import { withOomScoreReset } from './protect.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { run } from './run.js';
@@ -51,7 +52,8 @@ export class Crun {
     await rm(logFile, { force: true });
     await rm(pidFile, { force: true });
     const consoleArgs = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
-    return spawn(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id], {
+    // Not at the agent's oom_score_adj -1000 (protect.ts): an OOM in the container must be able to kill it.
+    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id]), {
       cwd: bundle,
       stdio: [opts.stdin && !opts.consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
@@ -62,7 +64,7 @@ export class Crun {
     await rm(logFile, { force: true });
     const stdio: StdioOptions = [stdin && !consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     const consoleArgs = consoleSocket ? ['--console-socket', consoleSocket] : [];
-    return spawn(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id], { stdio });
+    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id]), { stdio });
   }
 
   async kill(id: string, signal: string, logFile: string): Promise<string | null> {

@@ -8,6 +8,7 @@ import { AGENT_VERSION, loadConfig } from './config.js';
 import type { Log } from './handler.js';
 import { createAgent } from './handlers.js';
 import { servePort, serveSocket } from './server.js';
+import { protectAgent } from './protect.js';
 
 // Blocking reads/writes on the port hold pool threads; keep room for fs work.
 // Read by libuv when the pool first starts, which is after this line.
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     return;
   }
   log('starting', { version: AGENT_VERSION, root: cfg.root });
+  await protectAgent(cfg.cgroupRoot, log);
   await servePort(cfg, opts, log);
 }
 

@@ -143,6 +143,8 @@ export function processSpec(i: { args: string[]; env: string[]; cwd: string; use
     capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
     rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }],
     noNewPrivileges: true,
+    // The agent runs at -1000 (protect.ts) and children inherit it: a container's processes are OOM-killable as usual.
+    oomScoreAdj: 0,
   };
 }
 

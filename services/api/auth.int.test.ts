@@ -99,6 +99,9 @@ beforeAll(async () => {
   const vm = await t.api('POST', '/v1/vms', { template: tpl.json.id }, acmeKey);
   expect(vm.status, JSON.stringify(vm.json)).toBe(201);
   ids['/v1/vms'] = vm.json.id;
+  const pod = await t.create('POST', '/v1/pods', { name: 'acme-pod' }, acmeKey);
+  expect(pod.status, JSON.stringify(pod.json)).toBe(201);
+  ids['/v1/pods'] = pod.json.id;
 }, 120_000);
 
 afterAll(async () => { await t?.stop(); });

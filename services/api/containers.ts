@@ -53,6 +53,14 @@ export interface CreateContainerBody {
   consoleSize?: { rows: number; cols: number };
   /** false: the VM is made and the container created in it, not started (`start()` does). Default true. */
   start?: boolean;
+  /** A pod's name or id: the container runs in the pod's VM (docs/pods.md) instead of a VM of its own. */
+  pod?: string;
+}
+
+/** Creates and removes of containers in a pod (services/api/pods/pod-containers.ts). */
+export interface PodContainerPort {
+  create(tenantId: string, body: CreateContainerBody & { pod: string }, extra: { docker?: object }): Promise<OperationView>;
+  remove(row: Row): Promise<void>;
 }
 
 /** A volume mounted into a container, as its row keeps it (Container.volumes). */
@@ -82,6 +90,8 @@ export interface ContainerView {
   network: { id: string; name: string; address: string } | null;
   volumes: ContainerVolume[];
   vm: { id: string; hostId: string; domainName: string; boot: string; vcpus: number; memoryMib: number; timings?: Record<string, number> };
+  /** The pod it runs in; null: its own VM. */
+  podId?: string | null;
 }
 
 export const DEFAULT_VM = { vcpus: 1, memoryMib: 256 };
@@ -102,6 +112,9 @@ type Row = Awaited<ReturnType<Containers['row']>>;
 const ROW_INCLUDE = { vm: { include: { networkAddress: { include: { network: true } } } }, image: true } as const;
 
 export class Containers {
+  /** Set by buildServices: a create with `pod`, and the remove of a pod's container, go there. */
+  pods?: PodContainerPort;
+
   constructor(
     private readonly db: PrismaClient,
     private readonly images: Images,
@@ -159,6 +172,7 @@ export class Containers {
       network: row.vm.networkAddress ? { id: row.vm.networkAddress.network.id, name: row.vm.networkAddress.network.name, address: row.vm.networkAddress.address } : null,
       volumes: (row.volumes as ContainerVolume[] | null) ?? [],
       vm: { id: row.vm.id, hostId: row.vm.hostId, domainName: row.vm.domainName, boot: row.vm.bootMode, vcpus: row.vm.vcpus, memoryMib: row.vm.memoryMib, ...(timings ? { timings } : {}) },
+      podId: row.podId,
     };
   }
 
@@ -170,6 +184,10 @@ export class Containers {
    */
   /** `docker`: the Docker API layer's settings, kept on the row (Container.docker) so they outlive the process. */
   async create(tenantId: string, body: CreateContainerBody, extra: { docker?: object } = {}): Promise<OperationView> {
+    if (body.pod !== undefined) {
+      if (!this.pods) throw new ForkdError('ERR_VALIDATION', 'this API serves no pods', { field: 'pod' });
+      return this.pods.create(tenantId, { ...body, pod: body.pod }, extra);
+    }
     const image = await this.images.resolve(tenantId, body.image);
     const config = (image.config ?? {}) as { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string };
     const entrypoint = body.entrypoint ?? config.Entrypoint ?? [];
@@ -394,6 +412,10 @@ export class Containers {
     const row = await this.refresh(await this.row(owner, id));
     if (row.state === 'running' && !force) {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
+    }
+    if (row.podId && this.pods) {
+      await this.pods.remove(row); // the pod and its VM stay
+      return this.view({ ...row, state: 'removed' });
     }
     await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
     await this.db.$transaction([

@@ -15,6 +15,7 @@ import type { PrismaClient } from './db/client.js';
 import { installErrorHandler } from './error-handler.js';
 import type { HostJobs } from './host-jobs.js';
 import { networkRoutes } from './networks/routes.js';
+import { podRoutes } from './pods/routes.js';
 import type { Operations } from './operations/operations.js';
 import { operationRoutes } from './operations/routes.js';
 import type { Reconciler } from './reconciler/reconciler.js';
@@ -125,6 +126,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(forkRoutes, liveForkServices(services));
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });
+    await v1.register(podRoutes, { pods: services.pods, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
     await v1.register(eventRoutes, { redis: deps.redis, db: deps.db, tenancy, streams });
     // Admin key only (metrics/routes.ts); inside this plugin so the key is checked like everywhere else.

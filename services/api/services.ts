@@ -16,6 +16,8 @@ import { Images } from './images.js';
 import { KeyStore } from './key-store.js';
 import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
+import { PodContainers } from './pods/pod-containers.js';
+import { Pods } from './pods/pods.js';
 import { Operations, runnerId } from './operations/operations.js';
 import { Placement } from './placement.js';
 import { RedisLeaseStore } from './streams/lease-store.js';
@@ -47,6 +49,8 @@ export interface ApiServices {
   networks: Networks;
   containers: Containers;
   vms: Vms;
+  /** Several containers of a tenant in one VM (docs/pods.md). */
+  pods: Pods;
   /** Named per-tenant disks (docs/volumes.md). */
   volumes: Volumes;
   /** Attach and interactive exec as functions (docs/interactive.md): the /v1 sockets and the Docker API both use them. */
@@ -79,6 +83,8 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log, events);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes, events);
   const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
+  const pods = new Pods(deps.db, templates, vms, networks, addresses, deps.hostJobs, operations, events);
+  containers.pods = new PodContainers(deps.db, pods, containers, images, networks, deps.hostJobs, operations, events);
   const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
     perTenant: deps.config.streamsPerTenant,
     perHost: deps.config.streamsPerHost,
@@ -87,7 +93,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const interactive = new Interactive({ containers, hostJobs: deps.hostJobs, redis: deps.redis, streams });
   return {
     config: deps.config, db: deps.db, redis: deps.redis, hostJobs: deps.hostJobs,
-    tenancy, operations, images, templates, networks, containers, vms, volumes, interactive, streams, events,
+    tenancy, operations, images, templates, networks, containers, vms, pods, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
     registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile, insecure: deps.config.registryInsecure }),

@@ -169,8 +169,9 @@ export class Templates {
    * built on first use. Concurrent first uses share one build (the row's
    * unique index picks the builder; the others wait for it).
    */
-  async forContainer(hostId: string, image: { id: string; digest: string }, size: { vcpus: number; memoryMib: number }, report: ReportProgress = () => {}, slice = { from: 0, to: 100 }): Promise<string> {
-    const where = { hostId, imageId: image.id, ...size, buildSlot: 'build' };
+  async forContainer(hostId: string, image: { id: string; digest: string } | null, size: { vcpus: number; memoryMib: number }, report: ReportProgress = () => {}, slice = { from: 0, to: 100 }): Promise<string> {
+    // image null: the bare guest of this size (a pod's VM, services/api/pods/), shared by every tenant.
+    const where = { hostId, imageId: image?.id ?? null, ...size, buildSlot: 'build' };
     for (let attempt = 0; attempt < 2; attempt++) {
       const found = await this.db.template.findFirst({ where });
       if (found?.state === 'ready') return found.id;
@@ -194,7 +195,7 @@ export class Templates {
         if (isUniqueViolation(err)) continue; // someone else started the build
         throw err;
       }
-      await this.build(row, await this.images.forJob(image), [], report, slice);
+      await this.build(row, image ? await this.images.forJob(image) : null, [], report, slice);
       return row.id;
     }
     throw new ForkdError('ERR_INTERNAL', 'could not settle on a template');

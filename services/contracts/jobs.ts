@@ -5,6 +5,7 @@ import type { Accel } from './config.js';
 import type { ErrorBody } from './errors.js';
 import type { HostContainerState, HostTemplateState, HostVmState } from './lifecycle/index.js';
 import type { SealedEnv } from './secrets/env.js';
+import type { PodJobSpecs } from './pod-jobs.js';
 
 /** One BullMQ queue per host. BullMQ reserves ':' in queue names, so '-' it is. */
 export function hostQueueName(hostId: string): string {
@@ -283,7 +284,7 @@ export interface ContainerForkOutput {
 }
 
 /** Every job: its input and what hostd returns. New jobs are added here first. */
-export interface JobSpecs {
+export interface JobSpecs extends PodJobSpecs {
   'host.info': { input: Record<string, never>; output: HostInfo };
   /** Make a VM (cold boot or fork), put the image in it, create and (unless `start: false`) start the container. */
   'container.create': { input: ContainerCreateInput; output: { vm: VmFacts; status: ContainerStatus; ports: PublishedPort[] } };

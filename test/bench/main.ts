@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--out FILE] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'live-fork') {
@@ -29,8 +29,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [name, ...rest] = parsed.positionals;
-  if ((name !== 'fork' && name !== 'docker') || rest.length > 0) {
-    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker)\n${USAGE}\n`);
+  if ((name !== 'fork' && name !== 'docker' && name !== 'pods') || rest.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker, pods)\n${USAGE}\n`);
     return 2;
   }
   let opts;
@@ -42,6 +42,19 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  }
+  if (name === 'pods') {
+    // N containers in one pod against N one-container VMs (pods-bench.ts); --scale gives the Ns (default 1,8,32).
+    const { runPodsBench } = await import('./pods-bench.js');
+    const counts = (parsed.values.scale ?? '1,8,32').split(',').map(Number);
+    if (counts.some((n) => !Number.isInteger(n) || n < 1)) {
+      process.stderr.write(`bench: --scale wants counts like 1,8,32\n${USAGE}\n`);
+      return 2;
+    }
+    const run = await runPodsBench({ counts, out: parsed.values.out ?? null, json: parsed.values.json === true });
+    process.stdout.write(parsed.values.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
+    process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
+    return 0;
   }
   if (name === 'docker') {
     // docker run against forkd run, same stack, same run (docker-bench.ts); --runs, --quick, --out and --json apply.

@@ -4,6 +4,7 @@
 // services/contracts/lifecycle/ (one module per resource); this file only says
 // which schema field each list constrains.
 import { CONTAINER_STATES, OPERATION_STATES, TEMPLATE_STATES, VM_STATES } from '../../contracts/lifecycle/index.js';
+import { POD_STATES } from '../pods/rules.js';
 
 export { CONTAINER_STATES, OPERATION_STATES, TEMPLATE_STATES, VM_STATES };
 export type { ContainerState, OperationState, TemplateState, VmState } from '../../contracts/lifecycle/index.js';
@@ -31,6 +32,7 @@ export const STRING_ENUMS: Readonly<Record<string, readonly string[]>> = {
   'Vm.bootMode': VM_BOOT_MODES,
   'Container.state': CONTAINER_STATES,
   'Operation.state': OPERATION_STATES,
+  'Pod.state': POD_STATES,
 };
 
 export function isOneOf<T extends string>(values: readonly T[], value: unknown): value is T {

@@ -46,6 +46,7 @@ const containerSchema = {
         timings: { type: 'object', additionalProperties: { type: 'number' } },
       },
     },
+    podId: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -110,6 +111,8 @@ export const createContainerSchema = {
       consoleSize: terminalSize,
       // false: made (VM, image, container) but not started; POST /v1/containers/:id/start starts it.
       start: { type: 'boolean' },
+      // A pod's name or id (docs/pods.md): the container runs in the pod's VM.
+      pod: { type: 'string', minLength: 1, maxLength: 128 },
     },
   },
   // The work goes on after the answer: follow the operation (its result is this container, as containerSchema).

@@ -19,7 +19,7 @@ function num(flag: string, v: unknown): number | undefined {
 export const runCommand: Command = {
   path: ['run'],
   summary: 'Run a container in its own VM; streams its output and exits with its exit code (progress of the create goes to stderr)',
-  usage: 'forkd run [--rm] [-d] [-i] [-t] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] IMAGE [-- CMD…] | forkd run --template SNAPSHOT [--name N]',
+  usage: 'forkd run [--rm] [-d] [-i] [-t] [--name N] [--network NET] [-e K=V]… [-m MiB] [--cpus N] [-p [HOSTIP:]HOSTPORT:PORT[/tcp] | -p PORT]… [--vm-memory MiB] [--vcpus N] [-v VOLUME:/path[:ro]]… [--boot cold|fork] [-w DIR] [--pod POD [--pids N]] IMAGE [-- CMD…] | forkd run --template SNAPSHOT [--name N]',
   options: {
     rm: { type: 'boolean' },
     detach: { type: 'boolean', short: 'd' },
@@ -38,6 +38,9 @@ export const runCommand: Command = {
     interactive: { type: 'boolean', short: 'i' },
     tty: { type: 'boolean', short: 't' },
     template: { type: 'string' },
+    // docs/pods.md: run in a pod's VM (its memory and pids budget: -m and --pids).
+    pod: { type: 'string' },
+    pids: { type: 'string' },
   },
   positionals: true,
   async run({ values, positionals }) {
@@ -75,6 +78,8 @@ export const runCommand: Command = {
       ...(volumes.length ? { volumes } : {}),
       ...(interactive ? { openStdin: true } : {}),
       ...(tty ? { tty: true, ...(size ? { consoleSize: size } : {}) } : {}),
+      ...(values.pod ? { pod: values.pod } : {}),
+      ...(values.pids ? { pids: num('--pids', values.pids) } : {}),
     };
     const api = ApiClient.fromEnv();
     const started = Date.now();

@@ -6,6 +6,7 @@ import { containerExecHandler, containerLogsHandler } from './container-io.js';
 import { containerAttachHandler, containerResizeHandler } from './container-attach.js';
 import { containerInspectHandler, containerSignalHandler, containerStartHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
 import { vmDestroyHandler, vmListHandler } from './vms.js';
+import { podContainerCreateHandler, podContainerRemoveHandler } from './pod-containers.js';
 
 export type { CreateDeps, ForkVm } from './container-create.js';
 
@@ -24,5 +25,7 @@ export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.inf
     'container.stats': containerStatsHandler(deps),
     'vm.destroy': vmDestroyHandler(deps),
     'vm.list': vmListHandler(deps),
+    'pod.container.create': podContainerCreateHandler(deps),
+    'pod.container.remove': podContainerRemoveHandler(deps),
   };
 }

@@ -40,6 +40,15 @@ describe('peer names on a network', () => {
     ]);
   });
 
+  it('gives a pod\'s address every container name, in lines of at most 8 names', () => {
+    const names = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    const entries = peerEntries([rec('vm-pod', att({ aliases: names }))]);
+    expect(entries).toEqual([
+      { address: '10.89.1.2', names: names.slice(0, 8) },
+      { address: '10.89.1.2', names: [...names.slice(8), 'vm-pod'] },
+    ]);
+  });
+
   it('drops names a hosts file cannot carry', () => {
     expect(peerEntries([rec('vm-a', att({ aliases: ['ok.name', 'bad name', '-dash'] }))])[0]!.names).toEqual(['ok.name', 'vm-a']);
   });

@@ -34,11 +34,18 @@ export interface NetworkMember {
 export function peerEntries(members: ReadonlyArray<{ record: Pick<VmRecord, 'network' | 'hostname'> }>): Array<{ address: string; names: string[] }> {
   return members
     .filter((m) => m.record.network !== undefined)
-    .map((m) => ({
-      address: m.record.network!.address,
-      names: [...new Set([...m.record.network!.aliases, m.record.hostname])].filter((n) => PEER_NAME_RE.test(n)).slice(0, 8),
-    }))
+    // A pod's address answers to every container's name: more than one entry (of at most 8 names each) per address.
+    .flatMap((m) => chunks([...new Set([...m.record.network!.aliases, m.record.hostname])].filter((n) => PEER_NAME_RE.test(n)), 8)
+      .map((names) => ({ address: m.record.network!.address, names })))
     .sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }));
+}
+
+/** `xs` in slices of at most `n`; one empty slice for none (an address is listed even without a valid name). */
+function chunks<T>(xs: T[], n: number): T[][] {
+  if (xs.length <= n) return [xs];
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }
 
 /**

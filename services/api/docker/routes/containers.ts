@@ -7,6 +7,7 @@ import type { ContainerView } from '../../containers.js';
 import { attachHandler, copyOutput, resizeHandler } from '../attach.js';
 import { containerOf, openStream, settingsOf, tenantOf, type DockerContext } from '../context.js';
 import { parseCreate } from '../create-body.js';
+import { placeByPodLabel } from '../pod-label.js';
 import { noSuchImage, startFailure } from '../errors.js';
 import { checkFilterKeys, labelMatches, parseFilters, queryBool, type Filters } from '../filters.js';
 import { flushJson, hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js';
@@ -28,7 +29,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
 
   app.post<{ Querystring: Q; Body: unknown }>('/containers/create', async (request, reply) => {
     const actor = await ctx.services.tenancy.actorOf(request);
-    const { body, settings } = parseCreate(request.body, request.query.name);
+    const { body, settings } = placeByPodLabel(parseCreate(request.body, request.query.name));
     // Docker's wording, which makes the CLI offer a pull, before forkd's own.
     await images.resolve(actor.tenantId, body.image).catch((err: unknown) => {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') throw noSuchImage(body.image.includes(':') || body.image.includes('@') ? body.image : `${body.image}:latest`);

@@ -1,0 +1,71 @@
+// /v1/pods: create (202 with an operation), list, inspect, delete. Schemas
+// first; handlers call Pods. A pod's containers are made with `pod` in
+// POST /v1/containers (routes/containers.ts).
+import type { FastifyInstance } from 'fastify';
+import { NETWORK_NAME_PATTERN } from '../networks/routes.js';
+import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
+import type { CreatePodBody, Pods } from './pods.js';
+import { POD_BOUNDS } from './rules.js';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+
+export const podSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, tenantId: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' },
+    vcpus: { type: 'integer' }, memoryMib: { type: 'integer' }, pids: { type: 'integer' }, hostId: { type: 'string' },
+    network: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: ['string', 'null'] } } },
+    vm: { type: ['object', 'null'], properties: { id: { type: 'string' }, domainName: { type: 'string' }, state: { type: 'string' } } },
+    containers: {
+      type: 'array',
+      items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' }, memoryMib: { type: 'integer' }, pids: { type: 'integer' } } },
+    },
+    free: { type: 'object', properties: { memoryMib: { type: 'integer' }, pids: { type: 'integer' } } },
+    createdAt: { type: 'string' },
+  },
+} as const;
+
+export const createPodSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' },
+      vcpus: { type: 'integer', minimum: POD_BOUNDS.vcpus.min, maximum: POD_BOUNDS.vcpus.max },
+      memoryMib: { type: 'integer', minimum: POD_BOUNDS.memoryMib.min, maximum: POD_BOUNDS.memoryMib.max },
+      pids: { type: 'integer', minimum: POD_BOUNDS.pids.min, maximum: POD_BOUNDS.pids.max },
+      network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
+    },
+  },
+  // The VM is forked after the answer: follow the operation (its result is the pod, as podSchema).
+  response: { 202: operationEnvelopeSchema },
+} as const;
+
+export const listPodsSchema = { response: { 200: { type: 'object', properties: { pods: { type: 'array', items: podSchema } } } } } as const;
+export const getPodSchema = { params: idParams, response: { 200: podSchema } } as const;
+export const removePodSchema = {
+  params: idParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' } } },
+  response: { 200: podSchema },
+} as const;
+
+type Id = { Params: { id: string } };
+
+export async function podRoutes(app: FastifyInstance, opts: { pods: Pods; tenancy: Tenancy }): Promise<void> {
+  const { pods, tenancy } = opts;
+
+  app.post<{ Body: CreatePodBody }>('/v1/pods', { schema: createPodSchema }, async (request, reply) => {
+    return sendAccepted(reply, await pods.create(await tenancy.actorOf(request), request.body));
+  });
+  app.get('/v1/pods', { schema: listPodsSchema }, async (request) => {
+    return { pods: await pods.list(await tenancy.tenantIdOf(request)) };
+  });
+  app.get<Id>('/v1/pods/:id', { schema: getPodSchema }, async (request) => {
+    return pods.get(await tenancy.tenantIdOf(request), request.params.id);
+  });
+  app.delete<Id & { Querystring: { force?: boolean } }>('/v1/pods/:id', { schema: removePodSchema }, async (request) => {
+    return pods.remove(await tenancy.tenantIdOf(request), request.params.id, request.query.force ?? false);
+  });
+}
