@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -21,8 +21,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [name, ...rest] = parsed.positionals;
-  if ((name !== 'fork' && name !== 'docker') || rest.length > 0) {
-    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker)\n${USAGE}\n`);
+  if ((name !== 'fork' && name !== 'docker' && name !== 'run') || rest.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker, run)\n${USAGE}\n`);
     return 2;
   }
   let opts;
@@ -39,6 +39,14 @@ async function main(argv: string[]): Promise<number> {
     // docker run against forkd run, same stack, same run (docker-bench.ts); --runs, --quick, --out and --json apply.
     const { runDockerBench } = await import('./docker-bench.js');
     const run = await runDockerBench({ runs: parsed.values.runs === undefined ? opts.quick ? 3 : 10 : opts.runs, out: opts.out, json: opts.json });
+    process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
+    process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
+    return 0;
+  }
+  if (name === 'run') {
+    // forkd run --rm through the CLI and API, cold / fork / pool (run-bench.ts); --runs (default 20, --quick 3), --out and --json apply.
+    const { runRunBench } = await import('./run-bench.js');
+    const run = await runRunBench({ runs: opts.runs, out: opts.out, json: opts.json });
     process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
     process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
     return 0;
