@@ -11,6 +11,7 @@ import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from
 import type { PrismaClient } from './db/client.js';
 import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
 import { containerStates, vmStates } from './lifecycle/state-writes.js';
+import { journalTeardown } from './lifecycle/teardown.js';
 import type { HostJobs } from './host-jobs.js';
 import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
@@ -391,10 +392,25 @@ export class Containers {
 
   /** Removes the container and its VM. A running one needs `force`. */
   async remove(owner: Owner, id: string, force: boolean): Promise<ContainerView> {
-    const row = await this.refresh(await this.row(owner, id));
+    // With force the container's state does not matter: no round trip to its VM to learn it.
+    const row = force ? await this.row(owner, id) : await this.refresh(await this.row(owner, id));
     if (row.state === 'running' && !force) {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
     }
+    const destroyed = { image: row.image.digest, vmId: row.vmId };
+    if (row.vm.state === 'running' || row.vm.state === 'paused') {
+      // Answer once the VM is marked gone and its destroy journaled; hostd finishes it (lifecycle/teardown.ts).
+      await this.db.$transaction(async (tx) => {
+        await vmStates.write(tx, row.vmId, 'gone', { stoppedAt: new Date() });
+        await tx.networkAddress.deleteMany({ where: { vmId: row.vmId } });
+        await tx.container.delete({ where: { id: row.id } });
+        await tx.operation.create({ data: { tenantId: row.tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } });
+      });
+      await journalTeardown({ db: this.db, hostJobs: this.hostJobs, log: this.log }, row.vm.hostId, row.vmId);
+      await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: destroyed } });
+      return this.view({ ...row, state: 'removed' });
+    }
+    // A VM still being created, or already ended: destroyed before its rows go, as before.
     await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
     await this.db.$transaction([
       this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),

@@ -92,6 +92,13 @@ export class FakeHosts {
     return out() as JobOutput<N>;
   }
 
+  /** As HostJobs.enqueue: the job runs at once (recorded in `calls`), `finished` has its answer. */
+  async enqueue<N extends JobName>(hostId: string, name: N, input: JobInput<N>): Promise<{ finished: Promise<JobOutput<N>> }> {
+    const finished = this.call(hostId, name, input);
+    finished.catch(() => undefined);
+    return { finished };
+  }
+
   /** The input of the newest `name` job. */
   last(name: string): any {
     return this.calls.filter((c) => c.name === name).at(-1)?.input;
