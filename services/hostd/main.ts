@@ -24,7 +24,7 @@ import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
 import { TemplateRegistry } from './templates/template-registry.js';
-import { networkSpecFor } from './vm/domain-xml.js';
+import { configureTcg, networkSpecFor } from './vm/domain-xml.js';
 import { installHostGuard } from './network/host-guard.js';
 import { Taps } from './network/taps.js';
 import { TenantNetworks } from './network/tenant-networks.js';
@@ -80,6 +80,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
   const checkpoint = (): void => opts.signal?.throwIfAborted();
   // Outside the try: a failed or aborted start destroys pool shells first too (see stop below).
   let templates: TemplateRegistry | undefined;
+  configureTcg({ tbCacheMib: config.tcgTbCacheMib });
   try {
     await mkdir(config.dataDir, { recursive: true });
     const conn = await openLibvirt(config.libvirtUri);
