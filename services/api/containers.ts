@@ -323,8 +323,27 @@ export class Containers {
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
-    const fresh = await Promise.all(rows.map((r) => this.refresh(r)));
+    const fresh = await this.refreshMany(rows);
     return fresh.map((r) => this.view(r));
+  }
+
+  /** refresh for a listing: one container.inspectMany per host, not one job per container. */
+  private async refreshMany(rows: Row[]): Promise<Row[]> {
+    const byHost = new Map<string, Row[]>();
+    for (const r of rows) if (r.state === 'running') byHost.set(r.vm.hostId, [...(byHost.get(r.vm.hostId) ?? []), r]);
+    const statuses = new Map<string, ContainerStatus>();
+    await Promise.all([...byHost].map(async ([hostId, running]) => {
+      try {
+        const out = await this.hostJobs.call(hostId, 'container.inspectMany', { containers: running.map((r) => ({ vmId: r.vmId, containerId: r.id })) }, { timeoutMs: 15_000 });
+        for (const s of out.statuses) if (s.status) statuses.set(s.containerId, s.status);
+      } catch {
+        // the host is slow or down: show what we last knew
+      }
+    }));
+    return Promise.all(rows.map((r) => {
+      const s = statuses.get(r.id);
+      return s ? this.applyStatus(r, s) : r;
+    }));
   }
 
   /** A running container's row, brought up to date from its host (it may have exited). */

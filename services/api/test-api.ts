@@ -72,6 +72,7 @@ export class FakeHosts {
           } satisfies HostInfo;
         case 'container.create': return this.onCreate(input as ContainerCreateInput);
         case 'container.inspect': case 'container.signal': case 'container.stop': return RUNNING;
+        case 'container.inspectMany': return { statuses: (i.containers as Array<{ containerId: string }>).map((c) => ({ containerId: c.containerId, status: RUNNING })) };
         case 'container.wait': return { ...RUNNING, state: 'exited', exitCode: 0 };
         case 'template.build':
           return {
