@@ -94,7 +94,7 @@ async function poolReady(stack: Stack, id: string): Promise<void> {
   throw new Error(`template ${id}: no ready pool clone after 300 s`);
 }
 
-function result(samples: Array<[number, number]>): ModeResult {
+export function result(samples: Array<[number, number]>): ModeResult {
   const firsts = samples.map((s) => s[0]);
   const totals = samples.map((s) => s[1]);
   return {
