@@ -417,7 +417,9 @@ export class Containers {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
     }
     const destroyed = { image: row.image.digest, vmId: row.vmId };
-    if (row.vm.state === 'running' || row.vm.state === 'paused') {
+    // With volumes, the old VM must have let go of their disks before another container may claim them: synchronous, as before.
+    const hasVolumes = ((row.volumes as ContainerVolume[] | null) ?? []).length > 0;
+    if (!hasVolumes && (row.vm.state === 'running' || row.vm.state === 'paused')) {
       // Answer once the VM is marked gone and its destroy journaled; hostd finishes it (lifecycle/teardown.ts).
       await this.db.$transaction(async (tx) => {
         await vmStates.write(tx, row.vmId, 'gone', { stoppedAt: new Date() });
@@ -429,7 +431,7 @@ export class Containers {
       await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: destroyed } });
       return this.view({ ...row, state: 'removed' });
     }
-    // A VM still being created, or already ended: destroyed before its rows go, as before.
+    // A VM still being created or already ended, or one with volumes: destroyed before its rows go.
     await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
     await this.db.$transaction([
       this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),
