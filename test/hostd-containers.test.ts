@@ -131,7 +131,8 @@ describe('a container that prints and exits', () => {
     expect(await (await stack.api(`/v1/containers/${c.id}/logs?tail=1`)).text()).toMatch(/^hello from vm-[0-9a-f]{1,12}\n$/);
     expect(await ourDomains()).toContain(c.vm.domainName);
     await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
-    expect(await ourDomains()).not.toContain(c.vm.domainName);
+    // The removal answers once the destroy is journaled (docs/lifecycle.md); hostd finishes it just after.
+    await expect.poll(() => ourDomains(), { timeout: 60_000, interval: 250 }).not.toContain(c.vm.domainName);
   });
 });
 
@@ -378,7 +379,7 @@ describe('a long-running container', () => {
     expect(stopped.state).toBe('exited');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
     await json(await stack.api(`/v1/containers/${c.id}`, { method: 'DELETE' }));
-    expect(await ourDomains()).not.toContain(c.vm.domainName);
+    await expect.poll(() => ourDomains(), { timeout: 60_000, interval: 250 }).not.toContain(c.vm.domainName);
     await expect(fetch(`http://127.0.0.1:${c.ports[0]!.hostPort}/`)).rejects.toThrow();
   });
 });

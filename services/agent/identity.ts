@@ -3,10 +3,13 @@
 // one call right after a fork resumes; every item is optional. The MAC is set
 // before `network`, whose routes a link going down would drop.
 //
-// RNG: Node has no ioctl(), so RNDADDENTROPY (which mixes *and* credits) is out
-// of reach. The host's bytes are written to /dev/urandom, which mixes them into
-// the pool without crediting entropy; the kernel also reseeds on its own when the
-// VMGenID changes (hostd gives every clone a new one). A warning says so.
+// One round trip and, without `network`, no process: the clock
+// (settimeofday), the MAC (SIOCSIFHWADDR) and the entropy (RNDADDENTROPY, which
+// mixes *and* credits) go through libc in-process (sys-calls.ts), the hostname
+// is written to /proc/sys/kernel/hostname. A guest without koffi falls back to
+// busybox processes (`date`, `ip`) and to writing /dev/urandom (mixed, not
+// credited: a warning says so). The kernel also reseeds on its own when the
+// VMGenID changes (hostd gives every clone a new one). `network` is one `sh -c`.
 
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +18,9 @@ import type { AgentConfig } from './config.js';
 import type { HandlerTable } from './handler.js';
 import { currentMac, findNic, macCommands } from './nic.js';
 import { runOk } from './run.js';
+import { sysCalls } from './sys-calls.js';
+
+const PROC_HOSTNAME = '/proc/sys/kernel/hostname';
 
 type Network = NonNullable<Params<'identity.set'>['network']>;
 
@@ -85,6 +91,8 @@ export function clockPlan(hostEpochMs: number, elapsedMs: number): { waitMs: num
 }
 
 export function identityHandlers(cfg: AgentConfig): HandlerTable {
+  // Bound now, at agent start: a template's agent has libc bound before the snapshot, so its clones do not pay for it on a take.
+  if (cfg.system) sysCalls();
   return {
     'identity.set': async (p) => {
       const received = performance.now();
@@ -92,7 +100,14 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
       const warnings: string[] = [];
       if (p.clockEpochMs !== undefined) {
         const plan = clockPlan(p.clockEpochMs, performance.now() - received);
-        if (cfg.system) {
+        const sys = cfg.system ? sysCalls() : null;
+        if (sys) {
+          try {
+            sys.setClock(p.clockEpochMs + performance.now() - received);
+          } catch (e) {
+            throw new AgentError('ERR_IO', `setting the clock: ${(e as Error).message}`);
+          }
+        } else if (cfg.system) {
           const nearest = Math.round((p.clockEpochMs + performance.now() - received) / 1000);
           await runOk('date', ['-u', '-s', `@${nearest}`]).catch((e: Error) => {
             throw new AgentError('ERR_IO', `setting the clock: ${e.message}`);
@@ -109,7 +124,7 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
       if (p.hostname !== undefined) {
         await writeFile(join(cfg.etc, 'hostname'), `${p.hostname}\n`);
         await writeFile(join(cfg.etc, 'hosts'), hostsFile(p.hostname));
-        if (cfg.system) await runOk('hostname', [p.hostname]);
+        if (cfg.system) await writeFile(PROC_HOSTNAME, p.hostname);
         applied.push('hostname');
       }
       if (p.mac !== undefined) {
@@ -138,23 +153,47 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
       }
       if (p.entropy !== undefined) {
         const bytes = Buffer.from(p.entropy, 'base64');
-        if (cfg.system) {
+        const credited = cfg.system && creditEntropy(bytes);
+        if (cfg.system && !credited) {
           const fh = await open('/dev/urandom', 'w');
           try {
             await fh.write(bytes);
           } finally {
             await fh.close();
           }
+          warnings.push(`entropy: ${bytes.length} bytes mixed into /dev/urandom but not credited (RNDADDENTROPY needs koffi, missing or refused here)`);
         }
+        if (!cfg.system) warnings.push(`entropy: ${bytes.length} bytes not mixed in and not credited (FORKD_AGENT_SYSTEM=0)`);
         applied.push('entropy');
-        warnings.push(`entropy: ${bytes.length} bytes mixed into /dev/urandom but not credited (RNDADDENTROPY needs ioctl, which Node lacks)`);
       }
       return { applied, warnings };
     },
   };
 }
 
+/** RNDADDENTROPY in-process; false when the guest cannot (no koffi, or the kernel refused): the caller writes /dev/urandom instead. */
+function creditEntropy(bytes: Buffer): boolean {
+  const sys = sysCalls();
+  if (!sys) return false;
+  try {
+    sys.addEntropy(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function setMac(sysNet: string, nic: string, mac: string): Promise<void> {
+  const sys = sysCalls();
+  if (sys) {
+    if ((await currentMac(sysNet, nic)) === mac) return;
+    try {
+      sys.setMac(nic, mac);
+      return;
+    } catch (e) {
+      throw new AgentError('ERR_IO', `mac: ${(e as Error).message}`, { interface: nic });
+    }
+  }
   try {
     for (const cmd of macCommands(nic, mac, await currentMac(sysNet, nic))) await runOk(cmd[0]!, cmd.slice(1));
   } catch (e) {

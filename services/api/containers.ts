@@ -11,6 +11,7 @@ import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from
 import type { PrismaClient } from './db/client.js';
 import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
 import { containerStates, vmStates } from './lifecycle/state-writes.js';
+import { journalTeardown } from './lifecycle/teardown.js';
 import type { HostJobs } from './host-jobs.js';
 import { randomMac } from './vm-mac.js';
 import type { Images } from './images.js';
@@ -340,8 +341,27 @@ export class Containers {
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
-    const fresh = await Promise.all(rows.map((r) => this.refresh(r)));
+    const fresh = await this.refreshMany(rows);
     return fresh.map((r) => this.view(r));
+  }
+
+  /** refresh for a listing: one container.inspectMany per host, not one job per container. */
+  private async refreshMany(rows: Row[]): Promise<Row[]> {
+    const byHost = new Map<string, Row[]>();
+    for (const r of rows) if (r.state === 'running') byHost.set(r.vm.hostId, [...(byHost.get(r.vm.hostId) ?? []), r]);
+    const statuses = new Map<string, ContainerStatus>();
+    await Promise.all([...byHost].map(async ([hostId, running]) => {
+      try {
+        const out = await this.hostJobs.call(hostId, 'container.inspectMany', { containers: running.map((r) => ({ vmId: r.vmId, containerId: r.id })) }, { timeoutMs: 15_000 });
+        for (const s of out.statuses) if (s.status) statuses.set(s.containerId, s.status);
+      } catch {
+        // the host is slow or down: show what we last knew
+      }
+    }));
+    return Promise.all(rows.map((r) => {
+      const s = statuses.get(r.id);
+      return s ? this.applyStatus(r, s) : r;
+    }));
   }
 
   /** A running container's row, brought up to date from its host (it may have exited). */
@@ -409,7 +429,8 @@ export class Containers {
 
   /** Removes the container and its VM. A running one needs `force`. */
   async remove(owner: Owner, id: string, force: boolean): Promise<ContainerView> {
-    const row = await this.refresh(await this.row(owner, id));
+    // With force the container's state does not matter: no round trip to its VM to learn it.
+    const row = force ? await this.row(owner, id) : await this.refresh(await this.row(owner, id));
     if (row.state === 'running' && !force) {
       throw new ForkdError('ERR_CONFLICT', `container ${row.name} is running: stop it first or remove it with force`, { field: 'force' });
     }
@@ -417,6 +438,22 @@ export class Containers {
       await this.pods.remove(row); // the pod and its VM stay
       return this.view({ ...row, state: 'removed' });
     }
+    const destroyed = { image: row.image.digest, vmId: row.vmId };
+    // With volumes, the old VM must have let go of their disks before another container may claim them: synchronous, as before.
+    const hasVolumes = ((row.volumes as ContainerVolume[] | null) ?? []).length > 0;
+    if (!hasVolumes && (row.vm.state === 'running' || row.vm.state === 'paused')) {
+      // Answer once the VM is marked gone and its destroy journaled; hostd finishes it (lifecycle/teardown.ts).
+      await this.db.$transaction(async (tx) => {
+        await vmStates.write(tx, row.vmId, 'gone', { stoppedAt: new Date() });
+        await tx.networkAddress.deleteMany({ where: { vmId: row.vmId } });
+        await tx.container.delete({ where: { id: row.id } });
+        await tx.operation.create({ data: { tenantId: row.tenantId, hostId: row.vm.hostId, kind: 'container.remove', targetId: row.id, state: 'succeeded', finishedAt: new Date() } });
+      });
+      await journalTeardown({ db: this.db, hostJobs: this.hostJobs, log: this.log }, row.vm.hostId, row.vmId);
+      await this.events.publish({ type: 'container', action: 'destroy', tenantId: row.tenantId, actor: { id: row.id, name: row.name, attributes: destroyed } });
+      return this.view({ ...row, state: 'removed' });
+    }
+    // A VM still being created or already ended, or one with volumes: destroyed before its rows go.
     await this.hostJobs.call(row.vm.hostId, 'vm.destroy', { vmId: row.vmId });
     await this.db.$transaction([
       this.db.networkAddress.deleteMany({ where: { vmId: row.vmId } }),

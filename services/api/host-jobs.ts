@@ -77,6 +77,31 @@ export class HostJobs {
     }
   }
 
+  /**
+   * Enqueue without waiting for the answer. The job stays in Redis until a
+   * hostd finishes it (a hostd that dies holding it loses its lock and the
+   * next one takes it over): this is the journal of work the caller already
+   * answered for. `jobId` makes a second enqueue of the same work a no-op;
+   * a failed attempt is retried `attempts` times with a growing delay.
+   * `finished` settles with the result (or the failure of the last attempt).
+   */
+  async enqueue<N extends JobName>(hostId: string, name: N, input: JobInput<N>, opts: { jobId: string; attempts: number; timeoutMs?: number }): Promise<{ finished: Promise<JobOutput<N>> }> {
+    const { queue, events } = await this.queueFor(queueNameFor(hostId, name));
+    const job: Job = await queue.add(name, input, {
+      jobId: opts.jobId,
+      attempts: opts.attempts,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 24 * 3600, count: 1000 },
+    });
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const finished = (job.waitUntilFinished(events, timeoutMs) as Promise<JobOutput<N>>).catch(async (err: unknown) => {
+      throw await this.explainFailure(job, hostId, err, timeoutMs);
+    });
+    finished.catch(() => undefined); // a caller that does not listen must not crash the process
+    return { finished };
+  }
+
   private async explainFailure(job: Job, hostId: string, err: unknown, timeoutMs: number): Promise<ForkdError> {
     const message = (err as Error)?.message ?? String(err);
     const body = decodeJobError(message);

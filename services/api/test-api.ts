@@ -72,6 +72,7 @@ export class FakeHosts {
           } satisfies HostInfo;
         case 'container.create': return this.onCreate(input as ContainerCreateInput);
         case 'container.inspect': case 'container.signal': case 'container.stop': return RUNNING;
+        case 'container.inspectMany': return { statuses: (i.containers as Array<{ containerId: string }>).map((c) => ({ containerId: c.containerId, status: RUNNING })) };
         case 'container.wait': return { ...RUNNING, state: 'exited', exitCode: 0 };
         case 'template.build':
           return {
@@ -90,6 +91,13 @@ export class FakeHosts {
       }
     };
     return out() as JobOutput<N>;
+  }
+
+  /** As HostJobs.enqueue: the job runs at once (recorded in `calls`), `finished` has its answer. */
+  async enqueue<N extends JobName>(hostId: string, name: N, input: JobInput<N>): Promise<{ finished: Promise<JobOutput<N>> }> {
+    const finished = this.call(hostId, name, input);
+    finished.catch(() => undefined);
+    return { finished };
   }
 
   /** The input of the newest `name` job. */

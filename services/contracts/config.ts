@@ -36,6 +36,8 @@ export interface ForkdConfig {
   jobTimeoutMs: number;
   poolSize: number;
   poolMode: 'shell' | 'ready';
+  /** hostd under TCG: each VM's translated-code buffer, MiB; null: QEMU's default. */
+  tcgTbCacheMib: number | null;
   network: NetworkMode;
   ksm: 'on' | 'leave';
   imageLimits: ImageLimits;
@@ -126,6 +128,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_POOL_SIZE', default: '1', meaning: 'Warm clone shells kept per template that forkd makes on first use (0 disables the pool).' },
   { name: 'FORKD_POOL_MODE', default: 'shell', meaning: '`shell`: pool clones wait in `-incoming defer` and a take loads their state, resumes them and sets their identity. `ready`: the pool also resumes them and connects their agent ahead of time, so a take only sets the identity (hostname, machine-id, MAC, entropy, clock); each idle ready clone runs and uses CPU and memory. A ready clone idles with its NIC detached; the take attaches it to the container\'s network.' },
   { name: 'FORKD_NETWORK', default: 'tenant', meaning: '`tenant`: every VM gets a NIC that joins its tenant network (a bridge in a network namespace of its own, walled off from the host and other tenants; see docs/networking.md). `none`: VMs have no NIC at all (published ports still work, they use the agent channel). Templates built with another setting are stale and rebuilt.' },
+  { name: 'FORKD_TCG_TB_CACHE_MIB', default: '0', meaning: 'Under TCG (no usable KVM): the size of each VM\'s translated-code buffer in MiB (libvirt `<tcg><tb-cache>`, QEMU `tb-size`). 0: QEMU\'s default. A smaller buffer lowers each clone\'s memory; too small and QEMU flushes and re-translates often. Ignored under KVM. See docs/benchmarks.md.' },
   { name: 'FORKD_KSM', default: 'leave', meaning: '`on` switches on kernel same-page merging at hostd start where the host has it; `leave` keeps the host\'s setting. Reported in `forkd info` either way.' },
   { name: 'FORKD_IMAGE_MAX_UNPACKED_BYTES', default: `${DEFAULT_IMAGE_MAX_UNPACKED_BYTES} (8 GiB)`, meaning: 'Most bytes one image\'s layers may unpack to, summed. Counted as they come out of gzip/zstd while the API imports an upload (sizes in headers and manifests are not trusted); past it the import stops with ERR_IMAGE_TOO_LARGE (413) and stores nothing. Also caps what the uploaded archive itself unpacks to.' },
   { name: 'FORKD_LAYER_MAX_FILES', default: String(DEFAULT_LAYER_MAX_FILES), meaning: 'Most tar entries (files, directories, links, whiteouts) in one image layer; counted while the layer streams in at import, ERR_IMAGE_TOO_LARGE past it.' },
@@ -194,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     jobTimeoutMs: timeout,
     poolSize,
     poolMode: oneOf('FORKD_POOL_MODE', env.FORKD_POOL_MODE || 'shell', ['shell', 'ready'] as const),
+    tcgTbCacheMib: intVar(env, 'FORKD_TCG_TB_CACHE_MIB', 0, 0, 4096) || null,
     network: networkMode(env.FORKD_NETWORK),
     ksm: oneOf('FORKD_KSM', env.FORKD_KSM || 'leave', ['on', 'leave'] as const),
     imageLimits: {

@@ -289,6 +289,8 @@ export interface JobSpecs extends PodJobSpecs {
   /** Make a VM (cold boot or fork), put the image in it, create and (unless `start: false`) start the container. */
   'container.create': { input: ContainerCreateInput; output: { vm: VmFacts; status: ContainerStatus; ports: PublishedPort[] } };
   'container.inspect': { input: ContainerRef; output: ContainerStatus };
+  /** Many containers of one host in one job (`forkd ps`); a container this host cannot inspect has `status: null` and why. */
+  'container.inspectMany': { input: { containers: ContainerRef[] }; output: { statuses: Array<{ containerId: string; status: ContainerStatus | null; error?: string }> } };
   /** Starts a container made with `start: false`; one already started is reported as it is. */
   'container.start': { input: ContainerStartInput; output: ContainerStatus };
   /** Resolves when the container exits, or after timeoutMs with its current status. */

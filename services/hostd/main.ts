@@ -26,7 +26,7 @@ import { libvirtCall, openLibvirt } from './libvirt.js';
 import { PortPublisher } from './ports/port-publisher.js';
 import { TemplateCache } from './templates/template-cache.js';
 import { TemplateRegistry } from './templates/template-registry.js';
-import { networkSpecFor } from './vm/domain-xml.js';
+import { configureTcg, networkSpecFor } from './vm/domain-xml.js';
 import { installHostGuard } from './network/host-guard.js';
 import { Taps } from './network/taps.js';
 import { TenantNetworks } from './network/tenant-networks.js';
@@ -82,6 +82,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
   const checkpoint = (): void => opts.signal?.throwIfAborted();
   // Outside the try: a failed or aborted start destroys pool shells first too (see stop below).
   let templates: TemplateRegistry | undefined;
+  configureTcg({ tbCacheMib: config.tcgTbCacheMib });
   try {
     await mkdir(config.dataDir, { recursive: true });
     const conn = await openLibvirt(config.libvirtUri);

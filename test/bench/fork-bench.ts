@@ -23,6 +23,7 @@ import { benchRestore } from './restore.js';
 import { modeJson, type ModeJson, type ModeResult } from './samples.js';
 import { benchScale, type ScaleResult } from './scale.js';
 import { benchNetwork, buildBenchTemplate, busyboxImage, coldVmManager, detectBenchAccel, gitFacts, guestImage, hostFacts, type BenchContext, type BenchTemplate } from './setup.js';
+import { configureTcg } from '../../services/hostd/vm/domain-xml.js';
 
 export interface BenchRun {
   report: BenchReport;
@@ -33,6 +34,7 @@ export interface BenchRun {
 export async function runForkBench(opts: BenchOptions, say: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchRun> {
   const started = Date.now();
   const config = loadConfig();
+  configureTcg({ tbCacheMib: config.tcgTbCacheMib }); // as hostd does at start
   const log = createLogger(config.logLevel === 'debug' ? 'debug' : 'warn', { svc: 'bench' });
   const benchDir = dataPaths(config.dataDir).bench;
   const names = namesFor(process.pid);

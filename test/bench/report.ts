@@ -80,8 +80,13 @@ export function stepsTable(r: Pick<BenchReport, 'modes'>): Table {
 }
 
 export function scaleTable(s: ScaleResult): Table {
-  const headers = ['clones alive', 'made', 'fork ready p50 ms', 'network p50 ms', 'first output p50 ms', 'MemAvailable drop MiB', 'PSS sum MiB', 'PSS/VM MiB', 'TCG code sum MiB', 'load1'];
-  const rows = s.steps.map((x) => [x.clones, x.made, x.fork_p50_ms, x.network_p50_ms ?? null, x.first_output_p50_ms, x.mem_available_drop_mib, x.pss_sum_mib, x.pss_per_vm_mib, x.pss_parts_sum_mib?.tcg_code, x.load1]);
+  // Where each clone's memory goes (issue 9's density goal: MemAvailable drop ≤ 64 MiB per clone): guest pages, TCG's code buffer, the rest of QEMU.
+  const headers = ['clones alive', 'made', 'fork ready p50 ms', 'network p50 ms', 'first output p50 ms', 'MemAvailable drop MiB', 'drop/clone MiB', 'PSS sum MiB', 'PSS/VM MiB', 'guest RAM sum MiB', 'TCG code sum MiB', 'QEMU rest sum MiB', 'load1'];
+  const rows = s.steps.map((x) => [
+    x.clones, x.made, x.fork_p50_ms, x.network_p50_ms ?? null, x.first_output_p50_ms, x.mem_available_drop_mib,
+    x.clones > 0 && x.mem_available_drop_mib !== null ? Math.round(x.mem_available_drop_mib / x.clones) : null,
+    x.pss_sum_mib, x.pss_per_vm_mib, x.pss_parts_sum_mib?.guest_ram, x.pss_parts_sum_mib?.tcg_code, x.pss_parts_sum_mib?.qemu_other, x.load1,
+  ]);
   return { headers, rows };
 }
 

@@ -12,6 +12,19 @@ export function containerInspectHandler(deps: ContainerDeps) {
   return async (input: ContainerRef): Promise<ContainerStatus> => inspect(vmFor(deps, input).agent, input);
 }
 
+/** container.inspect for each of `containers`, side by side: one job per host for a listing instead of one per container. */
+export function containerInspectManyHandler(deps: ContainerDeps) {
+  return async (input: JobInput<'container.inspectMany'>): Promise<JobOutput<'container.inspectMany'>> => ({
+    statuses: await Promise.all(input.containers.map(async (ref) => {
+      try {
+        return { containerId: ref.containerId, status: await inspect(vmFor(deps, ref).agent, ref) };
+      } catch (err) {
+        return { containerId: ref.containerId, status: null, error: (err as Error).message };
+      }
+    })),
+  });
+}
+
 /** Starts a container created with `start: false`; one that already ran is reported as it is (the agent starts a container once). */
 export function containerStartHandler(deps: ContainerDeps) {
   return async (input: ContainerStartInput): Promise<ContainerStatus> => {

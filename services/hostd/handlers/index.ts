@@ -4,7 +4,7 @@ import type { JobHandlers } from '../job-handlers.js';
 import { containerCreateHandler, type CreateDeps } from './container-create.js';
 import { containerExecHandler, containerLogsHandler } from './container-io.js';
 import { containerAttachHandler, containerResizeHandler } from './container-attach.js';
-import { containerInspectHandler, containerSignalHandler, containerStartHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
+import { containerInspectHandler, containerInspectManyHandler, containerSignalHandler, containerStartHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
 import { vmDestroyHandler, vmListHandler } from './vms.js';
 import { podContainerCreateHandler, podContainerRemoveHandler } from './pod-containers.js';
 
@@ -14,6 +14,7 @@ export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.inf
   return {
     'container.create': containerCreateHandler(deps),
     'container.inspect': containerInspectHandler(deps),
+    'container.inspectMany': containerInspectManyHandler(deps),
     'container.start': containerStartHandler(deps),
     'container.wait': containerWaitHandler(deps),
     'container.signal': containerSignalHandler(deps),

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { AGENT_PORT_NAME, buildDomainXml, escapeXml, FORKD_XMLNS, MACHINE_TYPE, networkSpecFor, type DomainSpec } from './domain-xml.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AGENT_PORT_NAME, buildDomainXml, configureTcg, escapeXml, FORKD_XMLNS, MACHINE_TYPE, networkSpecFor, type DomainSpec } from './domain-xml.js';
 
 function spec(over: Partial<DomainSpec> = {}): DomainSpec {
   return {
@@ -163,5 +163,20 @@ describe('buildDomainXml', () => {
 
   it('is deterministic: the same spec gives the same XML', () => {
     expect(buildDomainXml(spec())).toBe(buildDomainXml(spec()));
+  });
+});
+
+describe('the TCG code buffer (FORKD_TCG_TB_CACHE_MIB)', () => {
+  afterEach(() => configureTcg({ tbCacheMib: null }));
+
+  it('sizes it under TCG when set, and leaves QEMU\'s default otherwise', () => {
+    expect(buildDomainXml(spec({ type: 'qemu' }))).not.toContain('<tcg>'); // unset: QEMU's default
+    configureTcg({ tbCacheMib: 32 });
+    expect(buildDomainXml(spec({ type: 'qemu' }))).toContain(`<features><acpi/><tcg><tb-cache unit='MiB'>32</tb-cache></tcg></features>`);
+  });
+
+  it('never under KVM, whose domains have no translated code (libvirt refuses <tcg> there)', () => {
+    configureTcg({ tbCacheMib: 32 });
+    expect(buildDomainXml(spec({ type: 'kvm' }))).not.toContain('<tcg>');
   });
 });

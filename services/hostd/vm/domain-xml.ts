@@ -78,6 +78,21 @@ export interface DomainMetadata {
   extra?: Record<string, string>;
 }
 
+/**
+ * TCG's translated-code buffer per VM (QEMU's `tb-size`, libvirt's
+ * `<tcg><tb-cache>`), MiB; null: QEMU's default (up to 1 GiB, touched as it
+ * fills). A clone re-translates what its guest runs, so its buffer is private
+ * memory: the biggest part of a clone's footprint under TCG
+ * (docs/benchmarks.md). One setting per host (FORKD_TCG_TB_CACHE_MIB), set
+ * once at start by hostd and the benchmarks, not per domain: every domain
+ * builder gets it without passing it through.
+ */
+let tcgTbCacheMib: number | null = null;
+
+export function configureTcg(opts: { tbCacheMib: number | null }): void {
+  tcgTbCacheMib = opts.tbCacheMib;
+}
+
 export interface DomainSpec {
   name: string;
   uuid: string;
@@ -221,7 +236,9 @@ export function buildDomainXml(spec: DomainSpec): string {
   add(`    <initrd>${e(spec.initramfs)}</initrd>`);
   add(`    <cmdline>${e(spec.cmdline)}</cmdline>`);
   add('  </os>');
-  add('  <features><acpi/></features>');
+  // Only under TCG: a KVM domain has no translated code, and libvirt refuses <tcg> there.
+  const tcg = spec.type === 'qemu' && tcgTbCacheMib !== null ? `<tcg><tb-cache unit='MiB'>${tcgTbCacheMib}</tb-cache></tcg>` : '';
+  add(`  <features><acpi/>${tcg}</features>`);
   // KVM: the host CPU (templates are host-bound anyway; the manifest records QEMU and machine).
   // TCG: QEMU's default model, identical for template and clone.
   if (spec.type === 'kvm') add(`  <cpu mode='host-passthrough' check='none' migratable='on'/>`);

@@ -10,8 +10,8 @@
 // connections (close()): VMs outlive hostd, and the next one adopts them.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, LibvirtError, MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
 import { CleanupStack } from '../../contracts/cleanup-stack.js';
@@ -98,6 +98,9 @@ export class ManagedVm {
     this.state = hostVmLifecycle.transition(this.state, next, this.vmId);
   }
 }
+
+/** Written into a VM's directory when its destroy starts: a VM with it is destroyed, never adopted, by the next hostd. */
+export const TEARDOWN_MARKER = 'teardown';
 
 export interface AdoptReport {
   adopted: string[];
@@ -271,6 +274,8 @@ export class VmManager {
       const paths = vmPaths(this.opts.vmsDir, vmId);
       const record = vm?.record ?? (await readVmRecord(paths.record));
       const xmlTaps = domain && !record?.tap ? tapsInDomainXml(await domain.getXMLDesc().catch(() => '')) : [];
+      // The journal on this side: a hostd killed from here on finds the marker at start-up and finishes the job (adoptOne).
+      if (existsSync(paths.dir)) await writeFile(join(paths.dir, TEARDOWN_MARKER), `${new Date().toISOString()}\n`).catch(() => undefined);
       if (domain) {
         found = true;
         await destroyDomain(domain);
@@ -348,7 +353,8 @@ export class VmManager {
     const state = await domain.getState().catch(() => null);
     const record = await readVmRecord(paths.record);
     let why = '';
-    if (state?.state !== 'running') why = `domain is ${state?.state ?? 'unreadable'}`;
+    if (existsSync(join(paths.dir, TEARDOWN_MARKER))) why = 'its teardown was under way when hostd stopped';
+    else if (state?.state !== 'running') why = `domain is ${state?.state ?? 'unreadable'}`;
     else if (!record) why = 'vm.json is missing or unreadable';
     else if (!existsSync(paths.agentSocket)) why = 'agent socket is missing';
     if (!why) {

@@ -1,0 +1,132 @@
+// The system calls identity.set makes in-process instead of through busybox
+// (`date`, `hostname`, `ip link`): under TCG every process the agent starts in
+// a freshly resumed clone costs tens to hundreds of milliseconds, and a pool
+// take waits for all of them. Node has none of these calls, so they go through
+// koffi's native module (the guest ships it at /opt/forkd/koffi.node, as for
+// terminals). Every struct layout and raw buffer of this file is here and
+// nowhere else (x86_64 Linux: timeval 16 bytes, ifreq 40, rand_pool_info 8 +
+// data).
+//
+// loaded at agent start (sysCalls() from main), so a template's agent has them
+// bound already and its clones inherit that.
+
+import { createRequire } from 'node:module';
+import { koffiPath } from './terminal.js';
+
+const require = createRequire(import.meta.url);
+
+export interface SysCalls {
+  /** settimeofday(2): the clock to the millisecond. */
+  setClock(epochMs: number): void;
+  /** ioctl(RNDADDENTROPY): mixes `bytes` into the pool and credits 8 bits per byte. */
+  addEntropy(bytes: Buffer): void;
+  /** SIOCSIFHWADDR with the link down (as `ip link set dev X down; … address; … up`); leaves the link up. */
+  setMac(nic: string, mac: string): void;
+}
+
+export class SysCallError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed: errno ${errno}`);
+  }
+}
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const O_WRONLY = 1;
+const O_CLOEXEC = 0o2000000;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const SIOCSIFHWADDR = 0x8924;
+const IFF_UP = 0x1;
+const ARPHRD_ETHER = 1;
+/** _IOW('R', 0x03, int[2]) */
+const RNDADDENTROPY = 0x40085203;
+
+let cached: SysCalls | null | undefined;
+
+/** The in-process calls, or null when the guest lacks koffi (identity.set then starts processes as before). */
+export function sysCalls(): SysCalls | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  const path = koffiPath();
+  if (!path) return null;
+  try {
+    cached = bind(path);
+  } catch {
+    cached = null;
+  }
+  return cached;
+}
+
+function bind(path: string): SysCalls {
+  interface Koffi {
+    load(name: string): { func(sig: string): (...a: unknown[]) => unknown };
+    errno(): number;
+  }
+  const k = require(path) as Koffi;
+  const lib = k.load('libc.so.6');
+  const settimeofday = lib.func('int settimeofday(void *tv, void *tz)') as (tv: Buffer, tz: null) => number;
+  const ioctl = lib.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Buffer) => number;
+  const open = lib.func('int open(const char *path, int flags)') as (p: string, f: number) => number;
+  const socket = lib.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number;
+  const close = lib.func('int close(int fd)') as (fd: number) => number;
+  const check = (call: string, r: number): number => {
+    if (r < 0) throw new SysCallError(call, k.errno());
+    return r;
+  };
+  return {
+    setClock(epochMs) {
+      const tv = Buffer.alloc(16);
+      tv.writeBigInt64LE(BigInt(Math.floor(epochMs / 1000)), 0);
+      tv.writeBigInt64LE(BigInt(Math.round((epochMs % 1000) * 1000)), 8);
+      check('settimeofday', settimeofday(tv, null));
+    },
+    addEntropy(bytes) {
+      const info = Buffer.alloc(8 + bytes.length);
+      info.writeInt32LE(bytes.length * 8, 0); // entropy_count, bits
+      info.writeInt32LE(bytes.length, 4); // buf_size, bytes
+      bytes.copy(info, 8);
+      const fd = check('open /dev/urandom', open('/dev/urandom', O_WRONLY | O_CLOEXEC));
+      try {
+        check('ioctl RNDADDENTROPY', ioctl(fd, RNDADDENTROPY, info));
+      } finally {
+        close(fd);
+      }
+    },
+    setMac(nic, mac) {
+      const fd = check('socket', socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      try {
+        const req = ifreq(nic);
+        check(`SIOCGIFFLAGS ${nic}`, ioctl(fd, SIOCGIFFLAGS, req));
+        const flags = req.readUInt16LE(16);
+        if (flags & IFF_UP) {
+          req.writeUInt16LE(flags & ~IFF_UP, 16);
+          check(`SIOCSIFFLAGS ${nic} down`, ioctl(fd, SIOCSIFFLAGS, req));
+        }
+        const hw = ifreq(nic);
+        hw.writeUInt16LE(ARPHRD_ETHER, 16); // sa_family
+        Buffer.from(mac.split(':').map((h) => Number.parseInt(h, 16))).copy(hw, 18); // sa_data
+        let setErr: unknown = null;
+        try {
+          check(`SIOCSIFHWADDR ${nic}`, ioctl(fd, SIOCSIFHWADDR, hw));
+        } catch (e) {
+          setErr = e;
+        }
+        // Up again whether or not the address took: a failed set must not leave the guest offline.
+        req.writeUInt16LE(flags | IFF_UP, 16);
+        check(`SIOCSIFFLAGS ${nic} up`, ioctl(fd, SIOCSIFFLAGS, req));
+        if (setErr) throw setErr;
+      } finally {
+        close(fd);
+      }
+    },
+  };
+}
+
+/** struct ifreq: the name (NUL-padded, 16 bytes) and a 24-byte union. */
+function ifreq(nic: string): Buffer {
+  const b = Buffer.alloc(40);
+  b.write(nic, 0, 15, 'ascii');
+  return b;
+}
