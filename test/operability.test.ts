@@ -81,6 +81,8 @@ describe('GET /v1/events', () => {
     expect(((await waited.json()) as { exitCode: number }).exitCode).toBe(3);
     expect((await stack.api(`/v1/containers/${containerId}`, { key: keys.acme, method: 'DELETE' })).status).toBe(200);
     await acme.waitFor((e) => e.actor.id === containerId && e.action === 'destroy');
+    // The VM goes after the answer (a removal journals its destroy, docs/lifecycle.md): hostd says so when it is done.
+    await acme.waitFor((e) => e.type === 'vm' && e.action === 'destroy' && e.actor.attributes['container'] === containerId);
     mine = acme.events.filter((e) => e.type === 'container' && e.actor.id === containerId);
   }, 900_000);
 
