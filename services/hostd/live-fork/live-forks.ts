@@ -28,6 +28,7 @@ import type { ContainerForkInput, ContainerForkOutput, ContainerRef, TemplateFac
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ExitWatcher } from '../events/exit-watcher.js';
 import { captureForkPoint, type ForkPoint } from '../fork/live-fork.js';
+import { domainQmp, type Qmp } from '../fork/qmp.js';
 import type { JobContext, JobHandlers } from '../job-handlers.js';
 import type { TapPort } from '../network/taps.js';
 import type { VmNetworks } from '../network/vm-networks.js';
@@ -267,6 +268,19 @@ export function realiasAdopted(vms: VmManager): void {
 }
 
 /**
+ * A stream the dead hostd started may still run (QEMU does not stop with
+ * hostd): resumed mid-migration, QEMU would pause the parent again when the
+ * migration completes. Cancels it and waits until it is no longer active
+ * (bounded: a cancel takes effect at QEMU's next write).
+ */
+async function cancelMigration(qmp: Qmp): Promise<void> {
+  const status = async () => ((await qmp('query-migrate')) as { status?: string }).status;
+  if (!['setup', 'active', 'device', 'cancelling', 'pre-switchover'].includes((await status()) ?? 'none')) return;
+  await qmp('migrate_cancel');
+  for (let i = 0; i < 200 && ['setup', 'active', 'device', 'cancelling', 'pre-switchover'].includes((await status()) ?? 'none'); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
  * Before adoption: a hostd killed during a parent's pause left it suspended,
  * and adoption destroys VMs that are not running. Resumes this host's paused
  * VMs (a migration that never finished leaves QEMU able to continue).
@@ -279,6 +293,7 @@ export async function resumeInterruptedParents(conn: Connection, hostId: string,
       const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
       if (md?.host !== hostId || md.kind !== 'vm') continue;
       if ((await d.getState()).state !== 'paused') continue;
+      await cancelMigration(domainQmp(d));
       await d.resume();
       resumed.push(d.name);
     } catch (err) {
