@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ContainerForkInput } from '../../contracts/jobs.js';
 import { createLogger } from '../../contracts/logger.js';
 import type { JobContext } from '../job-handlers.js';
-import { clearForkStreams, containerForkHandler, type LiveForkDeps } from './live-forks.js';
+import { clearForkStreams, containerForkHandler, containerSnapshotHandler, type LiveForkDeps } from './live-forks.js';
 import { rejection } from '../../../test/support.js';
 
 let root = '';
@@ -32,7 +32,7 @@ function world(adopted: string[]) {
       destroy: async (id: string) => { calls.push(`destroy ${id}`); return vms.delete(id); },
     },
     ports: { unpublish: async (id: string) => { calls.push(`unpublish ${id}`); } },
-    templates: { dirs, delete: async (id: string) => { calls.push(`delete ${id}`); rmSync(join(dirs.templates, id), { recursive: true }); return true; } },
+    templates: { dirs, delete: async (id: string) => { calls.push(`delete ${id}`); rmSync(join(dirs.templates, id), { recursive: true, force: true }); return true; } },
     log: createLogger('error', {}),
     streamsDir: join(root, 'fork-streams'),
   } as unknown as LiveForkDeps;
@@ -65,6 +65,15 @@ describe('container.fork handed over after a hostd crash', () => {
     const err = await rejection(containerForkHandler(w.deps)(input, ctx(false)));
     expect(err.code).toBe('ERR_CONFLICT'); // parentOf: the parent VM is gone in this fake world
     expect(w.calls.filter((c) => c.startsWith('destroy'))).toEqual([]);
+  });
+});
+
+describe('container.snapshot handed over after a hostd crash', () => {
+  it('deletes its half-made template and fails ERR_INTERRUPTED', async () => {
+    const w = world([]);
+    const err = await rejection(containerSnapshotHandler(w.deps)({ parent: { vmId: PARENT, containerId: 'c' }, templateId: 'snap' }, ctx(true)));
+    expect(err.code).toBe('ERR_INTERRUPTED');
+    expect(w.calls).toEqual(['delete snap']);
   });
 });
 

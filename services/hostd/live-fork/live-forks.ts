@@ -204,6 +204,11 @@ export async function clearForkStreams(dir: string): Promise<string[]> {
 /** container.snapshot: the running container's state kept as template `templateId`. */
 export function containerSnapshotHandler(deps: LiveForkDeps) {
   return async (input: { parent: ContainerRef; templateId: string }, ctx: JobContext): Promise<{ template: TemplateFacts; pauseMs: number; guestContainerId: string }> => {
+    if (ctx.interrupted) {
+      // Not redone either (the moment is gone); its directory is no fork point, so the sweep would keep it.
+      await deps.templates.delete(input.templateId);
+      throw new ForkdError('ERR_INTERRUPTED', `hostd stopped during this snapshot and was restarted; nothing of it was kept and the container runs on: snapshot again`, { detail: { template: input.templateId } });
+    }
     const parent = parentOf(deps, input.parent);
     const fp = await capture(deps, parent, input.parent, input.templateId, ctx.log.child({ parent: input.parent.vmId }));
     const m = fp.manifest;
