@@ -5,9 +5,10 @@
 //   `<dataDir>/fork-streams`, where a 256 MiB guest's stream cannot fit):
 //   the fork fails ERR_HOST_DISK_FULL; with the tmpfs gone the same fork
 //   works (the control);
-// - hostd is SIGKILLed while the parent is paused for its stream: the next
-//   hostd resumes the parent and the fork fails ERR_INTERRUPTED; a fork after
-//   the restart works (the control).
+// - hostd is SIGKILLed while the parent is paused for its stream, and again
+//   while the freezer loads it: the next hostd resumes the parent, destroys
+//   the freezer, and the fork fails ERR_INTERRUPTED; a fork after the
+//   restarts works (the control).
 // Each time the parent counts on, and nothing of the failed fork is left: no
 // fork point, freezer, stream, child row, domain, VM directory or port.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -99,6 +100,9 @@ async function hostdPorts(): Promise<number[]> {
 const forkPoints = (): string[] => readdirSync(join(stack.dataDir, 'templates')).filter((d) => d.startsWith('fp-'));
 const streams = (): string[] => (existsSync(streamsDir) ? readdirSync(streamsDir) : []);
 const vmDirs = (): string[] => readdirSync(join(stack.dataDir, 'run', 'vms')).sort();
+/** hostd's marker per tap it made (written before the tap, removed after it): the freezer's and the children's too. */
+const tapMarkers = (): string[] => readdirSync(join(stack.dataDir, 'run', 'taps')).sort();
+let parentTaps: string[] = [];
 
 async function containerIds(): Promise<string[]> {
   return ((await (await stack.api('/v1/containers?all=true')).json()) as { containers: View[] }).containers.map((c) => c.id).sort();
@@ -108,8 +112,9 @@ async function fork(parent: View): Promise<Response> {
   return stack.api(`/v1/containers/${parent.id}/fork`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
 }
 
-/** Nothing but the parent: no fork point, freezer, stream, child row, domain, VM directory; the same ports as `ports`. */
+/** Nothing but the parent: no fork point, freezer, stream, child row, domain, VM directory or tap; the same ports as `ports`. */
 async function onlyTheParent(parent: View, ports: number[]): Promise<void> {
+  expect(tapMarkers()).toEqual(parentTaps);
   expect(forkPoints()).toEqual([]);
   expect(streams()).toEqual([]);
   expect(await hostDomains()).toEqual([parent.vm.domainName]); // no freezer (forkd-tmpl-frz-…), no child
@@ -167,6 +172,8 @@ describe('a live fork that fails', () => {
     await countsOn(parent.id, 2);
     ports = await hostdPorts();
     expect(ports).toEqual(parent.ports.map((p) => p.hostPort)); // what "no port left" compares against
+    parentTaps = tapMarkers();
+    expect(parentTaps).toHaveLength(1);
     expect(streams()).toEqual([]);
   }, 180_000);
 
@@ -200,36 +207,48 @@ describe('a live fork that fails', () => {
     await onlyTheParent(parent, ports);
   }, 180_000);
 
-  it('fails ERR_INTERRUPTED when hostd is killed while the parent is paused; the restarted hostd resumes the parent and leaves nothing', async () => {
+  /**
+   * Forks the parent, SIGKILLs hostd the moment `phase` shows (polled, not
+   * timed), restarts it, and checks the outcome: the fork failed
+   * ERR_INTERRUPTED, the parent runs and counts on, nothing else is left.
+   */
+  async function killMidFork(phase: () => Promise<boolean>): Promise<void> {
     const before = await count(parent.id);
     const res = await fork(parent);
     expect(res.status, await res.clone().text()).toBe(202);
-    // Kill it the moment libvirt shows the parent paused: inside the stop-and-copy.
-    let paused = false;
-    for (let i = 0; i < 6000 && !paused; i++) {
-      paused = (await domainState(parent.vm.domainName)) === 'paused';
-      if (!paused) await new Promise((r) => setTimeout(r, 5));
+    let seen = false;
+    for (let i = 0; i < 6000 && !seen; i++) {
+      seen = await phase();
+      if (!seen) await new Promise((r) => setTimeout(r, 5));
     }
-    expect(paused, 'the fork never paused the parent').toBe(true);
+    expect(seen, 'the fork never reached the phase to kill it in').toBe(true);
     hostd!.kill('SIGKILL');
     await new Promise((r) => hostd!.once('exit', r));
-    console.log(`hostd killed; parent ${await domainState(parent.vm.domainName)}, fork points ${JSON.stringify(forkPoints())}, streams ${JSON.stringify(streams())}`);
+    console.log(`hostd killed; parent ${await domainState(parent.vm.domainName)}, domains ${JSON.stringify(await hostDomains())}, fork points ${JSON.stringify(forkPoints())}, streams ${JSON.stringify(streams())}`);
 
     hostd = startHostdProcess();
-    await hostUp();
-    const out = await settled(stack, res);
+    const out = await settled(stack, res); // the job, stalled, is handed to the new hostd
     const body = (await out.json()) as ErrorBody;
     console.log(`fork across the kill: HTTP ${out.status} ${body.error?.code}: ${body.error?.message}`);
     expect(out.status).toBe(503);
     expect(body.error.code).toBe('ERR_INTERRUPTED');
     expect(await domainState(parent.vm.domainName)).toBe('running');
     await countsOn(parent.id, before);
-    // The parent's port is published again by the new hostd; nothing else is.
+    // The new hostd published the parent's port again, and nothing else.
     ports = await hostdPorts();
     expect(ports).toEqual(parent.ports.map((p) => p.hostPort));
     await onlyTheParent(parent, ports);
+  }
 
-    // The control: the parent forks again.
+  it('fails ERR_INTERRUPTED when hostd is killed while the parent is paused; the next hostd resumes it and leaves nothing', async () => {
+    await killMidFork(async () => (await domainState(parent.vm.domainName)) === 'paused');
+  }, 180_000);
+
+  it('fails ERR_INTERRUPTED when hostd is killed while the freezer loads the stream; the next hostd destroys the freezer', async () => {
+    await killMidFork(async () => (await hostDomains()).some((d) => d.startsWith('forkd-tmpl-frz-')));
+  }, 180_000);
+
+  it('forks the parent again after both kills (the control)', async () => {
     const atFork = await count(parent.id);
     const ok = await settled(stack, await fork(parent));
     expect(ok.status, await ok.clone().text()).toBe(202);
