@@ -127,7 +127,7 @@ async function onlyTheParent(parent: View, ports: number[]): Promise<void> {
 async function removeChild(id: string): Promise<void> {
   const r = await runCli(['rm', '-f', id], stack.env);
   expect(r.code, r.stderr).toBe(0);
-  await until('the child\'s VM and fork point to go', async () => vmDirs().length === 1 && forkPoints().length === 0 && (await hostDomains()).length === 1);
+  await until('the child\'s VM and fork point to go', async () => vmDirs().length === 1 && forkPoints().length === 0 && tapMarkers().length === 1 && (await hostDomains()).length === 1);
 }
 
 beforeAll(async () => {
