@@ -200,9 +200,8 @@ describe('forking a running container', () => {
 
   it('leaves no fork point once no VM uses it', async () => {
     for (const c of [parent, ...children]) await runCli(['rm', '-f', c.id], { ...stack.env, FORKD_API_KEY: acmeKey });
-    // A removal answers once the VM's destroy is journaled (docs/lifecycle.md); hostd destroys it, then sweeps the fork points.
-    for (let i = 0; i < 120 && (forkPoints().length > 0 || hostd!.vms.running().length > 0); i++) await new Promise((r) => setTimeout(r, 500));
-    expect(forkPoints()).toEqual([]);
-    expect(hostd!.vms.running()).toEqual([]);
+    // A removal answers once its VM's destroy is journaled (docs/lifecycle.md): the VMs, then the sweep, follow.
+    await expect.poll(() => hostd!.vms.running().length, { timeout: 60_000, interval: 250 }).toBe(0);
+    await expect.poll(forkPoints, { timeout: 60_000, interval: 250 }).toEqual([]);
   }, 120_000);
 });

@@ -26,6 +26,8 @@ describe('configuration', () => {
     expect(loadConfig({ FORKD_NETWORK: 'none' }).network).toBe('none');
     expect(c).toMatchObject({ streamsPerTenant: 16, streamsPerHost: 256, hostdJobConcurrency: 8 });
     expect(loadConfig({ FORKD_STREAMS_PER_TENANT: '3', FORKD_STREAMS_PER_HOST: '5', FORKD_HOSTD_JOB_CONCURRENCY: '2' })).toMatchObject({ streamsPerTenant: 3, streamsPerHost: 5, hostdJobConcurrency: 2 });
+    expect(c.jobLockMs).toBe(60_000);
+    expect(loadConfig({ FORKD_JOB_LOCK_SEC: '8' }).jobLockMs).toBe(8000);
     // The old modes let guests reach the host: refused by name, with the reason.
     expect(configError({ FORKD_NETWORK: 'user' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_NETWORK', message: expect.stringContaining('reach the host') });
     expect(configError({ FORKD_NETWORK: 'default' })).toMatchObject({ code: 'ERR_CONFIG', field: 'FORKD_NETWORK' });
@@ -41,6 +43,7 @@ describe('configuration', () => {
     expect(configError({ FORKD_STREAMS_PER_TENANT: '0' })).toMatchObject({ field: 'FORKD_STREAMS_PER_TENANT' });
     expect(configError({ FORKD_STREAMS_PER_HOST: 'many' })).toMatchObject({ field: 'FORKD_STREAMS_PER_HOST' });
     expect(configError({ FORKD_HOSTD_JOB_CONCURRENCY: '2.5' })).toMatchObject({ field: 'FORKD_HOSTD_JOB_CONCURRENCY' });
+    expect(configError({ FORKD_JOB_LOCK_SEC: '1' })).toMatchObject({ field: 'FORKD_JOB_LOCK_SEC' }); // under 2 s a renewal (every half) races the expiry
     expect(configError({ FORKD_RECONCILE_INTERVAL_MS: '-1' })).toMatchObject({ field: 'FORKD_RECONCILE_INTERVAL_MS' });
     expect(configError({ FORKD_RECONCILE_ORPHAN_GRACE_MS: 'later' })).toMatchObject({ field: 'FORKD_RECONCILE_ORPHAN_GRACE_MS' });
     // Positive control: defaults, and 0 (only at start / no grace) is allowed.

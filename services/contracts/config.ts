@@ -56,6 +56,8 @@ export interface ForkdConfig {
   streamsPerHost: number;
   /** hostd's slots for ordinary (non-stream) jobs. */
   hostdJobConcurrency: number;
+  /** hostd: how long a job's lock lasts unrenewed; a dead hostd's jobs are handed over within about twice this. */
+  jobLockMs: number;
   /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
   volumeMibPerTenant: number;
   /** Docker Engine API: the unix socket (acts for the default tenant), null when switched off. */
@@ -141,6 +143,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_STREAMS_PER_TENANT', default: '16', meaning: 'Concurrent streams (`logs`, `logs -f`, `exec`) one tenant may hold across all hosts; one more is refused with 429 ERR_TOO_MANY_STREAMS. See docs/streams.md.' },
   { name: 'FORKD_STREAMS_PER_HOST', default: '256', meaning: 'Concurrent streams all tenants together may hold on one host (429 ERR_TOO_MANY_STREAMS past it). hostd runs streams on a queue of their own with this many slots, apart from its job slots.' },
   { name: 'FORKD_HOSTD_JOB_CONCURRENCY', default: '8', meaning: 'Jobs (create, stop, build…) one hostd runs at once. Streams do not take these slots.' },
+  { name: 'FORKD_JOB_LOCK_SEC', default: '60', meaning: 'hostd: how long a job it runs stays locked to it without a renewal (renewed every half of it). A hostd that dies (SIGKILL, crash) holding jobs loses them after this; the next hostd takes them over within about twice this (most are redone; a live fork is cleaned up and fails, ERR_INTERRUPTED). Shorter hands over sooner but risks a lock lost to a long-blocked event loop.' },
   { name: 'FORKD_DOCKER_SOCKET', default: '`var/docker.sock`', meaning: 'Unix socket (mode 0600) where `forkd up` serves the Docker Engine API for the default tenant: `DOCKER_HOST=unix://<path>`. `off`: no socket. See docs/docker.md.' },
   { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
   { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/operability.md).' },
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const streamsPerTenant = intVar(env, 'FORKD_STREAMS_PER_TENANT', 16, 1, 100_000);
   const streamsPerHost = intVar(env, 'FORKD_STREAMS_PER_HOST', 256, 1, 100_000);
   const hostdJobConcurrency = intVar(env, 'FORKD_HOSTD_JOB_CONCURRENCY', 8, 1, 1024);
+  const jobLockSec = intVar(env, 'FORKD_JOB_LOCK_SEC', 60, 2, 3600);
   const volumeMibPerTenant = intVar(env, 'FORKD_VOLUME_MIB_PER_TENANT', 65_536, 16, Number.MAX_SAFE_INTEGER);
   const eventsRetain = intVar(env, 'FORKD_EVENTS_RETAIN', 10_000, 100, 10_000_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
@@ -213,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     streamsPerTenant,
     streamsPerHost,
     hostdJobConcurrency,
+    jobLockMs: jobLockSec * 1000,
     volumeMibPerTenant,
     dockerSocket: env.FORKD_DOCKER_SOCKET === 'off' ? null : resolve(env.FORKD_DOCKER_SOCKET || join(dataDir, 'docker.sock')),
     dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
@@ -270,6 +275,8 @@ export function dataPaths(dataDir: string) {
     /** Tenant volumes' disks (`<volumeId>.img`), on the host that holds them. */
     volumes: join(dataDir, 'volumes'),
     hostState: join(dataDir, 'host'),
+    /** hostd: live forks' RAM streams, each for the seconds between a parent's pause and its fork point's freezer (docs/fork.md). */
+    forkStreams: join(dataDir, 'fork-streams'),
     bench: join(dataDir, 'bench'),
   };
 }

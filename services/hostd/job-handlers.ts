@@ -13,6 +13,12 @@ export interface JobContext {
   signal: AbortSignal;
   /** Aborted as soon as hostd starts to drain: work with no end of its own (a log follow) ends here, cleanly. */
   stopping: AbortSignal;
+  /**
+   * An earlier hostd started this job and died holding it (BullMQ found it
+   * stalled and handed it over). Most handlers redo the work; one that must
+   * not (a live fork: the moment it copies is gone) cleans up and fails.
+   */
+  interrupted?: boolean;
 }
 
 export type JobHandler<N extends JobName> = (input: JobInput<N>, ctx: JobContext) => Promise<JobOutput<N>>;

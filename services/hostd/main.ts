@@ -19,7 +19,7 @@ import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
-import { liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
+import { clearForkStreams, liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
 import { libvirtCall, openLibvirt } from './libvirt.js';
@@ -158,6 +158,9 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     checkpoint();
     await templates.load();
     await sweepForkPoints({ vms, templates, log }).catch((err) => log.warn('sweeping fork points failed', errorFields(err)));
+    const streamsDir = dataPaths(config.dataDir).forkStreams;
+    const staleStreams = await clearForkStreams(streamsDir);
+    if (staleStreams.length > 0) log.warn('removed live-fork RAM streams an earlier hostd left', { streams: staleStreams });
     checkpoint();
 
     const volumeStore = new VolumeStore(dataPaths(config.dataDir).volumes, log.child({ part: 'volumes' }));
@@ -171,7 +174,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
     const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
-    const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, ...(network === null ? {} : { networks: vmNetworks }) };
+    const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
       ...containerJobs,
@@ -183,7 +186,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     };
     const worker = new HostWorker({
       hostId: config.hostId, accel: accel.accel, redis, handlers, log,
-      concurrency: config.hostdJobConcurrency, streamConcurrency: config.streamsPerHost,
+      concurrency: config.hostdJobConcurrency, streamConcurrency: config.streamsPerHost, lockMs: config.jobLockMs,
     });
     await worker.start();
     cleanup.push('worker', () => worker.stop());

@@ -27,6 +27,8 @@ export interface HostWorkerOptions {
   concurrency?: number;
   /** Slots for streams (default 256, FORKD_STREAMS_PER_HOST: the API admits no more than that per host). */
   streamConcurrency?: number;
+  /** A job's lock (default 60 s, FORKD_JOB_LOCK_SEC); stalled jobs are looked for every half of it. */
+  lockMs?: number;
 }
 
 interface Lane {
@@ -65,8 +67,11 @@ export class HostWorker {
       connection,
       concurrency,
       // Long guest operations keep the lock renewed; a crashed hostd's jobs
-      // become stalled and are retried (handlers are idempotent).
-      lockDuration: 60_000,
+      // become stalled and are retried (handlers are idempotent, or see
+      // ctx.interrupted and fail). BullMQ marks a job stalled on one check and
+      // hands it over on the next if its lock is gone: hand-over within ~2 × lock.
+      lockDuration: this.opts.lockMs ?? 60_000,
+      stalledInterval: Math.min(30_000, Math.floor((this.opts.lockMs ?? 60_000) / 2)),
       autorun: true,
     });
     worker.on('error', (err) => this.opts.log.error('queue worker error', { queue, ...errorFields(err) }));
@@ -100,6 +105,7 @@ export class HostWorker {
         progress: (percent: number, step: string) => job.updateProgress({ percent, step }),
         signal: this.drain.signal,
         stopping: this.stopping.signal,
+        interrupted: job.stalledCounter > 0,
       });
       log.debug('job done', { ms: Date.now() - started });
       return result;

@@ -31,7 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, mkdir, open, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
@@ -44,6 +44,7 @@ import { FORK_FORMAT_VERSION } from './format.js';
 import { newIdentity } from './identity.js';
 import { destroyQuietly, START_PAUSED, type ForkConnection, type ForkDomain } from './ports.js';
 import { giveToQemu } from './qemu-owner.js';
+import { diskFullError } from './disk-full.js';
 import { domainQmp, type Qmp } from './qmp.js';
 import { recordFile, TEMPLATE_FILES, writeManifest, type TemplateManifest } from './template-manifest.js';
 
@@ -64,6 +65,12 @@ export interface CaptureOptions {
   dir: string;
   /** The fork point's template id (the directory's name). */
   id: string;
+  /**
+   * Where the RAM stream is written (a file QEMU fills with the parent's RAM
+   * during the pause, deleted once the freezer loaded it): hostd's
+   * `<dataDir>/fork-streams/<id>.stream`. Default: in `dir`.
+   */
+  streamPath?: string;
   hostId: string;
   taps?: TapPort;
   /** Copy rate for the parent's stop-and-copy (bytes/s). Default 8 GiB/s: QEMU's default of 128 MiB/s would pause a 256 MiB guest for 2 s. */
@@ -141,11 +148,12 @@ async function pauseAndStream(parent: LiveParent, streamPath: string, diskCopy: 
   try {
     const fdname = await passFd(qmp, streamPath, 'w');
     await qmp('migrate', { uri: `fd:${fdname}` });
-    await waitMigration(qmp, 'streaming the parent', opts.timeoutMs);
+    // QEMU writes the stream: a full disk is a failed migration whose reason is in its words (ENOSPC).
+    await waitMigration(qmp, 'streaming the parent', opts.timeoutMs).catch(async (err: unknown) => { throw (await diskFullError(err, dirname(streamPath), 'the RAM stream')) ?? err; });
     streamMs = Date.now() - t0;
     // The migration flushed and inactivated the parent's images: the overlay on disk is consistent.
     const t1 = Date.now();
-    await copyFile(parent.disk, diskCopy, fsConstants.COPYFILE_FICLONE);
+    await copyFile(parent.disk, diskCopy, fsConstants.COPYFILE_FICLONE).catch(async (err: unknown) => { throw (await diskFullError(err, dirname(diskCopy), 'the disk copy')) ?? err; });
     diskCopyMs = Date.now() - t1;
   } finally {
     // cont after a completed migration re-activates the images; after a failed one it simply continues.
@@ -221,7 +229,7 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     memory: join(opts.dir, TEMPLATE_FILES.memory),
     state: join(opts.dir, TEMPLATE_FILES.state),
     disk: join(opts.dir, TEMPLATE_FILES.disk),
-    stream: join(opts.dir, STREAM_FILE),
+    stream: opts.streamPath ?? join(opts.dir, STREAM_FILE),
   };
   await mkdir(opts.dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `fork point ${opts.id} already exists`, { detail: { template: opts.id } });
@@ -235,7 +243,8 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     const pause = await pauseAndStream(opts.parent, paths.stream, paths.disk, { maxBandwidth: opts.maxBandwidth ?? DEFAULT_BANDWIDTH, timeoutMs });
     const streamBytes = (await stat(paths.stream)).size;
     const t1 = Date.now();
-    await freeze(opts, paths);
+    // The freezer's RAM is a shared file in the fork point: a disk that fills while it loads kills the freezer (SIGBUS).
+    await freeze(opts, paths).catch(async (err: unknown) => { throw (await diskFullError(err, opts.dir, 'the fork point\'s memory file')) ?? err; });
     await rm(paths.stream, { force: true });
     await freezeDisk(paths.disk);
     const freezerMs = Date.now() - t1;
@@ -247,6 +256,7 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     return { dir: opts.dir, manifest, streamBytes, timings: { ...pause, freezerMs, checksumMs, totalMs: Date.now() - t0 } };
   } catch (err) {
     await rm(opts.dir, { recursive: true, force: true }).catch(() => undefined); // the error being thrown is the one to report
+    await rm(paths.stream, { force: true }).catch(() => undefined); // likewise; hostd's start empties the stream directory
     throw err;
   }
 }

@@ -12,7 +12,15 @@
 //
 // All or nothing: a child that fails destroys every child of the request (VM,
 // tap, ports) and the fork point goes with the sweep; the parent runs on.
+// A hostd killed mid-fork: the next one resumes the parent (before adoption),
+// destroys the freezer (a template-build leftover), empties the stream
+// directory and sweeps the fork point at start; the job, handed over as
+// stalled, is not redone (the moment it was to copy is gone): it destroys the
+// children the dead hostd left (adopted from their vm.json) and fails,
+// ERR_INTERRUPTED, so the API removes their rows.
 import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { EventPublisher } from '../../contracts/events/index.js';
@@ -20,6 +28,7 @@ import type { ContainerForkInput, ContainerForkOutput, ContainerRef, TemplateFac
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ExitWatcher } from '../events/exit-watcher.js';
 import { captureForkPoint, type ForkPoint } from '../fork/live-fork.js';
+import { domainQmp, type Qmp } from '../fork/qmp.js';
 import type { JobContext, JobHandlers } from '../job-handlers.js';
 import type { TapPort } from '../network/taps.js';
 import type { VmNetworks } from '../network/vm-networks.js';
@@ -51,6 +60,8 @@ export interface LiveForkDeps {
   log: Logger;
   networks?: VmNetworks;
   taps?: TapPort;
+  /** Where RAM streams are written during a parent's pause (`<dataDir>/fork-streams`, hostd's alone). */
+  streamsDir: string;
 }
 
 /** The template (or fork point) a VM was forked from, from its domain's metadata; cold-booted VMs have none. */
@@ -87,6 +98,7 @@ async function capture(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef,
     dir,
     id: templateId,
     hostId: deps.hostId,
+    streamPath: join(deps.streamsDir, `${templateId}.stream`),
     ...(deps.taps ? { taps: deps.taps } : {}),
   });
   await writeTemplateRecord(dir, {
@@ -130,6 +142,7 @@ export function containerForkHandler(deps: LiveForkDeps) {
     if (n < 1 || n > MAX_FORK_CHILDREN) throw new ForkdError('ERR_VALIDATION', `count must be 1..${MAX_FORK_CHILDREN}`, { field: 'count' });
     if ((input.parent === undefined) === (input.template === undefined)) throw new ForkdError('ERR_VALIDATION', 'container.fork needs a parent or a template', { field: 'parent' });
     for (const c of input.children) assertVmId(c.vmId);
+    if (ctx.interrupted) await abandonInterrupted(deps, input, ctx.log);
     const parent = input.parent ? parentOf(deps, input.parent) : null;
     const fpId = input.template?.templateId ?? `${FORK_POINT_PREFIX}${randomBytes(8).toString('hex')}`;
     const guestId = input.template?.guestContainerId ?? parent!.record.guestContainerId ?? input.parent!.containerId;
@@ -164,9 +177,38 @@ export function containerForkHandler(deps: LiveForkDeps) {
   };
 }
 
+/**
+ * A fork an earlier hostd died in: destroys what it made of the children
+ * (adoption kept those whose vm.json was written, with their ports), sweeps
+ * the fork points, and fails. Not redone: the parent has run on since.
+ */
+async function abandonInterrupted(deps: LiveForkDeps, input: ContainerForkInput, log: Logger): Promise<never> {
+  const left = input.children.map((c) => c.vmId).filter((id) => deps.vms.find(id) !== undefined);
+  for (const vmId of left) {
+    await deps.ports.unpublish(vmId).catch(() => undefined); // destroying the VM is what matters
+    await deps.vms.destroy(vmId);
+  }
+  await sweepForkPoints(deps);
+  log.warn('a fork an earlier hostd died in: its children destroyed, not redone', { destroyed: left });
+  throw new ForkdError('ERR_INTERRUPTED', `hostd stopped during this fork and was restarted; nothing of the fork was kept${left.length > 0 ? ` (${left.length} half-made ${left.length === 1 ? 'child' : 'children'} destroyed)` : ''} and the ${input.parent ? 'parent runs on' : 'snapshot is unchanged'}: fork again`, { detail: { destroyed: left } });
+}
+
+/** At hostd start no fork is running: any RAM stream left is an earlier hostd's. Makes the directory if needed; returns the files removed. */
+export async function clearForkStreams(dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const left = (await readdir(dir)).filter((f) => f.endsWith('.stream'));
+  for (const f of left) await rm(join(dir, f), { force: true });
+  return left;
+}
+
 /** container.snapshot: the running container's state kept as template `templateId`. */
 export function containerSnapshotHandler(deps: LiveForkDeps) {
   return async (input: { parent: ContainerRef; templateId: string }, ctx: JobContext): Promise<{ template: TemplateFacts; pauseMs: number; guestContainerId: string }> => {
+    if (ctx.interrupted) {
+      // Not redone either (the moment is gone); its directory is no fork point, so the sweep would keep it.
+      await deps.templates.delete(input.templateId);
+      throw new ForkdError('ERR_INTERRUPTED', `hostd stopped during this snapshot and was restarted; nothing of it was kept and the container runs on: snapshot again`, { detail: { template: input.templateId } });
+    }
     const parent = parentOf(deps, input.parent);
     const fp = await capture(deps, parent, input.parent, input.templateId, ctx.log.child({ parent: input.parent.vmId }));
     const m = fp.manifest;
@@ -231,6 +273,19 @@ export function realiasAdopted(vms: VmManager): void {
 }
 
 /**
+ * A stream the dead hostd started may still run (QEMU does not stop with
+ * hostd): resumed mid-migration, QEMU would pause the parent again when the
+ * migration completes. Cancels it and waits until it is no longer active
+ * (bounded: a cancel takes effect at QEMU's next write).
+ */
+async function cancelMigration(qmp: Qmp): Promise<void> {
+  const status = async () => ((await qmp('query-migrate')) as { status?: string }).status;
+  if (!['setup', 'active', 'device', 'cancelling', 'pre-switchover'].includes((await status()) ?? 'none')) return;
+  await qmp('migrate_cancel');
+  for (let i = 0; i < 200 && ['setup', 'active', 'device', 'cancelling', 'pre-switchover'].includes((await status()) ?? 'none'); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
  * Before adoption: a hostd killed during a parent's pause left it suspended,
  * and adoption destroys VMs that are not running. Resumes this host's paused
  * VMs (a migration that never finished leaves QEMU able to continue).
@@ -243,6 +298,7 @@ export async function resumeInterruptedParents(conn: Connection, hostId: string,
       const md = parseDomainMetadata(await d.getMetadata(MetadataType.ELEMENT, FORKD_XMLNS).catch(() => null));
       if (md?.host !== hostId || md.kind !== 'vm') continue;
       if ((await d.getState()).state !== 'paused') continue;
+      await cancelMigration(domainQmp(d));
       await d.resume();
       resumed.push(d.name);
     } catch (err) {
