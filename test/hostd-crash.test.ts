@@ -54,7 +54,8 @@ const vmDirs = (): string[] => {
 };
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'crash', hostd: false, env: { FORKD_POOL_SIZE: '0' } });
+  // A killed hostd's jobs are handed over within about twice the lock: 8 s instead of the default 60 s keeps the test short.
+  stack = await startStack({ name: 'crash', hostd: false, env: { FORKD_POOL_SIZE: '0', FORKD_JOB_LOCK_SEC: '8' } });
   conn = await Connection.open();
   work = mkdtempSync(join(tmpdir(), 'forkd-test-crash-'));
   const tar = join(work, 'busybox.tar');

@@ -61,7 +61,8 @@ async function poolReady(n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'teardown', hostd: false, env: { FORKD_POOL_SIZE: '2' } });
+  // A killed hostd's jobs are handed over within about twice the lock: 8 s instead of the default 60 s keeps the test short.
+  stack = await startStack({ name: 'teardown', hostd: false, env: { FORKD_POOL_SIZE: '2', FORKD_JOB_LOCK_SEC: '8' } });
   conn = await Connection.open();
   work = mkdtempSync(join(tmpdir(), 'forkd-test-teardown-'));
   const tar = join(work, 'busybox.tar');
