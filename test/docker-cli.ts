@@ -3,8 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
 
 /** The real Docker clients on the PATH: `ops/test-clients.sh` installs what is missing (Debian's docker.io client, never its daemon; docker-compose; docker-py). */
@@ -14,9 +13,9 @@ export function ensureDockerCli(): void {
 
 export interface DockerResult { code: number | null; stdout: string; stderr: string }
 
-/** A docker client with a config directory of its own, talking to `socket`. */
+/** A docker client with a config directory of its own, beside `socket` (in the stack's data directory, so it goes with the stack), talking to `socket`. */
 export function dockerClient(socket: string) {
-  const config = mkdtempSync(join(tmpdir(), 'forkd-docker-config-'));
+  const config = mkdtempSync(join(dirname(socket), 'docker-config-'));
   /** `terminal`: run under a pseudo-terminal of that size (util-linux `script`), as a user at a terminal runs `docker -it`. */
   return (args: string[], opts: { timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv; terminal?: { rows: number; cols: number } } = {}): Promise<DockerResult> => new Promise((resolve, reject) => {
     const t = opts.terminal;
