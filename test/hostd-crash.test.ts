@@ -2,40 +2,22 @@
 // next hostd cleans up what was half made, the job is retried or fails, and in
 // the end every VM forkd knows has exactly one domain and one directory, and
 // nothing else is left: no orphan domain, disk or row.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { Connection } from '../native/libvirt/index.js';
-import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { ip } from '../services/hostd/network/commands.js';
 import { settled, startStack, type Stack } from './harness.js';
+import { startHostdProcess, waitForHost } from './hostd-process.js';
 
 let stack: Stack;
 let work: string;
 let conn: Connection;
 let hostd: ChildProcess | undefined;
 let templateId = '';
-
-function startHostdProcess(): ChildProcess {
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), 'hostd'], {
-    env: { PATH: process.env.PATH, ...stack.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', () => {});
-  return child;
-}
-
-async function waitForHost(state: 'up' | 'down'): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    const info = (await (await stack.api('/v1/info')).json()) as { hosts: { hostId: string; state: string }[] };
-    if (info.hosts.some((h) => h.hostId === stack.config.hostId && h.state === state)) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`host never became ${state}`);
-}
 
 async function hostDomains(): Promise<string[]> {
   const all = await conn.listAllDomains(0);
@@ -62,8 +44,8 @@ beforeAll(async () => {
   await buildBusyboxImage(tar, {});
   const up = await stack.api('/v1/images', { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: (await import('node:fs')).readFileSync(tar) });
   expect(up.status).toBe(201);
-  hostd = startHostdProcess();
-  await waitForHost('up');
+  hostd = startHostdProcess(stack);
+  await waitForHost(stack, 'up');
   // The build answers 202 with an operation; settled() follows it to the template.
   const t = await settled(stack, await stack.api('/v1/templates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', poolSize: 0 }) }));
   expect(t.status, await t.clone().text()).toBe(202);
@@ -94,7 +76,7 @@ describe('a hostd killed halfway through a fork', () => {
     hostd!.kill('SIGKILL');
     await new Promise((r) => hostd!.once('exit', r));
 
-    hostd = startHostdProcess();
+    hostd = startHostdProcess(stack);
     const res = await fork; // the job is retried by the new hostd, or fails with a clear error
     const body = (await res.json()) as { id?: string; error?: { code: string } };
     console.log(`fork after the crash: HTTP ${res.status}${body.error ? ` ${body.error.code}` : ''}`);

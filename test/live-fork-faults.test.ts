@@ -11,7 +11,7 @@
 //   restarts works (the control).
 // Each time the parent counts on, and nothing of the failed fork is left: no
 // fork point, freezer, stream, child row, domain, VM directory or port.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { Connection } from '../native/libvirt/index.js';
-import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { runCli, settled, startStack, type Stack } from './harness.js';
+import { startHostdProcess } from './hostd-process.js';
 
 const run = promisify(execFile);
 
@@ -36,12 +36,6 @@ interface ForkResult { containers: View[]; forkPoint: { templateId: string; timi
 type ErrorBody = { error: { code: string; message: string } };
 
 const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done';
-
-function startHostdProcess(): ChildProcess {
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), 'hostd'], { env: { PATH: process.env.PATH, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', () => {});
-  return child;
-}
 
 async function until(what: string, fn: () => Promise<boolean>, tries = 240, everyMs = 250): Promise<void> {
   for (let i = 0; i < tries; i++) {
@@ -139,7 +133,7 @@ beforeAll(async () => {
   await buildBusyboxImage(tar, {});
   const up = await stack.api('/v1/images', { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: readFileSync(tar) });
   expect(up.status).toBe(201);
-  hostd = startHostdProcess();
+  hostd = startHostdProcess(stack);
   await hostUp();
   streamsDir = join(stack.dataDir, 'fork-streams'); // made by hostd at start
 }, 180_000);
@@ -226,7 +220,7 @@ describe('a live fork that fails', () => {
     await new Promise((r) => hostd!.once('exit', r));
     console.log(`hostd killed; parent ${await domainState(parent.vm.domainName)}, domains ${JSON.stringify(await hostDomains())}, fork points ${JSON.stringify(forkPoints())}, streams ${JSON.stringify(streams())}`);
 
-    hostd = startHostdProcess();
+    hostd = startHostdProcess(stack);
     const out = await settled(stack, res); // the job, stalled, is handed to the new hostd
     const body = (await out.json()) as ErrorBody;
     console.log(`fork across the kill: HTTP ${out.status} ${body.error?.code}: ${body.error?.message}`);

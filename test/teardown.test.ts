@@ -5,36 +5,21 @@
 // - a container removal answers once its VM's destroy is journaled; a hostd
 //   killed (SIGKILL) right then finishes the teardown after its restart:
 //   no domain, no directory, no row left.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxImage } from '../images/containers/builders/busybox.js';
 import { Connection } from '../native/libvirt/index.js';
-import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { runCli, settled, startStack, type Stack } from './harness.js';
+import { startHostdProcess, waitForHost } from './hostd-process.js';
 
 let stack: Stack;
 let work: string;
 let conn: Connection;
 let hostd: ChildProcess | undefined;
 let templateId = '';
-
-function startHostdProcess(): ChildProcess {
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), 'hostd'], { env: { PATH: process.env.PATH, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', () => {});
-  return child;
-}
-
-async function waitForHost(state: 'up' | 'down'): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    const info = (await (await stack.api('/v1/info')).json()) as { hosts: { hostId: string; state: string }[] };
-    if (info.hosts.some((h) => h.hostId === stack.config.hostId && h.state === state)) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`host never became ${state}`);
-}
 
 /** Whether libvirt has a domain for forkd's VM `vmId` (a pool clone keeps its shell's name, so look in the metadata). */
 async function domainExists(vmId: string): Promise<boolean> {
@@ -69,8 +54,8 @@ beforeAll(async () => {
   await buildBusyboxImage(tar, {});
   const up = await stack.api('/v1/images', { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: readFileSync(tar) });
   expect(up.status).toBe(201);
-  hostd = startHostdProcess();
-  await waitForHost('up');
+  hostd = startHostdProcess(stack);
+  await waitForHost(stack, 'up');
   const t = await settled(stack, await stack.api('/v1/templates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', poolSize: 2 }) }));
   expect(t.status, await t.clone().text()).toBe(202);
   templateId = ((await t.json()) as { id: string }).id;
@@ -123,8 +108,8 @@ describe('a container removal', () => {
     // Gone for the user at once, whatever the host is doing.
     expect((await stack.api(`/v1/containers/${id}`)).status).toBe(404);
 
-    hostd = startHostdProcess();
-    await waitForHost('up');
+    hostd = startHostdProcess(stack);
+    await waitForHost(stack, 'up');
     for (let i = 0; i < 480 && ((await domainExists(c.vm.id)) || vmDirs().includes(c.vm.id)); i++) await new Promise((res) => setTimeout(res, 250));
     expect(await domainExists(c.vm.id)).toBe(false);
     expect(vmDirs()).not.toContain(c.vm.id);
