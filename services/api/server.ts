@@ -32,6 +32,7 @@ import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { volumeRoutes } from './volumes/routes.js';
 import { buildServices, type ApiServices } from './services.js';
+import { closeConnectionsOnClose } from './http-close.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
@@ -88,6 +89,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
     bodyLimit: 32 * 1024 * 1024,
   });
+  closeConnectionsOnClose(app);
   installErrorHandler(app);
   decoratePrincipal(app);
   const routes: RegisteredRoute[] = [];

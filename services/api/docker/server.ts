@@ -24,6 +24,7 @@ import { routeUpgrades } from './upgrade.js';
 import { parseVersionedPath } from './versions.js';
 import { volumeRoutes } from './volumes.js';
 import { resumeAutoRemove } from './waiting.js';
+import { closeConnectionsOnClose } from '../http-close.js';
 
 /** `socket`: the unix socket, acting for the default tenant. `key`: TCP, a forkd key on every request. */
 export type DockerAuth = 'socket' | 'key';
@@ -47,6 +48,7 @@ export async function buildDockerServer(ctx: DockerContext, auth: DockerAuth, lo
   // off the HTTP parser; a plain 200 attach can too): Node's HTTP server would end the socket then,
   // cutting the output. Half-open, the answer goes on.
   (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+  closeConnectionsOnClose(app);
   // Docker clients compare Content-Type with application/json exactly.
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type');
