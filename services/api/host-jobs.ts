@@ -132,11 +132,15 @@ export class HostJobs {
   }
 
   async close(): Promise<void> {
-    for (const { queue, events, eventsConnection } of this.queues.values()) {
-      await events.close();
-      await queue.close();
-      eventsConnection.disconnect();
-    }
+    const entries = [...this.queues.values()];
     this.queues.clear();
+    // QueueEvents sits in a blocking XREAD of up to 10 s, and BullMQ does not drop a connection it was given, so
+    // closing it first waited out that block, queue after queue (70 s for a stack's seven queues). The connection
+    // is ours: dropping it ends the read at once.
+    await Promise.all(entries.map(async ({ queue, events, eventsConnection }) => {
+      eventsConnection.disconnect();
+      await events.close().catch(() => {});
+      await queue.close();
+    }));
   }
 }
