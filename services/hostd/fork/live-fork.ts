@@ -37,9 +37,9 @@ import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
 import { tapName } from '../network/names.js';
 import { Taps, type TapPort } from '../network/taps.js';
-import { buildDomainXml, domainTypeFor } from '../vm/domain-xml.js';
 import { saveDeviceState } from './device-state.js';
 import { freezeDisk } from './disk-overlay.js';
+import { manifestDomainXml } from './manifest-domain.js';
 import { FORK_FORMAT_VERSION } from './format.js';
 import { newIdentity } from './identity.js';
 import { destroyQuietly, START_PAUSED, type ForkConnection, type ForkDomain } from './ports.js';
@@ -181,18 +181,11 @@ async function freeze(opts: CaptureOptions, paths: { memory: string; state: stri
       await taps.create(tap);
       tapMade = true;
     }
-    const xml = buildDomainXml({
+    const xml = manifestDomainXml(m, {
       name,
       uuid: randomUUID(),
-      type: domainTypeFor(m.accel),
-      machine: m.machine,
-      vcpus: m.vcpus,
-      memoryMib: m.memoryMib,
-      kernel: m.kernel,
-      initramfs: m.initramfs,
-      cmdline: m.cmdline,
-      disks: [{ path: paths.disk, format: 'qcow2' }],
-      ...(m.network === null || tap === null ? {} : { nic: { mac: id.mac, network: m.network, tap } }),
+      disk: paths.disk,
+      nic: m.network === null || tap === null ? null : { mac: id.mac, network: m.network, tap },
       agentSocket: join(opts.dir, 'freezer-agent.sock'),
       consoleLog: join(opts.dir, 'freezer-console.log'),
       metadata: { vm: opts.id, host: opts.hostId, kind: 'tmpl', created: new Date().toISOString(), extra: { format: String(FORK_FORMAT_VERSION) } },
