@@ -45,6 +45,7 @@ import { newIdentity } from './identity.js';
 import { destroyQuietly, START_PAUSED, type ForkConnection, type ForkDomain } from './ports.js';
 import { giveToQemu } from './qemu-owner.js';
 import { diskFullError } from './disk-full.js';
+import { assertRoomForFork } from './fork-space.js';
 import { domainQmp, type Qmp } from './qmp.js';
 import { recordFile, TEMPLATE_FILES, writeManifest, type TemplateManifest } from './template-manifest.js';
 
@@ -224,6 +225,13 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     disk: join(opts.dir, TEMPLATE_FILES.disk),
     stream: opts.streamPath ?? join(opts.dir, STREAM_FILE),
   };
+  // Before anything is made or paused: a fork that cannot fit must not pause the parent.
+  await assertRoomForFork({
+    streamDir: opts.streamPath === undefined ? dirname(opts.dir) : dirname(opts.streamPath),
+    forkPointParent: dirname(opts.dir),
+    memoryBytes: m.memoryMib * 1024 * 1024,
+    diskBytes: (await stat(opts.parent.disk)).size,
+  });
   await mkdir(opts.dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `fork point ${opts.id} already exists`, { detail: { template: opts.id } });
     throw err;
