@@ -113,7 +113,7 @@ describe('forking a running container', () => {
     await expectError(await post(otherKey, `/v1/containers/${parent.id}/fork`, {}), 404, 'ERR_NOT_FOUND');
     await expectError(await post(otherKey, `/v1/containers/${parent.id}/snapshot`, { name: 'theirs' }), 404, 'ERR_NOT_FOUND');
     // Four VMs at most: the parent and four children would be five; nothing is made.
-    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 4 }), 429, 'ERR_QUOTA', 'maxVms');
+    await expectError(await post(acmeKey, `/v1/containers/${parent.id}/fork`, { count: 4 }), 403, 'ERR_FORK_QUOTA', 'maxVms');
     const after = ((await (await as(acmeKey, '/v1/containers?all=true')).json()) as { containers: View[] }).containers.length;
     expect(after).toBe(before);
     expect(forkPoints()).toEqual([]);

@@ -22,6 +22,7 @@ import type { NetworkRow } from '../networks/networks.js';
 import type { Operations } from '../operations/operations.js';
 import { view as operationView, type OperationView } from '../operations/rules.js';
 import { reserveVmQuota } from '../tenancy/quota.js';
+import { forkQuota } from './fork-quota.js';
 import type { Owner } from '../tenancy/scope.js';
 import { randomMac } from '../vm-mac.js';
 
@@ -152,7 +153,7 @@ export class ContainerForks {
     const taken = await db.container.findMany({ where: { tenantId, name: { in: children.map((c) => c.name) } }, select: { name: true } });
     if (taken.length > 0) throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(taken[0]!.name)} exists`, { field: 'name' });
 
-    const { operation, attachments } = await withAddressRetry(() => db.$transaction(async (tx) => {
+    const { operation, attachments } = await forkQuota(count, () => withAddressRetry(() => db.$transaction(async (tx) => {
       const attachments: Array<ForkChild['network']> = [];
       for (const c of children) {
         // Per child, before its row: the count includes the children already inserted, so N children over quota make none.
@@ -165,7 +166,7 @@ export class ContainerForks {
       }
       const operation = await this.deps.operations.start({ tenantId, hostId, kind: 'container.fork', targetId, step: 'queued' }, tx);
       return { operation, attachments };
-    }));
+    })));
 
     this.deps.operations.run(operation, async (report) => {
       try {
