@@ -35,6 +35,8 @@ export interface ForkBody {
   count?: number;
   /** The child's name; with count > 1 the children are `<name>-1` … `<name>-N`. Default `<parent>-fork-<id>`. */
   name?: string;
+  /** Capture the parent now even when its last capture (seconds old, guest quiet) could be reused. */
+  fresh?: boolean;
 }
 
 export interface ForkResult {
@@ -113,7 +115,7 @@ export class ContainerForks {
       network: parent.vm.networkAddress?.network ?? null,
       stem: parent.name,
     };
-    return this.start(shape, count, body.name, { parent: { vmId: parent.vmId, containerId: parent.id } }, parent.id);
+    return this.start(shape, count, body.name, { parent: { vmId: parent.vmId, containerId: parent.id }, ...(body.fresh === true ? { fresh: true } : {}) }, parent.id);
   }
 
   /** Containers forked from a snapshot template: the snapshot's container, continuing from the moment it was taken. */
@@ -142,7 +144,7 @@ export class ContainerForks {
   }
 
   /** The rows of every child in one transaction (quota, names, addresses), then hostd's container.fork in the background. */
-  private async start(shape: ChildShape, count: number, name: string | undefined, source: Pick<ContainerForkInput, 'parent' | 'template'>, targetId: string): Promise<OperationView> {
+  private async start(shape: ChildShape, count: number, name: string | undefined, source: Pick<ContainerForkInput, 'parent' | 'template' | 'fresh'>, targetId: string): Promise<OperationView> {
     const { db, containers, addresses } = this.deps;
     const { tenantId, hostId, network } = shape;
     const children: Made[] = Array.from({ length: count }, (_, i) => {

@@ -38,6 +38,7 @@ import { libvirtCall } from '../libvirt.js';
 import { tapName } from '../network/names.js';
 import { Taps, type TapPort } from '../network/taps.js';
 import { saveDeviceState } from './device-state.js';
+import { backingChain, flattenTarget, rebaseOnto } from './disk-chain.js';
 import { freezeDisk } from './disk-overlay.js';
 import { manifestDomainXml } from './manifest-domain.js';
 import { FORK_FORMAT_VERSION } from './format.js';
@@ -77,6 +78,8 @@ export interface CaptureOptions {
   /** Copy rate for the parent's stop-and-copy (bytes/s). Default 8 GiB/s: QEMU's default of 128 MiB/s would pause a 256 MiB guest for 2 s. */
   maxBandwidth?: number;
   timeoutMs?: number;
+  /** Bound on the disk chain (disk-chain.ts): fork points' directories start with `prefix`; more than `maxLayers` of them under the copy flatten it. */
+  flatten?: { prefix: string; maxLayers: number };
 }
 
 export interface ForkPointTimings {
@@ -97,6 +100,8 @@ export interface ForkPoint {
   timings: ForkPointTimings;
   /** Bytes of the RAM stream (the parent's RAM as QEMU sent it; zero pages are nearly free). */
   streamBytes: number;
+  /** The disk its disk was rebased onto when the chain passed the bound (null: the parent's chain as it was). */
+  diskBase: string | null;
 }
 
 const DEFAULT_BANDWIDTH = 8 * 1024 ** 3;
@@ -247,6 +252,9 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     // The freezer's RAM is a shared file in the fork point: a disk that fills while it loads kills the freezer (SIGBUS).
     await freeze(opts, paths).catch(async (err: unknown) => { throw (await diskFullError(err, opts.dir, 'the fork point\'s memory file')) ?? err; });
     await rm(paths.stream, { force: true });
+    // Off the pause: a chain of fork points past the bound is rebased onto the template's disk.
+    const diskBase = opts.flatten ? flattenTarget(await backingChain(paths.disk), opts.flatten.prefix, opts.flatten.maxLayers) : null;
+    if (diskBase !== null) await rebaseOnto(paths.disk, diskBase).catch(async (err: unknown) => { throw (await diskFullError(err, opts.dir, 'the flattened disk')) ?? err; });
     await freezeDisk(paths.disk);
     const freezerMs = Date.now() - t1;
     const t2 = Date.now();
@@ -254,7 +262,7 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     const manifest: TemplateManifest = { ...m, id: opts.id, createdAt: new Date().toISOString(), files: { memory, state, disk } };
     await writeManifest(opts.dir, manifest);
     const checksumMs = Date.now() - t2;
-    return { dir: opts.dir, manifest, streamBytes, timings: { ...pause, freezerMs, checksumMs, totalMs: Date.now() - t0 } };
+    return { dir: opts.dir, manifest, streamBytes, diskBase, timings: { ...pause, freezerMs, checksumMs, totalMs: Date.now() - t0 } };
   } catch (err) {
     await rm(opts.dir, { recursive: true, force: true }).catch(() => undefined); // the error being thrown is the one to report
     await rm(paths.stream, { force: true }).catch(() => undefined); // likewise; hostd's start empties the stream directory
