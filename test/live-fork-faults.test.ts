@@ -126,7 +126,7 @@ async function removeChild(id: string): Promise<void> {
 
 beforeAll(async () => {
   // A short job lock: the stalled fork is handed to the restarted hostd within seconds, not minutes.
-  stack = await startStack({ name: 'lf-faults', hostd: false, env: { FORKD_POOL_SIZE: '0', FORKD_JOB_LOCK_SEC: '8' } });
+  stack = await startStack({ name: 'lf-faults', hostd: false, env: { FORKD_POOL_SIZE: '0', FORKD_JOB_LOCK_SEC: '8', FORKD_FORK_REUSE_SEC: '0' } }); // every fork captures (and keeps no last fork point): these faults are in the capture
   conn = await Connection.open();
   work = mkdtempSync(join(tmpdir(), 'forkd-test-lf-faults-'));
   const tar = join(work, 'busybox.tar');
