@@ -165,7 +165,6 @@ export function containerForkHandler(deps: LiveForkDeps) {
         await ctx.progress(5, 'fork-point');
         const fp = await capture(deps, parent, input.parent!, fpId, log);
         forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes, takenAt: fp.manifest.createdAt, ...(reuse ? { reuseSkipped: reuse.why } : {}) };
-        await rememberCapture(deps, parent, fpId, fp.manifest.createdAt, log);
       }
       const children: ContainerForkOutput['children'] = [];
       // One at a time: each child is a libvirt start and an agent round trip; on 2 cores parallel starts only queue.
@@ -174,6 +173,8 @@ export function containerForkHandler(deps: LiveForkDeps) {
         await ctx.progress(10 + Math.floor((80 * i) / n), `child ${i + 1}/${n}`);
         children.push(await makeChild(deps, input, guestId, fpId, i, made));
       }
+      // Only a fork that succeeded leaves its capture for the next one: a failed fork leaves nothing.
+      if (parent && !forkPoint.reused) await rememberCapture(deps, parent, fpId, forkPoint.takenAt!, log).catch((e: unknown) => log.warn('keeping the fork point for reuse failed: the next fork captures', errorFields(e)));
       return { forkPoint, children };
     } catch (err) {
       for (const vm of made) {
