@@ -128,20 +128,6 @@ export async function runLiveForkBench(argv: string[]): Promise<{ text: string; 
     say(`fork x1, ${runs} runs, parent with ${mib} MiB dirtied: parent pause p50 ${sp.p50} ms p95 ${sp.p95} ms; request→child ready p50 ${sr.p50} ms p95 ${sr.p95} ms; →first answer p50 ${sa.p50} ms p95 ${sa.p95} ms; child PSS p50 ${sm.p50.toFixed(0)} MiB, RSS p50 ${sRss.p50.toFixed(0)} MiB`);
     say(`fork point steps (p50 of each): ${JSON.stringify(Object.fromEntries(Object.keys(points[0] ?? {}).map((k) => [k, Math.round(summarize(points.map((p) => p[k]!)).p50)])))}`);
 
-    // The same parent forked twice in a row: the second may reuse the first's fork point (FORKD_FORK_REUSE_SEC).
-    const refork: Array<Record<string, number | boolean>> = [];
-    for (const [i, fresh] of [[0, true], [1, false]] as const) {
-      const vmId = `bench-refork-${i}`;
-      const t0 = Date.now();
-      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children: [{ vmId, containerId: `c-refork-${i}` }], ports: [], ...(fresh ? { fresh: true } : {}) });
-      const readyAt = Date.now() - t0;
-      const fpDir = join(stack.dataDir, 'templates', out.forkPoint.templateId);
-      const written = out.forkPoint.reused ? 0 : out.forkPoint.streamBytes + allocatedBytes(fpDir);
-      refork.push({ fork: i + 1, reused: out.forkPoint.reused === true, pauseMs: out.forkPoint.timings['pauseMs'] ?? 0, writtenMiB: written / 1048576, readyMs: readyAt, reuseCheckMs: out.forkPoint.timings['reuseCheckMs'] ?? 0 });
-      say(`re-fork ${i + 1}: ${out.forkPoint.reused ? `reused ${out.forkPoint.templateId} (check ${out.forkPoint.timings['reuseCheckMs']} ms)` : `captured${out.forkPoint.reuseSkipped ? ` (${out.forkPoint.reuseSkipped})` : ''}`}: pause ${out.forkPoint.timings['pauseMs'] ?? 0} ms, written ${(written / 1048576).toFixed(0)} MiB (stream + fork point), request→child ready ${readyAt} ms`);
-    }
-    for (let i = 0; i < 2; i++) await call('vm.destroy', { vmId: `bench-refork-${i}` });
-
     const scaled: Array<Record<string, number>> = [];
     for (const n of scale) {
       if (Date.now() - tRun > BUDGET_MS) {
@@ -165,6 +151,20 @@ export async function runLiveForkBench(argv: string[]): Promise<{ text: string; 
       say(`fork x${n}: pause ${out.forkPoint.timings['pauseMs']} ms, all ${n} ready in ${allMs} ms (${(allMs / n).toFixed(0)} ms each), last child's first answer ${lastAnswerMs} ms, PSS per child p50 ${perChild.p50.toFixed(0)} MiB (RSS ${rssChild.p50.toFixed(0)} MiB), host MemAvailable drop ${(usedMib / n).toFixed(0)} MiB per child`);
       for (const c of children) await call('vm.destroy', { vmId: c.vmId });
     }
+    // Last, so that a failure here costs only these numbers. The same parent forked twice in a row: the second may reuse the first's fork point (FORKD_FORK_REUSE_SEC).
+    const refork: Array<Record<string, number | boolean>> = [];
+    for (const [i, fresh] of [[0, true], [1, false]] as const) {
+      const vmId = `bench-refork-${i}`;
+      const t0 = Date.now();
+      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children: [{ vmId, containerId: `c-refork-${i}` }], ports: [], ...(fresh ? { fresh: true } : {}) });
+      const readyAt = Date.now() - t0;
+      const fpDir = join(stack.dataDir, 'templates', out.forkPoint.templateId);
+      const written = out.forkPoint.reused ? 0 : out.forkPoint.streamBytes + allocatedBytes(fpDir);
+      refork.push({ fork: i + 1, reused: out.forkPoint.reused === true, pauseMs: out.forkPoint.timings['pauseMs'] ?? 0, writtenMiB: written / 1048576, readyMs: readyAt, reuseCheckMs: out.forkPoint.timings['reuseCheckMs'] ?? 0 });
+      say(`re-fork ${i + 1}: ${out.forkPoint.reused ? `reused ${out.forkPoint.templateId} (check ${out.forkPoint.timings['reuseCheckMs']} ms)` : `captured${out.forkPoint.reuseSkipped ? ` (${out.forkPoint.reuseSkipped})` : ''}`}: pause ${out.forkPoint.timings['pauseMs'] ?? 0} ms, written ${(written / 1048576).toFixed(0)} MiB (stream + fork point), request→child ready ${readyAt} ms`);
+    }
+    for (let i = 0; i < 2; i++) await call('vm.destroy', { vmId: `bench-refork-${i}` });
+
     const report = { at: new Date().toISOString(), mib, runs, coldMs, coldPssMib, pause: sp, childReadyMs: sr, childAnswerMs: sa, childPssMib: sm, childRssMib: sRss, forkPoints: points, refork, scaled, runMs: Date.now() - tRun };
     mkdirSync(dirname(jsonPath), { recursive: true });
     writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);

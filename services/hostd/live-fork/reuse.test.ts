@@ -36,14 +36,14 @@ describe('decideReuse', () => {
 });
 
 describe('measureDirtyRate', () => {
-  it('asks QEMU for a one-second dirty-bitmap measurement and reads its rate', async () => {
+  it('asks QEMU for a one-second page-sampling measurement and reads its rate', async () => {
     const calls: string[] = [];
     const qmp: Qmp = async (cmd, args) => {
       calls.push(`${cmd} ${JSON.stringify(args ?? {})}`);
       return cmd === 'query-dirty-rate' ? { status: 'measured', 'dirty-rate': 3 } : {};
     };
     expect(await measureDirtyRate(qmp)).toBe(3);
-    expect(calls[0]).toBe('calc-dirty-rate {"calc-time":1,"mode":"dirty-bitmap"}');
+    expect(calls[0]).toBe('calc-dirty-rate {"calc-time":1,"mode":"page-sampling"}');
   });
 
   it('is null when QEMU refuses (no reuse then)', async () => {

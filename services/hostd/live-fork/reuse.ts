@@ -13,8 +13,8 @@
 // so the children are the parent as it was then (at most FORKD_FORK_REUSE_SEC
 // ago). A request with `fresh: true` always captures.
 //
-// "Quiet" is measured, not assumed: QEMU's calc-dirty-rate (dirty-bitmap
-// mode, exact under TCG and KVM) over one second, times the capture's age,
+// "Quiet" is measured, not assumed: QEMU's calc-dirty-rate (page-sampling:
+// hashes of sampled pages before and after) over one second, times the capture's age,
 // estimates what the guest changed since; above FORKD_FORK_REUSE_MAX_DIRTY_MIB
 // it captures anew. A measurement that fails never reuses.
 import type { Qmp } from '../fork/qmp.js';
@@ -62,13 +62,15 @@ export const DIRTY_RATE_SECONDS = 1;
 
 /**
  * The guest's RAM write rate in MiB/s over DIRTY_RATE_SECONDS, from QEMU's
- * calc-dirty-rate in dirty-bitmap mode (every written page counts, under TCG
- * too; page-sampling skips RAM blocks under 128 MiB); null when QEMU cannot
- * tell (an older QEMU, a migration running).
+ * calc-dirty-rate in page-sampling mode (it hashes 512 sampled pages per GiB
+ * before and after; RAM blocks under 128 MiB are skipped, so guests that small
+ * read 0 and may reuse on the window alone). Not dirty-bitmap mode: under TCG
+ * on QEMU 7.2 it crashed a parent that had been migrated to a file before
+ * (seen in test/live-fork.test.ts). Null when QEMU cannot tell.
  */
 export async function measureDirtyRate(qmp: Qmp, timeoutMs = 5000): Promise<number | null> {
   try {
-    await qmp('calc-dirty-rate', { 'calc-time': DIRTY_RATE_SECONDS, mode: 'dirty-bitmap' });
+    await qmp('calc-dirty-rate', { 'calc-time': DIRTY_RATE_SECONDS, mode: 'page-sampling' });
     const deadline = Date.now() + timeoutMs;
     await new Promise((r) => setTimeout(r, DIRTY_RATE_SECONDS * 1000));
     for (;;) {
