@@ -53,7 +53,8 @@ export async function runLiveForkBench(argv: string[]): Promise<{ text: string; 
   const scale = (values.scale ?? '1,8,32').split(',').map(Number).filter((n) => n > 1);
   const tRun = Date.now();
   const jsonPath = values.out ?? join('var', 'bench', 'live-fork.json');
-  const stack = await startStack({ name: 'bench-live-fork', hostd: false });
+  // No reconcile rounds: the bench makes VMs by job, without API rows, which a reconciler would destroy mid-run (a fork of 32 outlasts its grace).
+  const stack = await startStack({ name: 'bench-live-fork', hostd: false, env: { FORKD_RECONCILE_INTERVAL_MS: '0' } });
   const hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);
   const redis = await connectRedis(stack.env.REDIS_URL!);
   const jobs = new HostJobs(redis, 900_000);
