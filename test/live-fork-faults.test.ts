@@ -3,8 +3,8 @@
 // be killed) and one parent whose shell loop counts in memory:
 // - the disk that holds RAM streams is full (a 16 MiB tmpfs mounted over
 //   `<dataDir>/fork-streams`, where a 256 MiB guest's stream cannot fit):
-//   the fork fails ERR_HOST_DISK_FULL; with the tmpfs gone the same fork
-//   works (the control);
+//   the fork fails ERR_HOST_DISK_FULL before the parent is paused (the free
+//   space check); with the tmpfs gone the same fork works (the control);
 // - hostd is SIGKILLed while the parent is paused for its stream, and again
 //   while the freezer loads it: the next hostd resumes the parent, destroys
 //   the freezer, and the fork fails ERR_INTERRUPTED; a fork after the
@@ -126,7 +126,7 @@ async function removeChild(id: string): Promise<void> {
 
 beforeAll(async () => {
   // A short job lock: the stalled fork is handed to the restarted hostd within seconds, not minutes.
-  stack = await startStack({ name: 'lf-faults', hostd: false, env: { FORKD_POOL_SIZE: '0', FORKD_JOB_LOCK_SEC: '8' } });
+  stack = await startStack({ name: 'lf-faults', hostd: false, env: { FORKD_POOL_SIZE: '0', FORKD_JOB_LOCK_SEC: '8', FORKD_FORK_REUSE_SEC: '0' } }); // every fork captures (and keeps no last fork point): these faults are in the capture
   conn = await Connection.open();
   work = mkdtempSync(join(tmpdir(), 'forkd-test-lf-faults-'));
   const tar = join(work, 'busybox.tar');
@@ -181,7 +181,7 @@ describe('a live fork that fails', () => {
       console.log(`disk-full fork: HTTP ${res.status} ${body.error?.code}: ${body.error?.message}`);
       expect(res.status).toBe(507);
       expect(body.error.code).toBe('ERR_HOST_DISK_FULL');
-      expect(body.error.message).toMatch(/RAM stream/);
+      expect(body.error.message).toMatch(/RAM stream.*the parent was not paused/);
       expect(streams()).toEqual([]); // the tmpfs itself: the partial stream went
       await countsOn(parent.id, before);
       expect(await domainState(parent.vm.domainName)).toBe('running');

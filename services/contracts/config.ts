@@ -66,6 +66,10 @@ export interface ForkdConfig {
   dockerListen: { host: string; port: number } | null;
   /** About how many lifecycle events the Redis stream keeps (FORKD_EVENTS_RETAIN): the window a reconnecting client can resume in. */
   eventsRetain: number;
+  /** hostd: a live fork of a parent captured at most this long ago (ms) may reuse that capture (FORKD_FORK_REUSE_SEC; 0: never). */
+  forkReuseMs: number;
+  /** hostd: …if the guest wrote at most this much since, by estimate (FORKD_FORK_REUSE_MAX_DIRTY_MIB). */
+  forkReuseMaxDirtyMib: number;
   /** FORKD_TEMPLATE_CACHE_DIR: where hostd copies image templates to and from (null: no cache). */
   templateCacheDir: string | null;
   /** Registry client (images/registry): bound on waiting for a registry's answer and between body bytes. */
@@ -147,6 +151,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_DOCKER_SOCKET', default: '`var/docker.sock`', meaning: 'Unix socket (mode 0600) where `forkd up` serves the Docker Engine API for the default tenant: `DOCKER_HOST=unix://<path>`. `off`: no socket. See docs/docker.md.' },
   { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
   { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/operability.md).' },
+  { name: 'FORKD_FORK_REUSE_SEC', default: '30', meaning: 'hostd: a fork of a running container captured at most this many seconds ago reuses that capture (no pause, nothing written) when its guest wrote little since; the children are the parent as it was then, and the answer says `reused: true` with `takenAt`. 0 switches reuse off; `fresh: true` in the request skips it (docs/fork.md).' },
+  { name: 'FORKD_FORK_REUSE_MAX_DIRTY_MIB', default: '16', meaning: 'hostd: the most guest RAM (MiB, by estimate: QEMU\'s dirty rate over one second times the capture\'s age) a parent may have written since its last capture for a fork to reuse it.' },
   { name: 'FORKD_TEMPLATE_CACHE_DIR', default: '(unset: off)', meaning: 'A folder where hostd keeps a copy of every image template it builds, keyed by what the template is made of (guest image, container image, size, NIC, accelerator, QEMU); a later build of the same template on any data directory of this machine copies it instead of booting a guest. App templates (with containers) are never cached. The test suite sets it to `var/template-cache`. See docs/fork.md.' },
   { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
@@ -222,6 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     dockerSocket: env.FORKD_DOCKER_SOCKET === 'off' ? null : resolve(env.FORKD_DOCKER_SOCKET || join(dataDir, 'docker.sock')),
     dockerListen: env.FORKD_DOCKER_LISTEN ? parseListen(env.FORKD_DOCKER_LISTEN, 'FORKD_DOCKER_LISTEN') : null,
     eventsRetain,
+    forkReuseMs: intVar(env, 'FORKD_FORK_REUSE_SEC', 30, 0, 3600) * 1000,
+    forkReuseMaxDirtyMib: intVar(env, 'FORKD_FORK_REUSE_MAX_DIRTY_MIB', 16, 0, 1_048_576),
     templateCacheDir: env.FORKD_TEMPLATE_CACHE_DIR ? resolve(env.FORKD_TEMPLATE_CACHE_DIR) : null,
     registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,

@@ -275,11 +275,23 @@ export interface ContainerForkInput {
   children: ForkChild[];
   /** The parent's published ports, published again for each child on new host ports (hostPort 0). */
   ports: PortRequest[];
+  /** Capture the parent now even when its last fork point could be reused (docs/fork.md "Forking the same parent again"). */
+  fresh?: boolean;
 }
 
 export interface ContainerForkOutput {
   /** How long the parent was paused, and the fork point's other costs (ms). */
-  forkPoint: { templateId: string; timings: Record<string, number>; streamBytes: number };
+  forkPoint: {
+    templateId: string;
+    timings: Record<string, number>;
+    streamBytes: number;
+    /** The parent's last fork point was reused (nothing paused or written): the children are the parent as it was at `takenAt`. */
+    reused?: boolean;
+    /** When the parent was paused for this fork point (ISO-8601). */
+    takenAt?: string;
+    /** Why a fork of a running parent did not reuse its last fork point (absent when it did, or for a snapshot). */
+    reuseSkipped?: string;
+  };
   children: Array<{ vmId: string; containerId: string; vm: VmFacts; ports: PublishedPort[] }>;
 }
 

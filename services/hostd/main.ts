@@ -174,7 +174,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
     const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
-    const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, ...(network === null ? {} : { networks: vmNetworks }) };
+    const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, reuse: { windowMs: config.forkReuseMs, maxDirtyMib: config.forkReuseMaxDirtyMib }, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
       ...containerJobs,

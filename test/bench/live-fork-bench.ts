@@ -4,11 +4,15 @@
 // that dirtied N MiB (random bytes in a tmpfs file) and counts in a shell
 // loop. Measured in one run: the parent's pause (p50/p95 over R forks of one
 // child), request → child ready (the job) and → the child's first answer (an
-// exec reading its counter), host memory per child (QEMU PSS), forks of
-// 8 (and 32) children at once, and a cold boot that rebuilds the same state.
+// exec reading its counter), host memory per child (QEMU PSS and RSS), a
+// second fork of the same parent right after a first (reuse of its fork
+// point: pause and bytes written), forks of 8 and 32 children at once, and a
+// cold boot that rebuilds the same state. Every capture but the re-fork's
+// second asks `fresh: true`, so each measures a pause. Bounded: the scale
+// steps stop once the run passed BUDGET_MS; every VM is destroyed by id.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +30,16 @@ import { summarize } from './stats.js';
 
 const log = createLogger('warn', { svc: 'bench-live-fork' });
 
+/** The scale steps start only while the run is younger than this. */
+const BUDGET_MS = 30 * 60_000;
+
+/** Bytes a fork point took on disk (allocated blocks: its memory file is sparse). */
+function allocatedBytes(dir: string): number {
+  let sum = 0;
+  for (const f of readdirSync(dir)) sum += statSync(join(dir, f)).blocks * 512;
+  return sum;
+}
+
 function workload(mib: number): string {
   // The working set: N MiB of random bytes in a tmpfs (guest RAM the fork must carry), then a counter in memory.
   return `head -c ${mib * 1048576} /dev/urandom > /dev/shm/blob 2>/dev/null || head -c ${mib * 1048576} /dev/urandom > /tmp/blob; `
@@ -36,9 +50,11 @@ export async function runLiveForkBench(argv: string[]): Promise<{ text: string; 
   const { values } = parseArgs({ args: argv, options: { mib: { type: 'string' }, runs: { type: 'string' }, scale: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
   const mib = Number(values.mib ?? 64);
   const runs = Number(values.runs ?? 5);
-  const scale = (values.scale ?? '1,8').split(',').map(Number).filter((n) => n > 1);
+  const scale = (values.scale ?? '1,8,32').split(',').map(Number).filter((n) => n > 1);
+  const tRun = Date.now();
   const jsonPath = values.out ?? join('var', 'bench', 'live-fork.json');
-  const stack = await startStack({ name: 'bench-live-fork', hostd: false });
+  // No reconcile rounds: the bench makes VMs by job, without API rows, which a reconciler would destroy mid-run (a fork of 32 outlasts its grace).
+  const stack = await startStack({ name: 'bench-live-fork', hostd: false, env: { FORKD_RECONCILE_INTERVAL_MS: '0' } });
   const hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);
   const redis = await connectRedis(stack.env.REDIS_URL!);
   const jobs = new HostJobs(redis, 900_000);
@@ -88,43 +104,69 @@ export async function runLiveForkBench(argv: string[]): Promise<{ text: string; 
     const readyMs: number[] = [];
     const answerMs: number[] = [];
     const pss: number[] = [];
+    const rss: number[] = [];
     const points: Array<Record<string, number>> = [];
     for (let r = 0; r < runs; r++) {
       const vmId = `bench-child-${r}`;
       const t0 = Date.now();
-      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children: [{ vmId, containerId: `c-child-${r}` }], ports: [] });
+      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children: [{ vmId, containerId: `c-child-${r}` }], ports: [], fresh: true });
       readyMs.push(Date.now() - t0);
       await firstAnswer(vmId, `c-child-${r}`);
       answerMs.push(Date.now() - t0);
       pauses.push(out.forkPoint.timings['pauseMs']!);
       points.push({ ...out.forkPoint.timings, streamMiB: out.forkPoint.streamBytes / 1048576 });
       await new Promise((r2) => setTimeout(r2, 2000));
-      pss.push(kibToMib((await domainPss(hostd.vms.get(vmId).domainName)).pssKib));
+      const m = await domainPss(hostd.vms.get(vmId).domainName);
+      pss.push(kibToMib(m.pssKib));
+      rss.push(kibToMib(m.rssKib));
       await call('vm.destroy', { vmId });
     }
     const sp = summarize(pauses);
     const sr = summarize(readyMs);
     const sa = summarize(answerMs);
     const sm = summarize(pss);
-    say(`fork x1, ${runs} runs, parent with ${mib} MiB dirtied: parent pause p50 ${sp.p50} ms p95 ${sp.p95} ms; request→child ready p50 ${sr.p50} ms p95 ${sr.p95} ms; →first answer p50 ${sa.p50} ms; child PSS p50 ${sm.p50.toFixed(0)} MiB`);
+    const sRss = summarize(rss);
+    say(`fork x1, ${runs} runs, parent with ${mib} MiB dirtied: parent pause p50 ${sp.p50} ms p95 ${sp.p95} ms; request→child ready p50 ${sr.p50} ms p95 ${sr.p95} ms; →first answer p50 ${sa.p50} ms p95 ${sa.p95} ms; child PSS p50 ${sm.p50.toFixed(0)} MiB, RSS p50 ${sRss.p50.toFixed(0)} MiB`);
     say(`fork point steps (p50 of each): ${JSON.stringify(Object.fromEntries(Object.keys(points[0] ?? {}).map((k) => [k, Math.round(summarize(points.map((p) => p[k]!)).p50)])))}`);
 
     const scaled: Array<Record<string, number>> = [];
     for (const n of scale) {
+      if (Date.now() - tRun > BUDGET_MS) {
+        say(`fork x${n}: skipped, the run passed its ${BUDGET_MS / 60_000} min budget`);
+        continue;
+      }
       const before = await memAvailableKib();
       const t0 = Date.now();
       const children = Array.from({ length: n }, (_, i) => ({ vmId: `bench-n${n}-${i}`, containerId: `c-n${n}-${i}` }));
-      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children, ports: [] });
+      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children, ports: [], fresh: true });
       const allMs = Date.now() - t0;
+      // The last child's first answer: the request's whole cost to a user who waits for all N.
+      await firstAnswer(children[n - 1]!.vmId, children[n - 1]!.containerId);
+      const lastAnswerMs = Date.now() - t0;
       await new Promise((r) => setTimeout(r, 3000));
-      const childPss = await Promise.all(children.map(async (c) => kibToMib((await domainPss(hostd.vms.get(c.vmId).domainName)).pssKib)));
+      const mem = await Promise.all(children.map(async (c) => domainPss(hostd.vms.get(c.vmId).domainName)));
       const usedMib = kibToMib(before - (await memAvailableKib()));
-      const perChild = summarize(childPss);
-      scaled.push({ n, pauseMs: out.forkPoint.timings['pauseMs']!, allReadyMs: allMs, msPerChild: allMs / n, pssP50Mib: perChild.p50, hostMibPerChild: usedMib / n });
-      say(`fork x${n}: pause ${out.forkPoint.timings['pauseMs']} ms, all ${n} ready in ${allMs} ms (${(allMs / n).toFixed(0)} ms each), PSS per child p50 ${perChild.p50.toFixed(0)} MiB, host MemAvailable drop ${(usedMib / n).toFixed(0)} MiB per child`);
+      const perChild = summarize(mem.map((m) => kibToMib(m.pssKib)));
+      const rssChild = summarize(mem.map((m) => kibToMib(m.rssKib)));
+      scaled.push({ n, pauseMs: out.forkPoint.timings['pauseMs']!, allReadyMs: allMs, lastAnswerMs, msPerChild: allMs / n, pssP50Mib: perChild.p50, rssP50Mib: rssChild.p50, hostMibPerChild: usedMib / n });
+      say(`fork x${n}: pause ${out.forkPoint.timings['pauseMs']} ms, all ${n} ready in ${allMs} ms (${(allMs / n).toFixed(0)} ms each), last child's first answer ${lastAnswerMs} ms, PSS per child p50 ${perChild.p50.toFixed(0)} MiB (RSS ${rssChild.p50.toFixed(0)} MiB), host MemAvailable drop ${(usedMib / n).toFixed(0)} MiB per child`);
       for (const c of children) await call('vm.destroy', { vmId: c.vmId });
     }
-    const report = { at: new Date().toISOString(), mib, runs, coldMs, coldPssMib, pause: sp, childReadyMs: sr, childAnswerMs: sa, childPssMib: sm, forkPoints: points, scaled };
+    // Last, so that a failure here costs only these numbers. The same parent forked twice in a row: the second may reuse the first's fork point (FORKD_FORK_REUSE_SEC).
+    const refork: Array<Record<string, number | boolean>> = [];
+    for (const [i, fresh] of [[0, true], [1, false]] as const) {
+      const vmId = `bench-refork-${i}`;
+      const t0 = Date.now();
+      const out = await call('container.fork', { tenantId: 't', parent: { vmId: 'bench-parent', containerId: 'c-parent' }, children: [{ vmId, containerId: `c-refork-${i}` }], ports: [], ...(fresh ? { fresh: true } : {}) });
+      const readyAt = Date.now() - t0;
+      const fpDir = join(stack.dataDir, 'templates', out.forkPoint.templateId);
+      const written = out.forkPoint.reused ? 0 : out.forkPoint.streamBytes + allocatedBytes(fpDir);
+      refork.push({ fork: i + 1, reused: out.forkPoint.reused === true, pauseMs: out.forkPoint.timings['pauseMs'] ?? 0, writtenMiB: written / 1048576, readyMs: readyAt, reuseCheckMs: out.forkPoint.timings['reuseCheckMs'] ?? 0 });
+      say(`re-fork ${i + 1}: ${out.forkPoint.reused ? `reused ${out.forkPoint.templateId} (check ${out.forkPoint.timings['reuseCheckMs']} ms)` : `captured${out.forkPoint.reuseSkipped ? ` (${out.forkPoint.reuseSkipped})` : ''}`}: pause ${out.forkPoint.timings['pauseMs'] ?? 0} ms, written ${(written / 1048576).toFixed(0)} MiB (stream + fork point), request→child ready ${readyAt} ms`);
+    }
+    for (let i = 0; i < 2; i++) await call('vm.destroy', { vmId: `bench-refork-${i}` });
+
+    const report = { at: new Date().toISOString(), mib, runs, coldMs, coldPssMib, pause: sp, childReadyMs: sr, childAnswerMs: sa, childPssMib: sm, childRssMib: sRss, forkPoints: points, refork, scaled, runMs: Date.now() - tRun };
     mkdirSync(dirname(jsonPath), { recursive: true });
     writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
     return { text: `${lines.join('\n')}\n`, report, jsonPath };

@@ -22,6 +22,7 @@ import type { NetworkRow } from '../networks/networks.js';
 import type { Operations } from '../operations/operations.js';
 import { view as operationView, type OperationView } from '../operations/rules.js';
 import { reserveVmQuota } from '../tenancy/quota.js';
+import { forkQuota } from './fork-quota.js';
 import type { Owner } from '../tenancy/scope.js';
 import { randomMac } from '../vm-mac.js';
 
@@ -34,6 +35,8 @@ export interface ForkBody {
   count?: number;
   /** The child's name; with count > 1 the children are `<name>-1` … `<name>-N`. Default `<parent>-fork-<id>`. */
   name?: string;
+  /** Capture the parent now even when its last capture (seconds old, guest quiet) could be reused. */
+  fresh?: boolean;
 }
 
 export interface ForkResult {
@@ -112,7 +115,7 @@ export class ContainerForks {
       network: parent.vm.networkAddress?.network ?? null,
       stem: parent.name,
     };
-    return this.start(shape, count, body.name, { parent: { vmId: parent.vmId, containerId: parent.id } }, parent.id);
+    return this.start(shape, count, body.name, { parent: { vmId: parent.vmId, containerId: parent.id }, ...(body.fresh === true ? { fresh: true } : {}) }, parent.id);
   }
 
   /** Containers forked from a snapshot template: the snapshot's container, continuing from the moment it was taken. */
@@ -141,7 +144,7 @@ export class ContainerForks {
   }
 
   /** The rows of every child in one transaction (quota, names, addresses), then hostd's container.fork in the background. */
-  private async start(shape: ChildShape, count: number, name: string | undefined, source: Pick<ContainerForkInput, 'parent' | 'template'>, targetId: string): Promise<OperationView> {
+  private async start(shape: ChildShape, count: number, name: string | undefined, source: Pick<ContainerForkInput, 'parent' | 'template' | 'fresh'>, targetId: string): Promise<OperationView> {
     const { db, containers, addresses } = this.deps;
     const { tenantId, hostId, network } = shape;
     const children: Made[] = Array.from({ length: count }, (_, i) => {
@@ -152,7 +155,7 @@ export class ContainerForks {
     const taken = await db.container.findMany({ where: { tenantId, name: { in: children.map((c) => c.name) } }, select: { name: true } });
     if (taken.length > 0) throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(taken[0]!.name)} exists`, { field: 'name' });
 
-    const { operation, attachments } = await withAddressRetry(() => db.$transaction(async (tx) => {
+    const { operation, attachments } = await forkQuota(count, () => withAddressRetry(() => db.$transaction(async (tx) => {
       const attachments: Array<ForkChild['network']> = [];
       for (const c of children) {
         // Per child, before its row: the count includes the children already inserted, so N children over quota make none.
@@ -165,7 +168,7 @@ export class ContainerForks {
       }
       const operation = await this.deps.operations.start({ tenantId, hostId, kind: 'container.fork', targetId, step: 'queued' }, tx);
       return { operation, attachments };
-    }));
+    })));
 
     this.deps.operations.run(operation, async (report) => {
       try {

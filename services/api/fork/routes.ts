@@ -22,6 +22,8 @@ export const forkContainerSchema = {
     properties: {
       count: { type: 'integer', minimum: 1, maximum: MAX_FORK_COUNT },
       name: { type: 'string', minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
+      /** Capture the parent now, even when its last capture could be reused (docs/fork.md). */
+      fresh: { type: 'boolean' },
     },
   },
   response: { 202: operationEnvelopeSchema },

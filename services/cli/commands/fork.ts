@@ -11,7 +11,7 @@ const enc = encodeURIComponent;
 
 interface ForkResult {
   containers: ContainerView[];
-  forkPoint: { templateId: string; timings: Record<string, number>; streamBytes: number };
+  forkPoint: { templateId: string; timings: Record<string, number>; streamBytes: number; reused?: boolean; takenAt?: string };
 }
 
 function count(v: unknown): number | undefined {
@@ -30,6 +30,7 @@ async function followFork(api: ApiClient, path: string, body: object, label: str
   }
   const pause = r.forkPoint.timings['pauseMs'];
   if (process.stderr.isTTY && pause !== undefined) process.stderr.write(`forkd: the parent was paused for ${pause} ms\n`);
+  if (process.stderr.isTTY && r.forkPoint.reused) process.stderr.write(`forkd: reused the parent's capture of ${r.forkPoint.takenAt} (no pause; --fresh captures now)\n`);
   for (const c of r.containers) process.stdout.write(`${c.id}\n`);
   return 0;
 }
@@ -37,14 +38,14 @@ async function followFork(api: ApiClient, path: string, body: object, label: str
 export const forkCommand: Command = {
   path: ['fork'],
   summary: 'Fork a running container into N new containers (each in its own VM, memory and processes included); prints one id per line',
-  usage: 'forkd fork CONTAINER [-n N] [--name NAME] [--json]',
-  options: { ...JSON_OPTION, count: { type: 'string', short: 'n' }, name: { type: 'string' } },
+  usage: 'forkd fork CONTAINER [-n N] [--name NAME] [--fresh] [--json]',
+  options: { ...JSON_OPTION, count: { type: 'string', short: 'n' }, name: { type: 'string' }, fresh: { type: 'boolean' } },
   positionals: true,
   async run({ values, positionals }) {
     const [container] = positionals;
     if (!container) throw new ForkdError('ERR_VALIDATION', `usage: ${forkCommand.usage}`, { field: 'container' });
     const n = count(values.count);
-    const body = { ...(n === undefined ? {} : { count: n }), ...(values.name ? { name: values.name } : {}) };
+    const body = { ...(n === undefined ? {} : { count: n }), ...(values.name ? { name: values.name } : {}), ...(values.fresh === true ? { fresh: true } : {}) };
     return followFork(ApiClient.fromEnv(), `/v1/containers/${enc(container)}/fork`, body, `forking ${container}`, values.json === true);
   },
 };

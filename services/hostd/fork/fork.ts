@@ -23,7 +23,8 @@ import { identityParams } from '../vm/guest-identity.js';
 import type { Params, Result } from '../../contracts/agent-protocol/messages.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
-import { buildDomainXml, domainTypeFor, type NetworkSpec } from '../vm/domain-xml.js';
+import type { NetworkSpec } from '../vm/domain-xml.js';
+import { manifestDomainXml } from './manifest-domain.js';
 import { tapName } from '../network/names.js';
 import { Taps, type TapPort } from '../network/taps.js';
 import { loadDeviceState } from './device-state.js';
@@ -180,19 +181,12 @@ export async function startCloneShell(opts: ShellOptions): Promise<CloneShell> {
       await taps.create(tap);
       tapMade = true;
     }
-    const xml = buildDomainXml({
+    const xml = manifestDomainXml(m, {
       name: identity.name,
       uuid: identity.uuid,
       genid: identity.genid,
-      type: domainTypeFor(m.accel),
-      machine: m.machine,
-      vcpus: m.vcpus,
-      memoryMib: m.memoryMib,
-      kernel: m.kernel,
-      initramfs: m.initramfs,
-      cmdline: m.cmdline,
-      disks: [{ path: disk, format: 'qcow2' }],
-      ...(network === null || tap === null ? {} : { nic: { mac: identity.mac, network, tap } }),
+      disk,
+      nic: network === null || tap === null ? null : { mac: identity.mac, network, tap },
       agentSocket,
       consoleLog,
       metadata: {

@@ -37,14 +37,16 @@ import { ForkdError } from '../../contracts/errors.js';
 import { libvirtCall } from '../libvirt.js';
 import { tapName } from '../network/names.js';
 import { Taps, type TapPort } from '../network/taps.js';
-import { buildDomainXml, domainTypeFor } from '../vm/domain-xml.js';
 import { saveDeviceState } from './device-state.js';
+import { backingChain, flattenTarget, rebaseOnto } from './disk-chain.js';
 import { freezeDisk } from './disk-overlay.js';
+import { manifestDomainXml } from './manifest-domain.js';
 import { FORK_FORMAT_VERSION } from './format.js';
 import { newIdentity } from './identity.js';
 import { destroyQuietly, START_PAUSED, type ForkConnection, type ForkDomain } from './ports.js';
 import { giveToQemu } from './qemu-owner.js';
 import { diskFullError } from './disk-full.js';
+import { assertRoomForFork } from './fork-space.js';
 import { domainQmp, type Qmp } from './qmp.js';
 import { recordFile, TEMPLATE_FILES, writeManifest, type TemplateManifest } from './template-manifest.js';
 
@@ -76,6 +78,8 @@ export interface CaptureOptions {
   /** Copy rate for the parent's stop-and-copy (bytes/s). Default 8 GiB/s: QEMU's default of 128 MiB/s would pause a 256 MiB guest for 2 s. */
   maxBandwidth?: number;
   timeoutMs?: number;
+  /** Bound on the disk chain (disk-chain.ts): fork points' directories start with `prefix`; more than `maxLayers` of them under the copy flatten it. */
+  flatten?: { prefix: string; maxLayers: number };
 }
 
 export interface ForkPointTimings {
@@ -96,6 +100,8 @@ export interface ForkPoint {
   timings: ForkPointTimings;
   /** Bytes of the RAM stream (the parent's RAM as QEMU sent it; zero pages are nearly free). */
   streamBytes: number;
+  /** The disk its disk was rebased onto when the chain passed the bound (null: the parent's chain as it was). */
+  diskBase: string | null;
 }
 
 const DEFAULT_BANDWIDTH = 8 * 1024 ** 3;
@@ -181,18 +187,11 @@ async function freeze(opts: CaptureOptions, paths: { memory: string; state: stri
       await taps.create(tap);
       tapMade = true;
     }
-    const xml = buildDomainXml({
+    const xml = manifestDomainXml(m, {
       name,
       uuid: randomUUID(),
-      type: domainTypeFor(m.accel),
-      machine: m.machine,
-      vcpus: m.vcpus,
-      memoryMib: m.memoryMib,
-      kernel: m.kernel,
-      initramfs: m.initramfs,
-      cmdline: m.cmdline,
-      disks: [{ path: paths.disk, format: 'qcow2' }],
-      ...(m.network === null || tap === null ? {} : { nic: { mac: id.mac, network: m.network, tap } }),
+      disk: paths.disk,
+      nic: m.network === null || tap === null ? null : { mac: id.mac, network: m.network, tap },
       agentSocket: join(opts.dir, 'freezer-agent.sock'),
       consoleLog: join(opts.dir, 'freezer-console.log'),
       metadata: { vm: opts.id, host: opts.hostId, kind: 'tmpl', created: new Date().toISOString(), extra: { format: String(FORK_FORMAT_VERSION) } },
@@ -231,6 +230,13 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     disk: join(opts.dir, TEMPLATE_FILES.disk),
     stream: opts.streamPath ?? join(opts.dir, STREAM_FILE),
   };
+  // Before anything is made or paused: a fork that cannot fit must not pause the parent.
+  await assertRoomForFork({
+    streamDir: opts.streamPath === undefined ? dirname(opts.dir) : dirname(opts.streamPath),
+    forkPointParent: dirname(opts.dir),
+    memoryBytes: m.memoryMib * 1024 * 1024,
+    diskBytes: (await stat(opts.parent.disk)).size,
+  });
   await mkdir(opts.dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EEXIST') throw new ForkdError('ERR_CONFLICT', `fork point ${opts.id} already exists`, { detail: { template: opts.id } });
     throw err;
@@ -246,6 +252,9 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     // The freezer's RAM is a shared file in the fork point: a disk that fills while it loads kills the freezer (SIGBUS).
     await freeze(opts, paths).catch(async (err: unknown) => { throw (await diskFullError(err, opts.dir, 'the fork point\'s memory file')) ?? err; });
     await rm(paths.stream, { force: true });
+    // Off the pause: a chain of fork points past the bound is rebased onto the template's disk.
+    const diskBase = opts.flatten ? flattenTarget(await backingChain(paths.disk), opts.flatten.prefix, opts.flatten.maxLayers) : null;
+    if (diskBase !== null) await rebaseOnto(paths.disk, diskBase).catch(async (err: unknown) => { throw (await diskFullError(err, opts.dir, 'the flattened disk')) ?? err; });
     await freezeDisk(paths.disk);
     const freezerMs = Date.now() - t1;
     const t2 = Date.now();
@@ -253,7 +262,7 @@ export async function captureForkPoint(opts: CaptureOptions): Promise<ForkPoint>
     const manifest: TemplateManifest = { ...m, id: opts.id, createdAt: new Date().toISOString(), files: { memory, state, disk } };
     await writeManifest(opts.dir, manifest);
     const checksumMs = Date.now() - t2;
-    return { dir: opts.dir, manifest, streamBytes, timings: { ...pause, freezerMs, checksumMs, totalMs: Date.now() - t0 } };
+    return { dir: opts.dir, manifest, streamBytes, diskBase, timings: { ...pause, freezerMs, checksumMs, totalMs: Date.now() - t0 } };
   } catch (err) {
     await rm(opts.dir, { recursive: true, force: true }).catch(() => undefined); // the error being thrown is the one to report
     await rm(paths.stream, { force: true }).catch(() => undefined); // likewise; hostd's start empties the stream directory

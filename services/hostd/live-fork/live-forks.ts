@@ -19,14 +19,15 @@
 // children the dead hostd left (adopted from their vm.json) and fails,
 // ERR_INTERRUPTED, so the API removes their rows.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { MetadataType, type Connection, type Domain } from '../../../native/libvirt/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { EventPublisher } from '../../contracts/events/index.js';
 import type { ContainerForkInput, ContainerForkOutput, ContainerRef, TemplateFacts } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ExitWatcher } from '../events/exit-watcher.js';
+import { MAX_FORK_LAYERS } from '../fork/disk-chain.js';
 import { captureForkPoint, type ForkPoint } from '../fork/live-fork.js';
 import { domainQmp, type Qmp } from '../fork/qmp.js';
 import type { JobContext, JobHandlers } from '../job-handlers.js';
@@ -41,6 +42,7 @@ import { FORKD_XMLNS } from '../vm/domain-xml.js';
 import type { ManagedVm, VmManager } from '../vm/vm-manager.js';
 import { assertVmId, parseDomainMetadata } from '../vm/vm-record.js';
 import { aliasContainer } from './guest-alias.js';
+import { decideReuse, measureDirtyRate, withinWindow, type ReusePolicy } from './reuse.js';
 
 export const FORK_POINT_PREFIX = 'fp-';
 /** One request makes at most this many children (the API checks the same bound). */
@@ -62,6 +64,8 @@ export interface LiveForkDeps {
   taps?: TapPort;
   /** Where RAM streams are written during a parent's pause (`<dataDir>/fork-streams`, hostd's alone). */
   streamsDir: string;
+  /** When a fork may reuse the parent's last fork point (reuse.ts); absent: never. */
+  reuse?: ReusePolicy;
 }
 
 /** The template (or fork point) a VM was forked from, from its domain's metadata; cold-booted VMs have none. */
@@ -99,6 +103,7 @@ async function capture(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef,
     id: templateId,
     hostId: deps.hostId,
     streamPath: join(deps.streamsDir, `${templateId}.stream`),
+    flatten: { prefix: FORK_POINT_PREFIX, maxLayers: MAX_FORK_LAYERS },
     ...(deps.taps ? { taps: deps.taps } : {}),
   });
   await writeTemplateRecord(dir, {
@@ -107,7 +112,7 @@ async function capture(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef,
     containers: [],
     poolSize: 0,
     buildMs: fp.timings.totalMs,
-    origin: { containerId: ref.containerId, vmId: ref.vmId, parentTemplate, takenAt: fp.manifest.createdAt },
+    origin: { containerId: ref.containerId, vmId: ref.vmId, parentTemplate, takenAt: fp.manifest.createdAt, ...(fp.diskBase === null ? {} : { diskBase: basename(dirname(fp.diskBase)) }) },
   });
   log.info('fork point captured', { template: templateId, parentTemplate, streamBytes: fp.streamBytes, timings: fp.timings });
   return fp;
@@ -144,17 +149,22 @@ export function containerForkHandler(deps: LiveForkDeps) {
     for (const c of input.children) assertVmId(c.vmId);
     if (ctx.interrupted) await abandonInterrupted(deps, input, ctx.log);
     const parent = input.parent ? parentOf(deps, input.parent) : null;
-    const fpId = input.template?.templateId ?? `${FORK_POINT_PREFIX}${randomBytes(8).toString('hex')}`;
+    // A parent captured moments ago whose guest was quiet since: its children come from that capture.
+    const reuse = parent && !input.fresh ? await reusable(deps, parent, ctx.log) : null;
+    const fpId = input.template?.templateId ?? (reuse && 'id' in reuse ? reuse.id : undefined) ?? `${FORK_POINT_PREFIX}${randomBytes(8).toString('hex')}`;
     const guestId = input.template?.guestContainerId ?? parent!.record.guestContainerId ?? input.parent!.containerId;
     const log = ctx.log.child({ ...(input.parent ? { parent: input.parent.vmId } : {}), forkPoint: fpId });
     inFlight.add(fpId);
     const made: ManagedVm[] = [];
     try {
       let forkPoint: ContainerForkOutput['forkPoint'] = { templateId: fpId, timings: {}, streamBytes: 0 };
-      if (parent) {
+      if (reuse && 'id' in reuse) {
+        forkPoint = { templateId: fpId, timings: { reuseCheckMs: reuse.checkMs }, streamBytes: 0, reused: true, takenAt: reuse.takenAt };
+        log.info('reusing the parent\'s last fork point', { ageMs: reuse.ageMs, estimateMib: reuse.estimateMib });
+      } else if (parent) {
         await ctx.progress(5, 'fork-point');
         const fp = await capture(deps, parent, input.parent!, fpId, log);
-        forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes };
+        forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes, takenAt: fp.manifest.createdAt, ...(reuse ? { reuseSkipped: reuse.why } : {}) };
       }
       const children: ContainerForkOutput['children'] = [];
       // One at a time: each child is a libvirt start and an agent round trip; on 2 cores parallel starts only queue.
@@ -163,6 +173,8 @@ export function containerForkHandler(deps: LiveForkDeps) {
         await ctx.progress(10 + Math.floor((80 * i) / n), `child ${i + 1}/${n}`);
         children.push(await makeChild(deps, input, guestId, fpId, i, made));
       }
+      // Only a fork that succeeded leaves its capture for the next one: a failed fork leaves nothing.
+      if (parent && !forkPoint.reused) await rememberCapture(deps, parent, fpId, forkPoint.takenAt!, log).catch((e: unknown) => log.warn('keeping the fork point for reuse failed: the next fork captures', errorFields(e)));
       return { forkPoint, children };
     } catch (err) {
       for (const vm of made) {
@@ -175,6 +187,49 @@ export function containerForkHandler(deps: LiveForkDeps) {
       await sweepForkPoints(deps).catch((e: unknown) => log.warn('sweeping fork points failed', errorFields(e)));
     }
   };
+}
+
+type Reusable = { id: string; takenAt: string; ageMs: number; estimateMib: number; checkMs: number } | { why: string };
+
+/**
+ * The parent's last fork point when this fork may reuse it (reuse.ts), or why
+ * not. A reused one is put in flight at once, so no sweep takes it meanwhile.
+ */
+async function reusable(deps: LiveForkDeps, parent: ManagedVm, log: Logger): Promise<Reusable> {
+  const policy = deps.reuse ?? { windowMs: 0, maxDirtyMib: 0 };
+  const last = parent.record.lastForkPoint;
+  const t0 = Date.now();
+  const window = withinWindow(last, t0, policy);
+  if (!window.ok) return { why: window.why };
+  inFlight.add(last!.id);
+  let kept = false;
+  try {
+    const there = await access(join(templateDir(deps.templates.dirs, last!.id), 'manifest.json')).then(() => true, () => false);
+    if (!there) return { why: `fork point ${last!.id} is gone` };
+    const rate = await measureDirtyRate(domainQmp(parent.domain as Domain));
+    const d = decideReuse(window.ageMs, rate, Date.now() - t0, policy);
+    if (!d.reuse) {
+      log.info('not reusing the parent\'s last fork point', { forkPoint: last!.id, why: d.why });
+      return { why: d.why };
+    }
+    kept = true;
+    return { id: last!.id, takenAt: last!.takenAt, ageMs: d.ageMs, estimateMib: d.estimateMib, checkMs: Date.now() - t0 };
+  } finally {
+    if (!kept) inFlight.delete(last!.id);
+  }
+}
+
+/**
+ * Keeps the capture as the parent's last fork point (the one before is freed
+ * by the sweep once no child uses it), and sweeps again once it is too old to
+ * be reused, so an idle parent does not keep it.
+ */
+async function rememberCapture(deps: LiveForkDeps, parent: ManagedVm, id: string, takenAt: string, log: Logger): Promise<void> {
+  const windowMs = deps.reuse?.windowMs ?? 0;
+  if (windowMs <= 0) return;
+  parent.record.lastForkPoint = { id, takenAt };
+  await deps.vms.saveRecord(parent);
+  setTimeout(() => void sweepForkPoints(deps).catch((e: unknown) => log.warn('sweeping fork points failed', errorFields(e))), windowMs + 1000).unref();
 }
 
 /**
@@ -231,15 +286,21 @@ export function containerSnapshotHandler(deps: LiveForkDeps) {
  * no template whose disk it backs. Repeats until nothing more goes (removing
  * a fork point can free the one its disk was backed by).
  */
-export async function sweepForkPoints(deps: Pick<LiveForkDeps, 'vms' | 'templates' | 'log'>): Promise<string[]> {
+export async function sweepForkPoints(deps: Pick<LiveForkDeps, 'vms' | 'templates' | 'log' | 'reuse'>): Promise<string[]> {
   const removed: string[] = [];
   for (;;) {
     const ids = await listTemplateIds(deps.templates.dirs);
     const used = new Set<string>();
-    for (const vm of deps.vms.all()) if (vm.record.forkPoint) used.add(vm.record.forkPoint);
+    const now = Date.now();
+    for (const vm of deps.vms.all()) {
+      if (vm.record.forkPoint) used.add(vm.record.forkPoint);
+      // A parent's last capture, while a fork may still reuse it.
+      if (deps.reuse && withinWindow(vm.record.lastForkPoint, now, deps.reuse).ok) used.add(vm.record.lastForkPoint!.id);
+    }
     for (const id of ids) {
       const origin = (await readTemplateRecord(templateDir(deps.templates.dirs, id)))?.origin;
-      if (origin) used.add(origin.parentTemplate);
+      // Its disk's backing: the parent's fork point, or the template a flattened disk was rebased onto.
+      if (origin) used.add(origin.diskBase ?? origin.parentTemplate);
     }
     const unused = ids.filter((id) => id.startsWith(FORK_POINT_PREFIX) && !used.has(id) && !inFlight.has(id));
     if (unused.length === 0) return removed;

@@ -44,9 +44,10 @@ export interface TemplateRecord {
   /**
    * A template made from a running container (a live fork's fork point or a
    * snapshot): what it was taken from. Its disk is backed by `parentTemplate`'s,
-   * so that one stays while this one exists (services/hostd/live-fork/).
+   * so that one stays while this one exists (services/hostd/live-fork/), or by
+   * `diskBase`'s when its chain was flattened (fork/disk-chain.ts).
    */
-  origin?: { containerId: string; vmId: string; parentTemplate: string; takenAt: string };
+  origin?: { containerId: string; vmId: string; parentTemplate: string; takenAt: string; diskBase?: string };
 }
 
 export async function writeTemplateRecord(dir: string, rec: TemplateRecord): Promise<void> {

@@ -70,6 +70,8 @@ export interface VmRecord {
   forkPoint?: string;
   /** A live fork's child: the id its guest knows the container by (its parent's); the agent client translates. */
   guestContainerId?: string;
+  /** A live fork's parent: its last capture, which a fork soon after may reuse (live-fork/reuse.ts); kept while within FORKD_FORK_REUSE_SEC. */
+  lastForkPoint?: { id: string; takenAt: string };
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
