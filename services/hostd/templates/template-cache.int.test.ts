@@ -3,12 +3,13 @@
 // paths, disk backing file), and still passes the full check. No guest runs:
 // the files are a real qcow2 overlay, a sparse memory file and a state file.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TemplateBuildInput } from '../../contracts/jobs.js';
 import { backingFileOf } from '../fork/disk-overlay.js';
+import { qemuProcessOwner } from '../fork/qemu-owner.js';
 import type { GuestImageRef } from '../fork/template-builder.js';
 import { readManifest, recordFile, TEMPLATE_FORMAT_VERSION, verifyTemplateFiles, writeManifest } from '../fork/template-manifest.js';
 import { TEMPLATE_CACHE_ENTRIES, TemplateCache, templateCacheKey } from './template-cache.js';
@@ -84,6 +85,27 @@ describe('TemplateCache', () => {
     expect(statSync(join(bTemplate, 'memory')).blocks * 512).toBeLessThan(1024 * 1024);
     // The stored entry is untouched by the restore (the original's backing file is still the first guest's).
     expect(await backingFileOf(join(work, 'cache', 'k1', 'disk.qcow2'))).toBe(a.guest.rootDisk);
+  });
+
+  it('gives the restored memory file to QEMU\'s user even when the entry is root\'s (copied with cp -r, a backup)', async () => {
+    const owner = qemuProcessOwner();
+    const a = fakeBuild(join(work, 'own-a'), 'oa');
+    await writeManifest(a.templateDir, {
+      formatVersion: TEMPLATE_FORMAT_VERSION, id: 'oa', imageId: 'img-1', kernel: a.guest.kernel, initramfs: a.guest.initramfs, cmdline: a.guest.cmdline,
+      vcpus: 1, memoryMib: 256, accel: 'tcg', qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', ramId: 'forkd-ram', network: null, createdAt: new Date().toISOString(),
+      files: { memory: await recordFile(join(a.templateDir, 'memory')), state: await recordFile(join(a.templateDir, 'state')), disk: await recordFile(join(a.templateDir, 'disk.qcow2')) },
+    });
+    const cache = new TemplateCache(join(work, 'own-cache'));
+    await cache.store('k-own', a.templateDir);
+    chownSync(join(work, 'own-cache', 'k-own', 'memory'), 0, 0);
+    const bDir = join(work, 'own-b');
+    mkdirSync(bDir, { recursive: true });
+    const bGuest = guestIn(bDir);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', bGuest.rootDisk, '64M']);
+    expect(await cache.restore('k-own', join(bDir, 'templates', 'ob'), 'ob', bGuest)).toBe(true);
+    const restored = statSync(join(bDir, 'templates', 'ob', 'memory'));
+    expect({ uid: restored.uid, gid: restored.gid }).toEqual(owner ? { uid: owner.uid, gid: owner.gid } : { uid: 0, gid: 0 });
+    expect(owner?.uid, 'libvirt runs QEMU as its own user on this host (the control)').not.toBe(0);
   });
 
   it('answers false for a key it does not hold, and leaves the target alone', async () => {

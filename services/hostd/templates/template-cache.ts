@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import type { Accel } from '../../contracts/config.js';
 import type { TemplateBuildInput } from '../../contracts/jobs.js';
 import { agentImageConfig } from '../handlers/guest.js';
+import { giveToQemu } from '../fork/qemu-owner.js';
 import type { GuestImageRef } from '../fork/template-builder.js';
 import { readManifest, recordFile, TEMPLATE_FILES, TEMPLATE_FORMAT_VERSION, writeManifest } from '../fork/template-manifest.js';
 import type { NetworkSpec } from '../vm/domain-xml.js';
@@ -75,6 +76,9 @@ export class TemplateCache {
     if (!(await exists(join(entry, TEMPLATE_FILES.manifest)))) return false;
     await mkdir(templateDir, { recursive: true });
     await copyInto(entry, templateDir);
+    // QEMU's user opens the memory file by path. cp keeps the entry's owner, but an entry copied or restored
+    // by other means (cp -r, a backup) is root's, and every clone of it would fail "Permission denied".
+    await giveToQemu(join(templateDir, TEMPLATE_FILES.memory));
     const disk = join(templateDir, TEMPLATE_FILES.disk);
     await chmod(disk, 0o644);
     // Same guest image (it is in the key), another path: only the header's backing name changes.
