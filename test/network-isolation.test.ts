@@ -223,27 +223,32 @@ describe('an internal network', () => {
 
 describe('no guest reaches the host', () => {
   it('by the host side of its own network (the gateway, in the network namespace)', async () => {
-    nsListener = await listenInNamespace(netnsName(T1_APP), '10.89.1.1');
-    for (const g of [guests.A, guests.B]) {
+    const listener = await listenInNamespace(netnsName(T1_APP), '10.89.1.1');
+    nsListener = listener;
+    await Promise.all([guests.A, guests.B].map(async (g) => {
       expect(await fetchIn(g, 'web')).toBe('hello-A'); // positive control, same tool, same guest
-      expect(await connects(g, '10.89.1.1', nsListener.port)).toBe(false);
-    }
-    expect(nsListener.accepted()).toBe(0);
+      expect(await connects(g, '10.89.1.1', listener.port)).toBe(false);
+    }));
+    expect(listener.accepted()).toBe(0);
   });
 
   it('by any of the host\'s addresses, the uplink\'s transit address or loopback', async () => {
     const uplink = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', uplinkName(T1_APP)], 'uplink address')) as Array<{ addr_info: Array<{ local: string }> }>;
     const targets = [...new Set([...(await hostAddresses()), uplink[0]!.addr_info[0]!.local])];
     expect(targets.length).toBeGreaterThan(1);
-    for (const key of ['A', 'B', 'C', 'D'] as const) {
+    // A refused probe waits out its 4 s timeout (packets are dropped, not rejected), so every guest
+    // probes every target at once: the same probes, without 40-odd timeouts in a row.
+    await Promise.all((['A', 'B', 'C', 'D'] as const).map(async (key) => {
       const g = guests[key];
-      const own = key === 'D' ? '10.89.2.2' : key === 'C' ? 'web' : 'web';
+      const own = key === 'D' ? '10.89.2.2' : 'web';
       expect(await fetchIn(g, own), `positive control in ${key}`).toMatch(/^hello-/);
-      for (const t of targets) expect(await connects(g, t, hostListener.port), `${key} → ${t}`).toBe(false);
+      const toHost = await Promise.all(targets.map((t) => connects(g, t, hostListener.port)));
+      targets.forEach((t, i) => expect(toHost[i], `${key} → ${t}`).toBe(false));
       // 127.0.0.1 in a guest is the guest's own loopback (its httpd answers there); the host's loopback listener is out of reach.
-      expect(await connects(g, '127.0.0.1', 8080), `${key} own loopback`).toBe(true);
-      expect(await connects(g, '127.0.0.1', loopbackListener.port)).toBe(false);
-    }
+      const [ownLoopback, hostLoopback] = await Promise.all([connects(g, '127.0.0.1', 8080), connects(g, '127.0.0.1', loopbackListener.port)]);
+      expect(ownLoopback, `${key} own loopback`).toBe(true);
+      expect(hostLoopback, `${key} → host loopback`).toBe(false);
+    }));
     expect(hostListener.accepted).toBe(0);
     expect(loopbackListener.accepted).toBe(0);
   });

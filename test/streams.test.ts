@@ -20,7 +20,9 @@ let otherKey = '';
 beforeAll(async () => {
   stack = await startStack({
     name: 'streams',
-    env: { FORKD_STREAMS_PER_TENANT: String(LIMIT), FORKD_HOSTD_JOB_CONCURRENCY: String(LIMIT), FORKD_JOB_TIMEOUT_MS: '90000' },
+    // No warm pool: each run is a fresh fork of the (cached) busybox template, cheaper than the two cold
+    // boots this test used to make, and no refill competes with the run for the two cores.
+    env: { FORKD_STREAMS_PER_TENANT: String(LIMIT), FORKD_HOSTD_JOB_CONCURRENCY: String(LIMIT), FORKD_JOB_TIMEOUT_MS: '90000', FORKD_POOL_SIZE: '0' },
   });
   work = mkdtempSync(join(tmpdir(), 'forkd-test-streams-'));
   await buildBusyboxImage(join(work, 'busybox.tar'), {});
@@ -64,7 +66,7 @@ async function follow(id: string): Promise<Follower> {
 
 describe('streams beside jobs', () => {
   it('caps one tenant\'s followers at its limit while another tenant\'s run completes, and frees the slots on close', async () => {
-    const a = await runCli(['run', '-d', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'while true; do echo tick; sleep 1; done'], stack.env, { timeoutMs: 300_000 });
+    const a = await runCli(['run', '-d', 'busybox', '--', 'sh', '-c', 'while true; do echo tick; sleep 1; done'], stack.env, { timeoutMs: 300_000 });
     expect(a.code, a.stderr).toBe(0);
     const id = a.stdout.trim();
 
@@ -75,7 +77,7 @@ describe('streams beside jobs', () => {
       expect(followers.every((f) => f.body.includes('tick'))).toBe(true);
 
       // Tenant B, while A holds as many streams as hostd has job slots: its run (create, follow, wait, remove) completes.
-      const b = await runCli(['run', '--rm', '--boot', 'cold', 'busybox', '--', 'echo', 'b ran'], other, { timeoutMs: 240_000 });
+      const b = await runCli(['run', '--rm', 'busybox', '--', 'echo', 'b ran'], other, { timeoutMs: 240_000 });
       expect(b.code, b.stderr).toBe(0);
       expect(b.stdout).toBe('b ran\n');
 
