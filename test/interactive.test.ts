@@ -76,7 +76,7 @@ async function eventually(check: () => Promise<boolean>, tries = 60): Promise<bo
 
 describe('forkd run -i', () => {
   it('feeds stdin to the container and ends it at EOF (the half-close), exiting with its code', async () => {
-    const r = await runCli(['run', '--rm', '-i', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'cat; echo done; exit 4'], stack.env, { input: 'x\n', timeoutMs: 600_000 });
+    const r = await runCli(['run', '--rm', '-i', 'busybox', '--', 'sh', '-c', 'cat; echo done; exit 4'], stack.env, { input: 'x\n', timeoutMs: 600_000 });
     expect(r.stdout, r.stderr).toBe('x\ndone\n');
     expect(r.code).toBe(4);
   });
@@ -84,14 +84,14 @@ describe('forkd run -i', () => {
 
 describe('forkd run -it', () => {
   it('gives the container a terminal of this terminal\'s size', async () => {
-    const r = await underTerminal(['run', '--rm', '-it', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'tty; stty size; exit 2'], { rows: 33, cols: 101 });
+    const r = await underTerminal(['run', '--rm', '-it', 'busybox', '--', 'sh', '-c', 'tty; stty size; exit 2'], { rows: 33, cols: 101 });
     expect(r.stdout, r.stderr).toMatch(/\/dev\/pts\/\d+\r\n/);
     expect(r.stdout).toMatch(/33 101\r\n/);
     expect(r.code).toBe(2);
   });
 
   it('control: without -t the container has no terminal', async () => {
-    const r = await runCli(['run', '--rm', '--boot', 'cold', 'busybox', '--', 'sh', '-c', 'tty; true'], stack.env, { timeoutMs: 600_000 });
+    const r = await runCli(['run', '--rm', 'busybox', '--', 'sh', '-c', 'tty; true'], stack.env, { timeoutMs: 600_000 });
     expect(r.stdout, r.stderr).toMatch(/not a tty/);
   });
 });
@@ -101,7 +101,7 @@ describe('a running tty container', () => {
 
   beforeAll(async () => {
     // Prints its terminal size on every SIGWINCH (a resize).
-    const r = await runCli(['run', '-d', '-t', '-i', '--boot', 'cold', '--name', 'tty-target', 'busybox', '--', 'sh', '-c', 'trap "stty size" WINCH; while true; do sleep 1; done'], stack.env, { timeoutMs: 600_000 });
+    const r = await runCli(['run', '-d', '-t', '-i', '--name', 'tty-target', 'busybox', '--', 'sh', '-c', 'trap "stty size" WINCH; while true; do sleep 1; done'], stack.env, { timeoutMs: 600_000 });
     expect(r.code, r.stderr).toBe(0);
     id = r.stdout.trim();
   });

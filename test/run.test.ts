@@ -44,7 +44,7 @@ describe('forkd run', () => {
   });
 
   it('reports a command that does not exist as a start failure, leaving nothing behind', async () => {
-    const r = await runCli(['run', '--boot', 'cold', 'busybox', '--', '/no/such/program'], stack.env, { timeoutMs: 600_000 });
+    const r = await runCli(['run', 'busybox', '--', '/no/such/program'], stack.env, { timeoutMs: 600_000 });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/ERR_CONTAINER_START/);
     const ps = await runCli(['ps', '-a', '--json'], stack.env);
@@ -62,7 +62,7 @@ describe('a long-running container', () => {
   let id = '';
 
   beforeAll(async () => {
-    const r = await runCli(['run', '-d', '--boot', 'cold', '--name', 'ticker', 'busybox', '--', 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'], stack.env, { timeoutMs: 600_000 });
+    const r = await runCli(['run', '-d', '--name', 'ticker', 'busybox', '--', 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'], stack.env, { timeoutMs: 600_000 });
     expect(r.code, r.stderr).toBe(0);
     id = r.stdout.trim();
   });
