@@ -2,7 +2,7 @@
 CREATE TABLE "Desktop" (
     "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
-    "containerId" TEXT NOT NULL,
+    "containerId" TEXT,
     "templateId" TEXT NOT NULL,
     "width" INTEGER NOT NULL,
     "height" INTEGER NOT NULL,

@@ -2,7 +2,7 @@
 CREATE TABLE "Desktop" (
     "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
-    "containerId" TEXT NOT NULL,
+    "containerId" TEXT,
     "templateId" TEXT NOT NULL,
     "width" INTEGER NOT NULL,
     "height" INTEGER NOT NULL,

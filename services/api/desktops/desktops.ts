@@ -1,0 +1,214 @@
+// Desktops (docs/desktops.md): a container forked from the tenant's desktop
+// template, its VNC password rotated before it is handed out, reached from a
+// browser with a short-lived token. The API decides and keeps the rows; the
+// fork, the snapshot and the exec are the existing container operations.
+import { randomUUID } from 'node:crypto';
+import { ForkdError } from '../../contracts/errors.js';
+import { readStoredEnv, sealEnv } from '../../contracts/secrets/index.js';
+import type { Containers, ContainerView } from '../containers.js';
+import type { PrismaClient } from '../db/client.js';
+import type { ContainerForks, ForkResult } from '../fork/container-forks.js';
+import type { Images } from '../images.js';
+import type { Operations } from '../operations/operations.js';
+import { view as operationView, type OperationView } from '../operations/rules.js';
+import { awaitOperation } from './await-operation.js';
+import type { DesktopSize, DesktopTemplates } from './desktop-templates.js';
+import type { GuestExec } from './guest-exec.js';
+import { DEFAULT_DESKTOP_IMAGE, DESKTOP_PASSWORD_FILE, DESKTOP_VNC_PORT } from './session-facts.js';
+import { mintToken, tokenMatches } from './token.js';
+import { newVncPassword } from './vnc-auth.js';
+
+export interface CreateDesktopBody {
+  image?: string;
+  /** A snapshot template of the tenant's to fork instead of the desktop template for image and size. */
+  template?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface DesktopView {
+  id: string;
+  tenantId: string;
+  /** creating → running; or the container's state when it ended. */
+  state: string;
+  containerId: string | null;
+  templateId: string;
+  width: number;
+  height: number;
+  createdAt: string;
+  lastActiveAt: string;
+}
+
+export interface DesktopSettings {
+  tokenTtlSec: number;
+  memoryMib: number;
+}
+
+export interface DesktopsDeps {
+  db: PrismaClient;
+  images: Images;
+  containers: Containers;
+  forks: ContainerForks;
+  templates: DesktopTemplates;
+  operations: Operations;
+  exec: GuestExec;
+  secretKey: Buffer;
+  settings: DesktopSettings;
+  log: { warn(msg: string, fields?: Record<string, unknown>): void };
+}
+
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['desktop']['findFirst']>>>;
+
+export const DEFAULT_SIZE: DesktopSize = { width: 1280, height: 800 };
+/** The sealed password's subject: an envelope copied to another desktop's row does not open. */
+const passwordSubject = (id: string) => `desktop-vnc:${id}`;
+
+export class Desktops {
+  /** Called with a desktop's id when it is removed: its open browser bridges close (the page says so). */
+  onRemoved: (id: string) => void = () => undefined;
+
+  constructor(private readonly deps: DesktopsDeps) {
+    deps.operations.onInterrupted('desktop.create', async (id) => {
+      await this.deps.db.desktop.deleteMany({ where: { id, containerId: null } });
+    });
+  }
+
+  async create(tenantId: string, body: CreateDesktopBody): Promise<OperationView> {
+    const size = { width: body.width ?? DEFAULT_SIZE.width, height: body.height ?? DEFAULT_SIZE.height };
+    const imageRef = body.image ?? DEFAULT_DESKTOP_IMAGE;
+    const image = await this.deps.images.resolve(tenantId, imageRef).catch((err: unknown) => {
+      if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND' && body.image === undefined) {
+        throw new ForkdError('ERR_NOT_FOUND', `no image ${DEFAULT_DESKTOP_IMAGE} in this tenant: build and import it with \`forkd image build desktop --import\``, { field: 'image' });
+      }
+      throw err;
+    });
+    const id = randomUUID();
+    const templateId = body.template ?? '';
+    const { db, operations } = this.deps;
+    const operation = await db.$transaction(async (tx) => {
+      await tx.desktop.create({ data: { id, tenantId, templateId, width: size.width, height: size.height } });
+      return operations.start({ tenantId, hostId: null, kind: 'desktop.create', targetId: id, step: 'queued' }, tx);
+    });
+    operations.run(operation, async (report) => {
+      let containerId: string | undefined;
+      try {
+        const template = body.template ?? await this.deps.templates.ensure(tenantId, { id: image.id, digest: image.digest }, size, report);
+        await db.desktop.update({ where: { id }, data: { templateId: template } });
+        report({ percent: 85, step: 'forking the desktop' });
+        const fork = (await awaitOperation(operations, tenantId, await this.deps.forks.fromSnapshot(tenantId, template, { name: `desktop-${id.slice(0, 8)}` }))) as ForkResult;
+        containerId = fork.containers[0]!.id;
+        await db.desktop.update({ where: { id }, data: { containerId } });
+        report({ percent: 95, step: 'rotating the desktop\'s secrets' });
+        const password = await this.rotateSecrets(tenantId, id, containerId);
+        await db.desktop.update({ where: { id }, data: { vncPassword: sealEnv(this.deps.secretKey, passwordSubject(id), [`VNC=${password}`]) as string, lastActiveAt: new Date() } });
+        return this.view(await this.row(tenantId, id));
+      } catch (err) {
+        // Nothing half-made is left: the row goes, and the container if the fork made one.
+        if (containerId) await this.deps.containers.remove(tenantId, containerId, true).catch(() => undefined); // best effort: the operation needs the first error
+        await db.desktop.deleteMany({ where: { id } });
+        throw err;
+      }
+    });
+    return operationView(operation);
+  }
+
+  /**
+   * What a sibling forked from the same template also knows, made new: the VNC
+   * password (Xvnc re-reads the file at each login), the container's
+   * machine-id and /etc/hostname. The kernel's RNG, VMGenID, the VM's
+   * hostname and machine-id are renewed by every fork (docs/clone-hazards.md).
+   */
+  private async rotateSecrets(tenantId: string, id: string, containerId: string): Promise<string> {
+    const password = newVncPassword();
+    const script = [
+      'set -e', 'umask 077',
+      `printf '%s\\n' "$FORKD_VNC_PASSWORD" | tigervncpasswd -f > ${DESKTOP_PASSWORD_FILE}.new`,
+      `mv ${DESKTOP_PASSWORD_FILE}.new ${DESKTOP_PASSWORD_FILE}`,
+      'umask 022',
+      "tr -d '-' < /proc/sys/kernel/random/uuid > /etc/machine-id",
+      `echo desktop-${id.slice(0, 8)} > /etc/hostname || true`, // bind-mounted by the agent; a failure costs only a stale name
+    ].join('\n');
+    const r = await this.deps.exec(tenantId, containerId, ['sh', '-c', script], [`FORKD_VNC_PASSWORD=${password}`]);
+    if (r.exitCode !== 0) throw new ForkdError('ERR_GUEST', `could not set the desktop's VNC password (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+    return password;
+  }
+
+  async row(tenantId: string, id: string): Promise<Row> {
+    const row = await this.deps.db.desktop.findFirst({ where: { id, tenantId } });
+    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no desktop ${JSON.stringify(id)}`, { field: 'id' });
+    return row;
+  }
+
+  async view(row: Row, container?: { state: string } | null): Promise<DesktopView> {
+    const c = container !== undefined ? container : row.containerId ? await this.deps.db.container.findUnique({ where: { id: row.containerId }, select: { state: true } }) : null;
+    return {
+      id: row.id, tenantId: row.tenantId,
+      state: !row.containerId || !row.vncPassword ? 'creating' : c?.state ?? 'removed',
+      containerId: row.containerId, templateId: row.templateId, width: row.width, height: row.height,
+      createdAt: row.createdAt.toISOString(), lastActiveAt: row.lastActiveAt.toISOString(),
+    };
+  }
+
+  async list(tenantId: string): Promise<DesktopView[]> {
+    const rows = await this.deps.db.desktop.findMany({ where: { tenantId }, orderBy: { createdAt: 'desc' } });
+    const ids = rows.flatMap((r) => (r.containerId ? [r.containerId] : []));
+    const states = new Map((await this.deps.db.container.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } })).map((c) => [c.id, c]));
+    return Promise.all(rows.map((r) => this.view(r, r.containerId ? states.get(r.containerId) ?? null : null)));
+  }
+
+  async get(tenantId: string, id: string): Promise<DesktopView> {
+    return this.view(await this.row(tenantId, id));
+  }
+
+  /** Removes the desktop and its container; open pages are told. */
+  async remove(tenantId: string, id: string): Promise<DesktopView> {
+    const row = await this.row(tenantId, id);
+    if (!row.containerId) throw new ForkdError('ERR_CONFLICT', `desktop ${id} is still being created`, { field: 'id' });
+    const view = await this.view(row);
+    await this.deps.containers.remove(tenantId, row.containerId, true).catch((err: unknown) => {
+      if (!(err instanceof ForkdError && err.code === 'ERR_NOT_FOUND')) throw err; // already gone: the row goes anyway
+    });
+    await this.deps.db.desktop.deleteMany({ where: { id } });
+    this.onRemoved(id);
+    return { ...view, state: 'removed' };
+  }
+
+  /** A new browser token (the previous one stops working). */
+  async mintToken(tenantId: string, id: string): Promise<{ token: string; expiresAt: string }> {
+    const row = await this.row(tenantId, id);
+    if (!row.containerId || !row.vncPassword) throw new ForkdError('ERR_CONFLICT', `desktop ${id} is still being created`, { field: 'id' });
+    const minted = mintToken(this.deps.settings.tokenTtlSec);
+    await this.deps.db.desktop.update({ where: { id }, data: { tokenHash: minted.hash, tokenExpiresAt: minted.expiresAt } });
+    return { token: minted.token, expiresAt: minted.expiresAt.toISOString() };
+  }
+
+  /**
+   * The desktop a browser token opens: 404 for an unknown id, 401 for a wrong
+   * or expired token. Checked before anything reaches the guest.
+   */
+  async authorize(id: string, token: string | undefined): Promise<Row> {
+    const row = await this.deps.db.desktop.findUnique({ where: { id } });
+    if (!row) throw new ForkdError('ERR_NOT_FOUND', `no desktop ${JSON.stringify(id)}`, { field: 'id' });
+    if (!tokenMatches(token, row)) {
+      const expired = row.tokenExpiresAt && row.tokenExpiresAt.getTime() <= Date.now();
+      throw new ForkdError('ERR_UNAUTHORIZED', expired ? 'the desktop token is wrong or has expired: mint a new one (POST /v1/desktops/:id/token)' : 'the desktop token is wrong or has expired', { field: 'token' });
+    }
+    if (!row.containerId || !row.vncPassword) throw new ForkdError('ERR_CONFLICT', `desktop ${id} is still being created`, { field: 'id' });
+    return row;
+  }
+
+  /** Where the bridge connects (the container's VNC port, published on the host's loopback) and the password it answers with. */
+  async vncTarget(row: Row): Promise<{ host: string; port: number; password: string }> {
+    const c = await this.deps.db.container.findUnique({ where: { id: row.containerId! }, select: { ports: true, state: true } });
+    const port = ((c?.ports as Array<{ containerPort: number; hostAddress: string; hostPort: number }> | null) ?? []).find((p) => p.containerPort === DESKTOP_VNC_PORT);
+    if (!c || c.state !== 'running' || !port) throw new ForkdError('ERR_NOT_FOUND', `desktop ${row.id} is not running`, { field: 'id' });
+    const [kv] = readStoredEnv(this.deps.secretKey, passwordSubject(row.id), row.vncPassword);
+    return { host: port.hostAddress, port: port.hostPort, password: kv!.slice('VNC='.length) };
+  }
+
+  async touch(id: string): Promise<void> {
+    await this.deps.db.desktop.updateMany({ where: { id }, data: { lastActiveAt: new Date(), idleWarnedAt: null } });
+  }
+}
+
+export type { ContainerView };
