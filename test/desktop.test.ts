@@ -4,7 +4,8 @@
 // headless Chromium (Debian's, driven by playwright with executablePath; no
 // browser download) opens the desktop's URL, sees it painted, types into its
 // terminal; `forkd exec` reads back what the typing wrote. Two desktops of one
-// template have their own VNC password, machine-id and hostname file. Wrong,
+// template have their own VNC password and machine-ids, their VMs their own
+// hostnames. Wrong,
 // expired and other tenants' tokens, unknown ids and a desktop removed under
 // an open page are refused or reported. Timings are printed, never asserted.
 import { readdirSync, mkdirSync } from 'node:fs';
@@ -13,10 +14,13 @@ import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openDatabase } from '../services/api/db/client.js';
+import { createLogger } from '../services/contracts/logger.js';
+import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { runCli, settled, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
+let hostd: RunningHostd | undefined;
 let browser: Browser | undefined;
 let acmeKey = '';
 let otherKey = '';
@@ -84,7 +88,9 @@ async function openPage(url: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'desktop', env: { FORKD_DESKTOP_IDLE_SEC: '0' } });
+  // hostd in this process: the test asks each desktop's agent who its VM is. No pool shells: nothing here takes one.
+  stack = await startStack({ name: 'desktop', hostd: false, env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0' } });
+  hostd = await startHostd(stack.config, stack.env.REDIS_URL!, createLogger('warn', { svc: 'test-desktop' }));
   for (const name of ['acme', 'other']) {
     expect((await runCli(['tenant', 'create', name], stack.env)).code).toBe(0);
     const k = await runCli(['key', 'create', '--tenant', name, '--name', 'test'], stack.env);
@@ -100,6 +106,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  // VMs outlive hostd (a restarted one adopts them): a test's must not outlive the test.
+  for (const vm of hostd?.vms.all() ?? []) await hostd!.vms.destroy(vm.vmId).catch(() => undefined);
+  await hostd?.stop();
   await stack?.stop();
 });
 
@@ -137,15 +146,22 @@ describe('a desktop in the browser', () => {
     await page.close();
   }, 200_000);
 
-  it('a second desktop of the same template has its own VNC password, machine-id and hostname file', async () => {
+  it('a second desktop of the same template has its own VNC password and machine-ids, and its VM its own hostname', async () => {
     const res = await settled(stack, await as(acmeKey, '/v1/desktops', { method: 'POST', body: '{}' }));
     expect(res.status, await res.clone().text()).toBe(202);
     second = (await res.json()) as Desktop;
     expect(second.templateId).toBe(first.templateId);
-    const facts = async (d: Desktop) => (await sh(d.containerId, 'od -An -tx1 /run/forkd-desktop/passwd | tr -d " \\n"; echo; cat /etc/machine-id /etc/hostname')).out.split('\n');
+    const facts = async (d: Desktop) => {
+      const [passwd, machineId] = (await sh(d.containerId, 'od -An -tx1 /run/forkd-desktop/passwd | tr -d " \\n"; echo; cat /etc/machine-id')).out.split('\n');
+      const vmId = ((await (await as(acmeKey, `/v1/containers/${d.containerId}`)).json()) as { vm: { id: string } }).vm.id;
+      const vm = (await hostd!.vms.get(vmId).agent.call('info', {})) as { hostname: string; machineId?: string };
+      return { passwd, machineId, vmHostname: vm.hostname, vmMachineId: vm.machineId };
+    };
     const [a, b] = [await facts(first), await facts(second)];
-    expect(a).toHaveLength(3);
-    for (let i = 0; i < 3; i++) expect(a[i], `fact ${i}`).not.toBe(b[i]);
+    for (const k of ['passwd', 'machineId', 'vmHostname', 'vmMachineId'] as const) {
+      expect(a[k], k).toMatch(/\S/);
+      expect(a[k], k).not.toBe(b[k]);
+    }
     // Positive control: the same desktop reads the same facts twice.
     expect(await facts(first)).toEqual(a);
   }, 300_000);

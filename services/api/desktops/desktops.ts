@@ -99,7 +99,7 @@ export class Desktops {
         containerId = fork.containers[0]!.id;
         await db.desktop.update({ where: { id }, data: { containerId } });
         report({ percent: 95, step: 'rotating the desktop\'s secrets' });
-        const password = await this.rotateSecrets(tenantId, id, containerId);
+        const password = await this.rotateSecrets(tenantId, containerId);
         await db.desktop.update({ where: { id }, data: { vncPassword: sealEnv(this.deps.secretKey, passwordSubject(id), [`VNC=${password}`]) as string, lastActiveAt: new Date() } });
         return this.view(await this.row(tenantId, id));
       } catch (err) {
@@ -114,11 +114,12 @@ export class Desktops {
 
   /**
    * What a sibling forked from the same template also knows, made new: the VNC
-   * password (Xvnc re-reads the file at each login), the container's
-   * machine-id and /etc/hostname. The kernel's RNG, VMGenID, the VM's
-   * hostname and machine-id are renewed by every fork (docs/clone-hazards.md).
+   * password (Xvnc re-reads the file at each login) and the container's
+   * machine-id. The kernel's RNG, VMGenID, the VM's hostname and machine-id
+   * are renewed by every fork (docs/clone-hazards.md); the container's own
+   * hostname (UTS, and /etc/hostname, a read-only bind mount) stays the template's.
    */
-  private async rotateSecrets(tenantId: string, id: string, containerId: string): Promise<string> {
+  private async rotateSecrets(tenantId: string, containerId: string): Promise<string> {
     const password = newVncPassword();
     const script = [
       'set -e', 'umask 077',
@@ -126,7 +127,6 @@ export class Desktops {
       `mv ${DESKTOP_PASSWORD_FILE}.new ${DESKTOP_PASSWORD_FILE}`,
       'umask 022',
       "tr -d '-' < /proc/sys/kernel/random/uuid > /etc/machine-id",
-      `echo desktop-${id.slice(0, 8)} > /etc/hostname || true`, // bind-mounted by the agent; a failure costs only a stale name
     ].join('\n');
     const r = await this.deps.exec(tenantId, containerId, ['sh', '-c', script], [`FORKD_VNC_PASSWORD=${password}`]);
     if (r.exitCode !== 0) throw new ForkdError('ERR_GUEST', `could not set the desktop's VNC password (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
