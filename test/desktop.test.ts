@@ -124,6 +124,10 @@ describe('a desktop in the browser', () => {
     console.log(`first desktop (template built): ${Date.now() - t0} ms`);
     expect(first.state).toBe('running');
     expect(first.url).toMatch(new RegExp(`/desktops/${first.id}\\?token=`));
+    // The list page is served without a key and carries no data (its script asks /v1/desktops with the typed key).
+    const list = await fetch(`${stack.url}/desktops`);
+    expect(list.status).toBe(200);
+    expect(await list.text()).not.toContain(first.id);
     const ls = await runCli(['desktop', 'ls', '--json'], { ...stack.env, FORKD_API_KEY: acmeKey });
     expect((JSON.parse(ls.stdout) as Desktop[]).map((d) => d.id)).toEqual([first.id]);
   }, 900_000);

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ForkdError } from '../../contracts/errors.js';
 import type { Desktops } from './desktops.js';
+import { desktopListPage } from './list-page.js';
 import { desktopPage, NOVNC_PREFIX } from './page.js';
 import { bridge, type BridgeRegistry } from './vnc-bridge.js';
 import { novncDir } from './vnc-auth.js';
@@ -27,6 +28,11 @@ export async function desktopBrowserRoutes(app: FastifyInstance, opts: { desktop
   const { desktops, bridges } = opts;
   const authorize = (r: FastifyRequest) => desktops.authorize((r.params as { id: string }).id, (r.query as { token?: string }).token);
   const novnc = novncDir();
+
+  // The list page carries no data: its script calls /v1/desktops with the key the person types in.
+  app.get(DESKTOP_PAGE_PREFIX, { schema: { hide: true } }, async (_request, reply) => {
+    return reply.headers(NO_STORE).type('text/html; charset=utf-8').send(desktopListPage());
+  });
 
   app.get<Req>(`${DESKTOP_PAGE_PREFIX}/:id`, { schema: { hide: true, params: idParams, querystring: tokenQuery } }, async (request, reply) => {
     await authorize(request);
