@@ -57,7 +57,7 @@ export interface ForkdConfig {
   /** hostd's slots for ordinary (non-stream) jobs. */
   hostdJobConcurrency: number;
   /** API: desktops (docs/desktops.md): browser token lifetime, idle timeout and its warning, the desktop VM's memory. */
-  desktop: { tokenTtlSec: number; idleSec: number; idleWarnSec: number; memoryMib: number };
+  desktop: { tokenTtlSec: number; idleSec: number; idleWarnSec: number; memoryMib: number; poolSize: number };
   /** hostd: how long a job's lock lasts unrenewed; a dead hostd's jobs are handed over within about twice this. */
   jobLockMs: number;
   /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
@@ -232,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
       idleSec: intVar(env, 'FORKD_DESKTOP_IDLE_SEC', 1800, 0, 30 * 86_400),
       idleWarnSec: intVar(env, 'FORKD_DESKTOP_IDLE_WARN_SEC', 300, 0, 86_400),
       memoryMib: intVar(env, 'FORKD_DESKTOP_MEMORY_MIB', 384, 128, 65_536),
+      poolSize: intVar(env, 'FORKD_DESKTOP_POOL_SIZE', 0, 0, 64),
     },
     registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
   };

@@ -11,6 +11,7 @@ CREATE TABLE "Desktop" (
     "tokenExpiresAt" DATETIME,
     "lastActiveAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "idleWarnedAt" DATETIME,
+    "pooled" BOOLEAN NOT NULL DEFAULT false,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 

@@ -53,9 +53,10 @@ export class DesktopTemplates {
     const id = desktopTemplateId(tenantId, image.id, size);
     const pending = this.building.get(id);
     if (pending) return pending;
-    const row = await this.deps.db.template.findUnique({ where: { id } });
-    if (row?.state === 'ready') return id;
+    // Registered before the first await, so a second request in this process always finds it.
     const work = (async () => {
+      const row = await this.deps.db.template.findUnique({ where: { id } });
+      if (row?.state === 'ready') return id;
       if (row?.state === 'building') return this.waitReady(id);
       if (row) await this.deps.db.template.delete({ where: { id } }); // failed or stale: build again
       return this.build(tenantId, image, size, id, report);

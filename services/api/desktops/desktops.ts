@@ -12,7 +12,7 @@ import type { Images } from '../images.js';
 import type { Operations } from '../operations/operations.js';
 import { view as operationView, type OperationView } from '../operations/rules.js';
 import { awaitOperation } from './await-operation.js';
-import type { DesktopSize, DesktopTemplates } from './desktop-templates.js';
+import { desktopTemplateId, type DesktopSize, type DesktopTemplates } from './desktop-templates.js';
 import type { GuestExec } from './guest-exec.js';
 import { DEFAULT_DESKTOP_IMAGE, DESKTOP_PASSWORD_FILE, DESKTOP_VNC_PORT } from './session-facts.js';
 import { mintToken, tokenMatches } from './token.js';
@@ -42,6 +42,8 @@ export interface DesktopView {
 export interface DesktopSettings {
   tokenTtlSec: number;
   memoryMib: number;
+  /** Ready desktops kept per (tenant, image, size) once one was asked for (FORKD_DESKTOP_POOL_SIZE). */
+  poolSize: number;
 }
 
 export interface DesktopsDeps {
@@ -64,6 +66,8 @@ export const DEFAULT_SIZE: DesktopSize = { width: 1280, height: 800 };
 const passwordSubject = (id: string) => `desktop-vnc:${id}`;
 
 export class Desktops {
+  /** Pool refills under way, by template id. */
+  private readonly refilling = new Set<string>();
   /** Called with a desktop's id when it is removed: its open browser bridges close (the page says so). */
   onRemoved: (id: string) => void = () => undefined;
 
@@ -76,24 +80,64 @@ export class Desktops {
   async create(tenantId: string, body: CreateDesktopBody): Promise<OperationView> {
     const size = { width: body.width ?? DEFAULT_SIZE.width, height: body.height ?? DEFAULT_SIZE.height };
     const imageRef = body.image ?? DEFAULT_DESKTOP_IMAGE;
-    const image = await this.deps.images.resolve(tenantId, imageRef).catch((err: unknown) => {
+    const found = await this.deps.images.resolve(tenantId, imageRef).catch((err: unknown) => {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND' && body.image === undefined) {
         throw new ForkdError('ERR_NOT_FOUND', `no image ${DEFAULT_DESKTOP_IMAGE} in this tenant: build and import it with \`forkd image build desktop --import\``, { field: 'image' });
       }
       throw err;
     });
+    const image = { id: found.id, digest: found.digest };
+    if (body.template !== undefined) return this.make(tenantId, image, size, body.template, false);
+    const taken = this.deps.settings.poolSize > 0 ? await this.takePooled(tenantId, desktopTemplateId(tenantId, image.id, size)) : null;
+    void this.refill(tenantId, image, size);
+    if (!taken) return this.make(tenantId, image, size, undefined, false);
+    // Already made: the operation only says so, so a create answers the same way whether or not the pool had one.
+    const operation = await this.deps.operations.start({ tenantId, hostId: null, kind: 'desktop.create', targetId: taken.id, step: 'taken from the pool' });
+    this.deps.operations.run(operation, async () => this.view(taken));
+    return operationView(operation);
+  }
+
+  /** A ready pooled desktop of this template, claimed for the caller (updateMany: two creates never get the same one). */
+  private async takePooled(tenantId: string, templateId: string): Promise<Row | null> {
+    const { db } = this.deps;
+    const candidates = await db.desktop.findMany({ where: { tenantId, templateId, pooled: true, vncPassword: { not: null } }, orderBy: { createdAt: 'asc' }, take: 4 });
+    for (const c of candidates) {
+      const now = new Date();
+      const claimed = await db.desktop.updateMany({ where: { id: c.id, pooled: true }, data: { pooled: false, lastActiveAt: now, createdAt: now } });
+      if (claimed.count === 1) return { ...c, pooled: false, lastActiveAt: now, createdAt: now };
+    }
+    return null;
+  }
+
+  /** Keeps FORKD_DESKTOP_POOL_SIZE ready desktops of this tenant, image and size, one fork at a time. */
+  private async refill(tenantId: string, image: { id: string; digest: string }, size: DesktopSize): Promise<void> {
+    const want = this.deps.settings.poolSize;
+    const templateId = desktopTemplateId(tenantId, image.id, size);
+    if (want === 0 || this.refilling.has(templateId)) return;
+    this.refilling.add(templateId);
+    try {
+      while ((await this.deps.db.desktop.count({ where: { tenantId, templateId, pooled: true } })) < want) {
+        await awaitOperation(this.deps.operations, tenantId, await this.make(tenantId, image, size, undefined, true));
+      }
+    } catch (err) {
+      this.deps.log.warn('could not refill the desktop pool (the next create tries again)', { tenant: tenantId, template: templateId, err: String(err) });
+    } finally {
+      this.refilling.delete(templateId);
+    }
+  }
+
+  /** A new desktop: its row now, then (in the operation) the template, the fork and the secrets. */
+  private async make(tenantId: string, image: { id: string; digest: string }, size: DesktopSize, templateGiven: string | undefined, pooled: boolean): Promise<OperationView> {
     const id = randomUUID();
-    const templateId = body.template ?? '';
     const { db, operations } = this.deps;
     const operation = await db.$transaction(async (tx) => {
-      await tx.desktop.create({ data: { id, tenantId, templateId, width: size.width, height: size.height } });
+      await tx.desktop.create({ data: { id, tenantId, templateId: templateGiven ?? desktopTemplateId(tenantId, image.id, size), width: size.width, height: size.height, pooled } });
       return operations.start({ tenantId, hostId: null, kind: 'desktop.create', targetId: id, step: 'queued' }, tx);
     });
     operations.run(operation, async (report) => {
       let containerId: string | undefined;
       try {
-        const template = body.template ?? await this.deps.templates.ensure(tenantId, { id: image.id, digest: image.digest }, size, report);
-        await db.desktop.update({ where: { id }, data: { templateId: template } });
+        const template = templateGiven ?? await this.deps.templates.ensure(tenantId, image, size, report);
         report({ percent: 85, step: 'forking the desktop' });
         const fork = (await awaitOperation(operations, tenantId, await this.deps.forks.fromSnapshot(tenantId, template, { name: `desktop-${id.slice(0, 8)}` }))) as ForkResult;
         containerId = fork.containers[0]!.id;
@@ -101,7 +145,7 @@ export class Desktops {
         report({ percent: 95, step: 'rotating the desktop\'s secrets' });
         const password = await this.rotateSecrets(tenantId, containerId);
         await db.desktop.update({ where: { id }, data: { vncPassword: sealEnv(this.deps.secretKey, passwordSubject(id), [`VNC=${password}`]) as string, lastActiveAt: new Date() } });
-        return this.view(await this.row(tenantId, id));
+        return this.view(await db.desktop.findUniqueOrThrow({ where: { id } }));
       } catch (err) {
         // Nothing half-made is left: the row goes, and the container if the fork made one.
         if (containerId) await this.deps.containers.remove(tenantId, containerId, true).catch(() => undefined); // best effort: the operation needs the first error
@@ -134,7 +178,7 @@ export class Desktops {
   }
 
   async row(tenantId: string, id: string): Promise<Row> {
-    const row = await this.deps.db.desktop.findFirst({ where: { id, tenantId } });
+    const row = await this.deps.db.desktop.findFirst({ where: { id, tenantId, pooled: false } });
     if (!row) throw new ForkdError('ERR_NOT_FOUND', `no desktop ${JSON.stringify(id)}`, { field: 'id' });
     return row;
   }
@@ -150,7 +194,7 @@ export class Desktops {
   }
 
   async list(tenantId: string): Promise<DesktopView[]> {
-    const rows = await this.deps.db.desktop.findMany({ where: { tenantId }, orderBy: { createdAt: 'desc' } });
+    const rows = await this.deps.db.desktop.findMany({ where: { tenantId, pooled: false }, orderBy: { createdAt: 'desc' } });
     const ids = rows.flatMap((r) => (r.containerId ? [r.containerId] : []));
     const states = new Map((await this.deps.db.container.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } })).map((c) => [c.id, c]));
     return Promise.all(rows.map((r) => this.view(r, r.containerId ? states.get(r.containerId) ?? null : null)));

@@ -21,11 +21,11 @@ export interface IdleDeps {
 }
 
 /** What one sweep should do with each desktop (pure: the rules, tested alone). */
-export function idleActions(rows: Array<{ id: string; lastActiveAt: Date; idleWarnedAt: Date | null; containerId: string | null }>, open: (id: string) => boolean, s: IdleSettings, now: Date): { warn: string[]; remove: string[]; touch: string[] } {
+export function idleActions(rows: Array<{ id: string; lastActiveAt: Date; idleWarnedAt: Date | null; containerId: string | null; pooled?: boolean }>, open: (id: string) => boolean, s: IdleSettings, now: Date): { warn: string[]; remove: string[]; touch: string[] } {
   const out = { warn: [] as string[], remove: [] as string[], touch: [] as string[] };
   if (s.idleSec === 0) return out;
   for (const r of rows) {
-    if (!r.containerId) continue; // still being created
+    if (!r.containerId || r.pooled) continue; // still being created, or waiting in the pool for its first user
     if (open(r.id)) { out.touch.push(r.id); continue; }
     const idleMs = now.getTime() - r.lastActiveAt.getTime();
     if (idleMs >= s.idleSec * 1000) out.remove.push(r.id);
@@ -55,7 +55,7 @@ export class DesktopIdle {
   async sweep(now = new Date()): Promise<void> {
     const { db } = this.deps;
     try {
-      const rows = await db.desktop.findMany({ select: { id: true, tenantId: true, lastActiveAt: true, idleWarnedAt: true, containerId: true } });
+      const rows = await db.desktop.findMany({ select: { id: true, tenantId: true, lastActiveAt: true, idleWarnedAt: true, containerId: true, pooled: true } });
       const tenantOf = new Map(rows.map((r) => [r.id, r.tenantId]));
       const act = idleActions(rows, (id) => this.deps.bridges.has(id), this.settings, now);
       if (act.touch.length > 0) await db.desktop.updateMany({ where: { id: { in: act.touch } }, data: { lastActiveAt: now, idleWarnedAt: null } });

@@ -24,7 +24,7 @@ export async function desktopServices(s: ApiServices, log: { warn(msg: string, f
   const templates = new DesktopTemplates({ db: s.db, containers: s.containers, snapshots, operations: s.operations, exec, memoryMib: config.desktop.memoryMib, log });
   const desktops = new Desktops({
     db: s.db, images: s.images, containers: s.containers, forks, templates, operations: s.operations, exec, secretKey, log,
-    settings: { tokenTtlSec: config.desktop.tokenTtlSec, memoryMib: config.desktop.memoryMib },
+    settings: { tokenTtlSec: config.desktop.tokenTtlSec, memoryMib: config.desktop.memoryMib, poolSize: config.desktop.poolSize },
   });
   const bridges = new BridgeRegistry();
   desktops.onRemoved = (id) => bridges.closeAll(id, CLOSE_REMOVED, 'desktop removed');

@@ -11,6 +11,7 @@ CREATE TABLE "Desktop" (
     "tokenExpiresAt" TIMESTAMP(3),
     "lastActiveAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "idleWarnedAt" TIMESTAMP(3),
+    "pooled" BOOLEAN NOT NULL DEFAULT false,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "Desktop_pkey" PRIMARY KEY ("id")
