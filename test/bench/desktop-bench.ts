@@ -8,13 +8,16 @@
 //   cold   the same session cold-booted: a container of the desktop image with
 //          --boot cold, until its terminal runs (no browser: the time to a
 //          running session is the part that differs);
-//   pool   not measured: snapshot templates have no warm pool yet (docs/desktops.md).
+//   pool   FORKD_DESKTOP_POOL_SIZE=1: each run waits (not timed) until the pool
+//          has a ready desktop, then asks; the fork runs name the template, which
+//          always forks fresh.
 // Memory: PSS of each idle desktop's QEMU process with two desktops alive.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { PACKAGE_ROOT, dataPaths, loadConfig } from '../../services/contracts/config.js';
+import { openDatabase } from '../../services/api/db/client.js';
 import { runCli, settled, startStack, type Stack } from '../harness.js';
 import { domainPss, kibToMib } from './smaps.js';
 import { percentile } from './stats.js';
@@ -23,7 +26,7 @@ import { formatTable } from './table.js';
 export interface DesktopBenchOptions { runs: number; out: string | null; json: boolean }
 
 interface Sample { createMs: number; pageMs: number; totalMs: number }
-interface Desktop { id: string; containerId: string }
+interface Desktop { id: string; containerId: string; templateId: string }
 
 export interface DesktopBenchReport {
   benchmark: 'desktop';
@@ -32,7 +35,7 @@ export interface DesktopBenchReport {
   templateBuildMs: number;
   fork: { p50_ms: number; p95_ms: number; create_p50_ms: number; page_p50_ms: number; samples: Sample[] };
   cold: { p50_ms: number; p95_ms: number; samples: number[] };
-  pool: null;
+  pool: { p50_ms: number; p95_ms: number; create_p50_ms: number; samples: Sample[] };
   idleDesktopPssMib: number[];
 }
 
@@ -51,9 +54,9 @@ async function json<T>(res: Response): Promise<T> {
 const post = (stack: Stack, path: string, body?: unknown) => stack.api(path, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
 
 /** One desktop: create, link, page painted. */
-async function oneDesktop(stack: Stack, browser: Browser): Promise<{ sample: Sample; desktop: Desktop }> {
+async function oneDesktop(stack: Stack, browser: Browser, body: object = {}): Promise<{ sample: Sample; desktop: Desktop }> {
   const t0 = performance.now();
-  const desktop = await json<Desktop>(await settled(stack, await post(stack, '/v1/desktops', {})));
+  const desktop = await json<Desktop>(await settled(stack, await post(stack, '/v1/desktops', body)));
   const link = await json<{ url: string }>(await post(stack, `/v1/desktops/${desktop.id}/token`));
   const t1 = performance.now();
   const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
@@ -72,6 +75,21 @@ async function oneDesktop(stack: Stack, browser: Browser): Promise<{ sample: Sam
   }
   const t2 = performance.now();
   return { sample: { createMs: Math.round(t1 - t0), pageMs: Math.round(t2 - t1), totalMs: Math.round(t2 - t0) }, desktop };
+}
+
+/** Waits (bounded, not timed) until the desktop pool holds a ready desktop. */
+async function pooledReady(stack: Stack): Promise<void> {
+  const db = await openDatabase({ dataDir: stack.dataDir, migrate: false });
+  try {
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline) {
+      if ((await db.prisma.desktop.count({ where: { pooled: true, vncPassword: { not: null } } })) > 0) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error('no pooled desktop after 300 s');
+  } finally {
+    await db.close();
+  }
 }
 
 /** A cold-booted desktop session: container create with boot cold, until xterm runs. */
@@ -93,7 +111,7 @@ async function coldSession(stack: Stack): Promise<number> {
 }
 
 export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ report: DesktopBenchReport; text: string; jsonPath: string }> {
-  const stack = await startStack({ name: 'bench-desktop', env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0' } });
+  const stack = await startStack({ name: 'bench-desktop', env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0', FORKD_DESKTOP_POOL_SIZE: '1' } });
   let browser: Browser | undefined;
   try {
     const imp = await runCli(['image', 'import', desktopImageTar()], stack.env, { timeoutMs: 300_000 });
@@ -103,13 +121,17 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
     const warm = await oneDesktop(stack, browser);
     const fork: Sample[] = [];
     const alive: Desktop[] = [warm.desktop];
+    const pool: Sample[] = [];
     for (let i = 0; i < opts.runs; i++) {
-      const { sample, desktop } = await oneDesktop(stack, browser);
-      fork.push(sample);
-      process.stderr.write(`bench desktop: fork ${sample.totalMs} ms (create ${sample.createMs}, page ${sample.pageMs})\n`);
-      alive.push(desktop);
-      // Two alive at most: the memory reading below wants siblings, the host wants room.
-      while (alive.length > 2) await stack.api(`/v1/desktops/${alive.shift()!.id}`, { method: 'DELETE' });
+      for (const mode of ['fork', 'pool'] as const) {
+        if (mode === 'pool') await pooledReady(stack);
+        const { sample, desktop } = await oneDesktop(stack, browser, mode === 'fork' ? { template: warm.desktop.templateId } : {});
+        (mode === 'fork' ? fork : pool).push(sample);
+        process.stderr.write(`bench desktop: ${mode} ${sample.totalMs} ms (create ${sample.createMs}, page ${sample.pageMs})\n`);
+        alive.push(desktop);
+        // Two alive at most (and the pooled one): the memory reading below wants siblings, the host wants room.
+        while (alive.length > 2) await stack.api(`/v1/desktops/${alive.shift()!.id}`, { method: 'DELETE' });
+      }
     }
     await new Promise((r) => setTimeout(r, 5000)); // let the last pages' work settle before reading memory
     const pss: number[] = [];
@@ -131,7 +153,10 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
         create_p50_ms: Math.round(percentile(fork.map((s) => s.createMs), 50)), page_p50_ms: Math.round(percentile(fork.map((s) => s.pageMs), 50)), samples: fork,
       },
       cold: { p50_ms: Math.round(percentile(cold, 50)), p95_ms: Math.round(percentile(cold, 95)), samples: cold },
-      pool: null,
+      pool: {
+        p50_ms: Math.round(percentile(pool.map((s) => s.totalMs), 50)), p95_ms: Math.round(percentile(pool.map((s) => s.totalMs), 95)),
+        create_p50_ms: Math.round(percentile(pool.map((s) => s.createMs), 50)), samples: pool,
+      },
       idleDesktopPssMib: pss,
     };
     const jsonPath = opts.out ?? join(dataPaths(loadConfig().dataDir).bench, 'desktop.json');
@@ -149,7 +174,7 @@ export function desktopTable(r: DesktopBenchReport): string {
     ['first (builds the template)', 1, r.templateBuildMs, r.templateBuildMs, 'seed session + snapshot + fork + page'],
     ['fork of the desktop template', r.fork.samples.length, r.fork.p50_ms, r.fork.p95_ms, `create p50 ${r.fork.create_p50_ms}, page→paint p50 ${r.fork.page_p50_ms}`],
     ['cold boot (to a running terminal)', r.cold.samples.length, r.cold.p50_ms, r.cold.p95_ms, 'no browser; session only'],
-    ['pool take', 0, null, null, 'no pool for snapshot templates yet'],
+    ['pool take (FORKD_DESKTOP_POOL_SIZE=1)', r.pool.samples.length, r.pool.p50_ms, r.pool.p95_ms, `create p50 ${r.pool.create_p50_ms}`],
   ]);
   return `${table}\n\nidle desktop QEMU PSS (MiB, siblings alive together): ${r.idleDesktopPssMib.join(', ')}\n`;
 }
