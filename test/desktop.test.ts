@@ -138,6 +138,8 @@ describe('a desktop in the browser', () => {
     await page.waitForSelector('body[data-state="connected"]', { timeout: 60_000 });
     await until('the first painted frame', async () => painted(page), 60_000);
     console.log(`page open to painted: ${Date.now() - t0} ms`);
+    // The session took the window's size (noVNC resizeSession → Xvnc AcceptSetDesktopSize; it started at 1280x800).
+    await until('the desktop to take the window size', async () => (await page.evaluate('[document.querySelector("#screen canvas").width, document.querySelector("#screen canvas").height].join("x")')) === '1024x700', 30_000);
     await page.screenshot({ path: join(ARTIFACTS, 'desktop.png') });
     await page.locator('#screen canvas').click({ position: { x: 200, y: 200 } });
     await page.keyboard.type('echo typed-in-the-browser > /tmp/typed\n', { delay: 30 });
