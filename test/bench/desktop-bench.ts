@@ -124,7 +124,8 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
     const pool: Sample[] = [];
     for (let i = 0; i < opts.runs; i++) {
       for (const mode of ['fork', 'pool'] as const) {
-        if (mode === 'pool') await pooledReady(stack);
+        // Before either mode: no pool refill is forking in the background (it would slow the fork being timed).
+        await pooledReady(stack);
         const { sample, desktop } = await oneDesktop(stack, browser, mode === 'fork' ? { template: warm.desktop.templateId } : {});
         (mode === 'fork' ? fork : pool).push(sample);
         process.stderr.write(`bench desktop: ${mode} ${sample.totalMs} ms (create ${sample.createMs}, page ${sample.pageMs})\n`);
