@@ -166,6 +166,9 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
     return { report, text: desktopTable(report), jsonPath };
   } finally {
     await browser?.close();
+    // Every container the run made, pooled desktops' included: VMs outlive hostd, the bench's must not.
+    const left = await stack.api('/v1/containers?all=true').then((r) => r.json() as Promise<{ containers: Array<{ id: string }> }>).catch(() => ({ containers: [] }));
+    for (const c of left.containers) await stack.api(`/v1/containers/${c.id}?force=true`, { method: 'DELETE' }).catch(() => undefined);
     await stack.stop();
   }
 }
