@@ -18,6 +18,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 python3 -c 'import docker' >/dev/null 2>&1 || missing+=(python3-docker)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+# The desktop test drives Debian's Chromium with playwright (executablePath; playwright never downloads a browser).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 ((${#missing[@]})) || exit 0
 
 [[ $(id -u) == 0 ]] || die "missing test clients (${missing[*]}) and not root: run 'sudo apt-get install --no-install-recommends ${missing[*]}'"
@@ -35,3 +37,4 @@ apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/forkd-apt-te
   || die "apt-get install ${missing[*]} failed; see /tmp/forkd-apt-test-clients.log"
 command -v docker >/dev/null && command -v docker-compose >/dev/null || die "the docker and docker-compose clients are still missing after the install"
 command -v docker-registry >/dev/null && command -v htpasswd >/dev/null || die "docker-registry or htpasswd is still missing after the install"
+command -v chromium >/dev/null || die "chromium is still missing after the install"

@@ -102,6 +102,9 @@ beforeAll(async () => {
   const pod = await t.create('POST', '/v1/pods', { name: 'acme-pod' }, acmeKey);
   expect(pod.status, JSON.stringify(pod.json)).toBe(201);
   ids['/v1/pods'] = pod.json.id;
+  // A desktop needs a running session (a real guest): a row still being created is enough to walk its routes.
+  const acmeTenant = await t.database.prisma.tenant.findUniqueOrThrow({ where: { name: 'acme' } });
+  ids['/v1/desktops'] = (await t.database.prisma.desktop.create({ data: { id: 'auth-desktop', tenantId: acmeTenant.id, templateId: 'none', width: 1280, height: 800 } })).id;
 }, 120_000);
 
 afterAll(async () => { await t?.stop(); });

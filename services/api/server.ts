@@ -33,6 +33,9 @@ import { tenantRoutes } from './routes/tenants.js';
 import { volumeRoutes } from './volumes/routes.js';
 import { buildServices, type ApiServices } from './services.js';
 import { closeConnectionsOnClose } from './http-close.js';
+import { DESKTOP_PAGE_PREFIX, desktopBrowserRoutes, NOVNC_PREFIX } from './desktops/browser-routes.js';
+import { desktopRoutes } from './desktops/routes.js';
+import { desktopServices } from './desktops/services.js';
 
 export interface ApiDeps {
   config: ForkdConfig;
@@ -58,8 +61,10 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', OPENAPI_P
 /**
  * Prefixes under which every route is public: /docs is swagger-ui (an HTML page and its own static
  * files, served from node_modules, no CDN) reading /openapi.json; it holds no data of its own.
+ * /desktops: each route checks the desktop's own browser token instead of a key (desktops/browser-routes.ts);
+ * /novnc: noVNC's static files for the desktop page.
  */
-export const PUBLIC_PREFIXES: readonly string[] = [DOCS_PREFIX];
+export const PUBLIC_PREFIXES: readonly string[] = [DOCS_PREFIX, DESKTOP_PAGE_PREFIX, NOVNC_PREFIX];
 
 /** Whether `url` is meant to answer without a key (PUBLIC_ROUTES, or under a PUBLIC_PREFIXES entry). */
 export function isPublicRoute(url: string): boolean {
@@ -111,6 +116,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   // Public: liveness only. Anything else that must answer without a key goes here, on purpose.
   await app.register(healthRoutes);
+  const desktops = await desktopServices(services, { warn: (msg, fields) => app.log.warn(fields ?? {}, msg) });
+  // Public by key, guarded by each desktop's token (checked before the WebSocket upgrade).
+  await app.register(desktopBrowserRoutes, { desktops: desktops.desktops, bridges: desktops.bridges });
+  desktops.idle.start();
+  app.addHook('onClose', () => desktops.idle.stop());
 
   // Everything under /v1 lives in this one encapsulated plugin, whose onRequest
   // hook authenticates every request to every route in it: a route is protected
@@ -129,6 +139,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await v1.register(networkRoutes, { networks, tenancy });
     await v1.register(volumeRoutes, { volumes, tenancy });
     await v1.register(podRoutes, { pods: services.pods, tenancy });
+    await v1.register(desktopRoutes, { desktops: desktops.desktops, tenancy });
     await v1.register(operationRoutes, { operations, tenancy });
     await v1.register(eventRoutes, { redis: deps.redis, db: deps.db, tenancy, streams });
     // Admin key only (metrics/routes.ts); inside this plugin so the key is checked like everywhere else.

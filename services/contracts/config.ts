@@ -56,6 +56,8 @@ export interface ForkdConfig {
   streamsPerHost: number;
   /** hostd's slots for ordinary (non-stream) jobs. */
   hostdJobConcurrency: number;
+  /** API: desktops (docs/desktops.md): browser token lifetime, idle timeout and its warning, the desktop VM's memory. */
+  desktop: { tokenTtlSec: number; idleSec: number; idleWarnSec: number; memoryMib: number; poolSize: number };
   /** hostd: how long a job's lock lasts unrenewed; a dead hostd's jobs are handed over within about twice this. */
   jobLockMs: number;
   /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
@@ -233,6 +235,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     templateCacheDir: env.FORKD_TEMPLATE_CACHE_DIR ? resolve(env.FORKD_TEMPLATE_CACHE_DIR) : null,
     registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,
+    desktop: {
+      tokenTtlSec: intVar(env, 'FORKD_DESKTOP_TOKEN_TTL_SEC', 300, 5, 86_400),
+      idleSec: intVar(env, 'FORKD_DESKTOP_IDLE_SEC', 1800, 0, 30 * 86_400),
+      idleWarnSec: intVar(env, 'FORKD_DESKTOP_IDLE_WARN_SEC', 300, 0, 86_400),
+      memoryMib: intVar(env, 'FORKD_DESKTOP_MEMORY_MIB', 384, 128, 65_536),
+      poolSize: intVar(env, 'FORKD_DESKTOP_POOL_SIZE', 0, 0, 64),
+    },
     registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
   };
 }

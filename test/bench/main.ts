@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'live-fork') {
@@ -29,8 +29,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [name, ...rest] = parsed.positionals;
-  if ((name !== 'fork' && name !== 'docker' && name !== 'pods' && name !== 'run') || rest.length > 0) {
-    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker, pods, run, live-fork)\n${USAGE}\n`);
+  if ((name !== 'fork' && name !== 'docker' && name !== 'pods' && name !== 'run' && name !== 'desktop') || rest.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${JSON.stringify(parsed.positionals.join(' '))} (benchmarks: fork, docker, pods, run, desktop, live-fork)\n${USAGE}\n`);
     return 2;
   }
   let opts;
@@ -60,6 +60,14 @@ async function main(argv: string[]): Promise<number> {
     // docker run against forkd run, same stack, same run (docker-bench.ts); --runs, --quick, --out and --json apply.
     const { runDockerBench } = await import('./docker-bench.js');
     const run = await runDockerBench({ runs: parsed.values.runs === undefined ? opts.quick ? 3 : 10 : opts.runs, out: opts.out, json: opts.json });
+    process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
+    process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
+    return 0;
+  }
+  if (name === 'desktop') {
+    // Request → first painted frame in Chromium, fork vs cold, idle memory (desktop-bench.ts); --runs (default 5), --out, --json.
+    const { runDesktopBench } = await import('./desktop-bench.js');
+    const run = await runDesktopBench({ runs: parsed.values.runs === undefined ? 5 : opts.runs, out: opts.out, json: opts.json });
     process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
     process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
     return 0;

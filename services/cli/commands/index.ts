@@ -2,6 +2,7 @@
 import type { Command } from '../command.js';
 import { benchForkCommand } from './bench.js';
 import { inspectCommand, killCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './containers.js';
+import { DESKTOP_COMMANDS } from './desktops.js';
 import { eventsCommand } from './events.js';
 import { execCommand } from './exec.js';
 import { hostCheckCommand } from './host-check.js';
@@ -29,5 +30,6 @@ export const COMMANDS: readonly Command[] = [
   vmForkCommand, vmLsCommand, vmRmCommand,
   tenantCreateCommand, tenantLsCommand, keyCreateCommand, keyLsCommand, keyRevokeCommand,
   eventsCommand,
+  ...DESKTOP_COMMANDS,
   benchForkCommand,
 ];

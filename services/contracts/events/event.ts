@@ -4,7 +4,7 @@
 // event's id (it orders events across publishers and is what a client resumes
 // from), and its millisecond part is the event's time.
 
-export const EVENT_TYPES = ['container', 'vm', 'template', 'image', 'network', 'volume'] as const;
+export const EVENT_TYPES = ['container', 'vm', 'template', 'image', 'network', 'volume', 'desktop'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
@@ -18,6 +18,8 @@ export const EVENT_ACTIONS = {
   image: ['import', 'pull', 'push', 'tag', 'delete'],
   network: ['create', 'delete'],
   volume: ['create', 'mount', 'unmount', 'destroy'],
+  /** idle-warning: FORKD_DESKTOP_IDLE_WARN_SEC before an unused desktop is removed (attributes.removeInSec). */
+  desktop: ['idle-warning', 'idle-remove'],
 } as const satisfies Record<EventType, readonly string[]>;
 
 export type EventAction<T extends EventType = EventType> = (typeof EVENT_ACTIONS)[T][number];
