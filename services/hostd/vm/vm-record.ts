@@ -70,6 +70,8 @@ export interface VmRecord {
   forkPoint?: string;
   /** A live fork's child: the id its guest knows the container by (its parent's); the agent client translates. */
   guestContainerId?: string;
+  /** A forked pod's VM (services/hostd/pods/pod-fork.ts): each container's API id → the id its guest knows it by. */
+  podGuestIds?: Record<string, string>;
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
