@@ -11,7 +11,9 @@
 // `<container>.<pod>` (container names are unique per tenant, and the pod's
 // address answers to them on the network, so the parent's names cannot be
 // reused; a fork of a fork replaces the scope: `web.app2` → `web.app4`).
-// Inside the guest nothing is renamed: hostnames stay the parent's.
+// Inside the guest nothing is renamed: hostnames stay the parent's. Docker
+// settings (compose's project labels) are not copied: a fork is not one of
+// the project's containers, and `docker-compose down` must not take it.
 import { randomUUID } from 'node:crypto';
 import { ForkdError } from '../../contracts/errors.js';
 import type { PodForkChild } from '../../contracts/pod-jobs.js';
@@ -54,7 +56,6 @@ interface ContainerShape {
   env: string[];
   workdir: string | null;
   podLimits: { memoryMib: number; pids: number };
-  docker: object | null;
 }
 
 /** A pod template's origin (kind 'pod'): what a pod made from it copies. */
@@ -126,7 +127,7 @@ export class PodForks {
       tenantId, hostId: pod.hostId, vcpus: pod.vcpus, memoryMib: pod.memoryMib, pids: pod.pids, templateId: pod.vm.templateId, networkId: pod.networkId, stem: pod.name,
       containers: pod.containers.map((c) => ({
         from: c.id, name: baseName(c.name, pod.name), imageId: c.imageId, command: c.command as string[], env: this.containers.storedEnv(c), workdir: c.workdir,
-        podLimits: c.podLimits as ContainerShape['podLimits'], docker: (c.docker as object | null) ?? null,
+        podLimits: c.podLimits as ContainerShape['podLimits'],
       })),
     };
     return this.start(shape, count, body.name, { parent: { vmId: pod.vm.id } }, pod.id, 'pod.fork', (pods) => ({ pods }));
@@ -159,7 +160,7 @@ export class PodForks {
     if (!base) throw new ForkdError('ERR_CONFLICT', `pod ${pod.name}'s VM has no template to fork from`, { field: 'id' });
     const containers = pod.containers.map((c, i) => ({
       name: baseName(c.name, pod.name), imageId: c.imageId, command: c.command as string[], env: this.containers.sealEnv(envSubject(name, i), this.containers.storedEnv(c)) as unknown,
-      workdir: c.workdir, podLimits: c.podLimits as ContainerShape['podLimits'], docker: (c.docker as object | null) ?? null, apiId: c.id,
+      workdir: c.workdir, podLimits: c.podLimits as ContainerShape['podLimits'], apiId: c.id,
     }));
     const operation = await this.db.$transaction(async (tx) => {
       try {
@@ -226,7 +227,7 @@ export class PodForks {
           await tx.container.create({
             data: {
               id: c.id, tenantId, vmId: m.vmId, podId: m.podId, podLimits: s.podLimits, imageId: s.imageId, name: c.name, command: s.command,
-              env: this.containers.sealEnv(c.id, s.env), workdir: s.workdir, ...(s.docker ? { docker: s.docker } : {}),
+              env: this.containers.sealEnv(c.id, s.env), workdir: s.workdir,
             },
           });
         }
