@@ -33,9 +33,25 @@ volumes:
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-function compose(args: string[], timeoutMs = 900_000): Promise<Run> {
+/** The same kind of app placed in one forkd pod by label (docs/docker.md "Pods"): the services reach each other on localhost. */
+const POD_PROJECT = `${PROJECT}p`;
+const POD = `${POD_PROJECT}-pod`;
+const POD_COMPOSE_FILE = `version: "3.7"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo served-in-the-pod > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    labels: { io.forkd.pod: ${POD} }
+  client:
+    image: busybox
+    depends_on: [web]
+    command: ["sh", "-c", "for i in $$(seq 1 120); do wget -q -O - http://127.0.0.1:8080/index.html && break; sleep 1; done; exec sleep 3600"]
+    labels: { io.forkd.pod: ${POD} }
+`;
+
+function compose(args: string[], timeoutMs = 900_000, project = PROJECT, file = 'docker-compose.yml'): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('docker-compose', ['--project-name', PROJECT, '--file', join(work, 'docker-compose.yml'), ...args], {
+    const child = spawn('docker-compose', ['--project-name', project, '--file', join(work, file), ...args], {
       env: dockerEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -56,11 +72,14 @@ beforeAll(async () => {
   const imported = await runCli(['image', 'import', join(work, 'busybox.tar')], stack.env);
   expect(imported.code, imported.stderr).toBe(0);
   writeFileSync(join(work, 'docker-compose.yml'), COMPOSE_FILE);
+  writeFileSync(join(work, 'pod-compose.yml'), POD_COMPOSE_FILE);
   dockerEnv = { PATH: process.env.PATH, HOME: work, DOCKER_HOST: `unix://${join(stack.dataDir, 'docker.sock')}`, COMPOSE_INTERACTIVE_NO_CLI: '1' };
 }, 900_000);
 
 afterAll(async () => {
   if (work && stack) await compose(['down', '--volumes', '--timeout', '2'], 300_000).catch(() => undefined);
+  if (work && stack) await compose(['down', '--timeout', '2'], 300_000, POD_PROJECT, 'pod-compose.yml').catch(() => undefined);
+  if (stack) await runCli(['pod', 'rm', '--force', POD], stack.env).catch(() => undefined);
   await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -99,5 +118,27 @@ describe('docker-compose against forkd', () => {
     expect((await runCli(['network', 'ls'], stack.env)).stdout).not.toContain(`${PROJECT}_default`);
     const vms = (await (await stack.api('/v1/vms')).json()) as { vms: unknown[] };
     expect(vms.vms).toEqual([]);
+  });
+
+  it('places a project whose services carry io.forkd.pod in that one pod, its services talking on localhost', async () => {
+    const made = await runCli(['pod', 'create', POD, '--memory', '384'], stack.env, { timeoutMs: 600_000 });
+    expect(made.code, made.stderr).toBe(0);
+    const up = await compose(['up', '--detach'], 900_000, POD_PROJECT, 'pod-compose.yml');
+    expect(up.code, up.stderr).toBe(0);
+    let logs = '';
+    for (let i = 0; i < 60 && !logs.includes('served-in-the-pod'); i++) {
+      logs = (await compose(['logs', '--no-color', 'client'], 60_000, POD_PROJECT, 'pod-compose.yml')).stdout;
+      if (!logs.includes('served-in-the-pod')) await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(logs).toContain('served-in-the-pod');
+    // One pod, one VM: both services' containers are in it.
+    const pod = JSON.parse((await runCli(['pod', 'inspect', POD], stack.env)).stdout) as { vm: { id: string }; containers: { name: string; state: string }[] };
+    expect(pod.containers.map((c) => c.state)).toEqual(['running', 'running']);
+    const vms = (await (await stack.api('/v1/vms')).json()) as { vms: { id: string }[] };
+    expect(vms.vms.map((v) => v.id)).toEqual([pod.vm.id]);
+    const down = await compose(['down', '--timeout', '2'], 300_000, POD_PROJECT, 'pod-compose.yml');
+    expect(down.code, down.stderr).toBe(0);
+    // Not asserted yet: in the one run on 2026-12-01 one service's row stayed in the pod as `exited` after down (docs/pods.md "Not done yet").
+    expect((await runCli(['pod', 'rm', '--force', POD], stack.env)).code).toBe(0);
   });
 });

@@ -166,6 +166,61 @@ describe('a pod: several containers of one tenant in one VM', () => {
     await ok(['rm', '-f', 'fits']);
   });
 
+  /** The parent's `side` start ticks, which every copy of it shares. */
+  let sideTicks = '';
+
+  /**
+   * In one exec: GET / from 127.0.0.1:8080 inside container `id` (the pod's web), and when the container's first
+   * process started, in ticks since the boot (a forked VM shares its parent's): equal ticks mean it ran on, not restarted.
+   */
+  async function localhostAndStart(id: string): Promise<string[]> {
+    const out = await ok(['exec', id, '--', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 4 nc 127.0.0.1 8080 | tail -n 1; cut -d" " -f22 /proc/1/stat`]);
+    return out.trim().split('\n').map((l) => l.trim());
+  }
+
+  it('forks a running pod into a new VM with all its containers mid-flight, names scoped to the new pod', async () => {
+    const parent = await pod('app');
+    expect(await ok(['pod', 'fork', 'app', '--name', 'app2'])).toContain('web.app2');
+    const child = await pod('app2');
+    expect(child).toMatchObject({ state: 'running', memoryMib: POD_MIB, network: { name: 'default' } });
+    expect(child.vm!.id).not.toBe(parent.vm!.id);
+    expect(child.network!.address).not.toBe(parent.network!.address);
+    expect(child.containers.map((c) => [c.name, c.state])).toEqual([['web.app2', 'running'], ['side.app2', 'running']]);
+    // The child's containers talk over its own localhost, started when the parent's did; the parent runs on.
+    const [served, ticks] = await localhostAndStart('side');
+    expect(served).toBe('from-the-pod');
+    sideTicks = ticks!;
+    expect(await localhostAndStart('side.app2')).toEqual(['from-the-pod', sideTicks]);
+  });
+
+  it('refuses a pod fork past the quota, of another tenant\'s pod or of an unknown one, making nothing', async () => {
+    const count = async () => ((await (await stack.api('/v1/pods', { key: otherKey })).json()) as { pods: unknown[] }).pods.length;
+    const before = await count();
+    const past = await post('/v1/pods/theirs/fork', {}, otherKey); // globex has room for one pod
+    expect(past.status).toBe(429);
+    expect(await errorOf(past)).toMatchObject({ code: 'ERR_QUOTA', field: 'maxMemoryMib' });
+    expect(await count()).toBe(before);
+    for (const [ref, key] of [['app', otherKey], ['nope', undefined]] as const) {
+      const res = await post(`/v1/pods/${ref}/fork`, {}, key);
+      expect(res.status).toBe(404);
+      expect(await errorOf(res)).toMatchObject({ code: 'ERR_NOT_FOUND', field: 'id' });
+    }
+    expect((await post('/v1/pods/app/fork', { count: 0 })).status).toBe(400);
+  });
+
+  it('snapshots a pod into a template that starts pods with their containers already running; delete refused while used', async () => {
+    // A forked pod's snapshot: the guest's ids of its containers are still the first pod's.
+    expect((await settled(stack, await post('/v1/pods/app2/snapshot', { name: 'app-tmpl' }))).status).toBe(202);
+    await ok(['pod', 'create', 'app3', '--template', 'app-tmpl']);
+    const p = await pod('app3');
+    expect(p.containers.map((c) => [c.name, c.state])).toEqual([['web.app3', 'running'], ['side.app3', 'running']]);
+    expect(await localhostAndStart('side.app3')).toEqual(['from-the-pod', sideTicks]);
+    const used = await stack.api('/v1/templates/app-tmpl', { method: 'DELETE' });
+    expect(used.status).toBe(409);
+    await ok(['pod', 'rm', '--force', 'app3']);
+    expect((await stack.api('/v1/templates/app-tmpl', { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('keeps a pod whose last container was removed', async () => {
     await ok(['rm', '-f', 'probe', 'probe2'], other);
     const p = await pod('theirs', other);

@@ -18,6 +18,7 @@ import { NetworkAddresses } from './networks/addresses.js';
 import { Networks } from './networks/networks.js';
 import { PodContainers } from './pods/pod-containers.js';
 import { Pods } from './pods/pods.js';
+import { PodForks } from './pods/pod-forks.js';
 import { Operations, runnerId } from './operations/operations.js';
 import { Placement } from './placement.js';
 import { RedisLeaseStore } from './streams/lease-store.js';
@@ -85,6 +86,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
   const pods = new Pods(deps.db, templates, vms, networks, addresses, deps.hostJobs, operations, events);
   containers.pods = new PodContainers(deps.db, pods, containers, images, networks, deps.hostJobs, operations, events);
+  pods.forks = new PodForks(deps.db, pods, containers, templates, addresses, deps.hostJobs, operations);
   const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
     perTenant: deps.config.streamsPerTenant,
     perHost: deps.config.streamsPerHost,

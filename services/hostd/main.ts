@@ -19,6 +19,7 @@ import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
+import { podForkHandlers, realiasPods } from './pods/pod-fork.js';
 import { clearForkStreams, liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
 import type { JobHandlers } from './job-handlers.js';
@@ -129,6 +130,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     await resumeInterruptedParents(conn, config.hostId, log).catch((err) => log.warn('resuming interrupted live-fork parents failed', errorFields(err)));
     await vms.adopt();
     realiasAdopted(vms);
+    realiasPods(vms);
     checkpoint();
     // A guest that dies on its own (panic, QEMU killed) is forgotten, and its ports closed.
     const unwatch = await vms.watch((vmId) => void ports.unpublish(vmId));
@@ -179,6 +181,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
       ...containerJobs,
       ...liveForkHandlers(liveForks, containerJobs['vm.destroy']),
+      ...podForkHandlers(liveForks),
       ...templateHandlers(templates, network === null ? undefined : vmNetworks),
       'network.remove': networkRemoveHandler(nets),
       'volume.create': volumeCreateHandler(volumeStore),

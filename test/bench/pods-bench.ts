@@ -31,6 +31,10 @@ export interface DensityRow {
 
 export interface PodsBenchReport { benchmark: 'pods'; at: string; perContainerMib: number; rows: DensityRow[] }
 
+/** The whole run stops (and cleans up what it made) past this: 32 forked VMs under TCG take minutes, a stuck create must not take hours. */
+const RUN_BOUND_MS = 45 * 60_000;
+let deadline = Number.POSITIVE_INFINITY;
+
 /** Each container's limit in a pod; the pod is sized to hold N of them. */
 const PER_CONTAINER_MIB = 16;
 const IDLE = ['sh', '-c', 'while true; do sleep 60; done'];
@@ -41,6 +45,7 @@ async function json<T>(res: Response, what: string): Promise<T> {
 }
 
 async function create(stack: Stack, path: string, body: object): Promise<{ ms: number; result: unknown }> {
+  if (Date.now() > deadline) throw new Error(`bench pods: past its ${RUN_BOUND_MS / 60_000} min bound; stopped`);
   const t0 = performance.now();
   const res = await settled(stack, await stack.api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
   const result = await json<unknown>(res, `POST ${path}`);
@@ -61,32 +66,37 @@ export function podMibFor(n: number): number {
 async function measurePod(stack: Stack, n: number): Promise<DensityRow> {
   const memoryMib = podMibFor(n);
   const pod = (await create(stack, '/v1/pods', { name: `bench-${n}`, memoryMib, pids: 1024 })).result as { id: string; vm: { domainName: string } };
-  let nth = 0;
-  for (let i = 0; i < n; i++) {
-    nth = (await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, pod: pod.id, memoryMib: PER_CONTAINER_MIB, pids: 16 })).ms;
+  try {
+    let nth = 0;
+    for (let i = 0; i < n; i++) {
+      nth = (await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, pod: pod.id, memoryMib: PER_CONTAINER_MIB, pids: 16 })).ms;
+    }
+    return { n, mode: 'pod', hostMibPerContainer: (await pssMib([pod.vm.domainName])) / n, nthStartMs: nth, quotaMib: memoryMib };
+  } finally {
+    await stack.api(`/v1/pods/${pod.id}?force=true`, { method: 'DELETE' }); // by id, also when a create failed
   }
-  const row: DensityRow = { n, mode: 'pod', hostMibPerContainer: (await pssMib([pod.vm.domainName])) / n, nthStartMs: nth, quotaMib: memoryMib };
-  await stack.api(`/v1/pods/${pod.id}?force=true`, { method: 'DELETE' });
-  return row;
 }
 
 async function measureVms(stack: Stack, n: number): Promise<DensityRow> {
   const made: Array<{ id: string; vm: { domainName: string; memoryMib: number } }> = [];
-  let nth = 0;
-  for (let i = 0; i < n; i++) {
-    const c = await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, memoryMib: PER_CONTAINER_MIB });
-    made.push(c.result as (typeof made)[number]);
-    nth = c.ms;
+  try {
+    let nth = 0;
+    for (let i = 0; i < n; i++) {
+      const c = await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, memoryMib: PER_CONTAINER_MIB });
+      made.push(c.result as (typeof made)[number]);
+      nth = c.ms;
+    }
+    return {
+      n, mode: 'vms', hostMibPerContainer: (await pssMib(made.map((c) => c.vm.domainName))) / n, nthStartMs: nth,
+      quotaMib: made.reduce((s, c) => s + c.vm.memoryMib, 0),
+    };
+  } finally {
+    for (const c of made) await stack.api(`/v1/containers/${c.id}?force=true`, { method: 'DELETE' }); // by id, also when a create failed
   }
-  const row: DensityRow = {
-    n, mode: 'vms', hostMibPerContainer: (await pssMib(made.map((c) => c.vm.domainName))) / n, nthStartMs: nth,
-    quotaMib: made.reduce((s, c) => s + c.vm.memoryMib, 0),
-  };
-  for (const c of made) await stack.api(`/v1/containers/${c.id}?force=true`, { method: 'DELETE' });
-  return row;
 }
 
 export async function runPodsBench(opts: PodsBenchOptions): Promise<{ report: PodsBenchReport; text: string; jsonPath: string }> {
+  deadline = Date.now() + RUN_BOUND_MS;
   const stack = await startStack({ name: 'bench-pods', env: { FORKD_POOL_SIZE: '0' } });
   const work = mkdtempSync(join(tmpdir(), 'forkd-bench-pods-'));
   try {

@@ -133,7 +133,7 @@ export class PodContainers {
   }
 }
 
-function statusData(s: ContainerStatus) {
+export function statusData(s: ContainerStatus) {
   return {
     exitCode: s.exitCode,
     oomKilled: s.oomKilled,

@@ -17,6 +17,7 @@ import type { Templates } from '../templates.js';
 import type { Actor } from '../tenancy/policy.js';
 import { precheckVmQuota } from '../tenancy/quota.js';
 import type { Vms } from '../vms.js';
+import type { PodForks } from './pod-forks.js';
 import { POD_RESERVED_MIB, podSize, type PodState } from './rules.js';
 
 export interface CreatePodBody {
@@ -26,6 +27,8 @@ export interface CreatePodBody {
   pids?: number;
   /** A network's name or id; `default` when absent. */
   network?: string;
+  /** A pod template (POST /v1/pods/:id/snapshot): the pod starts as it was, its containers running; its size and network are the template's. */
+  template?: string;
 }
 
 export interface PodContainerView { id: string; name: string; state: string; memoryMib: number; pids: number }
@@ -70,6 +73,9 @@ export function holdsBudget(state: string): boolean {
 const CREATE_SLICE = { from: 0, to: 80 } as const;
 
 export class Pods {
+  /** Forks and pod templates (pod-forks.ts); set by buildServices. */
+  forks: PodForks | null = null;
+
   constructor(
     private readonly db: PrismaClient,
     private readonly templates: Templates,
@@ -119,6 +125,11 @@ export class Pods {
   async create(actor: Actor, body: CreatePodBody): Promise<OperationView> {
     const tenantId = actor.tenantId;
     const size = podSize(body);
+    if (body.template !== undefined) {
+      const set = (['vcpus', 'memoryMib', 'pids', 'network'] as const).find((f) => body[f] !== undefined);
+      if (set) throw new ForkdError('ERR_VALIDATION', `${set}: a pod made from a template has the template's size and network`, { field: set });
+      return this.forks!.fromTemplate(tenantId, body.template, size.name);
+    }
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, size.memoryMib); // early; Vms.fork reserves in its transaction
     const host = await this.addresses.hostFor(network);

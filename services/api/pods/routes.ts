@@ -7,6 +7,8 @@ import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import type { CreatePodBody, Pods } from './pods.js';
 import { POD_BOUNDS } from './rules.js';
+import { MAX_POD_FORK_COUNT, type PodForkBody } from './pod-forks.js';
+import { SNAPSHOT_NAME_PATTERN } from '../fork/container-snapshots.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
@@ -37,6 +39,7 @@ export const createPodSchema = {
       memoryMib: { type: 'integer', minimum: POD_BOUNDS.memoryMib.min, maximum: POD_BOUNDS.memoryMib.max },
       pids: { type: 'integer', minimum: POD_BOUNDS.pids.min, maximum: POD_BOUNDS.pids.max },
       network: { type: 'string', pattern: NETWORK_NAME_PATTERN },
+      template: { type: 'string', minLength: 1, maxLength: 48 },
     },
   },
   // The VM is forked after the answer: follow the operation (its result is the pod, as podSchema).
@@ -49,6 +52,33 @@ export const removePodSchema = {
   params: idParams,
   querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' } } },
   response: { 200: podSchema },
+} as const;
+
+export const forkPodSchema = {
+  summary: 'Fork a running pod into new pods, each a new VM with all its containers, memory and processes included',
+  params: idParams,
+  body: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: {
+      count: { type: 'integer', minimum: 1, maximum: MAX_POD_FORK_COUNT },
+      name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' },
+    },
+  },
+  // The operation's result is {pods: [pod…]}.
+  response: { 202: operationEnvelopeSchema },
+} as const;
+
+export const snapshotPodSchema = {
+  summary: 'Freeze a running pod (its VM with every container) into a template that pods are created from (POST /v1/pods with template)',
+  params: idParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: { name: { type: 'string', minLength: 1, maxLength: 48, pattern: SNAPSHOT_NAME_PATTERN } },
+  },
+  response: { 202: operationEnvelopeSchema },
 } as const;
 
 type Id = { Params: { id: string } };
@@ -64,6 +94,12 @@ export async function podRoutes(app: FastifyInstance, opts: { pods: Pods; tenanc
   });
   app.get<Id>('/v1/pods/:id', { schema: getPodSchema }, async (request) => {
     return pods.get(await tenancy.tenantIdOf(request), request.params.id);
+  });
+  app.post<Id & { Body: PodForkBody | null }>('/v1/pods/:id/fork', { schema: forkPodSchema }, async (request, reply) => {
+    return sendAccepted(reply, await pods.forks!.fork(await tenancy.tenantIdOf(request), request.params.id, request.body ?? {}));
+  });
+  app.post<Id & { Body: { name: string } }>('/v1/pods/:id/snapshot', { schema: snapshotPodSchema }, async (request, reply) => {
+    return sendAccepted(reply, await pods.forks!.snapshot(await tenancy.tenantIdOf(request), request.params.id, request.body.name));
   });
   app.delete<Id & { Querystring: { force?: boolean } }>('/v1/pods/:id', { schema: removePodSchema }, async (request) => {
     return pods.remove(await tenancy.tenantIdOf(request), request.params.id, request.query.force ?? false);

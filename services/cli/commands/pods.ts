@@ -26,8 +26,8 @@ function int(flag: string, v: unknown): number | undefined {
 export const podCreateCommand: Command = {
   path: ['pod', 'create'],
   summary: 'Create a pod: one VM (sized now) for several of your containers, on one network address',
-  usage: 'forkd pod create NAME [--vcpus N] [--memory MiB] [--pids N] [--network NET]',
-  options: { vcpus: { type: 'string' }, memory: { type: 'string', short: 'm' }, pids: { type: 'string' }, network: { type: 'string' } },
+  usage: 'forkd pod create NAME [--vcpus N] [--memory MiB] [--pids N] [--network NET] | NAME --template POD_TEMPLATE',
+  options: { vcpus: { type: 'string' }, memory: { type: 'string', short: 'm' }, pids: { type: 'string' }, network: { type: 'string' }, template: { type: 'string', short: 't' } },
   positionals: true,
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new ForkdError('ERR_VALIDATION', `usage: ${podCreateCommand.usage}`, { field: 'name' });
@@ -39,6 +39,7 @@ export const podCreateCommand: Command = {
       name: positionals[0],
       ...(vcpus === undefined ? {} : { vcpus }), ...(memoryMib === undefined ? {} : { memoryMib }), ...(pids === undefined ? {} : { pids }),
       ...(values.network ? { network: values.network } : {}),
+      ...(values.template ? { template: values.template } : {}),
     });
     const p = await followOperation<PodView>(api, operation, new ProgressPrinter(process.stderr, `creating pod ${positionals[0]}`));
     process.stdout.write(`${p.name}  ${p.id}  ${p.memoryMib} MiB  ${p.vcpus} vCPU${p.network ? `  ${p.network.name} ${p.network.address ?? ''}` : ''}\n`);
@@ -87,5 +88,40 @@ export const podRmCommand: Command = {
     return forEachTarget(podRmCommand, positionals, async (name) => {
       await api.request('DELETE', `/v1/pods/${enc(name)}${values.force ? '?force=true' : ''}`);
     });
+  },
+};
+
+export const podForkCommand: Command = {
+  path: ['pod', 'fork'],
+  summary: 'Fork a running pod: N new pods, each a new VM with all its containers mid-flight (named CONTAINER.NEWPOD)',
+  usage: 'forkd pod fork POD [-n N] [--name NAME]',
+  options: { count: { type: 'string', short: 'n' }, name: { type: 'string' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new ForkdError('ERR_VALIDATION', `usage: ${podForkCommand.usage}`, { field: 'pod' });
+    const count = int('-n', values.count);
+    const api = ApiClient.fromEnv();
+    const { operation } = await api.request<{ operation: OperationView }>('POST', `/v1/pods/${enc(positionals[0]!)}/fork`, {
+      ...(count === undefined ? {} : { count }), ...(values.name ? { name: values.name } : {}),
+    });
+    const { pods } = await followOperation<{ pods: PodView[] }>(api, operation, new ProgressPrinter(process.stderr, `forking pod ${positionals[0]}`));
+    for (const p of pods) process.stdout.write(`${p.name}  ${p.id}  ${p.containers.map((c) => c.name).join(' ')}\n`);
+    return 0;
+  },
+};
+
+export const podSnapshotCommand: Command = {
+  path: ['pod', 'snapshot'],
+  summary: 'Freeze a running pod into a template; forkd pod create NAME --template TEMPLATE starts pods from it, containers running',
+  usage: 'forkd pod snapshot POD TEMPLATE',
+  options: {},
+  positionals: true,
+  async run({ positionals }) {
+    if (positionals.length !== 2) throw new ForkdError('ERR_VALIDATION', `usage: ${podSnapshotCommand.usage}`, { field: 'name' });
+    const api = ApiClient.fromEnv();
+    const { operation } = await api.request<{ operation: OperationView }>('POST', `/v1/pods/${enc(positionals[0]!)}/snapshot`, { name: positionals[1] });
+    const t = await followOperation<{ id: string; pauseMs: number }>(api, operation, new ProgressPrinter(process.stderr, `snapshotting pod ${positionals[0]}`));
+    process.stdout.write(`${t.id}  (pod paused ${t.pauseMs} ms)\n`);
+    return 0;
   },
 };

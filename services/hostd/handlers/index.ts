@@ -10,7 +10,7 @@ import { podContainerCreateHandler, podContainerRemoveHandler } from './pod-cont
 
 export type { CreateDeps, ForkVm } from './container-create.js';
 
-export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'container.fork' | 'container.snapshot' | 'network.remove' | 'volume.create' | 'volume.delete'> {
+export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.info' | 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork' | 'container.fork' | 'container.snapshot' | 'pod.fork' | 'pod.snapshot' | 'network.remove' | 'volume.create' | 'volume.delete'> {
   return {
     'container.create': containerCreateHandler(deps),
     'container.inspect': containerInspectHandler(deps),

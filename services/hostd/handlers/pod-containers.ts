@@ -74,13 +74,23 @@ async function setPodNames(deps: PodDeps, vm: ManagedVm, names: string[]): Promi
   deps.networks.peers.schedule(net.networkId);
 }
 
+/**
+ * The name the agent takes, the container's hostname: an RFC 1123 label.
+ * Compose names containers `project_service_1` and forked pods' are
+ * `web.app2`; those characters become `-` (the API's name is unchanged).
+ */
+export function guestName(name: string): string {
+  const label = name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  return label === '' ? 'container' : label;
+}
+
 /** Each container of a pod answers to its own name as hostname; its limits are always set (the API fills defaults). */
 function createParams(input: PodContainerCreateInput, secretKey: Buffer): Params<'container.create'> {
   const { spec } = input;
   const l = spec.limits;
   return {
     id: input.containerId,
-    name: input.name,
+    name: guestName(input.name),
     image: input.image.id,
     command: spec.command,
     args: [],

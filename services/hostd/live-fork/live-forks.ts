@@ -371,3 +371,12 @@ export async function resumeInterruptedParents(conn: Connection, hostId: string,
   if (resumed.length > 0) log.warn('resumed VMs a hostd stopped during a live fork had left paused', { resumed });
   return resumed;
 }
+
+// For a pod's fork (services/hostd/pods/pod-fork.ts), which captures a VM of several containers the same way.
+export { templateOf };
+
+/** Keeps fork point `id` from the sweep until the returned function is called (a pod fork still making its children). */
+export function holdForkPoint(id: string): () => void {
+  inFlight.add(id);
+  return () => inFlight.delete(id);
+}

@@ -72,6 +72,8 @@ export interface VmRecord {
   guestContainerId?: string;
   /** A live fork's parent: its last capture, which a fork soon after may reuse (live-fork/reuse.ts); kept while within FORKD_FORK_REUSE_SEC. */
   lastForkPoint?: { id: string; takenAt: string };
+  /** A forked pod's VM (services/hostd/pods/pod-fork.ts): each container's API id → the id its guest knows it by. */
+  podGuestIds?: Record<string, string>;
 }
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {

@@ -77,6 +77,8 @@ export async function networkRoutes(app: FastifyInstance, ctx: DockerContext): P
       const { view } = await containerOf(ctx, tenantId, ref);
       const on = view.network?.id === n.id;
       if ((action === 'connect' && on) || (action === 'disconnect' && !on)) return reply.status(200).send();
+      // Compose connects each service to the project's network after its create; a pod's container stays on the pod's network (docs/docker.md "Pods").
+      if (action === 'connect' && view.podId) return reply.status(200).send();
       throw new ForkdError('ERR_NOT_IMPLEMENTED', `network ${action} is not supported by forkd: a container's VM joins one network when it is created (docker run --network ${n.name})`);
     });
   }
