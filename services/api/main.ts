@@ -32,7 +32,7 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     await keys.ensureAdminKey(dataPaths(config.dataDir).adminKey, log);
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
-    const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
+    const hostJobs = new HostJobs(redis, config.jobTimeoutMs, config.hostDownMs);
     cleanup.push('host queues', () => hostJobs.close());
     const reconciler = new Reconciler(db.prisma, hostJobs, log.child({ part: 'reconciler' }), { orphanGraceMs: config.orphanGraceMs });
     const apiLog = log.child({ part: 'api' });

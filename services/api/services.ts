@@ -64,6 +64,8 @@ export interface ApiServices {
   uploadDir: string;
   /** Registry pull/push/tag and per-tenant registry logins (docs/images.md "Registries"). */
   registries: Registries;
+  /** The installation's secret key: seals env, and host credentials are derived from it (contracts/host-credential.ts). */
+  secretKey: Buffer;
 }
 
 export type Warn = (msg: string, fields?: Record<string, unknown>) => void;
@@ -96,6 +98,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
     tenancy, operations, images, templates, networks, containers, vms, pods, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
+    secretKey,
     registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile, insecure: deps.config.registryInsecure }),
   };
 }

@@ -74,6 +74,12 @@ export interface ForkdConfig {
   registryCaFile: string | undefined;
   /** Registries (host[:port]) spoken to over plain HTTP without asking, like dockerd's insecure-registries (FORKD_REGISTRY_INSECURE). */
   registryInsecure: string[];
+  /** FORKD_URL: the API (CLI requests; hostd fetches image blobs it lacks from its /internal/blobs). */
+  apiUrl: string;
+  /** hostd: bytes its blob cache (layers fetched by digest) may hold before unused ones are evicted. */
+  blobCacheBytes: number;
+  /** API: a host whose heartbeat is older than this is down: nothing is placed there and its containers show `lost`. */
+  hostDownMs: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -148,7 +154,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
   { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/operability.md).' },
   { name: 'FORKD_TEMPLATE_CACHE_DIR', default: '(unset: off)', meaning: 'A folder where hostd keeps a copy of every image template it builds, keyed by what the template is made of (guest image, container image, size, NIC, accelerator, QEMU); a later build of the same template on any data directory of this machine copies it instead of booting a guest. App templates (with containers) are never cached. The test suite sets it to `var/template-cache`. See docs/fork.md.' },
-  { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
+  { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to. hostd: the API it fetches image layers from (`GET /internal/blobs/:digest`) when its data directory lacks them (docs/multi-host.md).' },
+  { name: 'FORKD_BLOB_CACHE_MIB', default: '10240', meaning: 'hostd: MiB of image layers fetched from the API it keeps under `<data dir>/blobs`; past it the least recently used layers no container or template on this host uses are removed. See docs/multi-host.md.' },
+  { name: 'FORKD_HOST_DOWN_SEC', default: '20', meaning: 'API: a host not heard from (heartbeat every 5 s) for this long is down: nothing new is placed on it and its containers show `lost` until it comes back. See docs/multi-host.md.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
 
@@ -186,12 +194,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const volumeMibPerTenant = intVar(env, 'FORKD_VOLUME_MIB_PER_TENANT', 65_536, 16, Number.MAX_SAFE_INTEGER);
   const eventsRetain = intVar(env, 'FORKD_EVENTS_RETAIN', 10_000, 100, 10_000_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
+  const listen = parseListen(env.FORKD_LISTEN || '127.0.0.1:7700');
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
   }
   return {
     dataDir,
-    listen: parseListen(env.FORKD_LISTEN || '127.0.0.1:7700'),
+    listen,
     redisUrl: env.REDIS_URL || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
     accel: oneOf('FORKD_ACCEL', env.FORKD_ACCEL || 'auto', ['auto', 'kvm', 'tcg'] as const),
@@ -226,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
     registryTimeoutMs: intVar(env, 'FORKD_REGISTRY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     registryCaFile: env.FORKD_REGISTRY_CA_FILE ? resolve(env.FORKD_REGISTRY_CA_FILE) : undefined,
     registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    apiUrl: (env.FORKD_URL || `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`).replace(/\/+$/, ''),
+    blobCacheBytes: intVar(env, 'FORKD_BLOB_CACHE_MIB', 10_240, 1, 1024 * 1024 * 1024) * 1024 * 1024,
+    hostDownMs: intVar(env, 'FORKD_HOST_DOWN_SEC', 20, 10, 86_400) * 1000,
   };
 }
 
