@@ -84,7 +84,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log, events);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes, events);
-  const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
+  const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log, placement);
   const pods = new Pods(deps.db, templates, vms, networks, addresses, deps.hostJobs, operations, events);
   containers.pods = new PodContainers(deps.db, pods, containers, images, networks, deps.hostJobs, operations, events);
   const streams = new StreamLimiter(new RedisLeaseStore(deps.redis), {
