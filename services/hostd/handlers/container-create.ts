@@ -17,7 +17,7 @@ import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 import { attachVolumes, type GuestVolume } from '../volumes/attach.js';
 import type { VolumeStore } from '../volumes/volume-store.js';
-import { agentImageConfig, findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
+import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
 
 /**
  * Makes a VM by forking a template (boot other than 'cold'), registered with

@@ -13,7 +13,7 @@ import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
-import { agentImageConfig, findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
+import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
 
 export interface PodDeps extends ContainerDeps {
   networks?: VmNetworks;
