@@ -114,8 +114,18 @@ describe('the route walk', () => {
     const all = t.app.forkdRoutes.map(name);
     expect(all).toEqual(expect.arrayContaining(['GET /healthz', 'GET /v1/info', 'POST /v1/containers', 'GET /v1/containers/:id/exec', 'PATCH /v1/templates/:id', 'DELETE /v1/keys/:id']));
     expect(routes().length).toBeGreaterThan(25);
-    // /metrics is the one authenticated route outside /v1 (Prometheus expects that path; admin key only).
-    expect(routes().filter((r) => !r.url.startsWith('/v1/') && r.url !== METRICS_PATH).map(name)).toEqual([]);
+    // /metrics is the one API-key route outside /v1 (Prometheus expects that path; admin key only);
+    // /internal/ is for hosts (a host credential, never a key: docs/multi-host.md).
+    expect(routes().filter((r) => !r.url.startsWith('/v1/') && !r.url.startsWith('/internal/') && r.url !== METRICS_PATH).map(name)).toEqual([]);
+  });
+
+  it('refuses a valid tenant or admin key on the hosts\' /internal routes', async () => {
+    const internal = routes().filter((r) => r.url.startsWith('/internal/'));
+    expect(internal.filter((r) => r.method !== 'HEAD').map(name)).toEqual(['GET /internal/blobs/:digest']);
+    const digest = `sha256:${'0'.repeat(64)}`;
+    for (const k of [acmeKey, t.adminKey]) expect((await t.api('GET', `/internal/blobs/${digest}`, undefined, k)).status).toBe(401);
+    // Positive control: the same keys reach /v1.
+    expect((await t.api('GET', '/v1/info', undefined, acmeKey)).status).toBe(200);
   });
 });
 

@@ -7,7 +7,7 @@ import { ForkdError } from '../contracts/errors.js';
 import { NO_EVENTS, type EventPublisher } from '../contracts/events/index.js';
 import { readStoredEnv, redactEnv, sealEnv, type SealedEnv } from '../contracts/secrets/index.js';
 import type { BootMode, ContainerStatus, JobOutput, PortRequest, PublishedPort } from '../contracts/jobs.js';
-import { CONTAINER_ACTIVE_STATES, containerStateFromHost, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
+import { CONTAINER_ACTIVE_STATES, containerStateFromHost, containerViewState, VM_ENDED_STATES } from '../contracts/lifecycle/index.js';
 import type { PrismaClient } from './db/client.js';
 import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
 import { containerStates, vmStates } from './lifecycle/state-writes.js';
@@ -154,7 +154,8 @@ export class Containers {
     return oneRow(rows, 'container', idOrName, 'id', owner);
   }
 
-  view(row: Row, timings?: Record<string, number>, opts: { showEnv?: boolean } = {}): ContainerView {
+  /** hostDown: the row's host misses its heartbeat, so an active container shows `lost` (docs/multi-host.md). */
+  view(row: Row, timings?: Record<string, number>, opts: { showEnv?: boolean; hostDown?: boolean } = {}): ContainerView {
     const env = this.storedEnv(row);
     return {
       id: row.id,
@@ -163,7 +164,7 @@ export class Containers {
       image: row.image.digest,
       command: row.command as string[],
       env: opts.showEnv ? env : redactEnv(env),
-      state: row.state,
+      state: containerViewState(row.state, opts.hostDown === true),
       exitCode: row.exitCode,
       oomKilled: row.oomKilled,
       createdAt: row.createdAt.toISOString(),
@@ -206,7 +207,7 @@ export class Containers {
     if (volumeRequests.length > 0 && !this.volumes) throw new ForkdError('ERR_VALIDATION', 'this API serves no volumes', { field: 'volumes' });
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, vm.memoryMib); // early answer; the binding check is in the transaction below
-    const host = await this.addresses.hostFor(network);
+    const host = await this.addresses.hostFor(network, { memoryMib: vm.memoryMib });
     await checkPortsFree(this.db, host.hostId, ports);
     // Before any row of the container: a name not yet a volume is made now (on the container's host), like `docker run -v`.
     const volumes = volumeRequests.length > 0 ? await this.volumes!.resolveForContainer(tenantId, host.hostId, volumeRequests) : [];
@@ -341,14 +342,21 @@ export class Containers {
       include: ROW_INCLUDE,
       orderBy: { createdAt: 'desc' },
     });
-    const fresh = await this.refreshMany(rows);
-    return fresh.map((r) => this.view(r));
+    const down = await this.downHosts();
+    const fresh = await this.refreshMany(rows, down);
+    return fresh.map((r) => this.view(r, undefined, { hostDown: down.has(r.vm.hostId) }));
   }
 
-  /** refresh for a listing: one container.inspectMany per host, not one job per container. */
-  private async refreshMany(rows: Row[]): Promise<Row[]> {
+  /** Hosts whose heartbeat is older than FORKD_HOST_DOWN_SEC: their containers show `lost` and are not asked. */
+  async downHosts(): Promise<Set<string>> {
+    const hosts = await this.hostJobs.listHosts().catch(() => []);
+    return new Set(hosts.filter((h) => !h.up).map((h) => h.hostId));
+  }
+
+  /** refresh for a listing: one container.inspectMany per up host, not one job per container. */
+  private async refreshMany(rows: Row[], down: Set<string>): Promise<Row[]> {
     const byHost = new Map<string, Row[]>();
-    for (const r of rows) if (r.state === 'running') byHost.set(r.vm.hostId, [...(byHost.get(r.vm.hostId) ?? []), r]);
+    for (const r of rows) if (r.state === 'running' && !down.has(r.vm.hostId)) byHost.set(r.vm.hostId, [...(byHost.get(r.vm.hostId) ?? []), r]);
     const statuses = new Map<string, ContainerStatus>();
     await Promise.all([...byHost].map(async ([hostId, running]) => {
       try {
@@ -384,7 +392,10 @@ export class Containers {
 
   /** showEnv: env values in the clear (rows are the caller's tenant's only, so only the owner sees them). */
   async get(owner: Owner, id: string, opts: { showEnv?: boolean } = {}): Promise<ContainerView> {
-    return this.view(await this.refresh(await this.row(owner, id)), undefined, opts);
+    const row = await this.row(owner, id);
+    // A down host would only time out: show its containers `lost` at once.
+    if ((await this.downHosts()).has(row.vm.hostId)) return this.view(row, undefined, { ...opts, hostDown: true });
+    return this.view(await this.refresh(row), undefined, opts);
   }
 
   /** Waits for exit, up to `timeoutMs` (the answer then still says `running`). */

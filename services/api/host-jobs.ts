@@ -29,7 +29,8 @@ export function jobProgress(data: unknown): JobProgress {
 export class HostJobs {
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
 
-  constructor(private readonly redis: Redis, private readonly defaultTimeoutMs: number) {}
+  /** `downMs`: FORKD_HOST_DOWN_SEC, how old a heartbeat may be before the host counts as down. */
+  constructor(private readonly redis: Redis, private readonly defaultTimeoutMs: number, private readonly downMs: number = HOST_STALE_MS) {}
 
   /** Hosts that announced themselves, with `up` false once their heartbeat is stale. */
   async listHosts(now = Date.now()): Promise<KnownHost[]> {
@@ -38,7 +39,7 @@ export class HostJobs {
     for (const value of Object.values(raw)) {
       try {
         const a = JSON.parse(value) as HostAnnouncement;
-        hosts.push({ ...a, up: now - Date.parse(a.lastSeenAt) < HOST_STALE_MS });
+        hosts.push({ ...a, up: now - Date.parse(a.lastSeenAt) < this.downMs });
       } catch {
         // A garbled entry is skipped; hostd rewrites its own every heartbeat.
       }

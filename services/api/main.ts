@@ -3,13 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { dataPaths, type ForkdConfig } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
-import type { Logger } from '../contracts/logger.js';
+import { errorFields, type Logger } from '../contracts/logger.js';
 import { CleanupStack } from '../contracts/cleanup-stack.js';
 import { connectRedis } from '../contracts/redis.js';
 import { openDatabase } from './db/client.js';
 import { HostJobs } from './host-jobs.js';
 import { KeyStore } from './key-store.js';
 import { Reconciler, startReconcileLoop } from './reconciler/reconciler.js';
+import { startHostWatch } from './hosts/host-watch.js';
 import { startDockerApi } from './docker/server.js';
 import { buildApiServer } from './server.js';
 import { buildServices } from './services.js';
@@ -32,7 +33,7 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     await keys.ensureAdminKey(dataPaths(config.dataDir).adminKey, log);
     const redis = await connectRedis(redisUrl);
     cleanup.push('redis', () => redis.quit());
-    const hostJobs = new HostJobs(redis, config.jobTimeoutMs);
+    const hostJobs = new HostJobs(redis, config.jobTimeoutMs, config.hostDownMs);
     cleanup.push('host queues', () => hostJobs.close());
     const reconciler = new Reconciler(db.prisma, hostJobs, log.child({ part: 'reconciler' }), { orphanGraceMs: config.orphanGraceMs });
     const apiLog = log.child({ part: 'api' });
@@ -53,6 +54,9 @@ export async function startApi(config: ForkdConfig, redisUrl: string, log: Logge
     if (docker.urls.length > 0) log.info('Docker Engine API listening', { urls: docker.urls.join(' ') });
     // On start and then periodically: the database follows what the hosts really run (docs/lifecycle.md).
     cleanup.push('reconcile loop', startReconcileLoop(reconciler, config.reconcileIntervalMs, log.child({ part: 'reconciler' })));
+    // Hosts going down and coming back (docs/multi-host.md): a host back up is reconciled at once.
+    const hostLog = log.child({ part: 'hosts' });
+    cleanup.push('host watch', startHostWatch({ db: db.prisma, hostJobs, log: hostLog, onBack: () => reconciler.reconcile().catch((err: unknown) => hostLog.warn('reconciling a host back up failed', errorFields(err))) }));
     return { app, url, dockerUrls: docker.urls, stop: async () => { await cleanup.run(); } };
   } catch (err) {
     await cleanup.run();

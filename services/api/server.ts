@@ -18,6 +18,7 @@ import { networkRoutes } from './networks/routes.js';
 import { podRoutes } from './pods/routes.js';
 import type { Operations } from './operations/operations.js';
 import { operationRoutes } from './operations/routes.js';
+import { blobRoutes, requireHostCredential } from './hosts/blob-routes.js';
 import type { Reconciler } from './reconciler/reconciler.js';
 import { reconcileRoutes } from './reconciler/routes.js';
 import { apiLoggerOptions } from './request-log.js';
@@ -147,7 +148,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.reconciler) await v1.register(reconcileRoutes, { reconciler: deps.reconciler });
   });
 
-  // A route added outside the plugin above would answer without a key: refuse to start.
+  // Hosts only (docs/multi-host.md): image layers by digest, behind a host credential instead of an API key.
+  await app.register(async (internal) => {
+    requireHostCredential(internal, services.secretKey);
+    internal.addHook('onRoute', (r) => { for (const method of [r.method].flat()) authenticated.add(key(method, r.url)); });
+    await internal.register(blobRoutes, { db: deps.db, images });
+  });
+
+  // A route added outside the plugins above would answer without a key: refuse to start.
   const exposed = routes.filter((r) => !isPublicRoute(r.url) && !authenticated.has(key(r.method, r.url)));
   if (exposed.length > 0) {
     throw new ForkdError('ERR_INTERNAL', `routes registered outside the authenticated /v1 plugin: ${exposed.map((r) => key(r.method, r.url)).join(', ')}`);

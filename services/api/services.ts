@@ -65,6 +65,8 @@ export interface ApiServices {
   uploadDir: string;
   /** Registry pull/push/tag and per-tenant registry logins (docs/images.md "Registries"). */
   registries: Registries;
+  /** The installation's secret key: seals env, and host credentials are derived from it (contracts/host-credential.ts). */
+  secretKey: Buffer;
 }
 
 export type Warn = (msg: string, fields?: Record<string, unknown>) => void;
@@ -83,7 +85,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
   const addresses = new NetworkAddresses(deps.db, placement, deps.hostJobs);
   const volumes = new Volumes(deps.db, placement, deps.hostJobs, { maxMibPerTenant: deps.config.volumeMibPerTenant }, log, events);
   const containers = new Containers(deps.db, images, networks, addresses, deps.hostJobs, templates, deps.config.jobTimeoutMs, secretKey, operations, log, volumes, events);
-  const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log);
+  const vms = new Vms(deps.db, templates, networks, addresses, deps.hostJobs, log, placement);
   const pods = new Pods(deps.db, templates, vms, networks, addresses, deps.hostJobs, operations, events);
   containers.pods = new PodContainers(deps.db, pods, containers, images, networks, deps.hostJobs, operations, events);
   pods.forks = new PodForks(deps.db, pods, containers, templates, addresses, deps.hostJobs, operations);
@@ -98,6 +100,7 @@ export async function buildServices(deps: ServiceDeps, warn: Warn): Promise<ApiS
     tenancy, operations, images, templates, networks, containers, vms, pods, volumes, interactive, streams, events,
     keys: new KeyStore(deps.db),
     uploadDir: join(dataPaths(deps.config.dataDir).images, 'uploads'),
+    secretKey,
     registries: new Registries(deps.db, images, secretKey, { limits: deps.config.imageLimits, timeoutMs: deps.config.registryTimeoutMs, caFile: deps.config.registryCaFile, insecure: deps.config.registryInsecure }),
   };
 }

@@ -10,6 +10,7 @@ import type { PrismaClient } from './db/client.js';
 import { destroyAfterTimeout } from './lifecycle/destroy-after-timeout.js';
 import { vmStates } from './lifecycle/state-writes.js';
 import type { HostJobs } from './host-jobs.js';
+import type { Placement } from './placement.js';
 import { withAddressRetry, type NetworkAddresses } from './networks/addresses.js';
 import type { NetworkRow, Networks } from './networks/networks.js';
 import { randomMac } from './vm-mac.js';
@@ -47,6 +48,8 @@ export class Vms {
     private readonly addresses: NetworkAddresses,
     private readonly hostJobs: HostJobs,
     private readonly log: { warn(msg: string, fields?: Record<string, unknown>): void } = { warn: () => undefined },
+    /** Checks the template's host is up and has room: a VM forks only where its template is. */
+    private readonly placement?: Pick<Placement, 'forkHost'>,
   ) {}
 
   view(row: Row, timings?: Record<string, number>): VmView {
@@ -64,6 +67,7 @@ export class Vms {
     const tenantId = actor.tenantId;
     const t = await this.templates.row(actor, templateId);
     if (t.state !== 'ready') throw new ForkdError('ERR_CONFLICT', `template ${t.id} is ${t.state}, not ready`, { field: 'template' });
+    await this.placement?.forkHost(t.hostId, `template ${t.id}`, 'template', { memoryMib: t.memoryMib });
     await precheckVmQuota(this.db, tenantId, t.memoryMib);
     const network = networkRef === undefined ? undefined : await this.networkOnHost(tenantId, networkRef, t.hostId);
     const vmId = randomUUID();

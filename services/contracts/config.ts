@@ -80,6 +80,12 @@ export interface ForkdConfig {
   registryCaFile: string | undefined;
   /** Registries (host[:port]) spoken to over plain HTTP without asking, like dockerd's insecure-registries (FORKD_REGISTRY_INSECURE). */
   registryInsecure: string[];
+  /** FORKD_URL: the API (CLI requests; hostd fetches image blobs it lacks from its /internal/blobs). */
+  apiUrl: string;
+  /** hostd: bytes its blob cache (layers fetched by digest) may hold before unused ones are evicted. */
+  blobCacheBytes: number;
+  /** API: a host whose heartbeat is older than this is down: nothing is placed there and its containers show `lost`. */
+  hostDownMs: number;
 }
 
 /** An inclusive range of TCP ports. */
@@ -156,7 +162,9 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_FORK_REUSE_SEC', default: '30', meaning: 'hostd: a fork of a running container captured at most this many seconds ago reuses that capture (no pause, nothing written) when its guest wrote little since; the children are the parent as it was then, and the answer says `reused: true` with `takenAt`. 0 switches reuse off; `fresh: true` in the request skips it (docs/fork.md).' },
   { name: 'FORKD_FORK_REUSE_MAX_DIRTY_MIB', default: '16', meaning: 'hostd: the most guest RAM (MiB, by estimate: QEMU\'s dirty rate over one second times the capture\'s age) a parent may have written since its last capture for a fork to reuse it.' },
   { name: 'FORKD_TEMPLATE_CACHE_DIR', default: '(unset: off)', meaning: 'A folder where hostd keeps a copy of every image template it builds, keyed by what the template is made of (guest image, container image, size, NIC, accelerator, QEMU); a later build of the same template on any data directory of this machine copies it instead of booting a guest. App templates (with containers) are never cached. The test suite sets it to `var/template-cache`. See docs/fork.md.' },
-  { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to.' },
+  { name: 'FORKD_URL', default: 'http://127.0.0.1:7700', meaning: 'CLI: the API to talk to. hostd: the API it fetches image layers from (`GET /internal/blobs/:digest`) when its data directory lacks them (docs/multi-host.md).' },
+  { name: 'FORKD_BLOB_CACHE_MIB', default: '10240', meaning: 'hostd: MiB of image layers fetched from the API it keeps under `<data dir>/blobs`; past it the least recently used layers no container or template on this host uses are removed. See docs/multi-host.md.' },
+  { name: 'FORKD_HOST_DOWN_SEC', default: '20', meaning: 'API: a host not heard from (heartbeat every 5 s) for this long is down: nothing new is placed on it and its containers show `lost` until it comes back. See docs/multi-host.md.' },
   { name: 'FORKD_API_KEY', default: '(contents of `var/admin.key`)', meaning: 'CLI: the API key to send.' },
 ];
 
@@ -194,12 +202,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
   const volumeMibPerTenant = intVar(env, 'FORKD_VOLUME_MIB_PER_TENANT', 65_536, 16, Number.MAX_SAFE_INTEGER);
   const eventsRetain = intVar(env, 'FORKD_EVENTS_RETAIN', 10_000, 100, 10_000_000);
   const hostIdRaw = env.FORKD_HOST_ID || hostname();
+  const listen = parseListen(env.FORKD_LISTEN || '127.0.0.1:7700');
   if (env.FORKD_HOST_ID && sanitizeHostId(env.FORKD_HOST_ID) !== env.FORKD_HOST_ID) {
     throw new ForkdError('ERR_CONFIG', 'FORKD_HOST_ID may hold only a-z, 0-9 and -, at most 48 characters', { field: 'FORKD_HOST_ID' });
   }
   return {
     dataDir,
-    listen: parseListen(env.FORKD_LISTEN || '127.0.0.1:7700'),
+    listen,
     redisUrl: env.REDIS_URL || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
     accel: oneOf('FORKD_ACCEL', env.FORKD_ACCEL || 'auto', ['auto', 'kvm', 'tcg'] as const),
@@ -243,6 +252,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
       poolSize: intVar(env, 'FORKD_DESKTOP_POOL_SIZE', 0, 0, 64),
     },
     registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    apiUrl: (env.FORKD_URL || `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`).replace(/\/+$/, ''),
+    blobCacheBytes: intVar(env, 'FORKD_BLOB_CACHE_MIB', 10_240, 1, 1024 * 1024 * 1024) * 1024 * 1024,
+    hostDownMs: intVar(env, 'FORKD_HOST_DOWN_SEC', 20, 10, 86_400) * 1000,
   };
 }
 

@@ -31,6 +31,7 @@ export const ERRORS = {
   ERR_TOO_MANY_STREAMS: { status: 429, retryable: true, summary: 'Too many open streams (logs follow, exec) for the tenant or the host; `detail.scope` says which. Close one or retry later.' },
   ERR_NO_CAPACITY: { status: 503, retryable: true, summary: 'No host has room for the request right now.' },
   ERR_HOST_UNAVAILABLE: { status: 503, retryable: true, summary: 'The host that owns the resource does not answer (hostd down, queue stalled).' },
+  ERR_FORK_CROSS_HOST: { status: 503, retryable: true, summary: 'A fork runs only on the host holding its template or parent, and that host is down, draining or full: forks cannot cross hosts.' },
   ERR_TIMEOUT: { status: 504, retryable: true, summary: 'The host did not finish the operation in time.' },
   ERR_INTERRUPTED: { status: 503, retryable: true, summary: 'The API restarted while an operation was running, or hostd while it ran a job it does not redo (a live fork); its work was abandoned and its half-made resource marked failed or removed.' },
   ERR_LIBVIRT: { status: 502, retryable: true, summary: 'libvirt refused or failed a call; the message carries libvirt\'s code and text.' },

@@ -35,6 +35,8 @@ import { VmNetworks } from './network/vm-networks.js';
 import { networkRemoveHandler } from './handlers/network.js';
 import { VmManager, type VmManagerOptions } from './vm/vm-manager.js';
 import { HostWorker } from './worker.js';
+import { hostBlobCache } from './blobs/host-blob-cache.js';
+import type { BlobCache } from './blobs/blob-cache.js';
 import { volumeCreateHandler, volumeDeleteHandler } from './volumes/handlers.js';
 import { VolumeStore } from './volumes/volume-store.js';
 
@@ -45,6 +47,8 @@ export interface RunningHostd {
   ports: PortPublisher;
   guestImage: GuestImage;
   templates: TemplateRegistry;
+  /** Where image layers come from on this host (tests read its stats). */
+  blobs: BlobCache;
   /**
    * Destroys the warm-pool shells (nothing can adopt them), then stops taking
    * jobs and closes agent connections; VMs keep running for the next hostd to adopt.
@@ -150,8 +154,11 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     if (sweptTaps.length + sweptNetns.length > 0) netLog.info('removed leftover network devices', { taps: sweptTaps, namespaces: sweptNetns });
     // The same key as the API's: FORKD_SECRET_KEY, else the data directory's secret.key (made by whichever starts first).
     const secretKey = await loadSecretKey({ keyFile: dataPaths(config.dataDir).secretKey, configured: config.secretKey });
+    // Image layers: read in place from this data directory's image store, else cached or fetched from the API by digest.
+    const blobs = hostBlobCache(config, secretKey, vms, () => templates, log.child({ part: 'blobs' }));
     // After adoption: pool shells and template builds of an earlier hostd are destroyed, templates on disk checked, pools refilled.
     templates = new TemplateRegistry({
+      blobs,
       conn, hostId: config.hostId, dataDir: config.dataDir, accel: accel.accel, qemuVersion, guest: image, vms, network, taps, poolMode: config.poolMode, secretKey, log: log.child({ part: 'templates' }),
       cache: config.templateCacheDir ? new TemplateCache(config.templateCacheDir) : null,
     });
@@ -175,7 +182,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const exits = new ExitWatcher(events, log.child({ part: 'events' }));
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
-    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
+    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
     const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, reuse: { windowMs: config.forkReuseMs, maxDirtyMib: config.forkReuseMaxDirtyMib }, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
@@ -202,7 +209,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
       await registry.close();
       await cleanup.run();
     };
-    return { accel, conn, vms, ports, guestImage: image, templates: registry, stop };
+    return { accel, conn, vms, ports, guestImage: image, templates: registry, blobs, stop };
   } catch (err) {
     await templates?.close();
     await cleanup.run();

@@ -16,6 +16,7 @@ import type { ContainerForkInput, ContainerForkOutput, ForkChild, PortRequest, P
 import type { Containers, ContainerView } from '../containers.js';
 import type { PrismaClient } from '../db/client.js';
 import type { HostJobs } from '../host-jobs.js';
+import type { Placement } from '../placement.js';
 import { containerStates, vmStates } from '../lifecycle/state-writes.js';
 import { withAddressRetry, type NetworkAddresses } from '../networks/addresses.js';
 import type { NetworkRow } from '../networks/networks.js';
@@ -51,6 +52,8 @@ export interface ContainerForksDeps {
   addresses: NetworkAddresses;
   hostJobs: HostJobs;
   operations: Operations;
+  /** Checks the fork's host (its parent's or snapshot's) is up and has room: forks cannot cross hosts. */
+  placement?: Pick<Placement, 'forkHost'>;
 }
 
 type Made = { vmId: string; containerId: string; name: string };
@@ -144,9 +147,11 @@ export class ContainerForks {
   }
 
   /** The rows of every child in one transaction (quota, names, addresses), then hostd's container.fork in the background. */
-  private async start(shape: ChildShape, count: number, name: string | undefined, source: Pick<ContainerForkInput, 'parent' | 'template' | 'fresh'>, targetId: string): Promise<OperationView> {
+  private async start(shape: ChildShape, count: number, name: string | undefined, sourceOf: Pick<ContainerForkInput, 'parent' | 'template' | 'fresh'>, targetId: string): Promise<OperationView> {
     const { db, containers, addresses } = this.deps;
     const { tenantId, hostId, network } = shape;
+    const what = sourceOf.parent ? `container ${shape.stem}` : `snapshot ${targetId}`;
+    await this.deps.placement?.forkHost(hostId, what, sourceOf.parent ? 'container' : 'template', { memoryMib: shape.vm.memoryMib * count });
     const children: Made[] = Array.from({ length: count }, (_, i) => {
       const containerId = randomUUID();
       const base = name ?? `${shape.stem}-fork-${containerId.slice(0, 8)}`;
@@ -175,7 +180,7 @@ export class ContainerForks {
         report({ step: `forking on ${hostId}` });
         const out = await this.deps.hostJobs.call(hostId, 'container.fork', {
           tenantId,
-          ...source,
+          ...sourceOf,
           children: children.map((c, i) => ({ vmId: c.vmId, containerId: c.containerId, name: c.name, ...(attachments[i] ? { network: attachments[i] } : {}) })),
           ports: shape.ports,
         }, { timeoutMs: FORK_TIMEOUT_MS, jobId: operation.id, onProgress: (p) => report({ percent: p.percent, ...(p.step ? { step: p.step } : {}) }) });

@@ -6,7 +6,7 @@ import type { HostInfo, NetworkAttachment } from '../../contracts/jobs.js';
 import type { Prisma, PrismaClient } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { HostJobs } from '../host-jobs.js';
-import type { Placement } from '../placement.js';
+import type { Placement, VmNeeds } from '../placement.js';
 import { formatCidr, lowestFree, parseSubnet, vmCapacity } from './ipam.js';
 import type { NetworkRow } from './networks.js';
 
@@ -25,8 +25,8 @@ export class NetworkAddresses {
    * The host a new VM on `network` goes to: the network's host once it has
    * one (networks are host-local), else the placement's pick.
    */
-  async hostFor(network: NetworkRow): Promise<HostInfo> {
-    if (!network.hostId) return this.placement.pickHost();
+  async hostFor(network: NetworkRow, needs?: VmNeeds): Promise<HostInfo> {
+    if (!network.hostId) return this.placement.pickHost(needs);
     const host = (await this.hostJobs.listHosts()).find((h) => h.hostId === network.hostId);
     if (!host || !host.up || host.draining) {
       const why = !host ? 'is not known' : !host.up ? 'is not up' : 'is draining';

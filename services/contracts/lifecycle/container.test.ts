@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTAINER_STATE_WHEN_VM_LOST, CONTAINER_STATES, containerLifecycle, containerStateFromHost, HOST_CONTAINER_STATES } from './container.js';
+import { CONTAINER_STATE_WHEN_VM_LOST, CONTAINER_STATES, containerLifecycle, containerStateFromHost, HOST_CONTAINER_STATES, containerViewState } from './container.js';
 
 describe('the container lifecycle', () => {
   it('runs created → running → exited, and fails from any live state', () => {
@@ -20,5 +20,15 @@ describe('the container lifecycle', () => {
     for (const s of HOST_CONTAINER_STATES) expect(containerStateFromHost(s)).toBe(s);
     expect(CONTAINER_STATES).toContain(CONTAINER_STATE_WHEN_VM_LOST);
     expect(containerLifecycle.can('running', CONTAINER_STATE_WHEN_VM_LOST)).toBe(true);
+  });
+});
+
+describe('a container whose host is down', () => {
+  it('shows `lost` while it was created or running, and its own state otherwise', () => {
+    expect(containerViewState('running', true)).toBe('lost');
+    expect(containerViewState('created', true)).toBe('lost');
+    expect(containerViewState('exited', true)).toBe('exited');
+    // Positive control: the same states on an up host are shown as they are.
+    expect(containerViewState('running', false)).toBe('running');
   });
 });

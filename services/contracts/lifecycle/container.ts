@@ -31,5 +31,18 @@ export function containerStateFromHost(reported: HostContainerState): ContainerS
   return reported;
 }
 
+/**
+ * Shown, never stored: a created or running container whose host is down (no
+ * heartbeat for FORKD_HOST_DOWN_SEC, docs/multi-host.md). Its row keeps the
+ * last state its host reported; once the host is back the container shows that
+ * again, or the reconciler marks it failed if its VM did not survive.
+ */
+export const CONTAINER_STATE_HOST_DOWN = 'lost';
+
+/** The state a container is shown in: its row's, or `lost` while an active one's host is down. */
+export function containerViewState(state: string, hostDown: boolean): string {
+  return hostDown && (CONTAINER_ACTIVE_STATES as readonly string[]).includes(state) ? CONTAINER_STATE_HOST_DOWN : state;
+}
+
 /** What a container becomes when its VM is lost: it did not exit, it was taken away. */
 export const CONTAINER_STATE_WHEN_VM_LOST: ContainerState = 'failed';

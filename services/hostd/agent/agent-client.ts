@@ -32,6 +32,11 @@ export interface HostImage {
   id: string;
   config: Params<'image.import'>['config'];
   layers: HostLayer[];
+  /**
+   * Where a layer the guest lacks is read from (hostd's blob cache, which may
+   * fetch it); absent: each layer's `path`. Only asked for the layers sent.
+   */
+  resolveLayer?: (layer: HostLayer) => Promise<HostLayer>;
 }
 
 export interface ExecHandle {
@@ -241,7 +246,7 @@ export class AgentClient {
     for (const diffId of first.missing) {
       const layer = image.layers.find((l) => l.diffId === diffId);
       if (!layer) throw new ForkdError('ERR_GUEST_PROTOCOL', `agent asked for a layer the image does not have: ${diffId}`);
-      const r = await this.putLayer(layer, opts);
+      const r = await this.putLayer(image.resolveLayer ? await image.resolveLayer(layer) : layer, opts);
       if (!r.skipped) sent.push(diffId);
     }
     const done = first.complete ? first : await this.call('image.import', { id: image.id, config: image.config, layers }, opts);

@@ -17,7 +17,7 @@ import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 import { attachVolumes, type GuestVolume } from '../volumes/attach.js';
 import type { VolumeStore } from '../volumes/volume-store.js';
-import { agentImageConfig, findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
+import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
 
 /**
  * Makes a VM by forking a template (boot other than 'cold'), registered with
@@ -76,7 +76,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
-        const imported = await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
+        const imported = await agent.importImage(hostImage(input.image, deps.blobs, input.vmId));
         timings['imageImportMs'] = Date.now() - ti;
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');

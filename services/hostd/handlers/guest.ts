@@ -1,6 +1,8 @@
 // What the container handlers share: reaching the VM's agent, mapping the
 // agent's container summary onto the job contract's status, and turning the
 // agent's "not found" into forkd's ERR_NOT_FOUND.
+import type { BlobCache } from '../blobs/blob-cache.js';
+import type { HostImage, HostLayer } from '../agent/agent-client.js';
 import type { Redis } from 'ioredis';
 import type { ContainerSummary, Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
@@ -24,6 +26,18 @@ export interface ContainerDeps {
   events: EventPublisher;
   /** Turns each started container's exit into its `die` event. */
   exits: ExitWatcher;
+  /** Finds (or fetches) the layers a guest lacks; absent: the job's layer paths are read (docs/multi-host.md). */
+  blobs?: BlobCache;
+}
+
+/** A job's image as the agent client imports it: layers found through `blobs` for `user` (a VM or template id) when given. */
+export function hostImage(image: JobImage, blobs: BlobCache | undefined, user: string): HostImage {
+  return {
+    id: image.id,
+    config: agentImageConfig(image),
+    layers: image.layers,
+    ...(blobs ? { resolveLayer: (l: HostLayer) => blobs.layer(l, user) } : {}),
+  };
 }
 
 /** Runs an agent call; the agent's ERR_NOT_FOUND (container or image unknown) becomes forkd's. */

@@ -13,7 +13,7 @@ import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
-import { agentImageConfig, findContainer, guest, toStatus, type ContainerDeps } from './guest.js';
+import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from './guest.js';
 
 export interface PodDeps extends ContainerDeps {
   networks?: VmNetworks;
@@ -28,7 +28,7 @@ export function podContainerCreateHandler(deps: PodDeps) {
     try {
       if (!c) {
         await ctx.progress(20, 'image');
-        await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
+        await agent.importImage(hostImage(input.image, deps.blobs, input.vmId));
         await ctx.progress(60, 'container');
         await agent.call('container.create', createParams(input, deps.secretKey));
         c = await findContainer(agent, input.containerId);

@@ -6,12 +6,13 @@ import type { JobImage, SealedContainerSpec, TemplateBuildInput } from '../../co
 import type { Logger } from '../../contracts/logger.js';
 import { appContainerSubject, openEnv } from '../../contracts/secrets/index.js';
 import type { AgentClient } from '../agent/agent-client.js';
-import { agentImageConfig } from '../handlers/guest.js';
+import type { BlobCache } from '../blobs/blob-cache.js';
+import { hostImage } from '../handlers/guest.js';
 
-export async function prepareTemplate(agent: AgentClient, input: TemplateBuildInput, log: Logger, secretKey: Buffer): Promise<void> {
+export async function prepareTemplate(agent: AgentClient, input: TemplateBuildInput, log: Logger, secretKey: Buffer, blobs?: BlobCache): Promise<void> {
   if (!input.image) return;
   const t0 = Date.now();
-  const imported = await agent.importImage({ id: input.image.id, config: agentImageConfig(input.image), layers: input.image.layers });
+  const imported = await agent.importImage(hostImage(input.image, blobs, input.templateId));
   log.info('template: image imported', { image: input.image.id, sent: imported.sent.length, ms: Date.now() - t0 });
   for (const c of input.containers) {
     // env opened just before the agent call: the job payload holds only the envelope.

@@ -32,6 +32,7 @@ import { assertVmId, POOL_DOMAIN_PREFIX } from '../vm/vm-record.js';
 import { claimPoolClone, registerFreshFork, type ForkedVmContext } from './forked-vm.js';
 import { removeLeftovers } from './leftovers.js';
 import { prepareTemplate } from './prepare.js';
+import type { BlobCache } from '../blobs/blob-cache.js';
 import { templateCacheKey, type TemplateCache } from './template-cache.js';
 import {
   assertTemplateId, listTemplateIds, readTemplateRecord, templateDir, templateDirs, writeTemplateRecord,
@@ -80,6 +81,8 @@ export interface TemplateRegistryOptions {
   poolMode?: PoolMode;
   /** FORKD_TEMPLATE_CACHE_DIR: image templates are copied from and to it (template-cache.ts). */
   cache?: TemplateCache | null;
+  /** Finds or fetches the image layers a build sends into its guest (blobs/blob-cache.ts); absent: the job's paths. */
+  blobs?: BlobCache;
 }
 
 export interface ForkRequest {
@@ -179,7 +182,7 @@ export class TemplateRegistry {
         ...(this.opts.network ? { network: this.opts.network } : {}),
         ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
-        prepare: (agent) => prepareTemplate(agent, input, log, this.opts.secretKey),
+        prepare: (agent) => prepareTemplate(agent, input, log, this.opts.secretKey, this.opts.blobs),
         readyTimeoutMs: tmo,
         onProgress: (step, fields) => {
           log.info(`template build: ${step}`, fields ?? {});
@@ -279,6 +282,11 @@ export class TemplateRegistry {
       entry.pool = null;
       await pool.drain();
     }
+  }
+
+  /** Ids of the templates this host holds (the blob cache keeps the layers they took). */
+  ids(): string[] {
+    return [...this.entries.keys()];
   }
 
   async status(id: string): Promise<TemplateStatus> {
