@@ -197,8 +197,8 @@ describe('a pod: several containers of one tenant in one VM', () => {
     const count = async () => ((await (await stack.api('/v1/pods', { key: otherKey })).json()) as { pods: unknown[] }).pods.length;
     const before = await count();
     const past = await post('/v1/pods/theirs/fork', {}, otherKey); // globex has room for one pod
-    expect(past.status).toBe(429);
-    expect(await errorOf(past)).toMatchObject({ code: 'ERR_QUOTA', field: 'maxMemoryMib' });
+    expect(past.status).toBe(403); // a fork over quota, as for a container's fork (docs/fork.md)
+    expect(await errorOf(past)).toMatchObject({ code: 'ERR_FORK_QUOTA', field: 'maxMemoryMib' });
     expect(await count()).toBe(before);
     for (const [ref, key] of [['app', otherKey], ['nope', undefined]] as const) {
       const res = await post(`/v1/pods/${ref}/fork`, {}, key);

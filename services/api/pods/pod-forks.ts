@@ -28,6 +28,7 @@ import type { Operations } from '../operations/operations.js';
 import { view as operationView, type OperationView } from '../operations/rules.js';
 import { SNAPSHOT_NAME_PATTERN } from '../fork/container-snapshots.js';
 import type { Templates } from '../templates.js';
+import { forkQuota } from '../fork/fork-quota.js';
 import { reserveVmQuota } from '../tenancy/quota.js';
 import { randomMac } from '../vm-mac.js';
 import { statusData } from './pod-containers.js';
@@ -215,7 +216,8 @@ export class PodForks {
     if (taken.length > 0) throw new ForkdError('ERR_CONFLICT', `a container named ${JSON.stringify(taken[0]!.name)} exists`, { field: 'name' });
     const network = shape.networkId ? await db.network.findUnique({ where: { id: shape.networkId } }) : null;
 
-    const { operation, children } = await withAddressRetry(() => db.$transaction(async (tx) => {
+    // Over quota is 403 ERR_FORK_QUOTA, as for a container's fork (fork/fork-quota.ts).
+    const { operation, children } = await forkQuota(count, () => withAddressRetry(() => db.$transaction(async (tx) => {
       const children: PodForkChild[] = [];
       for (const m of made) {
         // Per pod, before its rows: N pods over quota make none.
@@ -239,7 +241,7 @@ export class PodForks {
       }
       const operation = await this.operations.start({ tenantId, hostId, kind, targetId, step: 'queued' }, tx);
       return { operation, children };
-    })).catch((err: unknown) => {
+    }))).catch((err: unknown) => {
       if (isUniqueViolation(err)) throw new ForkdError('ERR_CONFLICT', `a pod or container of that name exists`, { field: 'name' });
       throw err;
     });
