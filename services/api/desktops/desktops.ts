@@ -17,6 +17,7 @@ import type { GuestExec } from './guest-exec.js';
 import { DEFAULT_DESKTOP_IMAGE, DESKTOP_PASSWORD_FILE, DESKTOP_VNC_PORT } from './session-facts.js';
 import { mintToken, tokenMatches } from './token.js';
 import { newVncPassword } from './vnc-auth.js';
+import type { DesktopView } from '../../contracts/desktop-view.js';
 
 export interface CreateDesktopBody {
   image?: string;
@@ -26,18 +27,7 @@ export interface CreateDesktopBody {
   height?: number;
 }
 
-export interface DesktopView {
-  id: string;
-  tenantId: string;
-  /** creating → running; or the container's state when it ended. */
-  state: string;
-  containerId: string | null;
-  templateId: string;
-  width: number;
-  height: number;
-  createdAt: string;
-  lastActiveAt: string;
-}
+export type { DesktopView };
 
 export interface DesktopSettings {
   tokenTtlSec: number;

@@ -20,6 +20,14 @@ import { snapshotEnvSubject, type SnapshotOrigin } from './container-forks.js';
 
 /** A template id: it names the template's directory on the host. `fp-` is hostd's, for fork points. */
 export const SNAPSHOT_NAME_PATTERN = '^(?!fp-)[a-z0-9][a-z0-9_-]{0,47}$';
+
+/** The body of every snapshot request (a container's, a pod's): the new template's name. */
+export const snapshotBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 48, pattern: SNAPSHOT_NAME_PATTERN } },
+} as const;
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
 
 export interface ContainerSnapshotsDeps {

@@ -7,7 +7,7 @@ import { operationEnvelopeSchema, sendAccepted } from '../operations/routes.js';
 import { tenantQueryProperties } from '../tenancy/scope.js';
 import type { Tenancy } from '../tenancy/tenancy.js';
 import { MAX_FORK_COUNT, type ContainerForks, type ForkBody } from './container-forks.js';
-import { SNAPSHOT_NAME_PATTERN, type ContainerSnapshots } from './container-snapshots.js';
+import { snapshotBodySchema, type ContainerSnapshots } from './container-snapshots.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 const tenantOnly = { type: 'object', additionalProperties: false, properties: { tenant: tenantQueryProperties.tenant } } as const;
@@ -39,12 +39,7 @@ export const snapshotContainerSchema = {
   summary: 'Freeze a running container (memory, processes, disk) into a template that containers and VMs fork from later',
   params: idParams,
   querystring: tenantOnly,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 48, pattern: SNAPSHOT_NAME_PATTERN } },
-  },
+  body: snapshotBodySchema,
   response: { 202: operationEnvelopeSchema },
 } as const;
 

@@ -8,7 +8,7 @@ import type { Tenancy } from '../tenancy/tenancy.js';
 import type { CreatePodBody, Pods } from './pods.js';
 import { POD_BOUNDS } from './rules.js';
 import { MAX_POD_FORK_COUNT, type PodForkBody } from './pod-forks.js';
-import { SNAPSHOT_NAME_PATTERN } from '../fork/container-snapshots.js';
+import { snapshotBodySchema } from '../fork/container-snapshots.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
@@ -72,12 +72,7 @@ export const forkPodSchema = {
 export const snapshotPodSchema = {
   summary: 'Freeze a running pod (its VM with every container) into a template that pods are created from (POST /v1/pods with template)',
   params: idParams,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 48, pattern: SNAPSHOT_NAME_PATTERN } },
-  },
+  body: snapshotBodySchema,
   response: { 202: operationEnvelopeSchema },
 } as const;
 

@@ -1,22 +1,12 @@
 // `forkd desktop create|ls|open|rm` (docs/desktops.md): create follows the
 // operation and prints the browser URL (a fresh token); open mints a new URL.
+import type { DesktopView } from '../../contracts/desktop-view.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
 import { forEachTarget, JSON_OPTION, printJson, printTable, type Command } from '../command.js';
 import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 
 const enc = encodeURIComponent;
-
-interface DesktopView {
-  id: string;
-  state: string;
-  containerId: string | null;
-  templateId: string;
-  width: number;
-  height: number;
-  createdAt: string;
-  lastActiveAt: string;
-}
 
 interface Link { token: string; url: string; expiresAt: string }
 
