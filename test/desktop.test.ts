@@ -8,7 +8,7 @@
 // hostnames. Wrong,
 // expired and other tenants' tokens, unknown ids and a desktop removed under
 // an open page are refused or reported. Timings are printed, never asserted.
-import { readdirSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { createLogger } from '../services/contracts/logger.js';
 import { startHostd, type RunningHostd } from '../services/hostd/main.js';
 import { PACKAGE_ROOT } from '../services/contracts/config.js';
 import { runCli, settled, startStack, type Stack } from './harness.js';
+import { desktopImageTar } from './desktop-image.js';
 
 let stack: Stack;
 let hostd: RunningHostd | undefined;
@@ -28,14 +29,6 @@ const ARTIFACTS = join(PACKAGE_ROOT, 'var', 'test-artifacts');
 
 interface Desktop { id: string; state: string; containerId: string; templateId: string; url: string; token: string; expiresAt: string }
 type ErrorBody = { error: { code: string; field?: string } };
-
-/** The desktop image `forkd image build desktop` keeps in the shared image cache (built once, by hand or CI). */
-function desktopImageTar(): string {
-  const dir = join(PACKAGE_ROOT, 'var', 'images', 'desktop');
-  const tar = readdirSync(dir).find((f) => /^desktop-[0-9a-f]+\.tar$/.test(f));
-  if (!tar) throw new Error(`no desktop image in ${dir}: run \`forkd image build desktop\` first`);
-  return join(dir, tar);
-}
 
 async function as(key: string, path: string, init: RequestInit = {}): Promise<Response> {
   return stack.api(path, { ...init, key, headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...(init.headers ?? {}) } });
@@ -98,11 +91,11 @@ beforeAll(async () => {
     if (name === 'acme') acmeKey = k.stdout.trim();
     else otherKey = k.stdout.trim();
   }
-  const imp = await runCli(['image', 'import', desktopImageTar()], { ...stack.env, FORKD_API_KEY: acmeKey }, { timeoutMs: 300_000 });
+  const imp = await runCli(['image', 'import', await desktopImageTar()], { ...stack.env, FORKD_API_KEY: acmeKey }, { timeoutMs: 300_000 });
   expect(imp.code, imp.stderr).toBe(0);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   mkdirSync(ARTIFACTS, { recursive: true });
-}, 400_000);
+}, 1_200_000); // the first run on a machine builds the desktop image from Debian packages (about 5 min)
 
 afterAll(async () => {
   await browser?.close();

@@ -13,7 +13,6 @@
 //          always forks fresh.
 // Memory: PSS of each idle desktop's QEMU process with two desktops alive.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { PACKAGE_ROOT, dataPaths, loadConfig } from '../../services/contracts/config.js';
@@ -22,6 +21,7 @@ import { runCli, settled, startStack, type Stack } from '../harness.js';
 import { domainPss, kibToMib } from './smaps.js';
 import { percentile } from './stats.js';
 import { formatTable } from './table.js';
+import { desktopImageTar } from '../desktop-image.js';
 
 export interface DesktopBenchOptions { runs: number; out: string | null; json: boolean }
 
@@ -37,13 +37,6 @@ export interface DesktopBenchReport {
   cold: { p50_ms: number; p95_ms: number; samples: number[] };
   pool: { p50_ms: number; p95_ms: number; create_p50_ms: number; samples: Sample[] };
   idleDesktopPssMib: number[];
-}
-
-function desktopImageTar(): string {
-  const dir = join(PACKAGE_ROOT, 'var', 'images', 'desktop');
-  const tar = readdirSync(dir).find((f) => /^desktop-[0-9a-f]+\.tar$/.test(f));
-  if (!tar) throw new Error(`no desktop image in ${dir}: run \`forkd image build desktop\` first`);
-  return join(dir, tar);
 }
 
 async function json<T>(res: Response): Promise<T> {
@@ -114,7 +107,7 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
   const stack = await startStack({ name: 'bench-desktop', env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0', FORKD_DESKTOP_POOL_SIZE: '1' } });
   let browser: Browser | undefined;
   try {
-    const imp = await runCli(['image', 'import', desktopImageTar()], stack.env, { timeoutMs: 300_000 });
+    const imp = await runCli(['image', 'import', await desktopImageTar()], stack.env, { timeoutMs: 300_000 });
     if (imp.code !== 0) throw new Error(`image import failed: ${imp.stderr}`);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
     process.stderr.write('bench desktop: warm-up (builds the desktop template)\n');
