@@ -25,6 +25,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'PATCH /v1/templates/:id': { poolSize: 1 },
   'POST /v1/images/:id/tag': { ref: 'renamed:1' },
   'POST /v1/containers/:id/snapshot': { name: 'auth-snap' },
+  'POST /v1/pods/:id/snapshot': { name: 'auth-pod-snap' },
 };
 
 /** Queries that pass a route's schema (appended to its path). */
