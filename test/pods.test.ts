@@ -78,7 +78,7 @@ beforeAll(async () => {
   await ok(['pod', 'create', 'app', '--memory', String(POD_MIB)]);
   await ok(['run', '-d', '--pod', 'app', '--name', 'web', 'busybox', '--', ...SERVE]);
   await ok(['run', '-d', '--pod', 'app', '--name', 'side', 'busybox', '--', ...IDLE]);
-  await ok(['run', '-d', '--name', 'client', '--boot', 'cold', 'busybox', '--', ...IDLE]);
+  await ok(['run', '-d', '--name', 'client', 'busybox', '--', ...IDLE]); // a fork of the (cached) busybox template: its boot is not the subject
   await ok(['pod', 'create', 'theirs', '--memory', String(POD_MIB)], other);
   await ok(['run', '-d', '--pod', 'theirs', '--name', 'probe', 'busybox', '--', ...IDLE], other);
   await ok(['run', '-d', '--pod', 'theirs', '--name', 'probe2', 'busybox', '--', ...IDLE], other);
