@@ -92,7 +92,12 @@ function parentOf(deps: LiveForkDeps, ref: ContainerRef): ManagedVm {
   return vm;
 }
 
-async function capture(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef, templateId: string, log: Logger): Promise<ForkPoint> {
+/**
+ * The running VM captured as template `templateId` (a fork point, or a snapshot or pod template under the API's
+ * name), its disk chain bounded, and its record naming what it came from (`ref`: a pod has no one container, so
+ * its VM id stands in) and the template its disk is backed by, which keeps that template from the sweep.
+ */
+export async function captureRunning(deps: LiveForkDeps, parent: ManagedVm, ref: ContainerRef, templateId: string, log: Logger): Promise<ForkPoint> {
   const parentTemplate = await templateOf(parent);
   const t = await deps.templates.open(parentTemplate);
   const dir = templateDir(deps.templates.dirs, templateId);
@@ -163,7 +168,7 @@ export function containerForkHandler(deps: LiveForkDeps) {
         log.info('reusing the parent\'s last fork point', { ageMs: reuse.ageMs, estimateMib: reuse.estimateMib });
       } else if (parent) {
         await ctx.progress(5, 'fork-point');
-        const fp = await capture(deps, parent, input.parent!, fpId, log);
+        const fp = await captureRunning(deps, parent, input.parent!, fpId, log);
         forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes, takenAt: fp.manifest.createdAt, ...(reuse ? { reuseSkipped: reuse.why } : {}) };
       }
       const children: ContainerForkOutput['children'] = [];
@@ -265,7 +270,7 @@ export function containerSnapshotHandler(deps: LiveForkDeps) {
       throw new ForkdError('ERR_INTERRUPTED', `hostd stopped during this snapshot and was restarted; nothing of it was kept and the container runs on: snapshot again`, { detail: { template: input.templateId } });
     }
     const parent = parentOf(deps, input.parent);
-    const fp = await capture(deps, parent, input.parent, input.templateId, ctx.log.child({ parent: input.parent.vmId }));
+    const fp = await captureRunning(deps, parent, input.parent, input.templateId, ctx.log.child({ parent: input.parent.vmId }));
     const m = fp.manifest;
     const template: TemplateFacts = {
       templateId: input.templateId,
@@ -372,8 +377,6 @@ export async function resumeInterruptedParents(conn: Connection, hostId: string,
   return resumed;
 }
 
-// For a pod's fork (services/hostd/pods/pod-fork.ts), which captures a VM of several containers the same way.
-export { templateOf };
 
 /** Keeps fork point `id` from the sweep until the returned function is called (a pod fork still making its children). */
 export function holdForkPoint(id: string): () => void {

@@ -11,20 +11,16 @@
 // All or nothing, as container.fork: a child that fails destroys every child
 // of the request; the fork point goes with the next sweep; the parent runs on.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import type { Domain } from '../../../native/libvirt/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerStatus, TemplateFacts } from '../../contracts/jobs.js';
-import { errorFields, type Logger } from '../../contracts/logger.js';
+import { errorFields } from '../../contracts/logger.js';
 import type { PodForkInput, PodForkOutput, PodSnapshotOutput } from '../../contracts/pod-jobs.js';
-import { captureForkPoint, type ForkPoint } from '../fork/live-fork.js';
 import { findContainer, toStatus } from '../handlers/guest.js';
 import { joinNetwork } from '../handlers/network.js';
 import { vmFacts } from '../handlers/templates.js';
 import type { JobContext, JobHandlers } from '../job-handlers.js';
 import { aliasContainer } from '../live-fork/guest-alias.js';
-import { FORK_POINT_PREFIX, holdForkPoint, MAX_FORK_CHILDREN, sweepForkPoints, templateOf, type LiveForkDeps } from '../live-fork/live-forks.js';
-import { templateDir, writeTemplateRecord } from '../templates/template-store.js';
+import { captureRunning, FORK_POINT_PREFIX, holdForkPoint, MAX_FORK_CHILDREN, sweepForkPoints, type LiveForkDeps } from '../live-fork/live-forks.js';
 import type { ManagedVm, VmManager } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 
@@ -36,24 +32,6 @@ function podVm(deps: LiveForkDeps, vmId: string): ManagedVm {
   if (vm.record.containerId) throw new ForkdError('ERR_CONFLICT', `VM ${vmId} is a container's, not a pod's: fork the container`, { field: 'pod', detail: { vmId } });
   if ((vm.record.volumes ?? []).length > 0) throw new ForkdError('ERR_CONFLICT', 'a VM with volumes cannot be forked', { field: 'pod', detail: { vmId } });
   return vm;
-}
-
-/** The running VM captured as template `id` (a fork point, or a pod template under the API's name). */
-async function capture(deps: LiveForkDeps, parent: ManagedVm, id: string, log: Logger): Promise<ForkPoint> {
-  const parentTemplate = await templateOf(parent);
-  const t = await deps.templates.open(parentTemplate);
-  const dir = templateDir(deps.templates.dirs, id);
-  const fp = await captureForkPoint({
-    conn: deps.conn,
-    parent: { domain: parent.domain as Domain, disk: parent.paths.disk, manifest: t.manifest },
-    dir, id, hostId: deps.hostId,
-    streamPath: join(deps.streamsDir, `${id}.stream`),
-    ...(deps.taps ? { taps: deps.taps } : {}),
-  });
-  // origin.parentTemplate keeps the template its disk is backed by from the sweep; a pod has no one container, so its VM id stands in.
-  await writeTemplateRecord(dir, { templateId: id, imageId: null, containers: [], poolSize: 0, buildMs: fp.timings.totalMs, origin: { containerId: parent.vmId, vmId: parent.vmId, parentTemplate, takenAt: fp.manifest.createdAt } });
-  log.info('pod fork point captured', { template: id, parentTemplate, streamBytes: fp.streamBytes, timings: fp.timings });
-  return fp;
 }
 
 /** The agent client of a VM whose guest knows each container `apiId` as `guestIds[apiId]`. */
@@ -110,7 +88,7 @@ export function podForkHandler(deps: LiveForkDeps) {
       let forkPoint: PodForkOutput['forkPoint'] = { templateId: fpId, timings: {}, streamBytes: 0 };
       if (parent) {
         await ctx.progress(5, 'fork-point');
-        const fp = await capture(deps, parent, fpId, log);
+        const fp = await captureRunning(deps, parent, { containerId: parent.vmId, vmId: parent.vmId }, fpId, log);
         forkPoint = { templateId: fpId, timings: { ...fp.timings }, streamBytes: fp.streamBytes };
       }
       const children: PodForkOutput['children'] = [];
@@ -140,7 +118,7 @@ export function podSnapshotHandler(deps: LiveForkDeps) {
       throw new ForkdError('ERR_INTERRUPTED', 'hostd stopped during this pod snapshot and was restarted; nothing of it was kept: snapshot again', { detail: { template: input.templateId } });
     }
     const parent = podVm(deps, input.parent.vmId);
-    const fp = await capture(deps, parent, input.templateId, ctx.log.child({ parent: parent.vmId }));
+    const fp = await captureRunning(deps, parent, { containerId: parent.vmId, vmId: parent.vmId }, input.templateId, ctx.log.child({ parent: parent.vmId }));
     const m = fp.manifest;
     const template: TemplateFacts = {
       templateId: input.templateId, accel: m.accel, qemuVersion: m.qemuVersion, machineType: m.machine, formatVersion: m.formatVersion,
