@@ -118,6 +118,17 @@ async function onlyTheParent(parent: View, ports: number[]): Promise<void> {
 }
 
 /** Removes a child and waits for its teardown (journaled: the removal answers first) and its fork point's sweep. */
+/** The control after a fault: the parent forks, its child counts on from the parent's value, and only the parent is left. */
+async function forkWorks(parent: View, ports: number[]): Promise<void> {
+    const atFork = await count(parent.id);
+    const ok = await settled(stack, await fork(parent));
+    expect(ok.status, await ok.clone().text()).toBe(202);
+    const [child] = ((await ok.json()) as ForkResult).containers as [View];
+    expect(await count(child.id)).toBeGreaterThanOrEqual(atFork);
+    await removeChild(child.id);
+    await onlyTheParent(parent, ports);
+}
+
 async function removeChild(id: string): Promise<void> {
   const r = await runCli(['rm', '-f', id], stack.env);
   expect(r.code, r.stderr).toBe(0);
@@ -192,13 +203,7 @@ describe('a live fork that fails', () => {
     }
 
     // The control: the same fork with the stream on the real disk.
-    const atFork = await count(parent.id);
-    const ok = await settled(stack, await fork(parent));
-    expect(ok.status, await ok.clone().text()).toBe(202);
-    const [child] = ((await ok.json()) as ForkResult).containers as [View];
-    expect(await count(child.id)).toBeGreaterThanOrEqual(atFork);
-    await removeChild(child.id);
-    await onlyTheParent(parent, ports);
+    await forkWorks(parent, ports);
   }, 180_000);
 
   /**
@@ -243,12 +248,6 @@ describe('a live fork that fails', () => {
   }, 180_000);
 
   it('forks the parent again after both kills (the control)', async () => {
-    const atFork = await count(parent.id);
-    const ok = await settled(stack, await fork(parent));
-    expect(ok.status, await ok.clone().text()).toBe(202);
-    const [child] = ((await ok.json()) as ForkResult).containers as [View];
-    expect(await count(child.id)).toBeGreaterThanOrEqual(atFork);
-    await removeChild(child.id);
-    await onlyTheParent(parent, ports);
+    await forkWorks(parent, ports);
   }, 180_000);
 });

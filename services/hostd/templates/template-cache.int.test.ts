@@ -39,6 +39,17 @@ function fakeBuild(dir: string, id: string): { guest: GuestImageRef; templateDir
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'forkd-test-template-cache-')); });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** A fake build with its manifest written: a template as the store would hold it. */
+async function builtTemplate(dir: string, id: string): Promise<ReturnType<typeof fakeBuild>> {
+  const b = fakeBuild(dir, id);
+  await writeManifest(b.templateDir, {
+    formatVersion: TEMPLATE_FORMAT_VERSION, id, imageId: 'img-1', kernel: b.guest.kernel, initramfs: b.guest.initramfs, cmdline: b.guest.cmdline,
+    vcpus: 1, memoryMib: 256, accel: 'tcg', qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', ramId: 'forkd-ram', network: null, createdAt: new Date().toISOString(),
+    files: { memory: await recordFile(join(b.templateDir, 'memory')), state: await recordFile(join(b.templateDir, 'state')), disk: await recordFile(join(b.templateDir, 'disk.qcow2')) },
+  });
+  return b;
+}
+
 describe('templateCacheKey', () => {
   it('is the same for the same build and differs when anything the template is made of differs', () => {
     const g = guestIn('/a');
@@ -60,12 +71,7 @@ describe('templateCacheKey', () => {
 
 describe('TemplateCache', () => {
   it('copies a stored template into another data directory, as that template, passing the full check', async () => {
-    const a = fakeBuild(join(work, 'a'), 'ta');
-    await writeManifest(a.templateDir, {
-      formatVersion: TEMPLATE_FORMAT_VERSION, id: 'ta', imageId: 'img-1', kernel: a.guest.kernel, initramfs: a.guest.initramfs, cmdline: a.guest.cmdline,
-      vcpus: 1, memoryMib: 256, accel: 'tcg', qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', ramId: 'forkd-ram', network: null, createdAt: new Date().toISOString(),
-      files: { memory: await recordFile(join(a.templateDir, 'memory')), state: await recordFile(join(a.templateDir, 'state')), disk: await recordFile(join(a.templateDir, 'disk.qcow2')) },
-    });
+    const a = await builtTemplate(join(work, 'a'), 'ta');
     const cache = new TemplateCache(join(work, 'cache'));
     await cache.store('k1', a.templateDir);
 
@@ -89,12 +95,7 @@ describe('TemplateCache', () => {
 
   it('gives the restored memory file to QEMU\'s user even when the entry is root\'s (copied with cp -r, a backup)', async () => {
     const owner = qemuProcessOwner();
-    const a = fakeBuild(join(work, 'own-a'), 'oa');
-    await writeManifest(a.templateDir, {
-      formatVersion: TEMPLATE_FORMAT_VERSION, id: 'oa', imageId: 'img-1', kernel: a.guest.kernel, initramfs: a.guest.initramfs, cmdline: a.guest.cmdline,
-      vcpus: 1, memoryMib: 256, accel: 'tcg', qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', ramId: 'forkd-ram', network: null, createdAt: new Date().toISOString(),
-      files: { memory: await recordFile(join(a.templateDir, 'memory')), state: await recordFile(join(a.templateDir, 'state')), disk: await recordFile(join(a.templateDir, 'disk.qcow2')) },
-    });
+    const a = await builtTemplate(join(work, 'own-a'), 'oa');
     const cache = new TemplateCache(join(work, 'own-cache'));
     await cache.store('k-own', a.templateDir);
     chownSync(join(work, 'own-cache', 'k-own', 'memory'), 0, 0);
