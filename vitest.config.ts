@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import ForkdSequencer from './test/sequencer.js';
 
 // Two projects: `unit` tests pure logic beside the code; `integration` drives the
 // real libvirtd, QEMU guests, Redis and SQLite. Integration files run one at a
@@ -9,6 +10,8 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
+    // Files whose set-up is built in the background run last (test/sequencer.ts).
+    sequence: { sequencer: ForkdSequencer },
     projects: [
       {
         test: {
@@ -24,6 +27,7 @@ export default defineConfig({
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
           exclude: ['node_modules/**', 'dist/**', 'test/bench/**'],
           fileParallelism: false,
+          globalSetup: ['./test/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
         },
