@@ -30,7 +30,7 @@ afterAll(async () => {
 describe('start: false', () => {
   it('makes the container without starting it; start runs it; a second start answers it as it is', async () => {
     const res = await settled(stack, await stack.api('/v1/containers', {
-      method: 'POST', headers: json, body: JSON.stringify({ image: 'busybox', command: ['sh', '-c', 'echo started; sleep 30'], boot: 'cold', start: false }),
+      method: 'POST', headers: json, body: JSON.stringify({ image: 'busybox', command: ['sh', '-c', 'echo started; sleep 30'], start: false }),
     }));
     expect(res.status).toBe(202);
     const made = (await res.json()) as { id: string; state: string; startedAt: string | null };

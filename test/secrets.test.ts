@@ -71,7 +71,7 @@ beforeAll(async () => {
   const imp = await runCli(['image', 'import', join(work, 'busybox.tar')], stack.env);
   expect(imp.code, imp.stderr).toBe(0);
   // The container prints its token's hash once, then idles: its log is the proof that it got the value.
-  const r = await runCli(['run', '-d', '--boot', 'cold', '--name', 'vault', '-e', `API_TOKEN=${SECRET}`, 'busybox', '--', 'sh', '-c', `${PRINT_HASH('API_TOKEN')}; while true; do sleep 60; done`], stack.env, { timeoutMs: 600_000 });
+  const r = await runCli(['run', '-d', '--name', 'vault', '-e', `API_TOKEN=${SECRET}`, 'busybox', '--', 'sh', '-c', `${PRINT_HASH('API_TOKEN')}; while true; do sleep 60; done`], stack.env, { timeoutMs: 600_000 });
   expect(r.code, r.stderr).toBe(0);
   id = r.stdout.trim();
 });
