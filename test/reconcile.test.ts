@@ -37,7 +37,7 @@ const asTenant = (path: string, init: RequestInit = {}) => stack.api(path, { ...
 /** A create followed to its end as the tenant (202 with the running container, or the synchronous refusal). */
 const createContainer = async () => settled({ api: asTenant }, await asTenant('/v1/containers', {
   method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ image: 'busybox:latest', command: ['sleep', '3600'], boot: 'cold' }),
+  body: JSON.stringify({ image: 'busybox:latest', command: ['sleep', '3600'] }),
 }));
 const reconcile = async () => json<ReconcileReport>(await stack.api('/v1/admin/reconcile', { method: 'POST' }));
 const hostReport = (r: ReconcileReport) => r.hosts.find((h) => h.hostId === stack.config.hostId)!;
