@@ -132,7 +132,7 @@ export class Pods {
     }
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, size.memoryMib); // early; Vms.fork reserves in its transaction
-    const host = await this.addresses.hostFor(network);
+    const host = await this.addresses.hostFor(network, { memoryMib: size.memoryMib });
     const { pod, operation } = await this.db.$transaction(async (tx) => {
       const pod = await tx.pod.create({ data: { tenantId, name: size.name, vcpus: size.vcpus, memoryMib: size.memoryMib, pids: size.pids, hostId: host.hostId, networkId: network.id } });
       const operation = await this.operations.start({ tenantId, hostId: host.hostId, kind: 'pod.create', targetId: pod.id, step: 'queued' }, tx);
