@@ -153,7 +153,8 @@ async function quiet(stack: Stack): Promise<void> {
 export async function runPodsBench(opts: PodsBenchOptions): Promise<{ report: PodsBenchReport; text: string; jsonPath: string }> {
   deadline = Date.now() + RUN_BOUND_MS;
   const stepBoundMs = opts.stepBoundMs ?? STEP_BOUND_MS;
-  const stack = await startStack({ name: 'bench-pods', env: { FORKD_POOL_SIZE: '0' } });
+  // FORKD_LOG_LEVEL from the environment reaches the stack (it logs `warn` otherwise): `debug` shows every hostd job's duration.
+  const stack = await startStack({ name: 'bench-pods', env: { FORKD_POOL_SIZE: '0', ...(process.env.FORKD_LOG_LEVEL ? { FORKD_LOG_LEVEL: process.env.FORKD_LOG_LEVEL } : {}) } });
   const work = mkdtempSync(join(tmpdir(), 'forkd-bench-pods-'));
   try {
     await buildBusyboxImage(join(work, 'busybox.tar'), {});
