@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { buildBusyboxImage } from '../../images/containers/builders/busybox.js';
 import { dataPaths, loadConfig } from '../../services/contracts/config.js';
 import { runCli, startStack, type Stack } from '../harness.js';
-import { domainPss } from './smaps.js';
+import { domainPss, qemuPidOf } from './smaps.js';
 import { formatTable } from './table.js';
 
 export interface PodsBenchOptions {
@@ -111,12 +111,15 @@ async function measurePod(stack: Stack, n: number, boundMs: number): Promise<Den
   const until = Date.now() + boundMs;
   const memoryMib = podMibFor(n);
   let podId: string | null = null;
+  let domain: string | null = null;
   try {
     const pod = (await create(stack, '/v1/pods', { name: `bench-${n}`, memoryMib, pids: 1024 }, until, (id) => { podId = id; })).result as { id: string; vm: { domainName: string } };
+    domain = pod.vm.domainName;
     const step = await createUpTo(n, async () => (await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, pod: pod.id, memoryMib: PER_CONTAINER_MIB, pids: 16 }, until)).ms);
     return { n, mode: 'pod', ...step, hostMibPerContainer: step.reached > 0 ? (await pssMib([pod.vm.domainName])) / step.reached : null, nthStartMs: step.nth, quotaMib: memoryMib };
   } finally {
     if (podId) await stack.api(`/v1/pods/${podId}?force=true`, { method: 'DELETE' }); // by id, also when a create failed
+    if (domain) leaving.push(domain);
   }
 }
 
@@ -136,18 +139,30 @@ async function measureVms(stack: Stack, n: number, boundMs: number): Promise<Den
     };
   } finally {
     for (const id of ids) await stack.api(`/v1/containers/${id}?force=true`, { method: 'DELETE' }); // by id, also when a create failed
+    // A create the bound cut short may have no domain name yet: its VM is destroyed all the same, only not waited for.
+    leaving.push(...running.map((c) => c.vm.domainName));
   }
 }
 
-/** Waits (bounded) until the last step's VMs are gone, so the next step does not share the host with their teardown. */
-async function quiet(stack: Stack): Promise<void> {
-  const until = Date.now() + 180_000;
-  while (Date.now() < until) {
-    const { vms } = await json<{ vms: unknown[] }>(await stack.api('/v1/vms'), 'GET /v1/vms');
-    if (vms.length === 0) return;
+/** Domains the bench removed whose QEMU may still run: a removal answers once the destroy is journaled, not done. */
+let leaving: string[] = [];
+
+/**
+ * Waits (bounded) until every removed VM's QEMU has exited (libvirt drops its
+ * pid file), so a step does not share the host with the last one's teardowns,
+ * and the stack is not stopped under them (its hostd would stop taking the
+ * journaled destroys, leaving those VMs running).
+ */
+async function quiet(): Promise<void> {
+  const until = Date.now() + 240_000;
+  const running = async () => (await Promise.all(leaving.map((d) => qemuPidOf(d).then(() => d, () => null)))).filter((d): d is string => d !== null);
+  let left = await running();
+  while (left.length > 0 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 1000));
+    left = await running();
   }
-  process.stderr.write('bench pods: VMs of the last step still there after 180 s; going on\n');
+  if (left.length > 0) process.stderr.write(`bench pods: ${left.length} removed VMs still running after 240 s: ${left.join(' ')}\n`);
+  leaving = [];
 }
 
 export async function runPodsBench(opts: PodsBenchOptions): Promise<{ report: PodsBenchReport; text: string; jsonPath: string }> {
@@ -168,16 +183,18 @@ export async function runPodsBench(opts: PodsBenchOptions): Promise<{ report: Po
     const imported = await runCli(['image', 'import', join(work, 'busybox.tar')], env, { timeoutMs: 600_000 });
     if (imported.code !== 0) throw new Error(`image import: ${imported.stderr}`);
     // Warm-ups (not measured): the busybox template and each pod size's bare template are built on first use.
-    const warm = (await create(bench, '/v1/containers', { image: 'busybox', command: ['true'] }, deadline)).result as { id: string };
+    const warm = (await create(bench, '/v1/containers', { image: 'busybox', command: ['true'] }, deadline)).result as { id: string; vm: { domainName: string } };
     await bench.api(`/v1/containers/${warm.id}?force=true`, { method: 'DELETE' });
+    leaving.push(warm.vm.domainName);
     for (const n of opts.counts) {
-      const p = (await create(bench, '/v1/pods', { name: `warm-${n}`, memoryMib: podMibFor(n) }, deadline)).result as { id: string };
+      const p = (await create(bench, '/v1/pods', { name: `warm-${n}`, memoryMib: podMibFor(n) }, deadline)).result as { id: string; vm: { domainName: string } };
       await bench.api(`/v1/pods/${p.id}?force=true`, { method: 'DELETE' });
+      leaving.push(p.vm.domainName);
     }
     const rows: DensityRow[] = [];
     for (const n of opts.counts) {
       for (const measure of [measurePod, measureVms]) {
-        await quiet(bench);
+        await quiet();
         const t0 = Date.now();
         rows.push(await measure(bench, n, stepBoundMs));
         const r = rows.at(-1)!;
@@ -194,6 +211,7 @@ export async function runPodsBench(opts: PodsBenchOptions): Promise<{ report: Po
     ]))}\n`;
     return { report, text, jsonPath };
   } finally {
+    await quiet().catch(() => undefined);
     await stack.stop();
     rmSync(work, { recursive: true, force: true });
   }
