@@ -94,17 +94,17 @@ export function podMibFor(n: number): number {
 }
 
 /** Creates up to n containers one after another; stops at the step's bound or a failed create, and says which. */
-async function createUpTo(n: number, one: (i: number) => Promise<number>): Promise<{ reached: number; nth: number | null; stopped: string | null }> {
+async function createUpTo(n: number, one: (i: number) => Promise<number>): Promise<{ reached: number; nthStartMs: number | null; stopped: string | null }> {
   let nth: number | null = null;
   for (let i = 0; i < n; i++) {
     try {
       nth = await one(i);
     } catch (err) {
       process.stderr.write(`bench pods: stopped at ${i} of ${n}: ${(err as Error).message}\n`);
-      return { reached: i, nth, stopped: err instanceof PastBound ? (err as Error).message : `a create failed: ${(err as Error).message.slice(0, 200)}` };
+      return { reached: i, nthStartMs: nth, stopped: err instanceof PastBound ? (err as Error).message : `a create failed: ${(err as Error).message.slice(0, 200)}` };
     }
   }
-  return { reached: n, nth, stopped: null };
+  return { reached: n, nthStartMs: nth, stopped: null };
 }
 
 async function measurePod(stack: Stack, n: number, boundMs: number): Promise<DensityRow> {
@@ -116,7 +116,7 @@ async function measurePod(stack: Stack, n: number, boundMs: number): Promise<Den
     const pod = (await create(stack, '/v1/pods', { name: `bench-${n}`, memoryMib, pids: 1024 }, until, (id) => { podId = id; })).result as { id: string; vm: { domainName: string } };
     domain = pod.vm.domainName;
     const step = await createUpTo(n, async () => (await create(stack, '/v1/containers', { image: 'busybox', command: IDLE, pod: pod.id, memoryMib: PER_CONTAINER_MIB, pids: 16 }, until)).ms);
-    return { n, mode: 'pod', ...step, hostMibPerContainer: step.reached > 0 ? (await pssMib([pod.vm.domainName])) / step.reached : null, nthStartMs: step.nth, quotaMib: memoryMib };
+    return { n, mode: 'pod', ...step, hostMibPerContainer: step.reached > 0 ? (await pssMib([pod.vm.domainName])) / step.reached : null, quotaMib: memoryMib };
   } finally {
     if (podId) await stack.api(`/v1/pods/${podId}?force=true`, { method: 'DELETE' }); // by id, also when a create failed
     if (domain) leaving.push(domain);
@@ -134,7 +134,7 @@ async function measureVms(stack: Stack, n: number, boundMs: number): Promise<Den
       return c.ms;
     });
     return {
-      n, mode: 'vms', ...step, hostMibPerContainer: step.reached > 0 ? (await pssMib(running.map((c) => c.vm.domainName))) / step.reached : null, nthStartMs: step.nth,
+      n, mode: 'vms', ...step, hostMibPerContainer: step.reached > 0 ? (await pssMib(running.map((c) => c.vm.domainName))) / step.reached : null,
       quotaMib: running.reduce((s, c) => s + c.vm.memoryMib, 0),
     };
   } finally {
