@@ -58,6 +58,8 @@ export interface ForkdConfig {
   hostdJobConcurrency: number;
   /** API: desktops (docs/desktops.md): browser token lifetime, idle timeout and its warning, the desktop VM's memory. */
   desktop: { tokenTtlSec: number; idleSec: number; idleWarnSec: number; memoryMib: number; poolSize: number };
+  /** API: the pod a Docker create makes when its io.forkd.pod label names none (docs/pods.md "Compose"). */
+  dockerPod: { memoryMib: number; vcpus: number };
   /** hostd: how long a job's lock lasts unrenewed; a dead hostd's jobs are handed over within about twice this. */
   jobLockMs: number;
   /** API: the total size (MiB) of one tenant's volumes (docs/volumes.md). */
@@ -158,6 +160,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'FORKD_JOB_LOCK_SEC', default: '60', meaning: 'hostd: how long a job it runs stays locked to it without a renewal (renewed every half of it). A hostd that dies (SIGKILL, crash) holding jobs loses them after this; the next hostd takes them over within about twice this (most are redone; a live fork is cleaned up and fails, ERR_INTERRUPTED). Shorter hands over sooner but risks a lock lost to a long-blocked event loop.' },
   { name: 'FORKD_DOCKER_SOCKET', default: '`var/docker.sock`', meaning: 'Unix socket (mode 0600) where `forkd up` serves the Docker Engine API for the default tenant: `DOCKER_HOST=unix://<path>`. `off`: no socket. See docs/docker.md.' },
   { name: 'FORKD_DOCKER_LISTEN', default: '(unset: no TCP)', meaning: 'Also serve the Docker Engine API on TCP at `host:port`; every request must carry a forkd key (`Authorization: Bearer <key>`, the docker CLI sends it from `HttpHeaders` in its config.json) and acts for that key\'s tenant. See docs/docker.md.' },
+  { name: 'FORKD_DOCKER_POD_MEMORY_MIB', default: '512', meaning: 'Memory of the pod a Docker create makes when its `io.forkd.pod` label names a pod that does not exist (a compose project placed in one pod): its containers\' limits (64 MiB each by default) must fit in it, less the 96 MiB the guest keeps. The Docker API removes such a pod with its last container. See docs/pods.md.' },
+  { name: 'FORKD_DOCKER_POD_VCPUS', default: '1', meaning: 'vCPUs of the pod a Docker create makes for an `io.forkd.pod` label naming no pod.' },
   { name: 'FORKD_EVENTS_RETAIN', default: '10000', meaning: 'About how many lifecycle events (container, VM, template, image, network, volume) the Redis stream keeps, 100 to 10000000: a client of `GET /v1/events` that reconnects with `since` misses nothing within this window (docs/operability.md).' },
   { name: 'FORKD_FORK_REUSE_SEC', default: '30', meaning: 'hostd: a fork of a running container captured at most this many seconds ago reuses that capture (no pause, nothing written) when its guest wrote little since; the children are the parent as it was then, and the answer says `reused: true` with `takenAt`. 0 switches reuse off; `fresh: true` in the request skips it (docs/fork.md).' },
   { name: 'FORKD_FORK_REUSE_MAX_DIRTY_MIB', default: '16', meaning: 'hostd: the most guest RAM (MiB, by estimate: QEMU\'s dirty rate over one second times the capture\'s age) a parent may have written since its last capture for a fork to reuse it.' },
@@ -250,6 +254,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ForkdConfig {
       idleWarnSec: intVar(env, 'FORKD_DESKTOP_IDLE_WARN_SEC', 300, 0, 86_400),
       memoryMib: intVar(env, 'FORKD_DESKTOP_MEMORY_MIB', 384, 128, 65_536),
       poolSize: intVar(env, 'FORKD_DESKTOP_POOL_SIZE', 0, 0, 64),
+    },
+    dockerPod: {
+      memoryMib: intVar(env, 'FORKD_DOCKER_POD_MEMORY_MIB', 512, 192, 65_536),
+      vcpus: intVar(env, 'FORKD_DOCKER_POD_VCPUS', 1, 1, 16),
     },
     registryInsecure: (env.FORKD_REGISTRY_INSECURE ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     apiUrl: (env.FORKD_URL || `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`).replace(/\/+$/, ''),

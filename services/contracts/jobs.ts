@@ -49,6 +49,19 @@ export interface HostAnnouncement {
   lastSeenAt: string;
   accel: Accel;
   draining: boolean;
+  /**
+   * What placement needs, read each heartbeat without libvirt (so a hostd whose
+   * libvirt calls are busy still reports it). Absent from a hostd older than
+   * this field: placement then asks it `host.info`.
+   */
+  facts?: HostFacts;
+}
+
+/** A host's versions and capacity as its heartbeat carries them (free memory: the kernel's MemAvailable). */
+export interface HostFacts {
+  libvirtVersion: string;
+  qemuVersion: string;
+  capacity: { cpus: number; memoryMib: number; freeMemoryMib: number };
 }
 
 export interface HostInfo {

@@ -92,6 +92,9 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     await mkdir(config.dataDir, { recursive: true });
     const conn = await openLibvirt(config.libvirtUri);
     cleanup.push('libvirt connection', () => conn.close());
+    // host.info's own: the main connection runs one call at a time (native/libvirt/call.ts), VM operations queue there.
+    const infoConn = await openLibvirt(config.libvirtUri);
+    cleanup.push('libvirt connection (host.info)', () => infoConn.close());
     const [lib, hyp] = await libvirtCall('reading versions', () => Promise.all([conn.getLibVersion(), conn.getVersion()]));
     const libvirtVersion = lib.string;
     const qemuVersion = hyp.string;
@@ -185,7 +188,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
     const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, reuse: { windowMs: config.forkReuseMs, maxDirtyMib: config.forkReuseMaxDirtyMib }, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
-      'host.info': hostInfoHandler({ conn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
+      'host.info': hostInfoHandler({ conn: infoConn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),
       ...containerJobs,
       ...liveForkHandlers(liveForks, containerJobs['vm.destroy']),
       ...podForkHandlers(liveForks),
@@ -197,6 +200,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const worker = new HostWorker({
       hostId: config.hostId, accel: accel.accel, redis, handlers, log,
       concurrency: config.hostdJobConcurrency, streamConcurrency: config.streamsPerHost, lockMs: config.jobLockMs,
+      versions: { libvirtVersion, qemuVersion },
     });
     await worker.start();
     cleanup.push('worker', () => worker.stop());

@@ -6,12 +6,12 @@
 // announces the host in Redis (heartbeat) and drains gracefully: on stop it
 // ends log follows, finishes the jobs in hand, takes no new ones, and marks the
 // host draining meanwhile.
-import { hostname } from 'node:os';
+import { availableParallelism, freemem, hostname, totalmem } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Accel } from '../contracts/config.js';
 import { ForkdError } from '../contracts/errors.js';
-import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, hostStreamQueueName, type HostAnnouncement, type JobName } from '../contracts/jobs.js';
+import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, hostStreamQueueName, type HostAnnouncement, type HostFacts, type JobName } from '../contracts/jobs.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import type { JobHandlers } from './job-handlers.js';
 
@@ -29,6 +29,19 @@ export interface HostWorkerOptions {
   streamConcurrency?: number;
   /** A job's lock (default 60 s, FORKD_JOB_LOCK_SEC); stalled jobs are looked for every half of it. */
   lockMs?: number;
+  /** Versions the heartbeat carries beside the capacity (placement reads them there, not from a `host.info` job). */
+  versions?: { libvirtVersion: string; qemuVersion: string };
+}
+
+/**
+ * The host's capacity from the kernel, not libvirt: a heartbeat must not wait
+ * behind VM operations (they share hostd's libvirt connection, one call at a
+ * time). Node's freemem() is /proc/meminfo's MemAvailable, what the warm pools
+ * check too.
+ */
+export function hostFacts(versions: { libvirtVersion: string; qemuVersion: string }): HostFacts {
+  const mib = (bytes: number): number => Math.floor(bytes / 2 ** 20);
+  return { ...versions, capacity: { cpus: availableParallelism(), memoryMib: mib(totalmem()), freeMemoryMib: mib(freemem()) } };
 }
 
 interface Lane {
@@ -88,6 +101,7 @@ export class HostWorker {
       lastSeenAt: new Date().toISOString(),
       accel: this.opts.accel,
       draining: this.state === 'draining',
+      ...(this.opts.versions ? { facts: hostFacts(this.opts.versions) } : {}),
     };
     await this.opts.redis.hset(HOST_REGISTRY_KEY, this.opts.hostId, JSON.stringify(a));
   }

@@ -77,6 +77,8 @@ export const BENCH_ARG_OPTIONS = {
   scale: { type: 'string' },
   'pss-vms': { type: 'string' },
   'settle-ms': { type: 'string' },
+  /** bench pods: each step's bound in minutes. */
+  'step-min': { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
 } as const;

@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--step-min M] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'live-fork') {
@@ -51,7 +51,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`bench: --scale wants counts like 1,8,32\n${USAGE}\n`);
       return 2;
     }
-    const run = await runPodsBench({ counts, out: parsed.values.out ?? null, json: parsed.values.json === true });
+    const stepMin = parsed.values['step-min'] === undefined ? undefined : Number(parsed.values['step-min']);
+    if (stepMin !== undefined && !(stepMin > 0)) {
+      process.stderr.write(`bench: --step-min wants minutes > 0\n${USAGE}\n`);
+      return 2;
+    }
+    const run = await runPodsBench({ counts, out: parsed.values.out ?? null, json: parsed.values.json === true, ...(stepMin === undefined ? {} : { stepBoundMs: stepMin * 60_000 }) });
     process.stdout.write(parsed.values.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
     process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
     return 0;

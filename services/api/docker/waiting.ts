@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { ForkdError } from '../../contracts/errors.js';
 import type { DockerContext } from './context.js';
+import { removeDockerContainer } from './label-pods.js';
 import { removeAnonymous } from './volumes.js';
 
 /** How often a waiter re-reads the row when nothing in this process told it of a change. */
@@ -75,7 +76,7 @@ export function autoRemove(ctx: DockerContext, tenantId: string, id: string, log
       await ctx.state.attachesDone(id);
       await ctx.state.load([id]);
       const anonymous = ctx.state.get(id)?.anonymousVolumes ?? [];
-      await ctx.services.containers.remove(tenantId, id, true);
+      await removeDockerContainer(ctx, tenantId, id, log);
       await removeAnonymous(ctx, tenantId, anonymous, log);
     } catch (err) {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') return;

@@ -2,11 +2,11 @@
 // (a NetworkAddress row, taken inside the transaction that makes the Vm row),
 // the NetworkAttachment hostd gets, and the release when the VM goes.
 import { ForkdError } from '../../contracts/errors.js';
-import type { HostInfo, NetworkAttachment } from '../../contracts/jobs.js';
+import type { NetworkAttachment } from '../../contracts/jobs.js';
 import type { Prisma, PrismaClient } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { HostJobs } from '../host-jobs.js';
-import type { Placement, VmNeeds } from '../placement.js';
+import type { PlacedHost, Placement, VmNeeds } from '../placement.js';
 import { formatCidr, lowestFree, parseSubnet, vmCapacity } from './ipam.js';
 import type { NetworkRow } from './networks.js';
 
@@ -25,14 +25,14 @@ export class NetworkAddresses {
    * The host a new VM on `network` goes to: the network's host once it has
    * one (networks are host-local), else the placement's pick.
    */
-  async hostFor(network: NetworkRow, needs?: VmNeeds): Promise<HostInfo> {
+  async hostFor(network: NetworkRow, needs?: VmNeeds): Promise<PlacedHost> {
     if (!network.hostId) return this.placement.pickHost(needs);
     const host = (await this.hostJobs.listHosts()).find((h) => h.hostId === network.hostId);
     if (!host || !host.up || host.draining) {
       const why = !host ? 'is not known' : !host.up ? 'is not up' : 'is draining';
       throw new ForkdError('ERR_NO_CAPACITY', `network ${network.name} lives on host ${network.hostId}, which ${why}: its VMs can only run there`, { field: 'network', detail: { hostId: network.hostId } });
     }
-    return this.placement.hostInfo(network.hostId);
+    return this.placement.facts(host);
   }
 
   /**

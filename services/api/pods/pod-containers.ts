@@ -37,6 +37,9 @@ function refuseUnsupported(body: CreateContainerBody): void {
 }
 
 export class PodContainers {
+  /** Each pod's last removal (remove chains on it). */
+  private readonly removing = new Map<string, Promise<void>>();
+
   constructor(
     private readonly db: PrismaClient,
     private readonly pods: Pods,
@@ -117,6 +120,20 @@ export class PodContainers {
    * its name, and the pod and its VM stay, also when it was the last one.
    */
   async remove(row: { id: string; tenantId: string; name: string; vmId: string; podId: string | null; vm: { hostId: string }; image: { digest: string } }): Promise<void> {
+    // One removal per pod at a time (in this API process): each reads the names the pod keeps after the previous
+    // one's row is gone, so two removed together (compose down) do not each send a list naming the other.
+    const podId = row.podId!;
+    const prev = this.removing.get(podId) ?? Promise.resolve();
+    const mine = prev.catch(() => undefined).then(() => this.removeNow(row));
+    this.removing.set(podId, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.removing.get(podId) === mine) this.removing.delete(podId);
+    }
+  }
+
+  private async removeNow(row: Parameters<PodContainers['remove']>[0]): Promise<void> {
     const names = await this.names(row.podId!, row.id);
     await this.hostJobs.call(row.vm.hostId, 'pod.container.remove', { vmId: row.vmId, containerId: row.id, names });
     await this.db.$transaction([

@@ -47,6 +47,8 @@ export interface PodView {
   containers: PodContainerView[];
   /** What one more container may still take (memory: the pod's, less what the guest keeps and the live containers hold). */
   free: { memoryMib: number; pids: number };
+  /** Made by a Docker create whose io.forkd.pod label named no pod; the Docker API removes it with its last container. */
+  byDocker: boolean;
   createdAt: string;
 }
 
@@ -112,6 +114,7 @@ export class Pods {
         memoryMib: Math.max(0, row.memoryMib - POD_RESERVED_MIB - live.reduce((n, l) => n + l.memoryMib, 0)),
         pids: Math.max(0, row.pids - live.reduce((n, l) => n + l.pids, 0)),
       },
+      byDocker: row.byDocker,
       createdAt: row.createdAt.toISOString(),
     };
   }
@@ -122,7 +125,8 @@ export class Pods {
    * the operation, whose result is the pod once running. A failed fork leaves
    * no pod behind.
    */
-  async create(actor: Actor, body: CreatePodBody): Promise<OperationView> {
+  /** `byDocker`: the Docker API makes this pod for a label naming none (docker/pod-label.ts). */
+  async create(actor: Actor, body: CreatePodBody, opts: { byDocker?: boolean } = {}): Promise<OperationView> {
     const tenantId = actor.tenantId;
     const size = podSize(body);
     if (body.template !== undefined) {
@@ -132,9 +136,9 @@ export class Pods {
     }
     const network = await this.networks.resolve(tenantId, body.network ?? 'default');
     await precheckVmQuota(this.db, tenantId, size.memoryMib); // early; Vms.fork reserves in its transaction
-    const host = await this.addresses.hostFor(network);
+    const host = await this.addresses.hostFor(network, { memoryMib: size.memoryMib });
     const { pod, operation } = await this.db.$transaction(async (tx) => {
-      const pod = await tx.pod.create({ data: { tenantId, name: size.name, vcpus: size.vcpus, memoryMib: size.memoryMib, pids: size.pids, hostId: host.hostId, networkId: network.id } });
+      const pod = await tx.pod.create({ data: { tenantId, name: size.name, vcpus: size.vcpus, memoryMib: size.memoryMib, pids: size.pids, hostId: host.hostId, networkId: network.id, byDocker: opts.byDocker === true } });
       const operation = await this.operations.start({ tenantId, hostId: host.hostId, kind: 'pod.create', targetId: pod.id, step: 'queued' }, tx);
       return { pod, operation };
     }).catch((err: unknown) => {

@@ -24,6 +24,7 @@ export const podSchema = {
       items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, state: { type: 'string' }, memoryMib: { type: 'integer' }, pids: { type: 'integer' } } },
     },
     free: { type: 'object', properties: { memoryMib: { type: 'integer' }, pids: { type: 'integer' } } },
+    byDocker: { type: 'boolean' },
     createdAt: { type: 'string' },
   },
 } as const;

@@ -110,6 +110,8 @@ export interface AdoptReport {
 
 export class VmManager {
   private readonly vms = new Map<string, ManagedVm>();
+  /** The last record write of each VM (saveRecord chains on it). */
+  private readonly saving = new WeakMap<ManagedVm, Promise<void>>();
 
   constructor(private readonly opts: VmManagerOptions) {}
 
@@ -436,9 +438,16 @@ export class VmManager {
     return [...this.vms.values()].filter((v) => v.state === 'running');
   }
 
-  /** Persists a VM's record (container id, published ports) for a later adoption. */
-  async saveRecord(vm: ManagedVm): Promise<void> {
-    await writeVmRecord(vm.paths.record, vm.record);
+  /**
+   * Persists a VM's record (container id, published ports) for a later
+   * adoption. One write at a time per VM, each of the record as it is when its
+   * turn comes, so the file ends as the latest record whatever order
+   * concurrent jobs (a pod's containers) saved in.
+   */
+  saveRecord(vm: ManagedVm): Promise<void> {
+    const next = (this.saving.get(vm) ?? Promise.resolve()).catch(() => undefined).then(() => writeVmRecord(vm.paths.record, vm.record));
+    this.saving.set(vm, next);
+    return next;
   }
 
   /** hostd stops: close agent connections, leave the VMs running for the next hostd. */

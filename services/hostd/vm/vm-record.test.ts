@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,21 @@ describe('vm-record', () => {
       expect(await readVmRecord(join(dir, 'none.json'))).toBeNull();
       writeFileSync(join(dir, 'bad.json'), '{"vmId": 1');
       expect(await readVmRecord(join(dir, 'bad.json'))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets writes of one record run at once, each complete, none failing (a pod\'s containers removed together)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forkd-vmrec-'));
+    try {
+      const rec = (n: number): VmRecord => ({ vmId: 'a', hostId: 'h', accel: 'tcg', boot: 'cold', createdAt: 'now', vcpus: 1, memoryMib: 256, hostname: `vm-${n}`, ports: [], timings: { bootMs: n } });
+      const path = join(dir, 'vm.json');
+      await Promise.all(Array.from({ length: 8 }, (_, i) => writeVmRecord(path, rec(i))));
+      const read = await readVmRecord(path);
+      expect(Array.from({ length: 8 }, (_, i) => rec(i))).toContainEqual(read);
+      // No temporary file is left behind.
+      expect(readdirSync(dir)).toEqual(['vm.json']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

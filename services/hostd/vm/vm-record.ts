@@ -2,6 +2,7 @@
 // `<dataDir>/run/vms/<vmId>/`: enough for a restarted hostd to adopt it (which
 // container runs in it, which ports were published). libvirt's `<metadata>`
 // says the domain is ours; this file says what we did with it.
+import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Accel } from '../../contracts/config.js';
@@ -76,8 +77,14 @@ export interface VmRecord {
   podGuestIds?: Record<string, string>;
 }
 
+/**
+ * Writes the record atomically. Each write has a temporary file of its own: with
+ * one shared `record.json.tmp`, two writes at once (two containers of a pod
+ * removed together, each saving the pod's names) renamed it twice, and the
+ * second rename failed ENOENT, failing that container's removal.
+ */
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o644 });
   await rename(tmp, path);
 }

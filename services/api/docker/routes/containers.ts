@@ -7,6 +7,7 @@ import type { ContainerView } from '../../containers.js';
 import { attachHandler, copyOutput, resizeHandler } from '../attach.js';
 import { containerOf, openStream, settingsOf, tenantOf, type DockerContext } from '../context.js';
 import { parseCreate } from '../create-body.js';
+import { ensureLabelPod, removeDockerContainer } from '../label-pods.js';
 import { placeByPodLabel } from '../pod-label.js';
 import { noSuchImage, startFailure } from '../errors.js';
 import { checkFilterKeys, labelMatches, parseFilters, queryBool, type Filters } from '../filters.js';
@@ -29,13 +30,16 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
 
   app.post<{ Querystring: Q; Body: unknown }>('/containers/create', async (request, reply) => {
     const actor = await ctx.services.tenancy.actorOf(request);
-    const { body, settings } = placeByPodLabel(parseCreate(request.body, request.query.name));
+    const parsed = parseCreate(request.body, request.query.name);
+    const { body, settings } = placeByPodLabel(parsed);
     // Docker's wording, which makes the CLI offer a pull, before forkd's own.
     await images.resolve(actor.tenantId, body.image).catch((err: unknown) => {
       if (err instanceof ForkdError && err.code === 'ERR_NOT_FOUND') throw noSuchImage(body.image.includes(':') || body.image.includes('@') ? body.image : `${body.image}:latest`);
       throw err;
     });
     ctx.services.tenancy.assertMayPublish(actor, body.ports);
+    // A label naming no pod makes it (compose's first container), on the network the create asked for.
+    if (body.pod !== undefined) await ensureLabelPod(ctx, actor, body.pod, parsed.body.network);
     // The Docker settings go on the row with the create, so they outlive this process (an empty hostname reads as the short id: settingsOf).
     const op = await containers.create(actor.tenantId, body, { docker: settings });
     const id = op.targetId!;
@@ -150,7 +154,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: DockerContext):
     const { settings } = await containerOf(ctx, tenantId, row.id);
     // An exited container's attach and logs streams deliver its last output before its VM goes (bounded: attachesDone).
     if (row.state !== 'running') await ctx.state.attachesDone(row.id);
-    await containers.remove(tenantId, row.id, true);
+    await removeDockerContainer(ctx, tenantId, row.id, warn); // and its pod, when the Docker API made it and it is now empty
     ctx.state.forget(row.id);
     // `rm -v`: the container's anonymous volumes go with it (named ones stay, as Docker's do).
     if (queryBool(request.query.v)) await removeAnonymous(ctx, tenantId, settings.anonymousVolumes, warn);

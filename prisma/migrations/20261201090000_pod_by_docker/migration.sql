@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Pod" ADD COLUMN "byDocker" BOOLEAN NOT NULL DEFAULT false;
