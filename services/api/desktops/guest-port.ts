@@ -4,6 +4,12 @@
 // on the host, and the API need not share a machine with hostd
 // (docs/multi-host.md). It holds a stream lease like any stream
 // (docs/streams.md: 429 ERR_TOO_MANY_STREAMS past the limits).
+//
+// The relay has no flow control back to hostd: a reader that stops leaves
+// frames in Redis, trimmed past 10 000 (stream-relay.ts), which would cut a
+// byte stream. For the VNC bridge that cannot pile up: RFB is pull-based
+// (Xvnc sends one update per FramebufferUpdateRequest of the browser), so
+// what waits is at most the updates the browser asked for.
 import type { Redis } from 'ioredis';
 import { ForkdError, type ErrorBody } from '../../contracts/errors.js';
 import type { Containers } from '../containers.js';
