@@ -7,9 +7,12 @@
 //
 // The relay has no flow control back to hostd: a reader that stops leaves
 // frames in Redis, trimmed past 10 000 (stream-relay.ts), which would cut a
-// byte stream. For the VNC bridge that cannot pile up: RFB is pull-based
-// (Xvnc sends one update per FramebufferUpdateRequest of the browser), so
-// what waits is at most the updates the browser asked for.
+// byte stream. For the VNC bridge that should not pile up: noVNC asks for
+// updates (FramebufferUpdateRequest, or TigerVNC's continuous updates) and
+// answers Xvnc's fences, with which Xvnc measures the round trip through the
+// whole path (relay and browser included) and limits what it has in flight;
+// a browser that stops reading stops the fence replies, so Xvnc stops
+// sending. Not measured here beyond the end-to-end test.
 import type { Redis } from 'ioredis';
 import { ForkdError, type ErrorBody } from '../../contracts/errors.js';
 import type { Containers } from '../containers.js';
