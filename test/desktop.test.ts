@@ -3,12 +3,16 @@
 // desktop image built once by `forkd image build desktop` and reused. A real
 // headless Chromium (Debian's, driven by playwright with executablePath; no
 // browser download) opens the desktop's URL, sees it painted, types into its
-// terminal; `forkd exec` reads back what the typing wrote. Two desktops of one
-// template have their own VNC password and machine-ids, their VMs their own
-// hostnames. Wrong,
+// terminal; `forkd exec` reads back what the typing wrote. Nothing is
+// published on the host for a desktop (the bridge goes over the relay). A page
+// whose connection drops reconnects and paints again. With a pool of one, the
+// second and third creates are pool takes; the three desktops of one template
+// have their own VNC password, machine-ids and hostnames, in the container as
+// in the VM. Wrong,
 // expired and other tenants' tokens, unknown ids and a desktop removed under
 // an open page are refused or reported. Timings are printed, never asserted.
 import { mkdirSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,9 +84,50 @@ async function openPage(url: string): Promise<Page> {
   return page;
 }
 
+/** The VM a desktop's container runs in. */
+async function vmOf(d: Desktop): Promise<string> {
+  return ((await (await as(acmeKey, `/v1/containers/${d.containerId}`)).json()) as { vm: { id: string } }).vm.id;
+}
+
+/** The id of the tenant's ready pooled desktop, once the background refill has made one. */
+async function pooledReady(): Promise<string> {
+  const db = await openDatabase({ dataDir: stack.dataDir, migrate: false });
+  try {
+    return await until('a ready desktop in the pool', async () => {
+      const row = await db.prisma.desktop.findFirst({ where: { pooled: true, vncPassword: { not: null } } });
+      return row?.id;
+    }, 300_000);
+  } finally {
+    await db.close();
+  }
+}
+
+/** A TCP proxy to the API whose connections the test can cut, as a network drop would. */
+function cuttableProxy(): Promise<{ url: string; accepted: () => number; cut: () => void; close: () => Promise<void> }> {
+  const target = new URL(stack.url);
+  const open = new Set<Socket>();
+  let accepted = 0;
+  const server: Server = createServer((client) => {
+    accepted++;
+    const upstream = tcpConnect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) { open.add(s); s.on('error', () => undefined); s.on('close', () => open.delete(s)); }
+    client.pipe(upstream).pipe(client);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const port = (server.address() as { port: number }).port;
+    resolve({
+      url: `http://127.0.0.1:${port}`,
+      accepted: () => accepted,
+      cut: () => { for (const s of open) s.destroy(); },
+      close: () => new Promise<void>((r) => { for (const s of open) s.destroy(); server.close(() => r()); }),
+    });
+  }));
+}
+
 beforeAll(async () => {
   // hostd in this process: the test asks each desktop's agent who its VM is. No pool shells: nothing here takes one.
-  stack = await startStack({ name: 'desktop', hostd: false, env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0' } });
+  // A desktop pool of one: the first create fills it, the next creates are pool takes (each refilled in the background).
+  stack = await startStack({ name: 'desktop', hostd: false, env: { FORKD_DESKTOP_IDLE_SEC: '0', FORKD_POOL_SIZE: '0', FORKD_DESKTOP_POOL_SIZE: '1' } });
   hostd = await startHostd(stack.config, stack.env.REDIS_URL!, createLogger('warn', { svc: 'test-desktop' }));
   for (const name of ['acme', 'other']) {
     expect((await runCli(['tenant', 'create', name], stack.env)).code).toBe(0);
@@ -100,6 +145,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   // VMs outlive hostd (a restarted one adopts them): a test's must not outlive the test.
+  // (The pool's ready desktop is one of them.)
   for (const vm of hostd?.vms.all() ?? []) await hostd!.vms.destroy(vm.vmId).catch(() => undefined);
   await hostd?.stop();
   await stack?.stop();
@@ -143,27 +189,63 @@ describe('a desktop in the browser', () => {
     expect(got).toBe('typed-in-the-browser');
     await page.screenshot({ path: join(ARTIFACTS, 'desktop-typed.png') });
     await page.close();
+    // All of that went over the API↔hostd relay: nothing of the desktop is published on the host.
+    const view = (await (await as(acmeKey, `/v1/containers/${first.containerId}`)).json()) as { ports: unknown[] };
+    expect(view.ports).toEqual([]);
+    expect(hostd!.ports.published(await vmOf(first))).toEqual([]);
   }, 200_000);
 
-  it('a second desktop of the same template has its own VNC password and machine-ids, and its VM its own hostname', async () => {
-    const res = await settled(stack, await as(acmeKey, '/v1/desktops', { method: 'POST', body: '{}' }));
-    expect(res.status, await res.clone().text()).toBe(202);
-    second = (await res.json()) as Desktop;
-    expect(second.templateId).toBe(first.templateId);
-    const facts = async (d: Desktop) => {
-      const [passwd, machineId] = (await sh(d.containerId, 'od -An -tx1 /run/forkd-desktop/passwd | tr -d " \\n"; echo; cat /etc/machine-id')).out.split('\n');
-      const vmId = ((await (await as(acmeKey, `/v1/containers/${d.containerId}`)).json()) as { vm: { id: string } }).vm.id;
-      const vm = (await hostd!.vms.get(vmId).agent.call('info', {})) as { hostname: string; machineId?: string };
-      return { passwd, machineId, vmHostname: vm.hostname, vmMachineId: vm.machineId };
+  it('a page whose connection dropped reconnects and paints again', async () => {
+    const proxy = await cuttableProxy();
+    try {
+      const link = (await (await as(acmeKey, `/v1/desktops/${first.id}/token`, { method: 'POST' })).json()) as Desktop;
+      const page = await openPage(link.url.replace(stack.url, proxy.url));
+      await page.waitForSelector('body[data-state="connected"]', { timeout: 60_000 });
+      await until('the first painted frame', async () => painted(page), 60_000);
+      // Mark this connection's RFB: the page makes a new one when it reconnects.
+      await page.evaluate('window.forkdDesktop.before = true');
+      const before = proxy.accepted();
+      proxy.cut();
+      await until('a new connection, connected', async () => page.evaluate('window.forkdDesktop.before !== true && document.body.dataset.state === "connected"') as Promise<boolean>, 60_000);
+      expect(proxy.accepted()).toBeGreaterThan(before);
+      await until('a painted frame after the reconnect', async () => painted(page), 60_000);
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-reconnected.png') });
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 200_000);
+
+  it('the next creates are taken from the pool, and every desktop of the template has its own secrets and hostnames, in the container too', async () => {
+    const take = async (): Promise<Desktop> => {
+      const ready = await pooledReady();
+      const res = await settled(stack, await as(acmeKey, '/v1/desktops', { method: 'POST', body: '{}' }));
+      expect(res.status, await res.clone().text()).toBe(202);
+      const d = (await res.json()) as Desktop;
+      expect(d.id, 'the create is served from the pool').toBe(ready);
+      expect(d.templateId).toBe(first.templateId);
+      return d;
     };
-    const [a, b] = [await facts(first), await facts(second)];
-    for (const k of ['passwd', 'machineId', 'vmHostname', 'vmMachineId'] as const) {
-      expect(a[k], k).toMatch(/\S/);
-      expect(a[k], k).not.toBe(b[k]);
+    second = await take();
+    const third = await take();
+    const facts = async (d: Desktop) => {
+      const [passwd, machineId, hostname, etcHostname] = (await sh(d.containerId, 'od -An -tx1 /run/forkd-desktop/passwd | tr -d " \\n"; echo; cat /etc/machine-id; uname -n; cat /etc/hostname')).out.split('\n');
+      const vm = (await hostd!.vms.get(await vmOf(d)).agent.call('info', {})) as { hostname: string; machineId?: string };
+      return { passwd, machineId, hostname, etcHostname, vmHostname: vm.hostname, vmMachineId: vm.machineId };
+    };
+    const all = [await facts(first), await facts(second), await facts(third)];
+    for (const f of all) {
+      // The container's hostname (UTS and its /etc/hostname) followed its VM's new one.
+      expect(f.hostname).toBe(f.vmHostname);
+      expect(f.etcHostname).toBe(f.vmHostname);
+    }
+    for (const k of ['passwd', 'machineId', 'hostname', 'vmHostname', 'vmMachineId'] as const) {
+      for (const f of all) expect(f[k], k).toMatch(/\S/);
+      expect(new Set(all.map((f) => f[k])).size, `${k}: ${all.map((f) => f[k]).join(' ')}`).toBe(3);
     }
     // Positive control: the same desktop reads the same facts twice.
-    expect(await facts(first)).toEqual(a);
-  }, 300_000);
+    expect(await facts(first)).toEqual(all[0]);
+  }, 600_000);
 
   it('refuses wrong, expired and other tenants\' tokens and unknown desktops before the upgrade', async () => {
     const mint = async (key: string, id: string) => as(key, `/v1/desktops/${id}/token`, { method: 'POST' });

@@ -45,10 +45,10 @@ async function sh(id: string, script: string): Promise<string> {
 const count = async (id: string): Promise<number> => Number(await sh(id, 'cat /tmp/count'));
 
 /** Who the VM is, from its agent and its NIC. */
-async function identity(c: View): Promise<{ hostname: string; machineId: string; mac: string; random: string }> {
+async function identity(c: View): Promise<{ hostname: string; containerHostname: string; machineId: string; mac: string; random: string }> {
   const info = (await hostd!.vms.get(c.vm.id).agent.call('info', {})) as { hostname: string; machineId?: string };
-  const [mac, random] = (await sh(c.id, 'cat /sys/class/net/eth0/address 2>/dev/null || echo none; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"')).split('\n');
-  return { hostname: info.hostname, machineId: info.machineId ?? '', mac: mac ?? '', random: random ?? '' };
+  const [mac, random, containerHostname] = (await sh(c.id, 'cat /sys/class/net/eth0/address 2>/dev/null || echo none; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; uname -n')).split('\n');
+  return { hostname: info.hostname, containerHostname: containerHostname ?? '', machineId: info.machineId ?? '', mac: mac ?? '', random: random ?? '' };
 }
 
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -169,10 +169,12 @@ describe('forking a running container', () => {
     for (const c of [a, b]) expect(await sh(c.id, 'test -e /tmp/only-parent && echo seen || echo absent')).toBe('absent');
   }, 120_000);
 
-  it('gives every child its own hostname, machine-id, MAC and random numbers', async () => {
+  it('gives every child its own hostname (its VM\'s and, inside, its container\'s), machine-id, MAC and random numbers', async () => {
     const ids = await Promise.all([parent, ...children].map(identity));
     console.log('identities', JSON.stringify(ids));
-    for (const key of ['hostname', 'machineId', 'mac', 'random'] as const) {
+    // The container's own UTS name followed its VM's new one.
+    for (const i of ids) expect(i.containerHostname).toBe(i.hostname);
+    for (const key of ['hostname', 'containerHostname', 'machineId', 'mac', 'random'] as const) {
       expect(new Set(ids.map((i) => i[key])).size, key).toBe(3);
     }
   }, 60_000);

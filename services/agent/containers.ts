@@ -146,6 +146,39 @@ export class Containers {
   /** The VM's peers on its tenant network (network.hosts), appended to every container's hosts file. */
   readonly peers = new PeerHosts();
 
+  /**
+   * After a fork (identity.set {hostname}): every running container whose
+   * hostname followed the VM's (`from`, the name it had before: a container in
+   * its own VM is named after it) takes the new one, `to`: its UTS namespace
+   * (through `setUts`, which enters the container's init's namespace), the
+   * source files of its read-only /etc/hostname and /etc/hosts bind mounts
+   * (rewritten in place: a bind mount holds the inode, a rename would not
+   * show), the HOSTNAME its execs inherit, and its record. Containers with a
+   * name of their own (pod members: their name is an address on the network)
+   * keep it. Returns the ids renamed, and why any could not be.
+   */
+  async followHostname(from: string, to: string, setUts: ((pid: number, hostname: string) => Promise<void>) | null): Promise<{ renamed: string[]; warnings: string[] }> {
+    const renamed: string[] = [];
+    const warnings: string[] = [];
+    if (from === to) return { renamed, warnings };
+    for (const r of this.records.values()) {
+      if (r.status !== 'running' || r.name !== from) continue;
+      const dir = this.containerDir(r.id);
+      try {
+        if (setUts && r.pid !== null) await setUts(r.pid, to);
+        await rewriteInPlace(join(dir, 'hostname'), `${to}\n`);
+        await rewriteInPlace(join(dir, 'hosts'), hostsFile(to) + this.peers.current);
+        r.name = to;
+        r.env = r.env.map((e) => (e === `HOSTNAME=${from}` ? `HOSTNAME=${to}` : e));
+        await this.persist(r);
+        renamed.push(r.id);
+      } catch (e) {
+        warnings.push(`hostname of container ${r.id}: ${(e as Error).message}`);
+      }
+    }
+    return { renamed, warnings };
+  }
+
   /** New peer list: every container's /etc/hosts is rewritten in place. Returns how many files were written. */
   async updatePeers(entries: PeerEntries): Promise<number> {
     this.peers.set(entries);

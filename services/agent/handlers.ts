@@ -31,7 +31,7 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
   const execTerminals = new ExecTerminals();
   const handlers: HandlerTable = {
     ...systemHandlers(cfg),
-    ...identityHandlers(cfg),
+    ...identityHandlers(cfg, containers),
     ...imageHandlers(images, async () => containers.layersInUse()),
     'container.create': (p) => containers.create(p),
     'container.start': (p, ctx) => containers.start(p.id, ctx.signal),

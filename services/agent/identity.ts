@@ -19,6 +19,7 @@ import type { HandlerTable } from './handler.js';
 import { currentMac, findNic, macCommands } from './nic.js';
 import { runOk } from './run.js';
 import { sysCalls } from './sys-calls.js';
+import type { Containers } from './containers.js';
 
 const PROC_HOSTNAME = '/proc/sys/kernel/hostname';
 
@@ -90,7 +91,10 @@ export function clockPlan(hostEpochMs: number, elapsedMs: number): { waitMs: num
   return { waitMs, setSeconds: Math.round((nowHost + waitMs) / 1000) };
 }
 
-export function identityHandlers(cfg: AgentConfig): HandlerTable {
+/** What identity.set needs of the containers: those named after the VM follow its new hostname. */
+export type HostnameFollowers = Pick<Containers, 'followHostname'>;
+
+export function identityHandlers(cfg: AgentConfig, containers?: HostnameFollowers): HandlerTable {
   // Bound now, at agent start: a template's agent has libc bound before the snapshot, so its clones do not pay for it on a take.
   if (cfg.system) sysCalls();
   return {
@@ -122,10 +126,19 @@ export function identityHandlers(cfg: AgentConfig): HandlerTable {
         applied.push('machineId');
       }
       if (p.hostname !== undefined) {
+        const before = await currentHostname(cfg);
         await writeFile(join(cfg.etc, 'hostname'), `${p.hostname}\n`);
         await writeFile(join(cfg.etc, 'hosts'), hostsFile(p.hostname));
         if (cfg.system) await writeFile(PROC_HOSTNAME, p.hostname);
         applied.push('hostname');
+        // A running container forked with its VM (a desktop, a live fork, an
+        // app template's) still answers to the template's name in its own UTS
+        // namespace: it follows the VM's new one (docs/clone-hazards.md).
+        if (containers && before !== null) {
+          const followed = await containers.followHostname(before, p.hostname, cfg.system ? setContainerHostname : null);
+          if (followed.renamed.length > 0) applied.push('containerHostname');
+          warnings.push(...followed.warnings);
+        }
       }
       if (p.mac !== undefined) {
         const nic = await findNic(cfg.sysNet, p.network?.interface);
@@ -201,6 +214,19 @@ async function setMac(sysNet: string, nic: string, mac: string): Promise<void> {
     await runOk('ip', ['link', 'set', 'dev', nic, 'up']).catch(() => undefined);
     throw new AgentError('ERR_IO', `mac: ${(e as Error).message}`, { interface: nic });
   }
+}
+
+/** The VM's hostname before identity.set changes it (null: none known). */
+async function currentHostname(cfg: AgentConfig): Promise<string | null> {
+  const from = cfg.system ? PROC_HOSTNAME : join(cfg.etc, 'hostname');
+  return (await readFile(from, 'utf8').catch(() => '')).trim() || null;
+}
+
+/** sethostname in a container's UTS namespace: in-process through koffi (sys-calls.ts), else busybox nsenter (a process, slower under TCG). */
+async function setContainerHostname(pid: number, hostname: string): Promise<void> {
+  const sys = sysCalls();
+  if (sys) return sys.setUtsHostname(pid, hostname);
+  await runOk('nsenter', ['-u', '-t', String(pid), 'hostname', hostname]);
 }
 
 /** The machine-id the guest has now (for tests and info). */

@@ -2,6 +2,8 @@
 // only calls without an effect on the host are made here. The guest's own
 // effects (clock, MAC, credited entropy) are checked in test/teardown.test.ts
 // and the fork tests through identity.set.
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { SysCallError, sysCalls } from './sys-calls.js';
 import { koffiPath } from './terminal.js';
@@ -25,5 +27,25 @@ describe.skipIf(koffiPath() === null)('sysCalls', () => {
     })();
     expect(err).toBeInstanceOf(SysCallError);
     expect((err as SysCallError).errno).toBe(19);
+  });
+
+  // A process in a UTS namespace of its own stands in for a container's init (root and util-linux's unshare needed).
+  const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-u', 'true']).status === 0;
+  it.skipIf(!canUnshare)('sets the hostname inside another process\'s UTS namespace and comes back to its own', async () => {
+    const before = hostname();
+    const child = spawn('unshare', ['-u', 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      // unshare execs sleep in the new namespace: wait until the pid's namespace differs from ours.
+      const ns = (pid: number | string) => spawnSync('readlink', [`/proc/${pid}/ns/uts`]).stdout.toString().trim();
+      for (let i = 0; i < 100 && ns(child.pid!) === ns('self'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(ns(child.pid!)).not.toBe(ns('self'));
+      sysCalls()!.setUtsHostname(child.pid!, 'forkd-uts-test');
+      expect(spawnSync('nsenter', ['-u', '-t', String(child.pid), 'hostname']).stdout.toString().trim()).toBe('forkd-uts-test');
+      // The agent's own thread is back in its namespace: its name is unchanged.
+      expect(hostname()).toBe(before);
+      expect(spawnSync('hostname').stdout.toString().trim()).toBe(before);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -22,6 +22,12 @@ export interface SysCalls {
   addEntropy(bytes: Buffer): void;
   /** SIOCSIFHWADDR with the link down (as `ip link set dev X down; … address; … up`); leaves the link up. */
   setMac(nic: string, mac: string): void;
+  /**
+   * sethostname(2) inside the UTS namespace of process `pid` (a container's
+   * init): setns into it, set the name, setns back. See bind() for why the
+   * agent's own thread does this rather than a helper process.
+   */
+  setUtsHostname(pid: number, hostname: string): void;
 }
 
 export class SysCallError extends Error {
@@ -42,6 +48,8 @@ const IFF_UP = 0x1;
 const ARPHRD_ETHER = 1;
 /** _IOW('R', 0x03, int[2]) */
 const RNDADDENTROPY = 0x40085203;
+const O_RDONLY = 0;
+const CLONE_NEWUTS = 0x04000000;
 
 let cached: SysCalls | null | undefined;
 
@@ -71,6 +79,8 @@ function bind(path: string): SysCalls {
   const open = lib.func('int open(const char *path, int flags)') as (p: string, f: number) => number;
   const socket = lib.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number;
   const close = lib.func('int close(int fd)') as (fd: number) => number;
+  const setns = lib.func('int setns(int fd, int nstype)') as (fd: number, t: number) => number;
+  const sethostname = lib.func('int sethostname(const char *name, size_t len)') as (n: string, l: number) => number;
   const check = (call: string, r: number): number => {
     if (r < 0) throw new SysCallError(call, k.errno());
     return r;
@@ -119,6 +129,38 @@ function bind(path: string): SysCalls {
         if (setErr) throw setErr;
       } finally {
         close(fd);
+      }
+    },
+    // setns(2) moves only the calling thread, here Node's main thread. Done
+    // synchronously in one JS turn (open both namespaces, enter the
+    // container's, sethostname, enter our own again), so no other JS, and no
+    // libuv callback, runs on this thread while it is inside the container's
+    // namespace; libuv's pool threads never move. The alternative, a helper
+    // process (`nsenter -u -t PID hostname NAME`), costs a process start
+    // (tens of ms under TCG) on every fork's identity step, which a pool take
+    // waits for. The only way to stay behind is the way back failing, which
+    // for our own namespace needs a kernel that refuses what it allowed a
+    // moment ago: then the error says so and the agent's uname is wrong, its
+    // files and the VM's hostname are not (they are not read through UTS).
+    setUtsHostname(pid, hostname) {
+      const own = check('open own uts namespace', open('/proc/thread-self/ns/uts', O_RDONLY | O_CLOEXEC));
+      try {
+        const theirs = check(`open uts namespace of pid ${pid}`, open(`/proc/${pid}/ns/uts`, O_RDONLY | O_CLOEXEC));
+        try {
+          check(`setns uts of pid ${pid}`, setns(theirs, CLONE_NEWUTS));
+          let setErr: unknown = null;
+          try {
+            check('sethostname', sethostname(hostname, Buffer.byteLength(hostname)));
+          } catch (e) {
+            setErr = e;
+          }
+          check('setns back to the agent\'s uts namespace', setns(own, CLONE_NEWUTS));
+          if (setErr) throw setErr;
+        } finally {
+          close(theirs);
+        }
+      } finally {
+        close(own);
       }
     },
   };

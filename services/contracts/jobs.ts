@@ -23,7 +23,7 @@ export function hostStreamQueueName(hostId: string): string {
 }
 
 /** The jobs that run on the stream queue. Every other job runs on the host's job queue. */
-export const STREAM_JOBS = ['container.logs', 'container.exec', 'container.attach'] as const satisfies readonly JobName[];
+export const STREAM_JOBS = ['container.logs', 'container.exec', 'container.attach', 'container.port'] as const satisfies readonly JobName[];
 export type StreamJobName = (typeof STREAM_JOBS)[number];
 
 export function isStreamJob(name: JobName): name is StreamJobName {
@@ -332,6 +332,8 @@ export interface JobSpecs extends PodJobSpecs {
   };
   /** The main process's stdio through relay session `session`: replayed output (`logs`), live output (`stream`), stdin (`stdin`), resizes. */
   'container.attach': { input: ContainerRef & { session: string; logs: boolean; stream: boolean; stdin: boolean }; output: AttachExit };
+  /** One TCP connection to `port` on the guest's loopback (agent port.connect), its bytes through relay session `session` (stdin/stdout frames); nothing is published on the host. */
+  'container.port': { input: ContainerRef & { session: string; port: number }; output: { bytesIn: number; bytesOut: number } };
   /** Sets the size of the container's terminal, or of tty exec `execId`. */
   'container.resize': { input: ContainerRef & { execId?: string; rows: number; cols: number }; output: Record<string, never> };
   'container.stats': { input: ContainerRef; output: { memoryBytes: number; memoryLimitBytes: number | null; cpuUsec: number; pids: number } };

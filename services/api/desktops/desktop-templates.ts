@@ -12,7 +12,6 @@ import type { Containers, ContainerView } from '../containers.js';
 import type { PrismaClient } from '../db/client.js';
 import type { ContainerSnapshots } from '../fork/container-snapshots.js';
 import type { ReportProgress } from '../operations/operations.js';
-import { DESKTOP_VNC_PORT } from './session-facts.js';
 import type { GuestExec } from './guest-exec.js';
 import { awaitOperation, type OperationWaiter } from './await-operation.js';
 
@@ -36,9 +35,16 @@ const SESSION_READY_TRIES = 180;
 /** How long another request's build of the same template is waited for. */
 const BUILD_WAIT_MS = 30 * 60_000;
 
+/**
+ * How templates are made; part of the id, so a change here builds new ones.
+ * 2: the seed publishes no port (forks of a version-1 template would publish
+ * Xvnc's port on the host again).
+ */
+const TEMPLATE_RECIPE = 2;
+
 /** The template's id: a hash of what makes it (a snapshot name: ^[a-z0-9][a-z0-9_-]{0,47}$). */
 export function desktopTemplateId(tenantId: string, imageId: string, size: DesktopSize): string {
-  const h = createHash('sha256').update(`${tenantId}\0${imageId}\0${size.width}x${size.height}`).digest('hex');
+  const h = createHash('sha256').update(`${tenantId}\0${imageId}\0${size.width}x${size.height}\0${TEMPLATE_RECIPE}`).digest('hex');
   return `desktop-${h.slice(0, 32)}`;
 }
 
@@ -77,8 +83,7 @@ export class DesktopTemplates {
       name: `desktop-seed-${randomUUID().slice(0, 8)}`,
       env: [`FORKD_DESKTOP_GEOMETRY=${size.width}x${size.height}`],
       vm: { memoryMib: this.deps.memoryMib },
-      // Published on the host's loopback only: the browser bridge is its one client (docs/desktops.md).
-      ports: [{ containerPort: DESKTOP_VNC_PORT, hostIp: '127.0.0.1', hostPort: 0 }],
+      // No published port: the bridge reaches Xvnc (guest loopback, DESKTOP_VNC_PORT) over the relay (guest-port.ts).
     });
     const seed = (await awaitOperation(operations, tenantId, seedOp)) as ContainerView;
     try {

@@ -14,6 +14,8 @@ import { view as operationView, type OperationView } from '../operations/rules.j
 import { awaitOperation } from './await-operation.js';
 import { desktopTemplateId, type DesktopSize, type DesktopTemplates } from './desktop-templates.js';
 import type { GuestExec } from './guest-exec.js';
+import type { GuestPort } from './guest-port.js';
+import type { VncTarget } from './vnc-bridge.js';
 import { DEFAULT_DESKTOP_IMAGE, DESKTOP_PASSWORD_FILE, DESKTOP_VNC_PORT } from './session-facts.js';
 import { mintToken, tokenMatches } from './token.js';
 import { newVncPassword } from './vnc-auth.js';
@@ -44,6 +46,8 @@ export interface DesktopsDeps {
   templates: DesktopTemplates;
   operations: Operations;
   exec: GuestExec;
+  /** Connections to a port in the desktop's guest (the VNC bridge). */
+  port: GuestPort;
   secretKey: Buffer;
   settings: DesktopSettings;
   log: { warn(msg: string, fields?: Record<string, unknown>): void };
@@ -231,13 +235,16 @@ export class Desktops {
     return row;
   }
 
-  /** Where the bridge connects (the container's VNC port, published on the host's loopback) and the password it answers with. */
-  async vncTarget(row: Row): Promise<{ host: string; port: number; password: string }> {
-    const c = await this.deps.db.container.findUnique({ where: { id: row.containerId! }, select: { ports: true, state: true } });
-    const port = ((c?.ports as Array<{ containerPort: number; hostAddress: string; hostPort: number }> | null) ?? []).find((p) => p.containerPort === DESKTOP_VNC_PORT);
-    if (!c || c.state !== 'running' || !port) throw new ForkdError('ERR_NOT_FOUND', `desktop ${row.id} is not running`, { field: 'id' });
+  /**
+   * How the bridge reaches the desktop's Xvnc (guest loopback port 5901,
+   * through the API↔hostd relay and the agent: nothing published on the host)
+   * and the password it answers with.
+   */
+  async vncTarget(row: Row): Promise<VncTarget> {
+    const c = await this.deps.db.container.findUnique({ where: { id: row.containerId! }, select: { state: true } });
+    if (!c || c.state !== 'running') throw new ForkdError('ERR_NOT_FOUND', `desktop ${row.id} is not running`, { field: 'id' });
     const [kv] = readStoredEnv(this.deps.secretKey, passwordSubject(row.id), row.vncPassword);
-    return { host: port.hostAddress, port: port.hostPort, password: kv!.slice('VNC='.length) };
+    return { connect: () => this.deps.port(row.tenantId, row.containerId!, DESKTOP_VNC_PORT), password: kv!.slice('VNC='.length) };
   }
 
   async touch(id: string): Promise<void> {

@@ -1,11 +1,11 @@
-// One browser's WebSocket to one desktop's Xvnc: a TCP connection to the
-// container's VNC port as hostd publishes it (on the host's loopback; hostd
-// carries each connection into the guest with the agent's port.connect, so
-// the guest needs no network to the host), the RFB handshake done by forkd on
-// both sides (rfb-handshake.ts), then bytes both ways with backpressure.
-import { connect, type Socket } from 'node:net';
+// One browser's WebSocket to one desktop's Xvnc: a connection to the guest's
+// loopback port 5901 through the API↔hostd relay and the agent's port.connect
+// (guest-port.ts; nothing is published on the host, and the guest needs no
+// network to the host), the RFB handshake done by forkd on both sides
+// (rfb-handshake.ts), then bytes both ways with backpressure.
 import type { WebSocket } from 'ws';
 import { ForkdError } from '../../contracts/errors.js';
+import type { GuestSocket } from './guest-port.js';
 import { acceptClient, authenticateToServer, ByteReader } from './rfb-handshake.js';
 
 /** WebSocket close codes the page understands (4000–4999 are the application's). */
@@ -15,8 +15,8 @@ export const CLOSE_FAILED = 4502;
 const HIGH_WATER = 4 * 1024 * 1024;
 
 export interface VncTarget {
-  host: string;
-  port: number;
+  /** Opens the connection to Xvnc (called once the browser's side is up). */
+  connect(): Promise<GuestSocket>;
   password: string;
 }
 
@@ -48,38 +48,62 @@ export class BridgeRegistry {
 }
 
 export async function bridge(ws: WebSocket, target: VncTarget): Promise<void> {
-  const tcp: Socket = connect({ host: target.host, port: target.port });
-  tcp.setNoDelay(true);
   const fromGuest = new ByteReader();
   const fromBrowser = new ByteReader();
   let piping = false;
-  const closed = new Promise<void>((resolve) => {
-    ws.on('close', () => { tcp.destroy(); fromBrowser.end(new Error('browser closed')); resolve(); });
-    tcp.on('close', () => { fromGuest.end(new Error('guest closed')); if (ws.readyState === ws.OPEN) ws.close(CLOSE_FAILED, 'desktop connection closed'); resolve(); });
-  });
-  tcp.on('error', () => undefined); // 'close' follows and says it
-  tcp.on('data', (chunk: Buffer) => {
-    if (!piping) return fromGuest.push(chunk);
-    ws.send(chunk, { binary: true }, () => { if (ws.bufferedAmount < HIGH_WATER) tcp.resume(); });
-    if (ws.bufferedAmount >= HIGH_WATER) tcp.pause();
-  });
+  let guest: GuestSocket | undefined;
+  let browserClosed = false;
+  let pending = 0;
+  const toGuest = (b: Buffer): void => {
+    // Ordered by guest.write's chain; the browser's socket is paused while writes are queued (Redis is the slow side here).
+    if (pending++ === 0) ws.pause();
+    guest!.write(b).then(
+      () => { if (--pending === 0) ws.resume(); },
+      () => { if (ws.readyState === ws.OPEN) ws.close(CLOSE_FAILED, 'desktop connection lost'); },
+    );
+  };
+  ws.on('close', () => { browserClosed = true; fromBrowser.end(new Error('browser closed')); void guest?.close(); });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary) return;
     if (!piping) return fromBrowser.push(data);
-    if (!tcp.write(data)) { ws.pause(); tcp.once('drain', () => ws.resume()); }
+    toGuest(data);
   });
   try {
-    await authenticateToServer(fromGuest, (b) => tcp.write(b), target.password);
+    guest = await target.connect();
+    if (browserClosed) return void (await guest.close());
+    const g = guest;
+    const reading = (async () => {
+      try {
+        for await (const chunk of g.output) {
+          if (!piping) { fromGuest.push(chunk); continue; }
+          await sendToBrowser(ws, chunk);
+        }
+        fromGuest.end(new Error('guest closed'));
+        if (ws.readyState === ws.OPEN) ws.close(CLOSE_FAILED, 'desktop connection closed');
+      } catch (err) {
+        fromGuest.end(err as Error);
+        if (ws.readyState === ws.OPEN) ws.close(CLOSE_FAILED, String((err as Error).message ?? err).slice(0, 120));
+      }
+    })();
+    await authenticateToServer(fromGuest, (b) => void g.write(b), target.password);
     await acceptClient(fromBrowser, (b) => ws.send(b, { binary: true }));
     piping = true;
-    const toGuest = fromBrowser.rest();
-    if (toGuest.length > 0) tcp.write(toGuest);
+    const early = fromBrowser.rest();
+    if (early.length > 0) toGuest(early);
     const toBrowser = fromGuest.rest();
     if (toBrowser.length > 0) ws.send(toBrowser, { binary: true });
+    await reading;
   } catch (err) {
     const fe = err instanceof ForkdError ? err : new ForkdError('ERR_GUEST', `desktop connection failed: ${String((err as Error).message ?? err)}`);
     if (ws.readyState === ws.OPEN) ws.close(CLOSE_FAILED, fe.message.slice(0, 120));
-    tcp.destroy();
+  } finally {
+    await guest?.close();
   }
-  await closed;
+}
+
+/** Sends one chunk; while 4 MiB wait towards the browser, waits for the send so the guest's side is not read (the relay holds the rest). */
+async function sendToBrowser(ws: WebSocket, chunk: Buffer): Promise<void> {
+  if (ws.readyState !== ws.OPEN) return;
+  const sent = new Promise<void>((resolve) => ws.send(chunk, { binary: true }, () => resolve()));
+  if (ws.bufferedAmount >= HIGH_WATER) await sent;
 }

@@ -4,6 +4,7 @@ import type { JobHandlers } from '../job-handlers.js';
 import { containerCreateHandler, type CreateDeps } from './container-create.js';
 import { containerExecHandler, containerLogsHandler } from './container-io.js';
 import { containerAttachHandler, containerResizeHandler } from './container-attach.js';
+import { containerPortHandler } from './container-port.js';
 import { containerInspectHandler, containerInspectManyHandler, containerSignalHandler, containerStartHandler, containerStatsHandler, containerStopHandler, containerWaitHandler } from './containers.js';
 import { vmDestroyHandler, vmListHandler } from './vms.js';
 import { podContainerCreateHandler, podContainerRemoveHandler } from './pod-containers.js';
@@ -23,6 +24,7 @@ export function containerHandlers(deps: CreateDeps): Omit<JobHandlers, 'host.inf
     'container.exec': containerExecHandler(deps),
     'container.attach': containerAttachHandler(deps),
     'container.resize': containerResizeHandler(deps),
+    'container.port': containerPortHandler(deps),
     'container.stats': containerStatsHandler(deps),
     'vm.destroy': vmDestroyHandler(deps),
     'vm.list': vmListHandler(deps),

@@ -15,7 +15,7 @@ function fakeAgent() {
   const calls: Array<{ method: string; params: unknown }> = [];
   const agent = {
     importImage: async (image: { id: string }) => ({ id: image.id, sent: [], present: [] }),
-    call: async (method: string, params: unknown) => { calls.push({ method, params }); return {}; },
+    call: async (method: string, params: unknown) => { calls.push({ method, params }); return method === 'info' ? { hostname: 'vm-template' } : {}; },
   } as unknown as AgentClient;
   return { agent, calls };
 }
@@ -32,7 +32,7 @@ describe('prepareTemplate: app containers\' env', () => {
   it('arrives sealed and reaches the agent opened', async () => {
     const { agent, calls } = fakeAgent();
     await prepareTemplate(agent, input('t1', 't1'), log, key);
-    expect(calls[0]).toMatchObject({ method: 'container.create', params: { id: 'app-0', env } });
+    expect(calls.find((c) => c.method === 'container.create')).toMatchObject({ method: 'container.create', params: { id: 'app-0', env } });
   });
 
   it('an envelope sealed for another template does not open, and nothing is created', async () => {
@@ -40,6 +40,25 @@ describe('prepareTemplate: app containers\' env', () => {
     await expect(prepareTemplate(agent, input('t1', 't2'), log, key)).rejects.toMatchObject({ code: 'ERR_SECRET_UNREADABLE' });
     expect(calls).toEqual([]);
     await prepareTemplate(agent, input('t2', 't2'), log, key); // positive control: its own template opens it
-    expect(calls).toHaveLength(2);
+    expect(calls.filter((c) => c.method === 'container.create' || c.method === 'container.start')).toHaveLength(2);
+  });
+});
+
+describe('prepareTemplate: app containers\' names', () => {
+  it('names a lone app container after the template\'s VM, so each fork\'s identity.set renames it with its VM', async () => {
+    const { agent, calls } = fakeAgent();
+    await prepareTemplate(agent, input('t1', 't1'), log, key);
+    expect(calls.find((c) => c.method === 'container.create')?.params).toMatchObject({ id: 'app-0', name: 'vm-template' });
+  });
+
+  it('leaves several app containers their own names (as a pod\'s members)', async () => {
+    const { agent, calls } = fakeAgent();
+    const two = input('t1', 't1');
+    two.containers.push({ ...two.containers[0]!, containerId: 'app-1', spec: { ...two.containers[0]!.spec, env: sealEnv(key, appContainerSubject('t1', 'app-1'), env) } });
+    await prepareTemplate(agent, two, log, key);
+    const creates = calls.filter((c) => c.method === 'container.create');
+    expect(creates).toHaveLength(2);
+    for (const c of creates) expect(c.params).not.toHaveProperty('name');
+    expect(calls.some((c) => c.method === 'info')).toBe(false);
   });
 });

@@ -14,10 +14,16 @@ export async function prepareTemplate(agent: AgentClient, input: TemplateBuildIn
   const t0 = Date.now();
   const imported = await agent.importImage(hostImage(input.image, blobs, input.templateId));
   log.info('template: image imported', { image: input.image.id, sent: imported.sent.length, ms: Date.now() - t0 });
-  for (const c of input.containers) {
-    // env opened just before the agent call: the job payload holds only the envelope.
-    const env = openEnv(secretKey, appContainerSubject(input.templateId, c.containerId), c.spec.env);
-    await agent.call('container.create', containerParams(c.containerId, input.image.id, c.spec, env));
+  // One app container is named after the template's VM, as a container in a VM
+  // of its own always is: each fork's identity.set then renames it with its VM
+  // (UTS hostname, /etc/hostname), so forks do not share the template's name
+  // (docs/clone-hazards.md). Several keep names of their own (their ids), as a
+  // pod's members do, and share them across forks.
+  // env opened just before the agent calls (the job payload holds only the envelopes), all of them first: one that does not open sends nothing.
+  const envs = input.containers.map((c) => openEnv(secretKey, appContainerSubject(input.templateId, c.containerId), c.spec.env));
+  const vmName = input.containers.length === 1 ? (await agent.call('info', {})).hostname : undefined;
+  for (const [i, c] of input.containers.entries()) {
+    await agent.call('container.create', { ...containerParams(c.containerId, input.image.id, c.spec, envs[i]!), ...(vmName ? { name: vmName } : {}) });
     await agent.call('container.start', { id: c.containerId });
     log.info('template: container started', { container: c.containerId });
   }
