@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../services/contracts/config.js';
 import { ForkdError } from '../../services/contracts/errors.js';
 import { ID_RE, normalizeRef, parseRef, PREFIX_RE } from './refs.js';
-import { withStoreLock } from './store-lock.js';
+import { withDirLock as withStoreLock } from '../dir-lock.js';
 
 export interface ImageConfig {
   Env?: string[];

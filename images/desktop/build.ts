@@ -12,7 +12,7 @@ import { ForkdError } from '../../services/contracts/errors.js';
 import { PATH_ENV } from '../containers/builders/busybox.js';
 import { writeImageArchive } from '../containers/builders/image-writer.js';
 import { LayerTree } from '../containers/builders/layer-tree.js';
-import { withBuildLock } from './build-lock.js';
+import { withDirLock } from '../dir-lock.js';
 import { DESKTOP_PATH_EXCLUDES, DESKTOP_SUITE, desktopPackages } from './packages.js';
 import { DESKTOP_SESSION_PATH, DESKTOP_SESSION_SCRIPT, DESKTOP_VNC_PORT } from './session.js';
 
@@ -61,7 +61,11 @@ export async function buildDesktopImage(opts: DesktopBuildOptions): Promise<Buil
   const cached = join(opts.cacheDir, `desktop-${key}.tar`);
   const idFile = `${cached}.id`;
   await mkdir(opts.cacheDir, { recursive: true });
-  return withBuildLock(opts.cacheDir, build, (holder) => progress(`waiting for the build already running (pid ${holder})`));
+  // One build per cache at a time: a second waits for the first and copies its result.
+  return withDirLock(join(opts.cacheDir, '.build.lock'), build, {
+    timeoutMs: Number.POSITIVE_INFINITY,
+    onWait: (holder) => progress(`waiting for the build already running (pid ${holder})`),
+  });
 
   async function build(): Promise<BuiltDesktop> {
     if (await exists(cached) && await exists(idFile)) {

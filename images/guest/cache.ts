@@ -5,6 +5,7 @@
 import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../dir-lock.js';
 
 /** Written last inside every finished build; its presence marks the build complete. */
 export const MANIFEST = 'manifest.json';
@@ -84,17 +85,8 @@ async function removeStaleTemps(root: string): Promise<void> {
   for (const name of await readdir(root)) {
     if (!name.startsWith(TMP_PREFIX)) continue;
     const pid = Number(/-(\d+)-[^-]*$/.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
     await rm(join(root, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
