@@ -246,6 +246,34 @@ export interface ResumedClone<A extends ForkAgent = ForkAgent> {
   shell: CloneShell;
   agent: A | null;
   timings: { incomingMs: number; resumeMs: number; agentReadyMs: number };
+  /**
+   * What identifyAhead already applied (machine-id, MAC, entropy: nothing a
+   * request chooses): identifyClone then sends only the hostname, the clock
+   * and the network. Absent: the clone still has its template's identity.
+   */
+  ahead?: Result<'identity.set'>;
+}
+
+/**
+ * The ready pool's part of identity.set, done while the clone idles: the
+ * machine-id, the MAC and a reseed of the RNG are the clone's own whoever
+ * takes it, so a take does not wait for them. The clone is still not handed
+ * out before identifyClone (its hostname and clock are still the template's).
+ * On failure the clone is destroyed.
+ */
+export async function identifyAhead<A extends ForkAgent>(resumed: ResumedClone<A>): Promise<ResumedClone<A>> {
+  if (!resumed.agent) return resumed;
+  const id = resumed.shell.identity;
+  try {
+    const { hostname: _h, ...ahead } = identityParams({
+      hostname: id.hostname, machineId: id.machineId, mac: resumed.shell.network === null ? null : id.mac,
+      nic: resumed.shell.network, entropy: id.entropy, clock: false,
+    });
+    return { ...resumed, ahead: await resumed.agent.call('identity.set', ahead) };
+  } catch (err) {
+    await discardResumed(resumed);
+    throw err;
+  }
 }
 
 /** Loads the template's state into a shell, resumes it and waits for its agent. On failure the shell is destroyed. */
@@ -287,18 +315,23 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       const t3 = Date.now();
       const id = shell.identity;
       const background = opts.clock === 'background';
-      identityResult = await agent.call('identity.set', {
-        ...identityParams({
-          hostname: id.hostname,
-          machineId: id.machineId,
-          // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
-          mac: shell.network === null ? null : id.mac,
-          nic: shell.network,
-          entropy: id.entropy,
-          clock: !background,
-        }),
-        ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
+      const full = identityParams({
+        hostname: id.hostname,
+        machineId: id.machineId,
+        // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
+        mac: shell.network === null ? null : id.mac,
+        nic: shell.network,
+        entropy: id.entropy,
+        clock: !background,
       });
+      // Prepared ahead (ready pool): only what depends on the take or on the time is left.
+      const params = resumed.ahead
+        ? { hostname: full.hostname, ...(full.clockEpochMs === undefined ? {} : { clockEpochMs: full.clockEpochMs }) }
+        : full;
+      const now = await agent.call('identity.set', { ...params, ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }) });
+      identityResult = resumed.ahead
+        ? { applied: [...resumed.ahead.applied, ...now.applied], warnings: [...resumed.ahead.warnings, ...now.warnings] }
+        : now;
       identityMs = Date.now() - t3;
       if (background) {
         agent.call('identity.set', { clockEpochMs: Date.now() }).catch((err: unknown) => opts.onClockError?.(err));
