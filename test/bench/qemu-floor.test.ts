@@ -25,11 +25,11 @@ describe('raw-QEMU floor: a pool shell\'s command line made standalone', () => {
     expect(argv.join(' ')).toContain('-incoming defer');
   });
 
-  it('turns libvirt\'s descriptors into paths under its directory and gives the NIC no backend', () => {
+  it('turns libvirt\'s descriptors into paths under its directory and gives the NIC a tap of its own on no bridge', () => {
     expect(argv).toContain('socket,id=charmonitor,path=/w/qmp.sock,server=on,wait=off');
     expect(argv).toContain('socket,id=charchannel0,path=/w/agent.sock,server=on,wait=off');
     expect(argv).toContain('file,id=charserial0,path=/w/console.log,append=on');
-    expect(argv).toContain('{"type":"hubport","id":"hostnet0","hubid":0}');
+    expect(argv).toContain('{"type":"tap","id":"hostnet0","script":"no","downscript":"no"}');
     expect(argv.join(' ')).not.toMatch(/fd=\d|"fd"|fdset|-add-fd|masterKey0|-sandbox/);
   });
 

@@ -6,8 +6,9 @@
 // from /proc/<pid>/cmdline while the shell waits in `-incoming defer`), so the
 // machine, devices and the template's memory file (mapped privately, as a
 // clone's) are the same. What libvirt passed as descriptors becomes paths
-// (monitor and agent sockets, console file), the NIC gets no backend (a hub
-// port with nothing on it: the device, and so the device state, is the same),
+// (monitor and agent sockets, console file), the NIC a tap QEMU makes itself
+// and puts on no bridge (the device and its saved state stay the same; a
+// backend without a vnet header is refused by virtio-net's state),
 // the disk's top layer is a copy of the shell's fresh overlay, and the seccomp
 // sandbox goes (it forbids the `exec:` migration URI used to read the state).
 //
@@ -59,7 +60,8 @@ export function standaloneArgv(argv: readonly string[], dir: string, topDisk: { 
     if (opt === '-chardev' && val?.includes('path=/dev/fdset/')) { take(val.replace(/path=\/dev\/fdset\/\d+/, `path=${join(dir, 'console.log')}`)); continue; }
     if (opt === '-netdev' && val?.includes('"type":"tap"')) {
       const id = (JSON.parse(val) as { id: string }).id;
-      take(JSON.stringify({ type: 'hubport', id, hubid: 0 }));
+      // Still a tap (virtio-net's saved state has the tap's vnet header; a hub port refuses it), made by QEMU, on no bridge.
+      take(JSON.stringify({ type: 'tap', id, script: 'no', downscript: 'no' }));
       continue;
     }
     if (opt === '-blockdev' && val?.includes(JSON.stringify(topDisk.from))) { take(val.replace(JSON.stringify(topDisk.from), JSON.stringify(topDisk.to))); continue; }
@@ -72,9 +74,14 @@ export function standaloneArgv(argv: readonly string[], dir: string, topDisk: { 
 class RawQmp {
   private buf = '';
   private waiter: ((msg: Record<string, unknown>) => void) | null = null;
+  private failer: ((err: Error) => void) | null = null;
+  private closed = false;
 
   private constructor(private readonly sock: Socket) {
     sock.setEncoding('utf8');
+    // QEMU gone (it exits when an incoming stream is refused): the pending command fails instead of waiting forever.
+    sock.on('close', () => { this.closed = true; this.failer?.(new Error('QMP connection closed')); });
+    sock.on('error', () => undefined);
     sock.on('data', (d: string) => {
       this.buf += d;
       for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
@@ -84,6 +91,7 @@ class RawQmp {
         if ('event' in msg) continue;
         const w = this.waiter;
         this.waiter = null;
+        this.failer = null;
         w?.(msg);
       }
     });
@@ -108,7 +116,8 @@ class RawQmp {
   }
 
   private next(): Promise<Record<string, unknown>> {
-    return new Promise((resolve) => { this.waiter = resolve; });
+    if (this.closed) return Promise.reject(new Error('QMP connection closed'));
+    return new Promise((resolve, reject) => { this.waiter = resolve; this.failer = reject; });
   }
 
   async cmd(execute: string, args?: object): Promise<unknown> {
@@ -134,23 +143,33 @@ export async function floorOnce(argv: readonly string[], dir: string, statePath:
     qemu = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     qemu.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<never>((_, reject) => qemu!.once('exit', (code) => reject(new Error(`qemu exited ${code}: ${stderr.trim()}`))));
+    const exited = new Promise<never>((_, reject) => {
+      qemu!.once('exit', (code, sig) => setTimeout(() => reject(new Error(`qemu exited ${code ?? sig}: ${stderr.trim().slice(-400)}`)), 50));
+      qemu!.once('error', reject);
+    });
     exited.catch(() => undefined);
+    // A step that fails because QEMU went (the QMP socket closes first) reports why QEMU went.
+    const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, exited]).catch(async (err: unknown) => {
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 500))]).catch((e: unknown) => { throw e; });
+      throw err;
+    });
     qmp = await Promise.race([RawQmp.open(join(dir, 'qmp.sock'), Date.now() + 60_000), exited]);
     const t1 = performance.now();
-    await qmp.cmd('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    await qmp.cmd('migrate-incoming', { uri: `exec:cat ${statePath}` });
+    const q = qmp;
+    await step(q.cmd('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] }));
+    await step(q.cmd('migrate-incoming', { uri: `exec:cat ${statePath}` }));
     for (let poll = 1; ; poll = Math.min(poll * 2, 20)) {
-      const st = (await qmp.cmd('query-migrate')) as { status?: string };
+      const st = (await step(q.cmd('query-migrate'))) as { status?: string };
       if (st.status === 'completed') break;
       if (st.status === 'failed' || st.status === 'cancelled') throw new Error(`floor: device state ${st.status}`);
+      if (performance.now() - t1 > 60_000) throw new Error(`floor: device state still ${st.status ?? 'not started'} after 60 s`);
       await new Promise((r) => setTimeout(r, poll));
     }
     const t2 = performance.now();
-    await qmp.cmd('cont');
+    await step(q.cmd('cont'));
     const t3 = performance.now();
     agent = new AgentClient(join(dir, 'agent.sock'));
-    await Promise.race([agent.waitReady({ timeoutMs: 60_000 }), exited]);
+    await step(agent.waitReady({ timeoutMs: 60_000 }));
     const t4 = performance.now();
     const r = (a: number, b: number) => Math.round(b - a);
     return { spawnMs: r(t0, t1), incomingMs: r(t1, t2), resumeMs: r(t2, t3), agentReadyMs: r(t3, t4), totalMs: r(t0, t4) };
