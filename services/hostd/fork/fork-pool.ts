@@ -1,6 +1,7 @@
 // The warm pool wired to the real fork. Mode 'shell' (default): shells are
-// clone domains started paused in `-incoming defer` (startCloneShell), take()
-// finishes one (finishClone: device state, resume, agent, identity). Mode
+// clone domains started paused in `-incoming defer` (startCloneShell) with the
+// template's device state loaded ahead (loadShellState), take() finishes one
+// (finishClone: resume, agent, identity). Mode
 // 'ready': the pool also resumes each shell, waits for its agent and applies
 // the part of its identity no request chooses (identifyAhead: machine-id, MAC,
 // entropy) ahead of time, and take() only sends the rest (identifyClone:
@@ -15,6 +16,7 @@ import {
   finishClone,
   identifyAhead,
   identifyClone,
+  loadShellState,
   resumeClone,
   startCloneShell,
   type CloneShell,
@@ -67,7 +69,9 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
     starter: {
       start: async () => {
         const { takenMacs, ...shellOpts } = opts;
-        return { shell: await startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) }), resumed: null };
+        const shell = await startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) });
+        // The device state goes in now, not at the take (still paused: no CPU, no identity yet).
+        return { shell: await loadShellState(shell, opts), resumed: null };
       },
       // Ready mode: resumed, agent answered and the request-independent identity applied, all before any take.
       prepare: async (p) => ({ shell: p.shell, resumed: await identifyAhead(await resumeClone(p.shell, opts)) }),

@@ -107,6 +107,29 @@ export interface CloneShell {
   agentSocket: string;
   consoleLog: string;
   timings: { overlayMs: number; domainStartMs: number };
+  /**
+   * The template's device state is in already (loadShellState: a pool shell,
+   * still paused): a take only resumes it. `stateMs` is what loading took.
+   */
+  stateLoaded?: { stateMs: number };
+}
+
+/**
+ * A shell's device state loaded ahead of time (the warm pool's shell mode):
+ * the clone stays paused, costs no CPU, and still has no identity; a take
+ * skips the load. Under load beside another VM's teardown the load took
+ * 1.1–1.4 s instead of ~20 ms on a take's path (docs/benchmarks.md). On
+ * failure the shell is destroyed.
+ */
+export async function loadShellState(shell: CloneShell, opts: { incomingTimeoutMs?: number } = {}): Promise<CloneShell> {
+  try {
+    const t0 = Date.now();
+    await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
+    return { ...shell, stateLoaded: { stateMs: Date.now() - t0 } };
+  } catch (err) {
+    await discardShell(shell);
+    throw err;
+  }
 }
 
 export interface ForkTimings {
@@ -281,7 +304,7 @@ export async function resumeClone<A extends ForkAgent>(shell: CloneShell, opts: 
   let agent: A | null = null;
   try {
     const t0 = Date.now();
-    await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
+    if (!shell.stateLoaded) await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
     const t1 = Date.now();
     await libvirtCall(`resuming clone ${shell.identity.name}`, () => shell.domain.resume());
     const t2 = Date.now();
