@@ -154,19 +154,22 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
       if (!tpl) throw new Error('no template after the warm-up');
       const patch = await stack.api(`/v1/templates/${tpl.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ poolSize: 1 }) });
       if (!patch.ok) throw new Error(`resizing the pool: HTTP ${patch.status}: ${await patch.text()}`);
-      const floorRuns: FloorResult[] = [];
       for (let i = 0; i < opts.runs; i++) {
         await poolReady(stack, tpl.id);
         const s = await measured('pool', 'fork');
-        // The floor between takes, in the same conditions (a ready shell idle beside it), one restore per take.
+        process.stderr.write(`bench run: pool ${Math.round(s[1])} ms\n`);
+      }
+      // The floor after the takes (not between them, which would change what each take runs beside: the previous
+      // run's teardown), on the same stack with the pool's shell idle.
+      const floorRuns: FloorResult[] = [];
+      for (let i = 0; i < opts.runs; i++) {
         await poolReady(stack, tpl.id);
         const shell = findPoolShell(stack.dataDir, virsh(['list', '--name']).split('\n').map((l) => l.trim()).filter(Boolean), (n) => virsh(['domstate', n]).trim() === 'paused');
-        let floorNote = '';
-        if (shell) {
-          const f = await measureFloor({ ...shell, dir: work, runs: 1 }).catch((err: unknown) => { floorNote = `, floor failed: ${(err as Error).message}`; return null; });
-          if (f) { floorRuns.push(f); floorNote = `, floor ${f.samples[0]!.totalMs} ms (restore ${f.p50_ms.restoreMs})`; }
-        } else floorNote = ', floor: no idle pool shell found';
-        process.stderr.write(`bench run: pool ${Math.round(s[1])} ms${floorNote}\n`);
+        if (!shell) { process.stderr.write('bench run: floor: no idle pool shell found\n'); break; }
+        const f = await measureFloor({ ...shell, dir: work, runs: 1 }).catch((err: unknown) => { process.stderr.write(`bench run: floor failed: ${(err as Error).message}\n`); return null; });
+        if (!f) break;
+        floorRuns.push(f);
+        process.stderr.write(`bench run: floor ${f.samples[0]!.totalMs} ms (restore ${f.p50_ms.restoreMs})\n`);
       }
       floor = floorRuns.length === 0 ? null : mergeFloor(floorRuns);
     }
