@@ -209,7 +209,7 @@ export class Containers {
       await rm(dir, { recursive: true, force: true });
       for (const d of ['rootfs', 'upper', 'work']) await mkdir(join(dir, d), { recursive: true });
       try {
-        const rootfs = await mountRootfs(this.store, image.layers, dir);
+        const rootfs = await mountRootfs(this.store, image.layers, dir, this.cfg.system);
         const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
         const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
         const userSpec = p.user ?? image.config.User;
@@ -278,7 +278,7 @@ export class Containers {
       const crunLog = join(dir, 'crun.log');
       const pidFile = join(dir, 'pid');
       await this.cgroups.prepare(id);
-      await this.crun.delete(id, crunLog); // leftovers of an earlier failed start
+      await this.crun.deleteLeftover(id, crunLog); // leftovers of an earlier failed start
       const consoleSock = rec.tty ? await ConsoleSocket.listen(consoleSocketPath(this.cfg.root, id)) : null;
       const child = await this.crun.run(id, dir, crunLog, pidFile, { stdin: rec.openStdin === true, ...(consoleSock ? { consoleSocket: consoleSock.path } : {}) });
       const log = new LogWriter(join(dir, 'log'));
@@ -471,7 +471,7 @@ async function readPid(file: string): Promise<number | null> {
 
 /** Polls for crun's pid file; never settles once `gaveUp` is true (the other side of the race won). */
 async function waitForPid(file: string, signal: AbortSignal, gaveUp: () => boolean): Promise<number> {
-  for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
+  for (let delay = 5; ; delay = Math.min(delay * 2, 10)) {
     if (gaveUp()) return new Promise<number>(() => undefined);
     const pid = await readPid(file);
     if (pid !== null) return pid;

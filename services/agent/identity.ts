@@ -9,7 +9,9 @@
 // is written to /proc/sys/kernel/hostname. A guest without koffi falls back to
 // busybox processes (`date`, `ip`) and to writing /dev/urandom (mixed, not
 // credited: a warning says so). The kernel also reseeds on its own when the
-// VMGenID changes (hostd gives every clone a new one). `network` is one `sh -c`.
+// VMGenID changes (hostd gives every clone a new one). `network` (address,
+// netmask, link up, default route) is in-process too (SIOCSIFADDR,
+// SIOCSIFNETMASK, SIOCADDRT); without koffi it is one `sh -c` of `ip`.
 
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -155,10 +157,21 @@ export function identityHandlers(cfg: AgentConfig, containers?: HostnameFollower
         if (!validIPv4Cidr(n.address)) throw new AgentError('ERR_INVALID_PARAMS', `network.address ${n.address} is not an IPv4 CIDR`, { field: 'network.address' });
         if (n.gateway !== undefined && !validIPv4(n.gateway)) throw new AgentError('ERR_INVALID_PARAMS', `network.gateway ${n.gateway} is not IPv4`, { field: 'network.gateway' });
         if (cfg.system) {
-          const known = { unaddressed: !addressed.has(n.interface), up: await linkIsUp(cfg.sysNet, n.interface) };
-          await runOk('sh', ['-c', networkScript(n, known)]).catch((e: Error) => {
-            throw new AgentError('ERR_IO', `network: ${e.message}`);
-          });
+          const sys = sysCalls();
+          if (sys) {
+            // In-process (no `sh`, no `ip`): under TCG those processes were most of a pool take's network step.
+            const [address, prefix] = n.address.split('/') as [string, string];
+            try {
+              sys.configureIpv4(n.interface, { address, prefix: Number(prefix), ...(n.gateway === undefined ? {} : { gateway: n.gateway }), ...(n.mtu === undefined ? {} : { mtu: n.mtu }) });
+            } catch (e) {
+              throw new AgentError('ERR_IO', `network: ${(e as Error).message}`);
+            }
+          } else {
+            const known = { unaddressed: !addressed.has(n.interface), up: await linkIsUp(cfg.sysNet, n.interface) };
+            await runOk('sh', ['-c', networkScript(n, known)]).catch((e: Error) => {
+              throw new AgentError('ERR_IO', `network: ${e.message}`);
+            });
+          }
           addressed.add(n.interface);
         }
         if (n.dns !== undefined) await writeFile(join(cfg.etc, 'resolv.conf'), resolvConf(n.dns));

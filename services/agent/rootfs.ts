@@ -4,11 +4,12 @@
 // short relative paths (mount options are limited to one page).
 
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { opaqueToWhiteouts } from '../../images/containers/layer-extract.js';
 import { AgentError } from '../contracts/agent-protocol/index.js';
 import { hexOf, type ImageStore } from './images.js';
 import { runOk } from './run.js';
+import { sysCalls } from './sys-calls.js';
 
 /** overlay's lowerdir: the top layer first. Paths are relative to the layers directory. */
 export function lowerdirOption(diffIds: readonly string[]): string {
@@ -31,7 +32,7 @@ export function isMountPoint(mountinfo: string, path: string): boolean {
   return mountinfo.split('\n').some((l) => l.split(' ')[4] === esc);
 }
 
-export async function mountRootfs(store: ImageStore, diffIds: readonly string[], dir: string): Promise<string> {
+export async function mountRootfs(store: ImageStore, diffIds: readonly string[], dir: string, system = true): Promise<string> {
   const rootfs = join(dir, 'rootfs');
   const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   if (isMountPoint(info, rootfs)) return rootfs;
@@ -42,8 +43,12 @@ export async function mountRootfs(store: ImageStore, diffIds: readonly string[],
     const below = diffIds.slice(0, i).map((d) => store.layerFs(d)).reverse();
     for (const rel of rec.opaqueDirs) if (below.length > 0) await opaqueToWhiteouts(store.layerFs(diffIds[i]!), rel, below);
   }
+  const options = overlayOptions(diffIds, join(dir, 'upper'), join(dir, 'work'));
   try {
-    await runOk('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(diffIds, join(dir, 'upper'), join(dir, 'work')), rootfs], { cwd: store.layersDir });
+    // In-process where koffi is (no busybox `mount` process on a container create's path), else busybox.
+    const sys = system ? sysCalls() : null;
+    if (sys) sys.mountOverlay(resolve(rootfs), options, store.layersDir);
+    else await runOk('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs], { cwd: store.layersDir });
   } catch (e) {
     throw new AgentError('ERR_IO', `mounting the container rootfs: ${(e as Error).message}`);
   }

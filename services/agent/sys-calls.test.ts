@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { SysCallError, sysCalls } from './sys-calls.js';
+import { prefixMask, SysCallError, sysCalls } from './sys-calls.js';
 import { koffiPath } from './terminal.js';
 
 describe.skipIf(koffiPath() === null)('sysCalls', () => {
@@ -47,5 +47,27 @@ describe.skipIf(koffiPath() === null)('sysCalls', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('configures an address on no interface only by failing with ENODEV before any change', () => {
+    const err = (() => {
+      try {
+        sysCalls()!.configureIpv4('nosuchnic0', { address: '10.89.0.2', prefix: 24, gateway: '10.89.0.1' });
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SysCallError);
+    expect((err as SysCallError).errno).toBe(19);
+  });
+});
+
+describe('prefixMask', () => {
+  it('gives the dotted netmask of a prefix length, the edges included', () => {
+    expect(prefixMask(24)).toBe('255.255.255.0');
+    expect(prefixMask(22)).toBe('255.255.252.0');
+    expect(prefixMask(32)).toBe('255.255.255.255');
+    expect(prefixMask(0)).toBe('0.0.0.0');
   });
 });

@@ -28,6 +28,19 @@ export interface SysCalls {
    * agent's own thread does this rather than a helper process.
    */
   setUtsHostname(pid: number, hostname: string): void;
+  /**
+   * The interface's IPv4 address and default route as `ip` would set them
+   * (mtu, link up, `addr add`, `route replace default via`): SIOCSIFMTU,
+   * SIOCSIFFLAGS, SIOCSIFADDR (replaces the primary address), SIOCSIFNETMASK,
+   * then SIOCDELRT/SIOCADDRT of the default route.
+   */
+  configureIpv4(nic: string, n: { address: string; prefix: number; gateway?: string; mtu?: number }): void;
+  /**
+   * mount(2) of an overlay with `options` whose relative paths resolve from
+   * `cwd` (the agent chdirs there for the call and back: mount options are
+   * limited to one page, so lowerdir uses short relative paths).
+   */
+  mountOverlay(target: string, options: string, cwd: string): void;
 }
 
 export class SysCallError extends Error {
@@ -44,6 +57,14 @@ const O_CLOEXEC = 0o2000000;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const SIOCSIFHWADDR = 0x8924;
+const SIOCSIFADDR = 0x8916;
+const SIOCSIFNETMASK = 0x891c;
+const SIOCSIFMTU = 0x8922;
+const SIOCADDRT = 0x890b;
+const SIOCDELRT = 0x890c;
+const RTF_UP = 0x1;
+const RTF_GATEWAY = 0x2;
+const ESRCH = 3;
 const IFF_UP = 0x1;
 const ARPHRD_ETHER = 1;
 /** _IOW('R', 0x03, int[2]) */
@@ -81,6 +102,7 @@ function bind(path: string): SysCalls {
   const close = lib.func('int close(int fd)') as (fd: number) => number;
   const setns = lib.func('int setns(int fd, int nstype)') as (fd: number, t: number) => number;
   const sethostname = lib.func('int sethostname(const char *name, size_t len)') as (n: string, l: number) => number;
+  const mount = lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)') as (s: string, t: string, f: string, fl: number, d: string) => number;
   const check = (call: string, r: number): number => {
     if (r < 0) throw new SysCallError(call, k.errno());
     return r;
@@ -163,7 +185,76 @@ function bind(path: string): SysCalls {
         close(own);
       }
     },
+    mountOverlay(target, options, cwd) {
+      const back = process.cwd();
+      process.chdir(cwd);
+      try {
+        check(`mount overlay on ${target}`, mount('overlay', target, 'overlay', 0, options));
+      } finally {
+        process.chdir(back);
+      }
+    },
+    configureIpv4(nic, n) {
+      const fd = check('socket', socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      try {
+        if (n.mtu !== undefined) {
+          const m = ifreq(nic);
+          m.writeInt32LE(n.mtu, 16);
+          check(`SIOCSIFMTU ${nic}`, ioctl(fd, SIOCSIFMTU, m));
+        }
+        const req = ifreq(nic);
+        check(`SIOCGIFFLAGS ${nic}`, ioctl(fd, SIOCGIFFLAGS, req));
+        const flags = req.readUInt16LE(16);
+        if (!(flags & IFF_UP)) {
+          req.writeUInt16LE(flags | IFF_UP, 16);
+          check(`SIOCSIFFLAGS ${nic} up`, ioctl(fd, SIOCSIFFLAGS, req));
+        }
+        const addr = ifreq(nic);
+        sockaddrIn(n.address).copy(addr, 16);
+        check(`SIOCSIFADDR ${nic}`, ioctl(fd, SIOCSIFADDR, addr));
+        const mask = ifreq(nic);
+        sockaddrIn(prefixMask(n.prefix)).copy(mask, 16);
+        check(`SIOCSIFNETMASK ${nic}`, ioctl(fd, SIOCSIFNETMASK, mask));
+        if (n.gateway !== undefined) {
+          // "replace": the old default route (another network's) goes first; none is no error.
+          const old = rtentry('0.0.0.0', 0);
+          if (ioctl(fd, SIOCDELRT, old) < 0 && k.errno() !== ESRCH) throw new SysCallError('SIOCDELRT default', k.errno());
+          check(`SIOCADDRT default via ${n.gateway}`, ioctl(fd, SIOCADDRT, rtentry(n.gateway, RTF_UP | RTF_GATEWAY)));
+        }
+      } finally {
+        close(fd);
+      }
+    },
   };
+}
+
+/** struct sockaddr_in (16 bytes): AF_INET, port 0, the address in network order. */
+function sockaddrIn(ipv4: string): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  Buffer.from(ipv4.split('.').map(Number)).copy(b, 4);
+  return b;
+}
+
+/** The dotted netmask of a prefix length. */
+export function prefixMask(prefix: number): string {
+  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join('.');
+}
+
+/**
+ * struct rtentry (x86_64, 120 bytes) for the default route (dst and genmask
+ * 0.0.0.0) via `gateway`: rt_dst at 8, rt_gateway at 24, rt_genmask at 40,
+ * rt_flags at 56; rt_dev (88) stays NULL: the kernel finds the device that
+ * reaches the gateway, the interface just given its address.
+ */
+function rtentry(gateway: string, flags: number): Buffer {
+  const b = Buffer.alloc(120);
+  sockaddrIn('0.0.0.0').copy(b, 8);
+  sockaddrIn(gateway).copy(b, 24);
+  sockaddrIn('0.0.0.0').copy(b, 40);
+  b.writeUInt16LE(flags, 56);
+  return b;
 }
 
 /** struct ifreq: the name (NUL-padded, 16 bytes) and a 24-byte union. */

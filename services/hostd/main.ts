@@ -95,6 +95,10 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     // host.info's own: the main connection runs one call at a time (native/libvirt/call.ts), VM operations queue there.
     const infoConn = await openLibvirt(config.libvirtUri);
     cleanup.push('libvirt connection (host.info)', () => infoConn.close());
+    // A second connection for VM teardown: native/libvirt runs one call at a time per connection, and a destroy
+    // waits for QEMU to exit (1–2 s under TCG), which held the next take's resume behind it (docs/benchmarks.md).
+    const teardownConn = await openLibvirt(config.libvirtUri);
+    cleanup.push('libvirt teardown connection', () => teardownConn.close());
     const [lib, hyp] = await libvirtCall('reading versions', () => Promise.all([conn.getLibVersion(), conn.getVersion()]));
     const libvirtVersion = lib.string;
     const qemuVersion = hyp.string;
@@ -118,6 +122,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
 
     const vms = new VmManager({
       conn,
+      teardownConn,
       hostId: config.hostId,
       vmsDir: dataPaths(config.dataDir).vms,
       accel: accel.accel,

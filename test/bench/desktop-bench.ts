@@ -135,7 +135,7 @@ export async function runDesktopBench(opts: DesktopBenchOptions): Promise<{ repo
     }
     for (const d of alive) await stack.api(`/v1/desktops/${d.id}`, { method: 'DELETE' });
     const cold: number[] = [];
-    for (let i = 0; i < Math.min(opts.runs, 2); i++) {
+    for (let i = 0; i < opts.runs; i++) {
       cold.push(await coldSession(stack));
       process.stderr.write(`bench desktop: cold session ${cold[i]} ms\n`);
     }

@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--step-min M] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--step-min M] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--modes cold,fork,pool] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'live-fork') {
@@ -78,9 +78,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'run') {
-    // forkd run --rm through the CLI and API, cold / fork / pool (run-bench.ts); --runs (default 20, --quick 3), --out and --json apply.
-    const { runRunBench } = await import('./run-bench.js');
-    const run = await runRunBench({ runs: opts.runs, out: opts.out, json: opts.json });
+    // forkd run --rm through the CLI and API, cold / fork / pool (run-bench.ts), the raw-QEMU floor and runsc; --runs (default 20, --quick 3), --modes, --out and --json apply.
+    const { runRunBench, RUN_MODES } = await import('./run-bench.js');
+    const modes = (parsed.values.modes ?? RUN_MODES.join(',')).split(',').filter(Boolean);
+    const unknown = modes.filter((m) => !(RUN_MODES as readonly string[]).includes(m));
+    if (modes.length === 0 || unknown.length > 0) {
+      process.stderr.write(`bench: run --modes takes ${RUN_MODES.join(', ')} (got ${JSON.stringify(parsed.values.modes)})\n${USAGE}\n`);
+      return 2;
+    }
+    const run = await runRunBench({ runs: opts.runs, out: opts.out, json: opts.json, modes: modes as typeof RUN_MODES[number][] });
     process.stdout.write(opts.json ? JSON.stringify(run.report, null, 2) + '\n' : run.text);
     process.stderr.write(`bench: wrote ${run.jsonPath}\n`);
     return 0;

@@ -12,21 +12,24 @@
 // waits for a ready clone first, so every take finds one, as a user who does
 // not start containers back to back would). One warm-up run builds the
 // template and is not measured.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { buildBusyboxImage } from '../../images/containers/builders/busybox.js';
 import { PACKAGE_ROOT, dataPaths, loadConfig } from '../../services/contracts/config.js';
 import { runCli, startStack, type Stack } from '../harness.js';
+import { findPoolShell, measureFloor, type FloorResult } from './qemu-floor.js';
+import { lastRunPhases, phaseP50s, PHASE_KEYS, type RunPhases } from './run-phases.js';
+import { ensureRunsc, runscBundle, timedRunsc, RUNSC_FLAGS } from './runsc.js';
 import { percentile } from './stats.js';
 import { formatTable } from './table.js';
 
 export const RUN_MODES = ['cold', 'fork', 'pool'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
-export interface RunBenchOptions { runs: number; out: string | null; json: boolean }
+export interface RunBenchOptions { runs: number; out: string | null; json: boolean; modes?: readonly RunMode[] }
 
 export interface ModeResult {
   p50_ms: number;
@@ -35,6 +38,10 @@ export interface ModeResult {
   first_output_p95_ms: number;
   /** ms per run: [first output, exit]. */
   samples: Array<[number, number]>;
+  /** p50 of where request → first output went (run-phases.ts), when the runs' operations could be read. */
+  phases_p50_ms?: Record<string, number>;
+  /** Each run's phases (null where its operation could not be read), in run order. */
+  phases?: Array<RunPhases | null>;
 }
 
 export interface RunBenchReport {
@@ -42,17 +49,22 @@ export interface RunBenchReport {
   runs: number;
   at: string;
   command: string[];
-  modes: Record<RunMode, ModeResult>;
-  /** `runsc run` of the same root filesystem with `true`; null when runsc is not installed. */
-  runsc: { p50_ms: number; p95_ms: number } | null;
-  goals: { pool_vs_cold: number; pool_p50_ms: number; pool_first_output_p50_ms: number };
+  modes: Partial<Record<RunMode, ModeResult>>;
+  /** `runsc run` of the same root filesystem with the same command; null when runsc is not installed. */
+  runsc: (ModeResult & { flags: string[] }) | null;
+  /** Bare QEMU restores of the pool's template in the same run (qemu-floor.ts); null without the pool mode. */
+  floor: FloorResult | null;
+  /** 1-minute load average before and after the runs (other work on the host shows here). */
+  load1: { start: number; end: number };
+  goals: { pool_vs_cold: number | null; pool_p50_ms: number | null; pool_first_output_p50_ms: number | null; pool_ready_vs_floor: number | null };
 }
 
 const COMMAND = ['sh', '-c', 'echo ready'];
 
-/** One CLI process: ms to its first stdout byte and to its exit. */
-function timedRun(args: string[], env: NodeJS.ProcessEnv): Promise<[number, number]> {
+/** One CLI process: ms to its first stdout byte and to its exit, and its start (epoch ms). */
+function timedRun(args: string[], env: NodeJS.ProcessEnv, started: { epochMs: number } = { epochMs: 0 }): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
+    started.epochMs = Date.now();
     const t0 = performance.now();
     let first = NaN;
     let out = '';
@@ -94,19 +106,19 @@ async function poolReady(stack: Stack, id: string): Promise<void> {
   throw new Error(`template ${id}: no ready pool clone after 300 s`);
 }
 
-export function result(samples: Array<[number, number]>): ModeResult {
+export function result(samples: Array<[number, number]>, phases: readonly (RunPhases | null)[] = []): ModeResult {
   const firsts = samples.map((s) => s[0]);
   const totals = samples.map((s) => s[1]);
   return {
     p50_ms: Math.round(percentile(totals, 50)), p95_ms: Math.round(percentile(totals, 95)),
     first_output_p50_ms: Math.round(percentile(firsts, 50)), first_output_p95_ms: Math.round(percentile(firsts, 95)),
     samples: samples.map(([a, b]) => [Math.round(a), Math.round(b)]),
+    ...(phases.some((p) => p !== null) ? { phases_p50_ms: phaseP50s(phases), phases: [...phases] } : {}),
   };
 }
 
-function runscPath(): string | null {
-  for (const d of (process.env.PATH ?? '').split(delimiter)) if (d && existsSync(join(d, 'runsc'))) return join(d, 'runsc');
-  return null;
+function virsh(args: string[]): string {
+  return spawnSync('virsh', args, { encoding: 'utf8' }).stdout ?? '';
 }
 
 export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunBenchReport; text: string; jsonPath: string }> {
@@ -116,45 +128,113 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
     await buildBusyboxImage(join(work, 'busybox.tar'), {});
     const imp = await runCli(['image', 'import', join(work, 'busybox.tar')], stack.env, { timeoutMs: 300_000 });
     if (imp.code !== 0) throw new Error(`image import failed: ${imp.stderr}`);
+    const load1Start = loadavg()[0]!;
+    const modes = opts.modes ?? RUN_MODES;
     const args = (boot: 'cold' | 'fork') => ['run', '--rm', '--boot', boot, 'busybox', '--', ...COMMAND];
     process.stderr.write('bench run: warm-up (builds the template)\n');
     await timedRun(args('fork'), stack.env);
     const samples: Record<RunMode, Array<[number, number]>> = { cold: [], fork: [], pool: [] };
-    for (let i = 0; i < opts.runs; i++) {
-      samples.cold.push(await timedRun(args('cold'), stack.env));
-      samples.fork.push(await timedRun(args('fork'), stack.env));
-      process.stderr.write(`bench run: cold ${Math.round(samples.cold[i]![1])} ms, fork ${Math.round(samples.fork[i]![1])} ms\n`);
-    }
-    const [tpl] = await templates(stack);
-    if (!tpl) throw new Error('no template after the warm-up');
-    const patch = await stack.api(`/v1/templates/${tpl.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ poolSize: 1 }) });
-    if (!patch.ok) throw new Error(`resizing the pool: HTTP ${patch.status}: ${await patch.text()}`);
-    for (let i = 0; i < opts.runs; i++) {
-      await poolReady(stack, tpl.id);
-      samples.pool.push(await timedRun(args('fork'), stack.env));
-      process.stderr.write(`bench run: pool ${Math.round(samples.pool[i]![1])} ms\n`);
-    }
-    const modes = { cold: result(samples.cold), fork: result(samples.fork), pool: result(samples.pool) };
-    const report: RunBenchReport = {
-      benchmark: 'run', runs: opts.runs, at: new Date().toISOString(), command: COMMAND, modes,
-      runsc: null,
-      goals: { pool_vs_cold: Math.round((modes.cold.p50_ms / modes.pool.p50_ms) * 10) / 10, pool_p50_ms: modes.pool.p50_ms, pool_first_output_p50_ms: modes.pool.first_output_p50_ms },
+    const phases: Record<RunMode, Array<RunPhases | null>> = { cold: [], fork: [], pool: [] };
+    const measured = async (mode: RunMode, boot: 'cold' | 'fork') => {
+      const started = { epochMs: 0 };
+      const s = await timedRun(args(boot), stack.env, started);
+      samples[mode].push(s);
+      phases[mode].push(await lastRunPhases(stack, started.epochMs, s[0]).catch(() => null));
+      return s;
     };
-    const runsc = runscPath();
+    for (let i = 0; i < opts.runs && (modes.includes('cold') || modes.includes('fork')); i++) {
+      const line: string[] = [];
+      if (modes.includes('cold')) line.push(`cold ${Math.round((await measured('cold', 'cold'))[1])} ms`);
+      if (modes.includes('fork')) line.push(`fork ${Math.round((await measured('fork', 'fork'))[1])} ms`);
+      process.stderr.write(`bench run: ${line.join(', ')}\n`);
+    }
+    let floor: FloorResult | null = null;
+    if (modes.includes('pool')) {
+      const [tpl] = await templates(stack);
+      if (!tpl) throw new Error('no template after the warm-up');
+      const patch = await stack.api(`/v1/templates/${tpl.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ poolSize: 1 }) });
+      if (!patch.ok) throw new Error(`resizing the pool: HTTP ${patch.status}: ${await patch.text()}`);
+      for (let i = 0; i < opts.runs; i++) {
+        await poolReady(stack, tpl.id);
+        const s = await measured('pool', 'fork');
+        process.stderr.write(`bench run: pool ${Math.round(s[1])} ms\n`);
+      }
+      // The floor after the takes (not between them, which would change what each take runs beside: the previous
+      // run's teardown), on the same stack with the pool's shell idle.
+      const floorRuns: FloorResult[] = [];
+      for (let i = 0; i < opts.runs; i++) {
+        await poolReady(stack, tpl.id);
+        const shell = findPoolShell(stack.dataDir, virsh(['list', '--name']).split('\n').map((l) => l.trim()).filter(Boolean), (n) => virsh(['domstate', n]).trim() === 'paused');
+        if (!shell) { process.stderr.write('bench run: floor: no idle pool shell found\n'); break; }
+        const f = await measureFloor({ ...shell, dir: work, runs: 1 }).catch((err: unknown) => { process.stderr.write(`bench run: floor failed: ${(err as Error).message}\n`); return null; });
+        if (!f) break;
+        floorRuns.push(f);
+        process.stderr.write(`bench run: floor ${f.samples[0]!.totalMs} ms (restore ${f.p50_ms.restoreMs})\n`);
+      }
+      floor = floorRuns.length === 0 ? null : mergeFloor(floorRuns);
+    }
+    const results: Partial<Record<RunMode, ModeResult>> = {};
+    for (const m of modes) results[m] = result(samples[m], phases[m]);
+    let runscRow: RunBenchReport['runsc'] = null;
+    const runsc = ensureRunsc();
+    if (runsc) {
+      const bundle = await runscBundle(runsc, join(work, 'runsc'), COMMAND);
+      const rs: Array<[number, number]> = [];
+      for (let i = 0; i < opts.runs; i++) rs.push(await timedRunsc(runsc, bundle, `forkd-bench-${process.pid}-${i}`, 'ready'));
+      runscRow = { ...result(rs), flags: RUNSC_FLAGS };
+    }
+    const pool = results.pool;
+    const poolReadyMs = pool?.phases_p50_ms?.['readyMs'];
+    const report: RunBenchReport = {
+      benchmark: 'run', runs: opts.runs, at: new Date().toISOString(), command: COMMAND, modes: results,
+      runsc: runscRow, floor, load1: { start: load1Start, end: loadavg()[0]! },
+      goals: {
+        pool_vs_cold: pool && results.cold ? Math.round((results.cold.p50_ms / pool.p50_ms) * 10) / 10 : null,
+        pool_p50_ms: pool?.p50_ms ?? null, pool_first_output_p50_ms: pool?.first_output_p50_ms ?? null,
+        pool_ready_vs_floor: poolReadyMs !== undefined && floor ? Math.round((poolReadyMs / floor.p50_ms.restoreMs) * 10) / 10 : null,
+      },
+    };
     const jsonPath = opts.out ?? join(dataPaths(loadConfig().dataDir).bench, 'run.json');
     await mkdir(dirname(jsonPath), { recursive: true });
     await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
-    return { report, text: runTable(report, runsc), jsonPath };
+    return { report, text: runTable(report), jsonPath };
   } finally {
     await stack.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-export function runTable(r: RunBenchReport, runsc: string | null): string {
-  const rows: Array<Array<string | number>> = RUN_MODES.map((m) => [m, r.modes[m].samples.length, r.modes[m].p50_ms, r.modes[m].p95_ms, r.modes[m].first_output_p50_ms, r.modes[m].first_output_p95_ms]);
+function mergeFloor(runs: FloorResult[]): FloorResult {
+  const samples = runs.flatMap((r) => r.samples);
+  const p = (f: (s: FloorResult['samples'][number]) => number) => Math.round(percentile(samples.map(f), 50));
+  return {
+    runs: samples.length, samples,
+    p50_ms: { spawnMs: p((s) => s.spawnMs), incomingMs: p((s) => s.incomingMs), resumeMs: p((s) => s.resumeMs), agentReadyMs: p((s) => s.agentReadyMs), totalMs: p((s) => s.totalMs), restoreMs: p((s) => s.incomingMs + s.resumeMs + s.agentReadyMs) },
+  };
+}
+
+const PHASE_TITLES: Record<string, string> = {
+  cliMs: 'CLI start + POST', opMs: 'create operation', forkTotalMs: '  fork (VM)', readyMs: '    to agent-ready', identityMs: '    identity.set',
+  networkMs: '  network', imageImportMs: '  image', containerCreateMs: '  container create', containerStartMs: '  container start', afterMs: 'operation end → first output',
+};
+
+export function runTable(r: RunBenchReport): string {
+  const modes = RUN_MODES.filter((m) => r.modes[m]);
+  const rows: Array<Array<string | number>> = modes.map((m) => { const x = r.modes[m]!; return [m, x.samples.length, x.p50_ms, x.p95_ms, x.first_output_p50_ms, x.first_output_p95_ms]; });
+  if (r.runsc) rows.push([`runsc run (${r.runsc.flags.join(' ')})`, r.runsc.samples.length, r.runsc.p50_ms, r.runsc.p95_ms, r.runsc.first_output_p50_ms, r.runsc.first_output_p95_ms]);
   const table = formatTable(['forkd run --rm busybox true', 'n', 'p50 ms', 'p95 ms', 'first output p50 ms', 'first output p95 ms'], rows);
-  const note = runsc === null ? 'runsc (gVisor) is not installed on this host: no reference row.' : `runsc found at ${runsc}: the reference row is not implemented yet.`;
+  const withPhases = modes.filter((m) => r.modes[m]!.phases_p50_ms);
+  const keys = ['cliMs', 'opMs', 'forkTotalMs', 'readyMs', 'identityMs', 'networkMs', 'imageImportMs', 'containerCreateMs', 'containerStartMs', 'afterMs'].filter((k) => (PHASE_KEYS as readonly string[]).includes(k) || k === 'readyMs');
+  const phaseTable = withPhases.length === 0 ? '' : '\n\nrequest → first output, p50 ms per step:\n' + formatTable(['step', ...withPhases], keys.map((k) => [PHASE_TITLES[k] ?? k, ...withPhases.map((m) => r.modes[m]!.phases_p50_ms![k] ?? null)]));
+  const f = r.floor;
+  const floorText = f === null ? '' : `\n\nraw-QEMU floor (same template, no libvirt), ${f.runs} runs, p50 ms: spawn ${f.p50_ms.spawnMs}, device state ${f.p50_ms.incomingMs}, resume ${f.p50_ms.resumeMs}, agent ${f.p50_ms.agentReadyMs}; total ${f.p50_ms.totalMs}, restore (state + resume + agent) ${f.p50_ms.restoreMs}`;
+  const note = r.runsc === null ? '\nrunsc (gVisor) is not installed on this host: no reference row.' : '';
   const g = r.goals;
-  return `${table}\n\npool vs cold: ${g.pool_vs_cold}× (goal ≥ 10×); pool p50 ${g.pool_p50_ms} ms (goal ≤ 1000); pool first output p50 ${g.pool_first_output_p50_ms} ms (goal ≤ 500)\n${note}\n`;
+  const goals = [
+    g.pool_vs_cold === null ? null : `pool vs cold: ${g.pool_vs_cold}× (goal ≥ 10×)`,
+    g.pool_p50_ms === null ? null : `pool p50 ${g.pool_p50_ms} ms (goal ≤ 1000)`,
+    g.pool_first_output_p50_ms === null ? null : `pool first output p50 ${g.pool_first_output_p50_ms} ms (goal ≤ 500)`,
+    g.pool_ready_vs_floor === null ? null : `pool take to agent-ready / floor restore: ${g.pool_ready_vs_floor}× (goal ≤ 2×)`,
+  ].filter((x) => x !== null).join('; ');
+  return `${table}${phaseTable}${floorText}\n\n${goals}${note}\nload (1 min): ${r.load1.start.toFixed(1)} at the start, ${r.load1.end.toFixed(1)} at the end\n`;
 }

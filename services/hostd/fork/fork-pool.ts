@@ -1,10 +1,12 @@
 // The warm pool wired to the real fork. Mode 'shell' (default): shells are
-// clone domains started paused in `-incoming defer` (startCloneShell), take()
-// finishes one (finishClone: device state, resume, agent, identity). Mode
-// 'ready': the pool also resumes each shell and waits for its agent ahead of
-// time (resumeClone), and take() only gives the clone its identity
-// (identifyClone: hostname, machine-id, MAC, entropy, clock). An idle ready
-// clone has no identity yet and is never handed out without identity.set.
+// clone domains started paused in `-incoming defer` (startCloneShell) with the
+// template's device state loaded ahead (loadShellState), take() finishes one
+// (finishClone: resume, agent, identity). Mode
+// 'ready': the pool also resumes each shell, waits for its agent and applies
+// the part of its identity no request chooses (identifyAhead: machine-id, MAC,
+// entropy) ahead of time, and take() only sends the rest (identifyClone:
+// hostname, clock, network) in one small round trip. An idle ready clone still
+// has its template's hostname and clock and is never handed out without it.
 
 import { ForkdError } from '../../contracts/errors.js';
 import type { Params } from '../../contracts/agent-protocol/messages.js';
@@ -12,7 +14,9 @@ import {
   discardResumed,
   discardShell,
   finishClone,
+  identifyAhead,
   identifyClone,
+  loadShellState,
   resumeClone,
   startCloneShell,
   type CloneShell,
@@ -65,9 +69,12 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
     starter: {
       start: async () => {
         const { takenMacs, ...shellOpts } = opts;
-        return { shell: await startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) }), resumed: null };
+        const shell = await startCloneShell({ ...shellOpts, ...(takenMacs ? { takenMacs: takenMacs() } : {}) });
+        // The device state goes in now, not at the take (still paused: no CPU, no identity yet).
+        return { shell: await loadShellState(shell, opts), resumed: null };
       },
-      prepare: async (p) => ({ shell: p.shell, resumed: await resumeClone(p.shell, opts) }),
+      // Ready mode: resumed, agent answered and the request-independent identity applied, all before any take.
+      prepare: async (p) => ({ shell: p.shell, resumed: await identifyAhead(await resumeClone(p.shell, opts)) }),
       finish: (p, take) => {
         if (p.resumed) return identifyClone({ ...p.resumed, shell: withHostname(p.resumed.shell, take) }, finishOpts(take));
         return finishClone(withHostname(p.shell, take), finishOpts(take));

@@ -1,8 +1,9 @@
 // The warm pool's 'ready' mode (FORKD_POOL_MODE=ready) with the real guest
 // image and agent (TCG here): a pool clone is resumed and its agent answered
 // before anyone asks, yet the VM a take hands over has its own hostname,
-// machine-id and MAC as seen inside the guest, and drain destroys idle ready
-// clones. Skipped when the agent bundle has not been built.
+// machine-id, MAC and RNG output as seen inside the guest (machine-id, MAC and
+// entropy are applied while the clone idles, hostname and clock at the take),
+// and drain destroys idle ready clones. Skipped when the agent bundle has not been built.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -99,7 +100,7 @@ describe.skipIf(!haveAgent)('warm pool of ready clones', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('a take hands over a clone with its own hostname, machine-id and MAC inside the guest; drain destroys ready clones', async () => {
+  it('a take hands over a clone with its own hostname, machine-id, MAC and RNG state inside the guest (the request-independent part applied ahead); drain destroys ready clones', async () => {
     const pool = createForkPool<AgentClient>({ conn: fc, template, runDir, hostId: 'test', namePrefix: SUITE, size: 1, reserveMib: 256, mode: 'ready', agent: agentOf, agentTimeoutMs: 120_000 });
     const taken: Array<ForkedVm<AgentClient>> = [];
     try {
@@ -111,6 +112,7 @@ describe.skipIf(!haveAgent)('warm pool of ready clones', () => {
       expect((await d!.getState()).state).toBe('running');
       await d!.free();
 
+      const randoms: string[] = [];
       for (const hostname of ['ready-1', 'ready-2']) {
         await waitReady(pool);
         const t0 = Date.now();
@@ -127,7 +129,11 @@ describe.skipIf(!haveAgent)('warm pool of ready clones', () => {
         expect(info.hostname).not.toBe(templateInfo.hostname);
         expect(info.machineId).not.toBe(templateInfo.machineId);
         expect(mac).not.toBe(templateInfo.mac);
+        // The RNG was reseeded before the take (identifyAhead): two clones of one template never draw the same bytes.
+        randoms.push(await sh(vm.agent!, 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"'));
       }
+      expect(randoms[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(randoms[0]).not.toBe(randoms[1]);
       expect(taken[0]!.identity.machineId).not.toBe(taken[1]!.identity.machineId);
       expect(taken[0]!.identity.mac).not.toBe(taken[1]!.identity.mac);
 

@@ -107,6 +107,29 @@ export interface CloneShell {
   agentSocket: string;
   consoleLog: string;
   timings: { overlayMs: number; domainStartMs: number };
+  /**
+   * The template's device state is in already (loadShellState: a pool shell,
+   * still paused): a take only resumes it. `stateMs` is what loading took.
+   */
+  stateLoaded?: { stateMs: number };
+}
+
+/**
+ * A shell's device state loaded ahead of time (the warm pool's shell mode):
+ * the clone stays paused, costs no CPU, and still has no identity; a take
+ * skips the load. Under load beside another VM's teardown the load took
+ * 1.1–1.4 s instead of ~20 ms on a take's path (docs/benchmarks.md). On
+ * failure the shell is destroyed.
+ */
+export async function loadShellState(shell: CloneShell, opts: { incomingTimeoutMs?: number } = {}): Promise<CloneShell> {
+  try {
+    const t0 = Date.now();
+    await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
+    return { ...shell, stateLoaded: { stateMs: Date.now() - t0 } };
+  } catch (err) {
+    await discardShell(shell);
+    throw err;
+  }
 }
 
 export interface ForkTimings {
@@ -246,6 +269,34 @@ export interface ResumedClone<A extends ForkAgent = ForkAgent> {
   shell: CloneShell;
   agent: A | null;
   timings: { incomingMs: number; resumeMs: number; agentReadyMs: number };
+  /**
+   * What identifyAhead already applied (machine-id, MAC, entropy: nothing a
+   * request chooses): identifyClone then sends only the hostname, the clock
+   * and the network. Absent: the clone still has its template's identity.
+   */
+  ahead?: Result<'identity.set'>;
+}
+
+/**
+ * The ready pool's part of identity.set, done while the clone idles: the
+ * machine-id, the MAC and a reseed of the RNG are the clone's own whoever
+ * takes it, so a take does not wait for them. The clone is still not handed
+ * out before identifyClone (its hostname and clock are still the template's).
+ * On failure the clone is destroyed.
+ */
+export async function identifyAhead<A extends ForkAgent>(resumed: ResumedClone<A>): Promise<ResumedClone<A>> {
+  if (!resumed.agent) return resumed;
+  const id = resumed.shell.identity;
+  try {
+    const { hostname: _h, ...ahead } = identityParams({
+      hostname: id.hostname, machineId: id.machineId, mac: resumed.shell.network === null ? null : id.mac,
+      nic: resumed.shell.network, entropy: id.entropy, clock: false,
+    });
+    return { ...resumed, ahead: await resumed.agent.call('identity.set', ahead) };
+  } catch (err) {
+    await discardResumed(resumed);
+    throw err;
+  }
 }
 
 /** Loads the template's state into a shell, resumes it and waits for its agent. On failure the shell is destroyed. */
@@ -253,7 +304,7 @@ export async function resumeClone<A extends ForkAgent>(shell: CloneShell, opts: 
   let agent: A | null = null;
   try {
     const t0 = Date.now();
-    await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
+    if (!shell.stateLoaded) await loadDeviceState(domainQmp(shell.domain), templatePaths(shell.template).state, { timeoutMs: opts.incomingTimeoutMs ?? 60_000 });
     const t1 = Date.now();
     await libvirtCall(`resuming clone ${shell.identity.name}`, () => shell.domain.resume());
     const t2 = Date.now();
@@ -287,18 +338,23 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       const t3 = Date.now();
       const id = shell.identity;
       const background = opts.clock === 'background';
-      identityResult = await agent.call('identity.set', {
-        ...identityParams({
-          hostname: id.hostname,
-          machineId: id.machineId,
-          // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
-          mac: shell.network === null ? null : id.mac,
-          nic: shell.network,
-          entropy: id.entropy,
-          clock: !background,
-        }),
-        ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
+      const full = identityParams({
+        hostname: id.hostname,
+        machineId: id.machineId,
+        // virtio-net comes back with the template's MAC from the device state: the guest sets the clone's.
+        mac: shell.network === null ? null : id.mac,
+        nic: shell.network,
+        entropy: id.entropy,
+        clock: !background,
       });
+      // Prepared ahead (ready pool): only what depends on the take or on the time is left.
+      const params = resumed.ahead
+        ? { hostname: full.hostname, ...(full.clockEpochMs === undefined ? {} : { clockEpochMs: full.clockEpochMs }) }
+        : full;
+      const now = await agent.call('identity.set', { ...params, ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }) });
+      identityResult = resumed.ahead
+        ? { applied: [...resumed.ahead.applied, ...now.applied], warnings: [...resumed.ahead.warnings, ...now.warnings] }
+        : now;
       identityMs = Date.now() - t3;
       if (background) {
         agent.call('identity.set', { clockEpochMs: Date.now() }).catch((err: unknown) => opts.onClockError?.(err));

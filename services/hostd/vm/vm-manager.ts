@@ -44,6 +44,12 @@ export interface GuestBoot {
 
 export interface VmManagerOptions {
   conn: Connection;
+  /**
+   * Where destroys go (by domain name), when given: a connection of their own,
+   * so a destroy waiting for QEMU to exit does not hold up `conn`'s calls
+   * (native/libvirt runs one call at a time per connection).
+   */
+  teardownConn?: Connection;
   hostId: string;
   /** `<dataDir>/run/vms`. */
   vmsDir: string;
@@ -280,7 +286,7 @@ export class VmManager {
       if (existsSync(paths.dir)) await writeFile(join(paths.dir, TEARDOWN_MARKER), `${new Date().toISOString()}\n`).catch(() => undefined);
       if (domain) {
         found = true;
-        await destroyDomain(domain);
+        await this.destroyOffLane(domain);
       }
       for (const t of xmlTaps) await this.removeTap(t);
       if (existsSync(paths.dir)) {
@@ -296,6 +302,18 @@ export class VmManager {
     }
     if (found) this.opts.log.info('VM destroyed', { vm: vmId });
     return found;
+  }
+
+  /** destroyDomain on the teardown connection's handle of the same domain when there is one (see teardownConn). */
+  private async destroyOffLane(domain: Domain): Promise<void> {
+    const tc = this.opts.teardownConn;
+    const other = tc ? await tc.lookupDomainByName(domain.name).catch(() => null) : null;
+    if (!other) return destroyDomain(domain);
+    try {
+      await destroyDomain(other);
+    } finally {
+      await domain.free().catch(() => undefined);
+    }
   }
 
   /** VMs this hostd knows, with whether libvirt still runs them. */
