@@ -166,6 +166,19 @@ describe('a pod: several containers of one tenant in one VM', () => {
     await ok(['rm', '-f', 'fits']);
   });
 
+  it('refuses a resize while it runs with 409 naming the field (the CLI exits 1 saying what to do), and answers its own size as it is', async () => {
+    const before = await pod('app');
+    const patch = (body: object) => stack.api('/v1/pods/app', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bigger = await patch({ memoryMib: before.memoryMib * 2 });
+    expect(bigger.status).toBe(409);
+    expect(await errorOf(bigger)).toMatchObject({ code: 'ERR_CONFLICT', field: 'memoryMib' });
+    expect((await patch({ memoryMib: before.memoryMib, vcpus: before.vcpus })).status).toBe(200);
+    const cli = await runCli(['pod', 'resize', 'app', '--vcpus', String(before.vcpus + 1)], stack.env);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/vcpus is fixed when the pod is made.*pod create/);
+    expect(await pod('app')).toMatchObject({ memoryMib: before.memoryMib, vcpus: before.vcpus, containers: before.containers });
+  });
+
   /** The parent's `side` start ticks, which every copy of it shares. */
   let sideTicks = '';
 

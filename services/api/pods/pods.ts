@@ -18,7 +18,7 @@ import type { Actor } from '../tenancy/policy.js';
 import { precheckVmQuota } from '../tenancy/quota.js';
 import type { Vms } from '../vms.js';
 import type { PodForks } from './pod-forks.js';
-import { POD_RESERVED_MIB, podSize, type PodState } from './rules.js';
+import { assertSameSize, POD_RESERVED_MIB, podSize, type PodState } from './rules.js';
 
 export interface CreatePodBody {
   name: string;
@@ -168,6 +168,13 @@ export class Pods {
 
   async get(tenantId: string, ref: string): Promise<PodView> {
     return this.view(await this.fullRow((await this.row(tenantId, ref)).id));
+  }
+
+  /** A resize: the pod's own size answers as it is, any change is refused (rules.ts, assertSameSize). */
+  async resize(tenantId: string, ref: string, want: { vcpus?: number; memoryMib?: number; pids?: number }): Promise<PodView> {
+    const pod = await this.get(tenantId, ref);
+    assertSameSize(pod, want);
+    return pod;
   }
 
   /**

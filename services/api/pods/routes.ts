@@ -1,4 +1,5 @@
-// /v1/pods: create (202 with an operation), list, inspect, delete. Schemas
+// /v1/pods: create (202 with an operation), list, inspect, delete, and a
+// resize that is refused for any change (a pod is sized when it is made). Schemas
 // first; handlers call Pods. A pod's containers are made with `pod` in
 // POST /v1/containers (routes/containers.ts).
 import type { FastifyInstance } from 'fastify';
@@ -55,6 +56,21 @@ export const removePodSchema = {
   response: { 200: podSchema },
 } as const;
 
+export const resizePodSchema = {
+  summary: 'Resize a pod: refused (409 naming the field) for any change, since a pod is a fork of a template of its size; its own size answers 200',
+  params: idParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      vcpus: { type: 'integer', minimum: POD_BOUNDS.vcpus.min, maximum: POD_BOUNDS.vcpus.max },
+      memoryMib: { type: 'integer', minimum: POD_BOUNDS.memoryMib.min, maximum: POD_BOUNDS.memoryMib.max },
+      pids: { type: 'integer', minimum: POD_BOUNDS.pids.min, maximum: POD_BOUNDS.pids.max },
+    },
+  },
+  response: { 200: podSchema },
+} as const;
+
 export const forkPodSchema = {
   summary: 'Fork a running pod into new pods, each a new VM with all its containers, memory and processes included',
   params: idParams,
@@ -90,6 +106,9 @@ export async function podRoutes(app: FastifyInstance, opts: { pods: Pods; tenanc
   });
   app.get<Id>('/v1/pods/:id', { schema: getPodSchema }, async (request) => {
     return pods.get(await tenancy.tenantIdOf(request), request.params.id);
+  });
+  app.patch<Id & { Body: { vcpus?: number; memoryMib?: number; pids?: number } }>('/v1/pods/:id', { schema: resizePodSchema }, async (request) => {
+    return pods.resize(await tenancy.tenantIdOf(request), request.params.id, request.body);
   });
   app.post<Id & { Body: PodForkBody | null }>('/v1/pods/:id/fork', { schema: forkPodSchema }, async (request, reply) => {
     return sendAccepted(reply, await pods.forks!.fork(await tenancy.tenantIdOf(request), request.params.id, request.body ?? {}));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ForkdError } from '../../contracts/errors.js';
-import { assertFitsPod, POD_CONTAINER_DEFAULTS, POD_DEFAULTS, POD_RESERVED_MIB, podContainerLimits, podSize } from './rules.js';
+import { assertFitsPod, assertSameSize, POD_CONTAINER_DEFAULTS, POD_DEFAULTS, POD_RESERVED_MIB, podContainerLimits, podSize } from './rules.js';
 
 function refused(fn: () => unknown): ForkdError {
   try {
@@ -62,5 +62,21 @@ describe('assertFitsPod', () => {
     const e = refused(() => assertFitsPod(pod, [{ memoryMib: 1, pids: 99 }], { memoryMib: 1, pids: 2 }));
     expect(e.field).toBe('pids');
     expect(e.detail).toMatchObject({ limit: 'pids', freePids: 1 });
+  });
+});
+
+describe('assertSameSize (a pod is not resized)', () => {
+  const pod = { name: 'app', vcpus: 1, memoryMib: 512, pids: 1024 };
+  it('answers a request for the size the pod has, or for nothing, as it is', () => {
+    expect(() => assertSameSize(pod, {})).not.toThrow();
+    expect(() => assertSameSize(pod, { memoryMib: 512, vcpus: 1, pids: 1024 })).not.toThrow();
+  });
+  it('refuses any change with 409 naming the field and saying what to do instead', () => {
+    const e = refused(() => assertSameSize(pod, { vcpus: 1, memoryMib: 1024 }));
+    expect(e.code).toBe('ERR_CONFLICT');
+    expect(e.field).toBe('memoryMib');
+    expect(e.message).toMatch(/fixed when the pod is made \(512\).*pod create/);
+    expect(refused(() => assertSameSize(pod, { vcpus: 2 })).field).toBe('vcpus');
+    expect(refused(() => assertSameSize(pod, { pids: 64 })).field).toBe('pids');
   });
 });

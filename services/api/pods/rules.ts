@@ -66,3 +66,19 @@ export function assertFitsPod(pod: { name: string; memoryMib: number; pids: numb
     });
   }
 }
+
+/**
+ * A resize request against the pod's size: the same size answers as it is;
+ * any change is ERR_CONFLICT (409) naming the first field that differs. A
+ * pod's VM is a copy-on-write fork of a template of its size, and memory or
+ * CPU hot-plug into forked guests is not offered (docs/pods.md, "Resizing").
+ */
+export function assertSameSize(pod: PodSize & { name: string }, want: Partial<PodSize>): void {
+  for (const field of ['memoryMib', 'vcpus', 'pids'] as const) {
+    const v = want[field];
+    if (v === undefined || v === pod[field]) continue;
+    throw new ForkdError('ERR_CONFLICT',
+      `pod ${pod.name}'s ${field} is fixed when the pod is made (${pod[field]}): its VM is a copy-on-write fork of a template of that size, and forkd does not hot-plug memory or CPUs into forked guests. Make a pod of the new size (forkd pod create NAME --memory MiB --vcpus N --pids N) and move the containers to it`,
+      { field });
+  }
+}

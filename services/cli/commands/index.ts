@@ -10,7 +10,7 @@ import { imageBuildCommand, imageImportCommand, imageLsCommand, imageRmCommand }
 import { infoCommand } from './info.js';
 import { imagePullCommand, imagePushCommand, imageTagCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand } from './registry.js';
 import { networkCreateCommand, networkInspectCommand, networkLsCommand, networkRmCommand } from './networks.js';
-import { podCreateCommand, podForkCommand, podInspectCommand, podLsCommand, podRmCommand, podSnapshotCommand } from './pods.js';
+import { podCreateCommand, podForkCommand, podInspectCommand, podLsCommand, podResizeCommand, podRmCommand, podSnapshotCommand } from './pods.js';
 import { runCommand } from './run.js';
 import { forkCommand, snapshotCommand } from './fork.js';
 import { keyCreateCommand, keyLsCommand, keyRevokeCommand, tenantCreateCommand, tenantLsCommand } from './tenants.js';
@@ -24,7 +24,7 @@ export const COMMANDS: readonly Command[] = [
   imagePullCommand, imageTagCommand, imagePushCommand, registryLoginCommand, registryLogoutCommand, registryLsCommand,
   networkCreateCommand, networkLsCommand, networkInspectCommand, networkRmCommand,
   volumeCreateCommand, volumeLsCommand, volumeInspectCommand, volumeRmCommand,
-  podCreateCommand, podLsCommand, podInspectCommand, podRmCommand, podForkCommand, podSnapshotCommand,
+  podCreateCommand, podLsCommand, podInspectCommand, podResizeCommand, podRmCommand, podForkCommand, podSnapshotCommand,
   runCommand, forkCommand, snapshotCommand, psCommand, inspectCommand, logsCommand, execCommand, waitCommand, startCommand, stopCommand, killCommand, rmCommand,
   templateCreateCommand, templateLsCommand, templateShowCommand, templatePoolCommand, templateRmCommand,
   vmForkCommand, vmLsCommand, vmRmCommand,

@@ -1,4 +1,4 @@
-// forkd pod create|ls|inspect|rm (docs/pods.md). Containers go into a pod
+// forkd pod create|ls|inspect|resize|rm (docs/pods.md). Containers go into a pod
 // with `forkd run --pod NAME`.
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
@@ -73,6 +73,25 @@ export const podInspectCommand: Command = {
   async run({ positionals }) {
     if (positionals.length !== 1) throw new ForkdError('ERR_VALIDATION', `usage: ${podInspectCommand.usage}`, { field: 'name' });
     printJson(await ApiClient.fromEnv().request<PodView>('GET', `/v1/pods/${enc(positionals[0]!)}`));
+    return 0;
+  },
+};
+
+export const podResizeCommand: Command = {
+  path: ['pod', 'resize'],
+  summary: 'Refused for any change: a pod is sized when it is made (its VM is a fork of a template of that size); make a new pod instead',
+  usage: 'forkd pod resize POD [--vcpus N] [--memory MiB] [--pids N]',
+  options: { vcpus: { type: 'string' }, memory: { type: 'string', short: 'm' }, pids: { type: 'string' } },
+  positionals: true,
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new ForkdError('ERR_VALIDATION', `usage: ${podResizeCommand.usage}`, { field: 'pod' });
+    const vcpus = int('--vcpus', values.vcpus);
+    const memoryMib = int('--memory', values.memory);
+    const pids = int('--pids', values.pids);
+    const p = await ApiClient.fromEnv().request<PodView>('PATCH', `/v1/pods/${enc(positionals[0]!)}`, {
+      ...(vcpus === undefined ? {} : { vcpus }), ...(memoryMib === undefined ? {} : { memoryMib }), ...(pids === undefined ? {} : { pids }),
+    });
+    process.stdout.write(`${p.name}  ${p.memoryMib} MiB  ${p.vcpus} vCPU  ${p.pids} pids (unchanged)\n`);
     return 0;
   },
 };
