@@ -24,7 +24,7 @@ const IDLE = ['sh', '-c', 'while true; do sleep 60; done'];
 const SERVE = ['sh', '-c', 'mkdir -p /www && echo from-the-pod > /www/index.html && httpd -f -p 8080 -h /www'];
 
 interface PodView {
-  id: string; name: string; state: string; memoryMib: number;
+  id: string; name: string; state: string; memoryMib: number; vcpus: number;
   vm: { id: string } | null; network: { name: string; address: string | null } | null;
   containers: { name: string; state: string; memoryMib: number }[]; free: { memoryMib: number; pids: number };
 }

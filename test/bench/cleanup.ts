@@ -8,6 +8,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Connection } from '../../native/libvirt/index.js';
+import { processAlive } from '../../images/dir-lock.js';
 
 export const FORK_PREFIX = 'forkd-test-bench-';
 export const VM_ID_PREFIX = 'bench-';
@@ -34,14 +35,6 @@ export function benchPidOf(name: string): number | null {
   return null;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Destroys every domain whose name `pick` selects; returns their names. */
 export async function destroyDomains(conn: Connection, pick: (name: string) => boolean): Promise<string[]> {
@@ -69,7 +62,7 @@ export async function destroyDomains(conn: Connection, pick: (name: string) => b
 export async function sweepStale(conn: Connection, benchDir: string): Promise<{ domains: string[]; dirs: string[] }> {
   const stale = (name: string): boolean => {
     const pid = benchPidOf(name);
-    return pid !== null && pid !== process.pid && !pidAlive(pid);
+    return pid !== null && pid !== process.pid && !processAlive(pid);
   };
   const domains = await destroyDomains(conn, stale);
   const dirs: string[] = [];

@@ -12,7 +12,7 @@
 // waits for a ready clone first, so every take finds one, as a user who does
 // not start containers back to back would). One warm-up run builds the
 // template and is not measured.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { lastRunPhases, phaseP50s, PHASE_KEYS, type RunPhases } from './run-phas
 import { ensureRunsc, runscBundle, timedRunsc, RUNSC_FLAGS } from './runsc.js';
 import { percentile } from './stats.js';
 import { formatTable } from './table.js';
+import { timedProcess } from './timed-process.js';
 
 export const RUN_MODES = ['cold', 'fork', 'pool'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
@@ -63,25 +64,9 @@ const COMMAND = ['sh', '-c', 'echo ready'];
 
 /** One CLI process: ms to its first stdout byte and to its exit, and its start (epoch ms). */
 function timedRun(args: string[], env: NodeJS.ProcessEnv, started: { epochMs: number } = { epochMs: 0 }): Promise<[number, number]> {
-  return new Promise((resolve, reject) => {
-    started.epochMs = Date.now();
-    const t0 = performance.now();
-    let first = NaN;
-    let out = '';
-    let err = '';
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
-    child.stdout.on('data', (d: Buffer) => { if (Number.isNaN(first)) first = performance.now() - t0; out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const total = performance.now() - t0;
-      if (code !== 0 || !out.includes('ready')) reject(new Error(`forkd ${args.join(' ')} exited ${code}: ${err.trim()}`));
-      else resolve([first, total]);
-    });
+  started.epochMs = Date.now();
+  return timedProcess(process.execPath, [join(PACKAGE_ROOT, 'bin', 'forkd.js'), ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, expect: 'ready', timeoutMs: 600_000,
   });
 }
 

@@ -8,12 +8,13 @@
 // `--network=none` (the container needs no network; runsc's default sandbox
 // network wants a veth set-up we do not need). `runsc run` deletes the
 // container when it exits; each run has its own id and is deleted by id after.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { busyboxLayer } from '../../images/containers/builders/busybox.js';
 import { PACKAGE_ROOT } from '../../services/contracts/config.js';
+import { timedProcess } from './timed-process.js';
 
 export const RUNSC_FLAGS = ['--network=none'];
 
@@ -39,22 +40,8 @@ export async function runscBundle(runsc: string, dir: string, command: readonly 
 
 /** One `runsc run`: ms to its first stdout byte and to its exit. */
 export function timedRunsc(runsc: string, bundle: string, id: string, expect: string): Promise<[number, number]> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let first = NaN;
-    let out = '';
-    let err = '';
-    const child = spawn(runsc, [...RUNSC_FLAGS, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.stdout.on('data', (d: Buffer) => { if (Number.isNaN(first)) first = performance.now() - t0; out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const total = performance.now() - t0;
-      spawnSync(runsc, ['delete', '--force', id], { stdio: 'ignore' }); // normally gone already
-      if (code !== 0 || !out.includes(expect)) reject(new Error(`runsc run exited ${code}: ${err.trim()}`));
-      else resolve([first, total]);
-    });
+  return timedProcess(runsc, [...RUNSC_FLAGS, 'run', '--bundle', bundle, id], {
+    expect, timeoutMs: 120_000,
+    afterExit: () => { spawnSync(runsc, ['delete', '--force', id], { stdio: 'ignore' }); }, // normally gone already
   });
 }
