@@ -177,6 +177,24 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect(await client.call('container.delete', { id: 'hello' })).toEqual({ deleted: true });
   });
 
+  it('rehearses a container (ready pool) over the image or over nothing, and leaves nothing a request could see', async () => {
+    const before = await client.call('container.list', {});
+    const over = await client.call('container.rehearse', { image: image.id });
+    expect(over.image).toBe(true);
+    measured['rehearsalMs'] = over.ms;
+    expect((await client.call('container.rehearse', {})).image).toBe(false);
+    // An image the guest lacks is no error: the rehearsal runs over an empty root.
+    expect((await client.call('container.rehearse', { image: `sha256:${'0'.repeat(64)}` })).image).toBe(false);
+    expect(await client.call('container.list', {})).toEqual(before);
+    // Its crun id and cgroup are free again: a real container starts and runs after it.
+    await client.call('container.create', { id: 'after-rehearsal', image: image.id, command: ['true'] });
+    const t0 = Date.now();
+    await client.call('container.start', { id: 'after-rehearsal' });
+    measured['containerStartAfterRehearsalMs'] = Date.now() - t0;
+    expect(await client.call('container.wait', { id: 'after-rehearsal' }, { timeoutMs: 60_000 })).toMatchObject({ exitCode: 0 });
+    await client.call('container.delete', { id: 'after-rehearsal' });
+  });
+
   it('execs into a long-running container with stdin, and reports stats', async () => {
     await client.call('container.create', { id: 'long', image: image.id, command: ['sleep', '1000'], limits: { memoryMib: 64, pids: 50, cpus: 0.5 } });
     await client.call('container.start', { id: 'long' });

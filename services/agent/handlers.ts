@@ -12,6 +12,7 @@ import { hostsFile, identityHandlers } from './identity.js';
 import { ImageStore, imageHandlers } from './images.js';
 import { streamLog } from './logs.js';
 import { portConnect } from './port-forward.js';
+import { rehearseContainer } from './rehearsal.js';
 import { systemHandlers } from './system.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +27,8 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
   const images = new ImageStore(cfg.root);
   await images.init();
   const cgroups = new Cgroups(cfg.cgroupRoot);
-  const containers = new Containers(cfg, images, cgroups, new Crun(cfg.crun), log);
+  const crun = new Crun(cfg.crun);
+  const containers = new Containers(cfg, images, cgroups, crun, log);
   await containers.init();
   const execTerminals = new ExecTerminals();
   const handlers: HandlerTable = {
@@ -38,6 +40,7 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
     'container.kill': (p) => containers.kill(p.id, p.signal),
     'container.wait': (p, ctx) => containers.wait(p.id, ctx.signal),
     'container.delete': (p) => containers.delete(p.id, p.force === true),
+    'container.rehearse': (p) => rehearseContainer({ cfg, images, cgroups, crun }, p),
     'container.list': async () => ({ containers: containers.list() }),
     'container.stats': async (p) => {
       containers.get(p.id);

@@ -189,6 +189,13 @@ export const METHODS = {
     }),
     obj({ id: ContainerId, bundle: str() }),
   ),
+  /**
+   * A throwaway container (the guest's busybox `true`, over the image's layers
+   * when given and present) run and removed at once, so a freshly resumed
+   * clone has crun's and the kernel's paths translated before a request needs
+   * them (TCG). Leaves nothing: never listed, no state, mount or cgroup.
+   */
+  'container.rehearse': method(obj({ image: opt(Digest) }), obj({ ms: int({ min: 0 }), image: bool })),
   'container.start': method(obj({ id: ContainerId }), obj({ id: ContainerId, pid: int({ min: 1 }) })),
   'container.kill': method(obj({ id: ContainerId, signal: opt(str({ pattern: /^(SIG)?[A-Z0-9]+$|^\d{1,2}$/, max: 16 })) }), Empty),
   'container.wait': method(
