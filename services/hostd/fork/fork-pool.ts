@@ -5,8 +5,10 @@
 // 'ready': the pool also resumes each shell, waits for its agent and applies
 // the part of its identity no request chooses (identifyAhead: machine-id, MAC,
 // entropy) ahead of time, and take() only sends the rest (identifyClone:
-// hostname, clock, network) in one small round trip. An idle ready clone still
-// has its template's hostname and clock and is never handed out without it.
+// hostname, clock, network) in one small round trip. With `rehearsal` it also
+// runs one throwaway container in the clone first (rehearseAhead), so a take's
+// container start is not the clone's first. An idle ready clone still has its
+// template's hostname and clock and is never handed out without it.
 
 import { ForkdError } from '../../contracts/errors.js';
 import type { Params } from '../../contracts/agent-protocol/messages.js';
@@ -17,6 +19,7 @@ import {
   identifyAhead,
   identifyClone,
   loadShellState,
+  rehearseAhead,
   resumeClone,
   startCloneShell,
   type CloneShell,
@@ -48,6 +51,12 @@ export interface ForkPoolOptions<A extends ForkAgent>
   takenMacs?: () => ReadonlySet<string>;
   /** 'shell' (default) or 'ready' (needs `agent`). */
   mode?: PoolMode;
+  /**
+   * Ready mode: run one throwaway container in each clone before it counts as
+   * ready (rehearseAhead), over this container image when the template has one
+   * (null: none). Absent: no rehearsal.
+   */
+  rehearsal?: { image: string | null };
 }
 
 export type ForkPool<A extends ForkAgent> = WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>;
@@ -74,7 +83,14 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
         return { shell: await loadShellState(shell, opts), resumed: null };
       },
       // Ready mode: resumed, agent answered and the request-independent identity applied, all before any take.
-      prepare: async (p) => ({ shell: p.shell, resumed: await identifyAhead(await resumeClone(p.shell, opts)) }),
+      prepare: async (p) => {
+        const identified = await identifyAhead(await resumeClone(p.shell, opts));
+        const rehearsal = opts.rehearsal;
+        const resumed = rehearsal
+          ? await rehearseAhead(identified, rehearsal.image, (err) => opts.log?.('warm pool: the rehearsal container failed (the clone is kept)', { err: (err as Error).message }))
+          : identified;
+        return { shell: p.shell, resumed };
+      },
       finish: (p, take) => {
         if (p.resumed) return identifyClone({ ...p.resumed, shell: withHostname(p.resumed.shell, take) }, finishOpts(take));
         return finishClone(withHostname(p.shell, take), finishOpts(take));

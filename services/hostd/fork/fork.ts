@@ -299,6 +299,24 @@ export async function identifyAhead<A extends ForkAgent>(resumed: ResumedClone<A
   }
 }
 
+/**
+ * The ready pool's rehearsal, after identifyAhead: one throwaway container run
+ * and removed in the idle clone (agent `container.rehearse`, over the
+ * template's image when it has one), so a take's container start finds crun's
+ * and the kernel's code already translated (TCG starts every clone with an
+ * empty code cache). A failed rehearsal costs only speed: the clone is kept
+ * and the failure reported to `onError`.
+ */
+export async function rehearseAhead<A extends ForkAgent>(resumed: ResumedClone<A>, image: string | null, onError?: (err: unknown) => void): Promise<ResumedClone<A>> {
+  if (!resumed.agent) return resumed;
+  try {
+    await resumed.agent.call('container.rehearse', image === null ? {} : { image });
+  } catch (err) {
+    onError?.(err);
+  }
+  return resumed;
+}
+
 /** Loads the template's state into a shell, resumes it and waits for its agent. On failure the shell is destroyed. */
 export async function resumeClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ResumedClone<A>> {
   let agent: A | null = null;

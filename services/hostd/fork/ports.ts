@@ -20,9 +20,12 @@ export interface ForkConnection {
 /** virDomainCreateFlags.START_PAUSED: libvirt sends no `cont`, so the domain runs only when we resume it. */
 export const START_PAUSED = 1;
 
+/** What the fork asks a clone's agent: its identity, and (ready pool) a rehearsal container. */
+export type ForkAgentMethod = 'identity.set' | 'container.rehearse';
+
 export interface ForkAgent {
   waitReady(opts: { timeoutMs: number }): Promise<unknown>;
-  call(method: 'identity.set', params: Params<'identity.set'>): Promise<Result<'identity.set'>>;
+  call<M extends ForkAgentMethod>(method: M, params: Params<M>): Promise<Result<M>>;
   close(): void;
 }
 

@@ -473,7 +473,12 @@ export class TemplateRegistry {
       log: (msg, fields) => (/failed/.test(msg) ? log.warn(msg, fields ?? {}) : log.info(msg, fields ?? {})),
       mode,
       ...(mode === 'ready'
-        ? { agent: (p: string) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }), agentTimeoutMs: this.forkContext().agentTimeoutMs }
+        ? {
+            agent: (p: string) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
+            agentTimeoutMs: this.forkContext().agentTimeoutMs,
+            // A take's container start is then not the clone's first (fork-pool.ts).
+            rehearsal: { image: entry.record?.imageId ?? null },
+          }
         : {}),
     });
     for (const p of this.pools) if (p.state === 'drained') this.pools.delete(p);
