@@ -6,7 +6,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 const { parseArgs } = await import('node:util');
 const { BENCH_ARG_OPTIONS, BENCH_USAGE, benchOptions, UsageError } = await import('./args.js');
 
-const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--step-min M] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--modes cold,fork,pool] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
+const USAGE = `usage: npm run bench -- ${BENCH_USAGE}\n       npm run bench -- docker [--runs N] [--quick] [--out FILE] [--json]\n       npm run bench -- pods [--scale 1,8,32] [--step-min M] [--out FILE] [--json]\n       npm run bench -- run [--runs N] [--quick] [--modes cold,fork,pool,ready-pool] [--out FILE] [--json]\n       npm run bench -- desktop [--runs N] [--out FILE] [--json]\n       npm run bench -- live-fork [--mib N] [--runs N] [--scale 1,8,32]`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'live-fork') {
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'run') {
-    // forkd run --rm through the CLI and API, cold / fork / pool (run-bench.ts), the raw-QEMU floor and runsc; --runs (default 20, --quick 3), --modes, --out and --json apply.
+    // forkd run --rm through the CLI and API, cold / fork / pool / ready-pool (run-bench.ts), the raw-QEMU floor and runsc; --runs (default 20, --quick 3), --modes, --out and --json apply.
     const { runRunBench, RUN_MODES } = await import('./run-bench.js');
     const modes = (parsed.values.modes ?? RUN_MODES.join(',')).split(',').filter(Boolean);
     const unknown = modes.filter((m) => !(RUN_MODES as readonly string[]).includes(m));

@@ -6,11 +6,14 @@
 // The command is `true` plus one shell builtin, so the exit time is
 // `forkd run --rm busybox true`'s.
 //
-// Modes, all on one stack whose template pool starts empty
-// (FORKD_POOL_SIZE=0): cold (`--boot cold`), fork (a fresh fork of the
-// template), pool (the template's pool resized to 1 through the API; each run
-// waits for a ready clone first, so every take finds one, as a user who does
-// not start containers back to back would). One warm-up run builds the
+// Modes, on a stack whose template pool starts empty (FORKD_POOL_SIZE=0):
+// cold (`--boot cold`), fork (a fresh fork of the template), pool (the
+// template's pool resized to 1 through the API, FORKD_POOL_MODE=shell; each
+// run waits for a ready clone first, so every take finds one, as a user who
+// does not start containers back to back would). ready-pool is the same on a
+// second stack with FORKD_POOL_MODE=ready (its clones run, identified and
+// rehearsed, before the take), started after the first stops so the two pools
+// never idle side by side. One warm-up run per stack builds or loads the
 // template and is not measured.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,14 +23,15 @@ import { dirname, join } from 'node:path';
 import { buildBusyboxImage } from '../../images/containers/builders/busybox.js';
 import { PACKAGE_ROOT, dataPaths, loadConfig } from '../../services/contracts/config.js';
 import { runCli, startStack, type Stack } from '../harness.js';
-import { findPoolShell, measureFloor, type FloorResult } from './qemu-floor.js';
+import { idleCost, poolDomain, type IdleCost } from './idle-cost.js';
+import { domainArgv, findPoolShell, measureFloor, type FloorResult } from './qemu-floor.js';
 import { lastRunPhases, phaseP50s, PHASE_KEYS, type RunPhases } from './run-phases.js';
 import { ensureRunsc, runscBundle, timedRunsc, RUNSC_FLAGS } from './runsc.js';
 import { percentile } from './stats.js';
 import { formatTable } from './table.js';
 import { timedProcess } from './timed-process.js';
 
-export const RUN_MODES = ['cold', 'fork', 'pool'] as const;
+export const RUN_MODES = ['cold', 'fork', 'pool', 'ready-pool'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
 export interface RunBenchOptions { runs: number; out: string | null; json: boolean; modes?: readonly RunMode[] }
@@ -57,8 +61,13 @@ export interface RunBenchReport {
   floor: FloorResult | null;
   /** 1-minute load average before and after the runs (other work on the host shows here). */
   load1: { start: number; end: number };
-  goals: { pool_vs_cold: number | null; pool_p50_ms: number | null; pool_first_output_p50_ms: number | null; pool_ready_vs_floor: number | null };
+  /** What the idle pool clone costs after the takes, per pool mode (idle-cost.ts). */
+  idle: Partial<Record<'pool' | 'ready-pool', IdleCost>>;
+  /** Issue 9's goals for each pool mode measured (`pool`: shell, `ready-pool`: ready). */
+  goals: Partial<Record<'pool' | 'ready-pool', PoolGoals>>;
 }
+
+export interface PoolGoals { vs_cold: number | null; p50_ms: number; first_output_p50_ms: number; ready_vs_floor: number | null }
 
 const COMMAND = ['sh', '-c', 'echo ready'];
 
@@ -106,57 +115,129 @@ function virsh(args: string[]): string {
   return spawnSync('virsh', args, { encoding: 'utf8' }).stdout ?? '';
 }
 
-export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunBenchReport; text: string; jsonPath: string }> {
-  const stack = await startStack({ name: 'bench-run', env: { FORKD_POOL_SIZE: '0' } });
-  const work = mkdtempSync(join(tmpdir(), 'forkd-bench-run-'));
+type Samples = Record<RunMode, Array<[number, number]>>;
+type Phases = Record<RunMode, Array<RunPhases | null>>;
+
+/** A stack with the busybox image imported and its template built by one unmeasured run. */
+async function benchStack(name: string, env: NodeJS.ProcessEnv, tar: string): Promise<Stack> {
+  const stack = await startStack({ name, env: { FORKD_POOL_SIZE: '0', ...env } });
   try {
-    await buildBusyboxImage(join(work, 'busybox.tar'), {});
-    const imp = await runCli(['image', 'import', join(work, 'busybox.tar')], stack.env, { timeoutMs: 300_000 });
+    const imp = await runCli(['image', 'import', tar], stack.env, { timeoutMs: 300_000 });
     if (imp.code !== 0) throw new Error(`image import failed: ${imp.stderr}`);
+    process.stderr.write(`bench run: warm-up on ${name} (builds or loads the template)\n`);
+    await timedRun(runArgs('fork'), stack.env);
+    return stack;
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+}
+
+const runArgs = (boot: 'cold' | 'fork') => ['run', '--rm', '--boot', boot, 'busybox', '--', ...COMMAND];
+
+/** One measured `forkd run --rm` on `stack`, its samples and phases kept under `mode`. */
+async function measured(stack: Stack, mode: RunMode, boot: 'cold' | 'fork', samples: Samples, phases: Phases): Promise<[number, number]> {
+  const started = { epochMs: 0 };
+  const s = await timedRun(runArgs(boot), stack.env, started);
+  samples[mode].push(s);
+  phases[mode].push(await lastRunPhases(stack, started.epochMs, s[0]).catch(() => null));
+  return s;
+}
+
+/** Resizes the stack's template pool to 1 and takes from it `runs` times, each after a clone is ready. */
+async function poolTakes(stack: Stack, mode: RunMode, runs: number, samples: Samples, phases: Phases): Promise<string> {
+  const [tpl] = await templates(stack);
+  if (!tpl) throw new Error('no template after the warm-up');
+  const patch = await stack.api(`/v1/templates/${tpl.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ poolSize: 1 }) });
+  if (!patch.ok) throw new Error(`resizing the pool: HTTP ${patch.status}: ${await patch.text()}`);
+  for (let i = 0; i < runs; i++) {
+    await poolReady(stack, tpl.id);
+    const s = await measured(stack, mode, 'fork', samples, phases);
+    process.stderr.write(`bench run: ${mode} ${Math.round(s[1])} ms\n`);
+  }
+  return tpl.id;
+}
+
+const IDLE_SETTLE_MS = 5_000;
+const IDLE_WINDOW_MS = 20_000;
+
+/** The pool clone's CPU and PSS while it idles, once it is ready and has settled. */
+async function idleClone(stack: Stack, tplId: string): Promise<IdleCost | null> {
+  await poolReady(stack, tplId);
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+  const dom = poolDomain(stack.dataDir, virsh(['list', '--name']).split('\n').map((l) => l.trim()).filter(Boolean), domainArgv);
+  if (!dom) { process.stderr.write('bench run: idle cost: no pool clone found\n'); return null; }
+  const cost = await idleCost(dom, IDLE_WINDOW_MS);
+  process.stderr.write(`bench run: idle pool clone: ${cost.cpuPercent}% CPU, PSS ${cost.pssMib} MiB\n`);
+  return cost;
+}
+
+/** The raw-QEMU floor, one restore at a time, each beside an idle pool shell (after the takes: see below). */
+async function floorRuns(stack: Stack, tplId: string, runs: number, work: string): Promise<FloorResult | null> {
+  const out: FloorResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    await poolReady(stack, tplId);
+    const shell = findPoolShell(stack.dataDir, virsh(['list', '--name']).split('\n').map((l) => l.trim()).filter(Boolean), (n) => virsh(['domstate', n]).trim() === 'paused');
+    if (!shell) { process.stderr.write('bench run: floor: no idle pool shell found\n'); break; }
+    const f = await measureFloor({ ...shell, dir: work, runs: 1 }).catch((err: unknown) => { process.stderr.write(`bench run: floor failed: ${(err as Error).message}\n`); return null; });
+    if (!f) break;
+    out.push(f);
+    process.stderr.write(`bench run: floor ${f.samples[0]!.totalMs} ms (restore ${f.p50_ms.restoreMs})\n`);
+  }
+  return out.length === 0 ? null : mergeFloor(out);
+}
+
+export function poolGoals(results: Partial<Record<RunMode, ModeResult>>, mode: 'pool' | 'ready-pool', floor: FloorResult | null): PoolGoals | undefined {
+  const pool = results[mode];
+  if (!pool) return undefined;
+  const readyMs = pool.phases_p50_ms?.['readyMs'];
+  return {
+    vs_cold: results.cold ? Math.round((results.cold.p50_ms / pool.p50_ms) * 10) / 10 : null,
+    p50_ms: pool.p50_ms, first_output_p50_ms: pool.first_output_p50_ms,
+    ready_vs_floor: readyMs !== undefined && floor ? Math.round((readyMs / floor.p50_ms.restoreMs) * 10) / 10 : null,
+  };
+}
+
+export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunBenchReport; text: string; jsonPath: string }> {
+  const work = mkdtempSync(join(tmpdir(), 'forkd-bench-run-'));
+  const tar = join(work, 'busybox.tar');
+  const modes = opts.modes ?? RUN_MODES;
+  const samples: Samples = { cold: [], fork: [], pool: [], 'ready-pool': [] };
+  const phases: Phases = { cold: [], fork: [], pool: [], 'ready-pool': [] };
+  try {
+    await buildBusyboxImage(tar, {});
     const load1Start = loadavg()[0]!;
-    const modes = opts.modes ?? RUN_MODES;
-    const args = (boot: 'cold' | 'fork') => ['run', '--rm', '--boot', boot, 'busybox', '--', ...COMMAND];
-    process.stderr.write('bench run: warm-up (builds the template)\n');
-    await timedRun(args('fork'), stack.env);
-    const samples: Record<RunMode, Array<[number, number]>> = { cold: [], fork: [], pool: [] };
-    const phases: Record<RunMode, Array<RunPhases | null>> = { cold: [], fork: [], pool: [] };
-    const measured = async (mode: RunMode, boot: 'cold' | 'fork') => {
-      const started = { epochMs: 0 };
-      const s = await timedRun(args(boot), stack.env, started);
-      samples[mode].push(s);
-      phases[mode].push(await lastRunPhases(stack, started.epochMs, s[0]).catch(() => null));
-      return s;
-    };
-    for (let i = 0; i < opts.runs && (modes.includes('cold') || modes.includes('fork')); i++) {
-      const line: string[] = [];
-      if (modes.includes('cold')) line.push(`cold ${Math.round((await measured('cold', 'cold'))[1])} ms`);
-      if (modes.includes('fork')) line.push(`fork ${Math.round((await measured('fork', 'fork'))[1])} ms`);
-      process.stderr.write(`bench run: ${line.join(', ')}\n`);
-    }
     let floor: FloorResult | null = null;
-    if (modes.includes('pool')) {
-      const [tpl] = await templates(stack);
-      if (!tpl) throw new Error('no template after the warm-up');
-      const patch = await stack.api(`/v1/templates/${tpl.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ poolSize: 1 }) });
-      if (!patch.ok) throw new Error(`resizing the pool: HTTP ${patch.status}: ${await patch.text()}`);
-      for (let i = 0; i < opts.runs; i++) {
-        await poolReady(stack, tpl.id);
-        const s = await measured('pool', 'fork');
-        process.stderr.write(`bench run: pool ${Math.round(s[1])} ms\n`);
+    const idle: RunBenchReport['idle'] = {};
+    if (modes.some((m) => m !== 'ready-pool')) {
+      const stack = await benchStack('bench-run', { FORKD_POOL_MODE: 'shell' }, tar);
+      try {
+        for (let i = 0; i < opts.runs && (modes.includes('cold') || modes.includes('fork')); i++) {
+          const line: string[] = [];
+          if (modes.includes('cold')) line.push(`cold ${Math.round((await measured(stack, 'cold', 'cold', samples, phases))[1])} ms`);
+          if (modes.includes('fork')) line.push(`fork ${Math.round((await measured(stack, 'fork', 'fork', samples, phases))[1])} ms`);
+          process.stderr.write(`bench run: ${line.join(', ')}\n`);
+        }
+        // The floor after the takes (not between them, which would change what each take runs beside: the previous
+        // run's teardown), on the same stack with the pool's shell idle.
+        if (modes.includes('pool')) {
+          const tplId = await poolTakes(stack, 'pool', opts.runs, samples, phases);
+          floor = await floorRuns(stack, tplId, opts.runs, work);
+          const cost = await idleClone(stack, tplId);
+          if (cost) idle.pool = cost;
+        }
+      } finally {
+        await stack.stop();
       }
-      // The floor after the takes (not between them, which would change what each take runs beside: the previous
-      // run's teardown), on the same stack with the pool's shell idle.
-      const floorRuns: FloorResult[] = [];
-      for (let i = 0; i < opts.runs; i++) {
-        await poolReady(stack, tpl.id);
-        const shell = findPoolShell(stack.dataDir, virsh(['list', '--name']).split('\n').map((l) => l.trim()).filter(Boolean), (n) => virsh(['domstate', n]).trim() === 'paused');
-        if (!shell) { process.stderr.write('bench run: floor: no idle pool shell found\n'); break; }
-        const f = await measureFloor({ ...shell, dir: work, runs: 1 }).catch((err: unknown) => { process.stderr.write(`bench run: floor failed: ${(err as Error).message}\n`); return null; });
-        if (!f) break;
-        floorRuns.push(f);
-        process.stderr.write(`bench run: floor ${f.samples[0]!.totalMs} ms (restore ${f.p50_ms.restoreMs})\n`);
+    }
+    if (modes.includes('ready-pool')) {
+      const stack = await benchStack('bench-run-ready', { FORKD_POOL_MODE: 'ready' }, tar);
+      try {
+        const cost = await idleClone(stack, await poolTakes(stack, 'ready-pool', opts.runs, samples, phases));
+        if (cost) idle['ready-pool'] = cost;
+      } finally {
+        await stack.stop();
       }
-      floor = floorRuns.length === 0 ? null : mergeFloor(floorRuns);
     }
     const results: Partial<Record<RunMode, ModeResult>> = {};
     for (const m of modes) results[m] = result(samples[m], phases[m]);
@@ -168,23 +249,17 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
       for (let i = 0; i < opts.runs; i++) rs.push(await timedRunsc(runsc, bundle, `forkd-bench-${process.pid}-${i}`, 'ready'));
       runscRow = { ...result(rs), flags: RUNSC_FLAGS };
     }
-    const pool = results.pool;
-    const poolReadyMs = pool?.phases_p50_ms?.['readyMs'];
+    const goals: RunBenchReport['goals'] = {};
+    for (const m of ['pool', 'ready-pool'] as const) { const g = poolGoals(results, m, floor); if (g) goals[m] = g; }
     const report: RunBenchReport = {
       benchmark: 'run', runs: opts.runs, at: new Date().toISOString(), command: COMMAND, modes: results,
-      runsc: runscRow, floor, load1: { start: load1Start, end: loadavg()[0]! },
-      goals: {
-        pool_vs_cold: pool && results.cold ? Math.round((results.cold.p50_ms / pool.p50_ms) * 10) / 10 : null,
-        pool_p50_ms: pool?.p50_ms ?? null, pool_first_output_p50_ms: pool?.first_output_p50_ms ?? null,
-        pool_ready_vs_floor: poolReadyMs !== undefined && floor ? Math.round((poolReadyMs / floor.p50_ms.restoreMs) * 10) / 10 : null,
-      },
+      runsc: runscRow, floor, idle, load1: { start: load1Start, end: loadavg()[0]! }, goals,
     };
     const jsonPath = opts.out ?? join(dataPaths(loadConfig().dataDir).bench, 'run.json');
     await mkdir(dirname(jsonPath), { recursive: true });
     await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
     return { report, text: runTable(report), jsonPath };
   } finally {
-    await stack.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -214,12 +289,19 @@ export function runTable(r: RunBenchReport): string {
   const f = r.floor;
   const floorText = f === null ? '' : `\n\nraw-QEMU floor (same template, no libvirt), ${f.runs} runs, p50 ms: spawn ${f.p50_ms.spawnMs}, device state ${f.p50_ms.incomingMs}, resume ${f.p50_ms.resumeMs}, agent ${f.p50_ms.agentReadyMs}; total ${f.p50_ms.totalMs}, restore (state + resume + agent) ${f.p50_ms.restoreMs}`;
   const note = r.runsc === null ? '\nrunsc (gVisor) is not installed on this host: no reference row.' : '';
-  const g = r.goals;
-  const goals = [
-    g.pool_vs_cold === null ? null : `pool vs cold: ${g.pool_vs_cold}× (goal ≥ 10×)`,
-    g.pool_p50_ms === null ? null : `pool p50 ${g.pool_p50_ms} ms (goal ≤ 1000)`,
-    g.pool_first_output_p50_ms === null ? null : `pool first output p50 ${g.pool_first_output_p50_ms} ms (goal ≤ 500)`,
-    g.pool_ready_vs_floor === null ? null : `pool take to agent-ready / floor restore: ${g.pool_ready_vs_floor}× (goal ≤ 2×)`,
-  ].filter((x) => x !== null).join('; ');
-  return `${table}${phaseTable}${floorText}\n\n${goals}${note}\nload (1 min): ${r.load1.start.toFixed(1)} at the start, ${r.load1.end.toFixed(1)} at the end\n`;
+  const goals = (['pool', 'ready-pool'] as const).flatMap((m) => {
+    const g = r.goals[m];
+    if (!g) return [];
+    return [[
+      g.vs_cold === null ? null : `${m} vs cold: ${g.vs_cold}× (goal ≥ 10×)`,
+      `${m} p50 ${g.p50_ms} ms (goal ≤ 1000)`,
+      `${m} first output p50 ${g.first_output_p50_ms} ms (goal ≤ 500)`,
+      g.ready_vs_floor === null ? null : `${m} take to agent-ready / floor restore: ${g.ready_vs_floor}× (goal ≤ 2×)`,
+    ].filter((x) => x !== null).join('; ')];
+  }).join('\n');
+  const idleText = (['pool', 'ready-pool'] as const).flatMap((m) => {
+    const c = r.idle[m];
+    return c ? [`idle ${m} clone over ${Math.round(c.windowMs / 1000)} s: ${c.cpuPercent}% of one core, PSS ${c.pssMib} MiB`] : [];
+  }).join('\n');
+  return `${table}${phaseTable}${floorText}${idleText ? `\n\n${idleText}` : ''}\n\n${goals}${note}\nload (1 min): ${r.load1.start.toFixed(1)} at the start, ${r.load1.end.toFixed(1)} at the end\n`;
 }
