@@ -84,6 +84,53 @@ describe('WarmPool', () => {
     expect(f.log).toEqual(['start 1', 'finish 1', 'start 2', 'discard 2']);
   });
 
+  it('a take with refillAfter starts the refill only once the request is served', async () => {
+    const f = fakeStarter();
+    const pool = new WarmPool({ starter: f.starter, size: 1, memoryMib: 256, freeMemoryMib: () => 10_000 });
+    await f.release();
+    let served!: () => void;
+    const requestServed = new Promise<void>((r) => (served = r));
+    expect(await pool.take({ tag: 'a' }, requestServed)).toBe('vm1-a');
+    await tick();
+    // The clone is handed out, but its request (network, container start) still runs: no start beside it.
+    expect(pool.stats()).toMatchObject({ ready: 0, starting: 0 });
+    served();
+    await tick();
+    expect(pool.stats()).toMatchObject({ starting: 1 });
+    await f.release();
+    expect(pool.stats().ready).toBe(1);
+    await pool.drain();
+  });
+
+  it('a request that fails or never ends holds the refill back no longer than refillHoldMaxMs', async () => {
+    const f = fakeStarter();
+    const pool = new WarmPool({ starter: f.starter, size: 1, memoryMib: 256, freeMemoryMib: () => 10_000, refillHoldMaxMs: 20 });
+    await f.release();
+    await pool.take({ tag: 'a' }, new Promise(() => undefined));
+    await tick();
+    expect(pool.stats().starting).toBe(0);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(pool.stats().starting).toBe(1);
+    await f.release();
+    await pool.take({ tag: 'b' }, Promise.reject(new Error('the container did not start')));
+    await tick();
+    expect(pool.stats().starting).toBe(1);
+    await f.release();
+    await pool.drain();
+  });
+
+  it('a drain while a take holds the refill starts nothing afterwards', async () => {
+    const f = fakeStarter();
+    const pool = new WarmPool({ starter: f.starter, size: 1, memoryMib: 256, freeMemoryMib: () => 10_000 });
+    await f.release();
+    let served!: () => void;
+    await pool.take({ tag: 'a' }, new Promise<void>((r) => (served = r)));
+    await pool.drain();
+    served();
+    await tick();
+    expect(f.log).toEqual(['start 1', 'finish 1']);
+  });
+
   it('take() with nothing ready forks cold instead of waiting', async () => {
     const f = fakeStarter();
     const pool = new WarmPool({ starter: f.starter, size: 1, memoryMib: 256, freeMemoryMib: () => 10_000 });

@@ -9,7 +9,12 @@
 //   would drop below `reserveMib` (each shell will grow towards memoryMib once
 //   taken and written to).
 // - take() with no ready shell falls back to a cold fork (start + finish).
-// - Refill resumes after a take() is done, never beside it.
+// - Refill resumes after a take() is done, never beside it; a caller may hold
+//   it longer (`refillAfter`: until its whole request is served, say the
+//   container started), so the next shell's libvirt start, resume and
+//   rehearsal do not share 2 cores with the request's own guest work. A hold
+//   ends after `refillHoldMaxMs` at the latest, so a slow request never
+//   starves the pool.
 // - drain() stops refilling and destroys every shell, including one being started.
 //
 // Mode 'shell' (default) keeps shells as started. Mode 'ready' also runs the
@@ -70,6 +75,8 @@ export interface WarmPoolOptions<S, V, T> {
   freeMemoryMib?: () => number;
   /** Pause after a failed start, doubling per consecutive failure (default 1 s, up to 30 s). */
   retryDelayMs?: number;
+  /** The longest a take's `refillAfter` holds the refill back (default 10 s). */
+  refillHoldMaxMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -107,6 +114,7 @@ export class WarmPool<S, V, T = void> {
       reserveMib: 512,
       freeMemoryMib: () => freemem() / (1024 * 1024),
       retryDelayMs: 1000,
+      refillHoldMaxMs: 10_000,
       mode: 'shell',
       ...opts,
     };
@@ -123,8 +131,14 @@ export class WarmPool<S, V, T = void> {
     return { state: this.#state, mode: this.#opts.mode, ready: count('ready'), starting: count('starting') + count('preparing'), ...this.#stats };
   }
 
-  /** A finished clone: from a ready shell when there is one, otherwise forked cold. */
-  async take(takeOpts: T): Promise<V> {
+  /**
+   * A finished clone: from a ready shell when there is one, otherwise forked
+   * cold. The refill starts once the clone is finished and `refillAfter` (when
+   * given) has settled, or `refillHoldMaxMs` passed.
+   */
+  async take(takeOpts: T, refillAfter?: Promise<unknown>): Promise<V> {
+    // Settled, never rejected: a request that fails before the finish is done must not be an unhandled rejection.
+    const hold = refillAfter?.then(() => undefined, () => undefined);
     if (this.#state !== 'running') throw new ForkdError('ERR_CONFLICT', `the warm pool is ${this.#state}`);
     const slot = [...this.#slots.values()].find((s) => s.state === 'ready');
     this.#stats.taken++;
@@ -137,7 +151,7 @@ export class WarmPool<S, V, T = void> {
         const shell = this.#opts.mode === 'ready' ? await this.#opts.starter.prepare!(started) : started;
         return await this.#opts.starter.finish(shell, takeOpts);
       } finally {
-        this.#kick();
+        this.#kickAfter(hold);
       }
     }
     const shell = slot.shell!;
@@ -147,7 +161,7 @@ export class WarmPool<S, V, T = void> {
       return await this.#opts.starter.finish(shell, takeOpts);
     } finally {
       this.#move(slot, 'gone');
-      this.#kick();
+      this.#kickAfter(hold);
     }
   }
 
@@ -203,6 +217,20 @@ export class WarmPool<S, V, T = void> {
       return false;
     }
     return true;
+  }
+
+  /** #kick once `hold` settles (or refillHoldMaxMs passed); at once without one. A drain meanwhile makes it a no-op. */
+  #kickAfter(hold: Promise<void> | undefined): void {
+    if (!hold) return this.#kick();
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#opts.refillHoldMaxMs);
+      timer.unref();
+    });
+    void Promise.race([hold, cap]).then(() => {
+      clearTimeout(timer);
+      this.#kick();
+    });
   }
 
   /** Starts the refill loop unless it is running (concurrency 1). */

@@ -23,7 +23,8 @@ import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from '.
  * Makes a VM by forking a template (boot other than 'cold'), registered with
  * the VmManager and its agent ready; absent until hostd has templates wired.
  */
-export type ForkVm = (input: ContainerCreateInput, ctx: JobContext) => Promise<ManagedVm>;
+/** `served` settles when this create is done (container started, or failed): a warm pool refills after it. */
+export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>) => Promise<ManagedVm>;
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
@@ -50,10 +51,13 @@ export function containerCreateHandler(deps: CreateDeps) {
       throw new ForkdError('ERR_CONFLICT', `VM ${input.vmId} already runs container ${existing.record.containerId}`, { detail: { vmId: input.vmId } });
     }
     let vm: ManagedVm | undefined = existing;
+    // A warm pool's refill waits for this (warm-pool.ts): its next clone's start would share the cores with this container's.
+    let markServed!: () => void;
+    const served = new Promise<void>((resolve) => (markServed = resolve));
     try {
       if (!vm) {
         await ctx.progress(5, 'vm');
-        vm = await makeVm(deps, input, ctx);
+        vm = await makeVm(deps, input, ctx, served);
         vm.record.tenantId = input.tenantId;
         if (input.name) vm.record.containerName = input.name;
         await deps.events.publish({ type: 'vm', action: 'create', tenantId: input.tenantId, actor: { id: input.vmId, attributes: { hostId: vm.record.hostId, boot: vm.record.boot, container: input.containerId } } });
@@ -114,14 +118,16 @@ export function containerCreateHandler(deps: CreateDeps) {
         await deps.vms.destroy(input.vmId).catch((e) => ctx.log.warn('destroying the VM after a failed create failed', errorFields(e)));
       }
       throw err;
+    } finally {
+      markServed();
     }
   };
 }
 
-async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext): Promise<ManagedVm> {
+async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext, served: Promise<void>): Promise<ManagedVm> {
   const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: 'cold' };
   if (input.boot !== 'cold') {
-    if (deps.fork) return deps.fork(input, ctx);
+    if (deps.fork) return deps.fork(input, ctx, served);
     ctx.log.warn(`boot "${input.boot}" requested but this hostd has no template/warm pool wired: cold-booting instead`, { vm: input.vmId });
   }
   return deps.vms.createColdVm(req);

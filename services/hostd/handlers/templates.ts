@@ -43,9 +43,9 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
  * the job's (it was built for that size).
  */
 export function forkForContainer(templates: TemplateRegistry): ForkVm {
-  return async (input: ContainerCreateInput, ctx: JobContext): Promise<ManagedVm> => {
+  return async (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>): Promise<ManagedVm> => {
     if (!input.templateId) throw new ForkdError('ERR_VALIDATION', `boot "${input.boot}" needs a templateId`, { field: 'templateId' });
-    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true });
+    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served });
     if (vm.record.memoryMib !== input.vm.memoryMib || vm.record.vcpus !== input.vm.vcpus) {
       ctx.log.warn('the template was built for another size than the job asks; the fork has the template\'s', {
         vm: input.vmId, template: input.templateId, asked: input.vm, got: { memoryMib: vm.record.memoryMib, vcpus: vm.record.vcpus },

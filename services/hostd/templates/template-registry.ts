@@ -89,6 +89,8 @@ export interface ForkRequest {
   vmId: string;
   templateId: string;
   usePool: boolean;
+  /** Settles when the request this fork serves is done (its container started): the pool's refill waits for it (warm-pool.ts). */
+  refillAfter?: Promise<unknown>;
 }
 
 const VM_ID_FOR_FORK_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -368,7 +370,7 @@ export class TemplateRegistry {
     let vm: ManagedVm | null = null;
     if (req.usePool && entry.pool && entry.pool.stats().ready > 0) {
       try {
-        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId) });
+        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId) }, req.refillAfter);
         vm = await claimPoolClone(ctx, clone, info);
       } catch (err) {
         log.warn('a warm-pool shell failed to become a VM: forking fresh instead', errorFields(err));
