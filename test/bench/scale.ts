@@ -79,7 +79,10 @@ export async function benchScale(ctx: BenchContext, t: BenchTemplate): Promise<S
       out.steps.push(await stepResult(alive, samples, baseKib, ctx.opts.settleMs, ctx.opts.memoryMib));
       out.reached = alive.length;
       const last = out.steps[out.steps.length - 1]!;
-      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, network p50 ${last.network_p50_ms ?? '-'} ms, MemAvailable drop ${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB`);
+      // The split goes to the log as well: a run cut short by its time bound still shows where each step's memory went.
+      const parts = last.pss_parts_sum_mib;
+      const split = parts ? ` (guest RAM ${parts.guest_ram ?? '-'}, TCG code ${parts.tcg_code ?? '-'}, QEMU rest ${parts.qemu_other ?? '-'})` : '';
+      ctx.say(`  scaling: ${target} alive — fork p50 ${last.fork_p50_ms} ms, network p50 ${last.network_p50_ms ?? '-'} ms, MemAvailable drop ${last.mem_available_drop_mib} MiB, PSS sum ${last.pss_sum_mib} MiB${split}`);
     }
   } finally {
     // Destroy in batches: one at a time takes minutes with 64 (each waits for its QEMU to exit).
