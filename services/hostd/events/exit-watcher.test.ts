@@ -56,4 +56,27 @@ describe('ExitWatcher', () => {
     expect(s.calls()).toBe(1);
     expect(s.published).toEqual([]);
   });
+
+  it('exitPublished settles once the die is published, so a wait answered after it orders die before a removal\'s destroy', async () => {
+    let answer!: (r: unknown) => void;
+    const s = setup([() => new Promise((r) => { answer = r; })]);
+    s.watcher.watch(s.vm, { tenantId: 't1', containerId: 'c1' });
+    let settled = false;
+    const published = s.watcher.exitPublished('c1').then(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe(false);
+    answer({ exitCode: 7, signal: null, oomKilled: false });
+    await published;
+    expect(s.published.map((e) => e.action)).toEqual(['die']);
+  });
+
+  it('exitPublished answers at once for a container no one watches, and gives up after its bound', async () => {
+    const s = setup([() => new Promise(() => undefined)]);
+    await s.watcher.exitPublished('never-watched');
+    s.watcher.watch(s.vm, { tenantId: 't1', containerId: 'c1' });
+    const t0 = Date.now();
+    await s.watcher.exitPublished('c1', 20);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(15);
+    expect(s.published).toEqual([]);
+  });
 });

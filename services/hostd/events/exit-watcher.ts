@@ -21,17 +21,37 @@ export interface WatchedContainer {
   image?: string;
 }
 
+/** The longest a container.wait answer waits for its watcher's `die` to be published (exitPublished). */
+const DIE_ORDER_MAX_MS = 5_000;
+
 export class ExitWatcher {
   private readonly stopping = new AbortController();
-  private readonly watching = new Set<string>();
+  /** Each watched container's run, settled once its `die` is published or the watch ended. */
+  private readonly watching = new Map<string, Promise<void>>();
 
   constructor(private readonly events: EventPublisher, private readonly log: Logger) {}
 
   /** Starts watching (once per container; a second call is a no-op). Never throws. */
   watch(vm: ManagedVm, c: WatchedContainer): void {
     if (this.watching.has(c.containerId) || this.stopping.signal.aborted) return;
-    this.watching.add(c.containerId);
-    void this.run(vm, c).finally(() => this.watching.delete(c.containerId));
+    const run = this.run(vm, c).finally(() => this.watching.delete(c.containerId));
+    this.watching.set(c.containerId, run);
+  }
+
+  /**
+   * Settles once the watcher of an exited container has published its `die`
+   * (at once when none watches it; at most DIE_ORDER_MAX_MS). The API's wait
+   * answers after this, so a client that waits and then removes sees `die`
+   * before `destroy` on the event stream, as Docker's clients expect; before,
+   * a removal quick enough (a busy hostd, a fast clone) published `destroy`
+   * first.
+   */
+  async exitPublished(containerId: string, maxMs = DIE_ORDER_MAX_MS): Promise<void> {
+    const run = this.watching.get(containerId);
+    if (!run) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([run, new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); timer.unref(); })]);
+    clearTimeout(timer);
   }
 
   /** Ends every watch (hostd stops; the VMs run on and the next hostd watches them). */

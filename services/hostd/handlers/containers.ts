@@ -43,7 +43,10 @@ export function containerStartHandler(deps: ContainerDeps) {
 export function containerWaitHandler(deps: ContainerDeps) {
   return async (input: JobInput<'container.wait'>, ctx: JobContext): Promise<ContainerStatus> => {
     const agent = vmFor(deps, input).agent;
-    return waitFor(agent, input, input.timeoutMs, ctx.signal);
+    const status = await waitFor(agent, input, input.timeoutMs, ctx.signal);
+    // An exit's `die` goes out before the wait answers: a client's removal after the wait must not publish `destroy` ahead of it.
+    if (status.state === 'exited') await deps.exits.exitPublished(input.containerId);
+    return status;
   };
 }
 
