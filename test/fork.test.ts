@@ -74,7 +74,7 @@ const buildInput = (): TemplateBuildInput => ({ templateId: TID, image, vcpus: 1
 const vmId = (n: string): string => `f${process.pid}-${n}`;
 
 beforeAll(async () => {
-  // FORKD_TEST_POOL_MODE=ready runs the same assertions with hostd's pool of ready clones (FORKD_POOL_MODE=ready).
+  // FORKD_TEST_POOL_MODE=shell runs the same assertions with hostd's pool of paused shells (FORKD_POOL_MODE=shell; the default is ready).
   const poolMode = process.env.FORKD_TEST_POOL_MODE;
   stack = await startStack({ name: 'fork', hostd: false, ...(poolMode ? { env: { FORKD_POOL_MODE: poolMode } } : {}) });
   hostd = await startHostd(stack.config, stack.env.REDIS_URL!, log);

@@ -73,7 +73,8 @@ export interface TemplateRegistryOptions {
   reserveMib?: number;
   freeMemoryMib?: () => number;
   /**
-   * FORKD_POOL_MODE. 'shell' (default): pool clones wait in -incoming defer.
+   * FORKD_POOL_MODE (hostd's default: 'ready'; absent here: 'shell').
+   * 'shell': pool clones wait in -incoming defer.
    * 'ready': they are also resumed and their agent answered ahead of time, so a
    * take only sets the identity. Only with a private NIC (user-mode or none):
    * an idle ready clone runs with its template's guest MAC and address.
