@@ -7,6 +7,7 @@
 // are still running (an exit while no hostd ran is not reported).
 import type { EventPublisher } from '../../contracts/events/index.js';
 import { ForkdError } from '../../contracts/errors.js';
+import { settledWithin } from '../../contracts/settled-within.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 
@@ -48,10 +49,7 @@ export class ExitWatcher {
    */
   async exitPublished(containerId: string, maxMs = DIE_ORDER_MAX_MS): Promise<void> {
     const run = this.watching.get(containerId);
-    if (!run) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([run, new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); timer.unref(); })]);
-    clearTimeout(timer);
+    if (run) await settledWithin(run, maxMs);
   }
 
   /** Ends every watch (hostd stops; the VMs run on and the next hostd watches them). */

@@ -28,6 +28,7 @@
 
 import { freemem } from 'node:os';
 import { ForkdError } from '../../contracts/errors.js';
+import { settledWithin } from '../../contracts/settled-within.js';
 
 export type SlotState = 'starting' | 'preparing' | 'ready' | 'taken' | 'discarding' | 'gone';
 export type PoolMode = 'shell' | 'ready';
@@ -222,15 +223,7 @@ export class WarmPool<S, V, T = void> {
   /** #kick once `hold` settles (or refillHoldMaxMs passed); at once without one. A drain meanwhile makes it a no-op. */
   #kickAfter(hold: Promise<void> | undefined): void {
     if (!hold) return this.#kick();
-    let timer: NodeJS.Timeout | undefined;
-    const cap = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#opts.refillHoldMaxMs);
-      timer.unref();
-    });
-    void Promise.race([hold, cap]).then(() => {
-      clearTimeout(timer);
-      this.#kick();
-    });
+    void settledWithin(hold, this.#opts.refillHoldMaxMs).then(() => this.#kick());
   }
 
   /** Starts the refill loop unless it is running (concurrency 1). */
