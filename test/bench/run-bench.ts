@@ -25,6 +25,7 @@ import { PACKAGE_ROOT, dataPaths, loadConfig } from '../../services/contracts/co
 import { runCli, startStack, type Stack } from '../harness.js';
 import { idleCost, poolDomain, type IdleCost } from './idle-cost.js';
 import { domainArgv, findPoolShell, measureFloor, type FloorResult } from './qemu-floor.js';
+import { removalResult, timedRemoval, type RemovalResult } from './removal.js';
 import { lastRunPhases, phaseP50s, PHASE_KEYS, type RunPhases } from './run-phases.js';
 import { ensureRunsc, runscBundle, timedRunsc, RUNSC_FLAGS } from './runsc.js';
 import { percentile } from './stats.js';
@@ -63,11 +64,13 @@ export interface RunBenchReport {
   load1: { start: number; end: number };
   /** What the idle pool clone costs after the takes, per pool mode (idle-cost.ts). */
   idle: Partial<Record<'pool' | 'ready-pool', IdleCost>>;
+  /** DELETE of an exited pool container, request to answer, per pool mode (removal.ts). */
+  removal: Partial<Record<'pool' | 'ready-pool', RemovalResult>>;
   /** Issue 9's goals for each pool mode measured (`pool`: shell, `ready-pool`: ready). */
   goals: Partial<Record<'pool' | 'ready-pool', PoolGoals>>;
 }
 
-export interface PoolGoals { vs_cold: number | null; p50_ms: number; first_output_p50_ms: number; ready_vs_floor: number | null }
+export interface PoolGoals { vs_cold: number | null; p50_ms: number; first_output_p50_ms: number; ready_vs_floor: number | null; removal_p50_ms: number | null }
 
 const COMMAND = ['sh', '-c', 'echo ready'];
 
@@ -158,6 +161,17 @@ async function poolTakes(stack: Stack, mode: RunMode, runs: number, samples: Sam
   return tpl.id;
 }
 
+/** `runs` removals of an exited container, each taken from a ready pool as the runs before it were. */
+async function removals(stack: Stack, mode: 'pool' | 'ready-pool', tplId: string, runs: number): Promise<RemovalResult> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await poolReady(stack, tplId);
+    ms.push(await timedRemoval(stack));
+    process.stderr.write(`bench run: ${mode} removal ${Math.round(ms[ms.length - 1]!)} ms\n`);
+  }
+  return removalResult(ms);
+}
+
 const IDLE_SETTLE_MS = 5_000;
 const IDLE_WINDOW_MS = 20_000;
 
@@ -187,7 +201,7 @@ async function floorRuns(stack: Stack, tplId: string, runs: number, work: string
   return out.length === 0 ? null : mergeFloor(out);
 }
 
-export function poolGoals(results: Partial<Record<RunMode, ModeResult>>, mode: 'pool' | 'ready-pool', floor: FloorResult | null): PoolGoals | undefined {
+export function poolGoals(results: Partial<Record<RunMode, ModeResult>>, mode: 'pool' | 'ready-pool', floor: FloorResult | null, removal?: RemovalResult): PoolGoals | undefined {
   const pool = results[mode];
   if (!pool) return undefined;
   const readyMs = pool.phases_p50_ms?.['readyMs'];
@@ -195,6 +209,7 @@ export function poolGoals(results: Partial<Record<RunMode, ModeResult>>, mode: '
     vs_cold: results.cold ? Math.round((results.cold.p50_ms / pool.p50_ms) * 10) / 10 : null,
     p50_ms: pool.p50_ms, first_output_p50_ms: pool.first_output_p50_ms,
     ready_vs_floor: readyMs !== undefined && floor ? Math.round((readyMs / floor.p50_ms.restoreMs) * 10) / 10 : null,
+    removal_p50_ms: removal?.p50_ms ?? null,
   };
 }
 
@@ -209,6 +224,7 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
     const load1Start = loadavg()[0]!;
     let floor: FloorResult | null = null;
     const idle: RunBenchReport['idle'] = {};
+    const removal: RunBenchReport['removal'] = {};
     if (modes.some((m) => m !== 'ready-pool')) {
       const stack = await benchStack('bench-run', { FORKD_POOL_MODE: 'shell' }, tar);
       try {
@@ -222,6 +238,7 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
         // run's teardown), on the same stack with the pool's shell idle.
         if (modes.includes('pool')) {
           const tplId = await poolTakes(stack, 'pool', opts.runs, samples, phases);
+          removal.pool = await removals(stack, 'pool', tplId, opts.runs);
           floor = await floorRuns(stack, tplId, opts.runs, work);
           const cost = await idleClone(stack, tplId);
           if (cost) idle.pool = cost;
@@ -233,7 +250,9 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
     if (modes.includes('ready-pool')) {
       const stack = await benchStack('bench-run-ready', { FORKD_POOL_MODE: 'ready' }, tar);
       try {
-        const cost = await idleClone(stack, await poolTakes(stack, 'ready-pool', opts.runs, samples, phases));
+        const tplId = await poolTakes(stack, 'ready-pool', opts.runs, samples, phases);
+        removal['ready-pool'] = await removals(stack, 'ready-pool', tplId, opts.runs);
+        const cost = await idleClone(stack, tplId);
         if (cost) idle['ready-pool'] = cost;
       } finally {
         await stack.stop();
@@ -250,10 +269,10 @@ export async function runRunBench(opts: RunBenchOptions): Promise<{ report: RunB
       runscRow = { ...result(rs), flags: RUNSC_FLAGS };
     }
     const goals: RunBenchReport['goals'] = {};
-    for (const m of ['pool', 'ready-pool'] as const) { const g = poolGoals(results, m, floor); if (g) goals[m] = g; }
+    for (const m of ['pool', 'ready-pool'] as const) { const g = poolGoals(results, m, floor, removal[m]); if (g) goals[m] = g; }
     const report: RunBenchReport = {
       benchmark: 'run', runs: opts.runs, at: new Date().toISOString(), command: COMMAND, modes: results,
-      runsc: runscRow, floor, idle, load1: { start: load1Start, end: loadavg()[0]! }, goals,
+      runsc: runscRow, floor, idle, removal, load1: { start: load1Start, end: loadavg()[0]! }, goals,
     };
     const jsonPath = opts.out ?? join(dataPaths(loadConfig().dataDir).bench, 'run.json');
     await mkdir(dirname(jsonPath), { recursive: true });
@@ -297,6 +316,7 @@ export function runTable(r: RunBenchReport): string {
       `${m} p50 ${g.p50_ms} ms (goal ≤ 1000)`,
       `${m} first output p50 ${g.first_output_p50_ms} ms (goal ≤ 500)`,
       g.ready_vs_floor === null ? null : `${m} take to agent-ready / floor restore: ${g.ready_vs_floor}× (goal ≤ 2×)`,
+      g.removal_p50_ms === null ? null : `${m} removal p50 ${g.removal_p50_ms} ms (goal ≤ 100)`,
     ].filter((x) => x !== null).join('; ')];
   }).join('\n');
   const idleText = (['pool', 'ready-pool'] as const).flatMap((m) => {
