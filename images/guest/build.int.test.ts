@@ -14,7 +14,7 @@ import { AGENT_PORT_NAME, GUEST_FAILED_MARKER, GUEST_READY_MARKER } from './scri
 
 const STAND_IN_AGENT = `
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 const say = (s) => writeFileSync('/dev/console', s + '\\n');
 const runsFile = '/run/forkd/stand-in-runs';
 const run = (existsSync(runsFile) ? Number(readFileSync(runsFile, 'utf8')) : 0) + 1;
@@ -29,6 +29,11 @@ const fs = readFileSync('/proc/filesystems', 'utf8');
 const mounts = readFileSync('/proc/mounts', 'utf8');
 say('AGENT-FS overlay=' + fs.includes('overlay') + ' cgroup2=' + mounts.includes(' /sys/fs/cgroup cgroup2 ') + ' root=' + (mounts.match(/^\\S+ \\/ (\\S+)/m)?.[1] ?? '?'));
 say('AGENT-CRUN ' + execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\\n')[0]);
+// init's read-only bind of crun (CVE-2019-5736): mounted ro, and writing through it fails.
+const crunMount = mounts.split('\\n').find((l) => l.split(' ')[1] === '/usr/bin/crun');
+let crunWrite = 'allowed';
+try { appendFileSync('/usr/bin/crun', ''); } catch (e) { crunWrite = e.code; }
+say('AGENT-CRUN-GUARD ' + (crunMount ? crunMount.split(' ')[3].split(',')[0] : 'none') + ' write=' + crunWrite);
 // A real container: busybox rootfs, crun's default spec (all namespaces, cgroup2).
 const b = '/var/lib/forkd/stand-in';
 mkdirSync(b + '/rootfs/bin', { recursive: true });
@@ -38,9 +43,9 @@ execFileSync('chmod', ['755', b + '/rootfs/bin/busybox']);
 execFileSync('crun', ['spec'], { cwd: b });
 const spec = JSON.parse(readFileSync(b + '/config.json', 'utf8'));
 spec.process.terminal = false;
-spec.process.args = ['/bin/busybox', 'sh', '-c', 'echo CONTAINER-OK pid=$$'];
+spec.process.args = ['/bin/busybox', 'sh', '-c', 'echo CONTAINER-OK pid=$$ cloned-env=\${_LIBCONTAINER_CLONED_BINARY:-unset}'];
 writeFileSync(b + '/config.json', JSON.stringify(spec));
-say('AGENT-CONTAINER ' + execFileSync('crun', ['run', '-b', b, 'stand-in'], { encoding: 'utf8' }).trim());
+say('AGENT-CONTAINER ' + execFileSync('crun', ['run', '-b', b, 'stand-in'], { encoding: 'utf8', env: { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' } }).trim());
 say('AGENT-LOG restarted=' + readFileSync('/var/log/forkd-agent.log', 'utf8').includes('agent exited with status 3'));
 setInterval(() => {}, 1 << 30);
 `;
@@ -115,7 +120,9 @@ describe('guest image', () => {
     expect((await vm.waitFor(/AGENT-NET ([^\r\n]*)/, 10_000)).match[1]).toContain('eth0');
     expect((await vm.waitFor(/AGENT-FS ([^\r\n]*)/, 10_000)).match[1]).toContain('overlay=true cgroup2=true root=ext4');
     expect((await vm.waitFor(/AGENT-CRUN ([^\r\n]*)/, 20_000)).match[1]).toMatch(/crun version/);
-    expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1');
+    // crun runs without re-executing itself (the agent's way, crun.ts), and the container does not inherit its environment.
+    expect((await vm.waitFor(/AGENT-CRUN-GUARD ([^\r\n]*)/, 10_000)).match[1]).toBe('ro write=EROFS');
+    expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1 cloned-env=unset');
     expect((await vm.waitFor(/AGENT-LOG ([^\r\n]*)/, 10_000)).match[1]).toBe('restarted=true');
     expect(vm.output()).not.toContain('FORKD-GUEST-FAILED');
   });

@@ -37,6 +37,17 @@ export async function crunError(logFile: string): Promise<string | null> {
   return errors.length > 0 ? errors[errors.length - 1]!.msg : null;
 }
 
+/**
+ * The environment of every crun process. `_LIBCONTAINER_CLONED_BINARY` lets
+ * crun skip re-executing itself from a private copy (its CVE-2019-5736 guard,
+ * ~50 ms a call under TCG), but crun only trusts it when its own binary is on
+ * a read-only mount, which it checks itself: the guest's init bind-mounts
+ * /usr/bin/crun read-only (images/guest/scripts.ts). Anywhere else crun
+ * protects itself as before. The container's processes get the spec's
+ * environment, not this one.
+ */
+export const CRUN_ENV: NodeJS.ProcessEnv = { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' };
+
 /** crun's state directory for a root caller without --root: one subdirectory per container it knows. */
 export const CRUN_STATE_ROOT = '/run/crun';
 
@@ -60,6 +71,7 @@ export class Crun {
     // Not at the agent's oom_score_adj -1000 (protect.ts): an OOM in the container must be able to kill it.
     return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id]), {
       cwd: bundle,
+      env: CRUN_ENV,
       stdio: [opts.stdin && !opts.consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
   }
@@ -69,11 +81,11 @@ export class Crun {
     await rm(logFile, { force: true });
     const stdio: StdioOptions = [stdin && !consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     const consoleArgs = consoleSocket ? ['--console-socket', consoleSocket] : [];
-    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id]), { stdio });
+    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id]), { stdio, env: CRUN_ENV });
   }
 
   async kill(id: string, signal: string, logFile: string): Promise<string | null> {
-    const r = await run(this.bin, [...this.global(logFile), 'kill', id, signal], { timeoutMs: 10_000 });
+    const r = await run(this.bin, [...this.global(logFile), 'kill', id, signal], { timeoutMs: 10_000, env: CRUN_ENV });
     return r.code === 0 ? null : ((await crunError(logFile)) ?? (r.stderr.trim() || `crun kill exited ${r.code}`));
   }
 
@@ -88,11 +100,11 @@ export class Crun {
   }
 
   async delete(id: string, logFile: string): Promise<void> {
-    await run(this.bin, [...this.global(logFile), 'delete', '--force', id], { timeoutMs: 10_000 }).catch(() => undefined);
+    await run(this.bin, [...this.global(logFile), 'delete', '--force', id], { timeoutMs: 10_000, env: CRUN_ENV }).catch(() => undefined);
   }
 
   async state(id: string): Promise<{ status: string; pid: number } | null> {
-    const r = await run(this.bin, ['state', id], { timeoutMs: 10_000 }).catch(() => null);
+    const r = await run(this.bin, ['state', id], { timeoutMs: 10_000, env: CRUN_ENV }).catch(() => null);
     if (!r || r.code !== 0) return null;
     try {
       const j = JSON.parse(r.stdout) as { status?: string; pid?: number };
