@@ -3,7 +3,6 @@
 // output to ours, and with a terminal: raw mode here, and SIGWINCH as a resize.
 // Resolves with the process's exit code.
 import { spawnSync } from 'node:child_process';
-import WebSocket from 'ws';
 import { ForkdError, type ErrorBody } from '../contracts/errors.js';
 import type { ApiClient } from './api-client.js';
 
@@ -21,6 +20,9 @@ export function terminalSize(): { rows: number; cols: number } | undefined {
 }
 
 export async function runSocket(api: ApiClient, path: string, start: Record<string, unknown>, opts: SocketOptions): Promise<number> {
+  // ws is loaded here, not at the top: every CLI command imports this module's
+  // neighbours, and ws is ~40 ms of a CLI start that most commands never use.
+  const { default: WebSocket } = await import('ws');
   const url = `${api.baseUrl.replace(/^http/, 'ws')}${path}`;
   const key = api.key;
   const ws = new WebSocket(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });

@@ -1,5 +1,8 @@
 import type { Command } from '../command.js';
-import { runServer } from '../server-process.js';
+
+// The server (ioredis, fastify, Prisma, libvirt) loads only when it runs: the
+// command list is imported by every CLI start, `forkd run` included.
+const runServer: typeof import('../server-process.js').runServer = async (opts) => (await import('../server-process.js')).runServer(opts);
 
 export const upCommand: Command = {
   path: ['up'],
