@@ -1,6 +1,8 @@
 // The CLI's HTTP client for the API. FORKD_URL and FORKD_API_KEY pick the
 // server and key; by default the local server and the admin key in var/.
 import { readFileSync } from 'node:fs';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { dataPaths, loadConfig } from '../contracts/config.js';
 import { ForkdError, isErrorCode, type ErrorBody } from '../contracts/errors.js';
 
@@ -21,7 +23,7 @@ export class ApiClient {
     return new ApiClient(baseUrl, key);
   }
 
-  async request<T>(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: RequestInit['body']; signal?: AbortSignal } = {}): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, init: RequestOptions = {}): Promise<T> {
     const res = await this.fetch(method, path, body, init);
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -33,21 +35,22 @@ export class ApiClient {
   }
 
   /** The raw response, for streaming endpoints. Non-2xx answers still become ForkdErrors. */
-  async fetch(method: string, path: string, body?: unknown, init: { headers?: Record<string, string>; rawBody?: RequestInit['body']; signal?: AbortSignal } = {}): Promise<Response> {
+  async fetch(method: string, path: string, body?: unknown, init: RequestOptions = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.key) headers.authorization = `Bearer ${this.key}`;
-    let payload: RequestInit['body'] | undefined = init.rawBody;
+    let payload: string | Readable | undefined = init.rawBody;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }
-    let res: Response;
+    let res: ApiResponse;
     try {
-      res = await fetch(this.baseUrl + path, { method, headers, ...(payload === undefined ? {} : { body: payload, duplex: 'half' }), ...(init.signal ? { signal: init.signal } : {}) } as RequestInit);
+      res = await send(new URL(this.baseUrl + path), method, headers, payload, init.signal);
     } catch (err) {
-      throw new ForkdError('ERR_HOST_UNAVAILABLE', `cannot reach the forkd API at ${this.baseUrl} (is \`forkd up\` running? FORKD_URL selects another): ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
+      if (init.signal?.aborted) throw err;
+      throw new ForkdError('ERR_HOST_UNAVAILABLE', `cannot reach the forkd API at ${this.baseUrl} (is \`forkd up\` running? FORKD_URL selects another): ${(err as Error).message}`, { cause: err });
     }
-    if (!res.ok && (res.headers.get('content-type') ?? '').includes('json')) {
+    if (!res.ok && String(res.headers['content-type'] ?? '').includes('json')) {
       const text = await res.text();
       let parsed: unknown = text;
       try { parsed = JSON.parse(text); } catch { /* keep text */ }
@@ -55,6 +58,57 @@ export class ApiClient {
     }
     return res;
   }
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** A body sent as is (an upload); `body` (JSON) wins when both are given. */
+  rawBody?: string | Readable;
+  signal?: AbortSignal;
+}
+
+/** An answer of the API: status, headers, and the body as it arrives. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: AsyncIterable<Buffer>;
+  text(): Promise<string>;
+}
+
+// node:http, not fetch: Node 20 loads fetch's implementation (undici, with its
+// WebAssembly parser) on first use, ~45-60 ms of every CLI command before its
+// first request. One keep-alive agent: a command's requests (create, long-polls,
+// logs, wait, delete) share a connection; idle sockets do not hold the process.
+const agents = new Map<string, HttpAgent>();
+
+async function send(url: URL, method: string, headers: Record<string, string>, payload: string | Readable | undefined, signal: AbortSignal | undefined): Promise<ApiResponse> {
+  const tls = url.protocol === 'https:';
+  const mod = tls ? await import('node:https') : await import('node:http');
+  let agent = agents.get(url.protocol);
+  if (!agent) agents.set(url.protocol, (agent = new mod.Agent({ keepAlive: true })));
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = mod.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+    req.once('error', reject);
+    if (payload === undefined) req.end();
+    else if (typeof payload === 'string') req.end(payload);
+    else {
+      payload.once('error', (e) => req.destroy(e));
+      payload.pipe(req);
+    }
+  });
+  const status = res.statusCode ?? 0;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers: res.headers,
+    body: res,
+    async text() {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
 }
 
 function errorFromResponse(status: number, body: unknown): ForkdError {

@@ -1,13 +1,13 @@
 // Reading the API's NDJSON streams (logs, exec): stdout/stderr frames go to the
 // process's own, `{"exit":N}` and `{"error":…}` end the stream.
 import { ForkdError, type ErrorBody } from '../contracts/errors.js';
+import type { ApiResponse } from './api-client.js';
 
 export interface StreamEnd {
   exitCode: number | null;
 }
 
-export async function pipeNdjson(res: Response): Promise<StreamEnd> {
-  if (!res.body) return { exitCode: null };
+export async function pipeNdjson(res: ApiResponse): Promise<StreamEnd> {
   const decoder = new TextDecoder();
   let buffered = '';
   let exitCode: number | null = null;
@@ -24,7 +24,7 @@ export async function pipeNdjson(res: Response): Promise<StreamEnd> {
       throw ForkdError.fromJSON(msg as ErrorBody);
     }
   };
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body) {
     buffered += decoder.decode(chunk, { stream: true });
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {

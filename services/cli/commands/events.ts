@@ -33,7 +33,7 @@ export const eventsCommand: Command = {
     const res = await ApiClient.fromEnv().fetch('GET', `/v1/events${q.size ? `?${q}` : ''}`, undefined, { signal: ac.signal, headers: { accept: 'application/x-ndjson' } });
     let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.body) {
         buf += Buffer.from(chunk).toString('utf8');
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {

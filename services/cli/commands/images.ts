@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { loadConfig } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
@@ -58,9 +57,8 @@ async function importFile(file: string, tags: string[]): Promise<number> {
   const size = (await stat(file).catch(() => { throw new ForkdError('ERR_VALIDATION', `cannot read ${file}`, { field: 'file' }); })).size;
   process.stderr.write(`forkd: uploading ${file} (${(size / 2 ** 20).toFixed(1)} MiB)…\n`);
   const query = tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&');
-  const body = Readable.toWeb(createReadStream(file)) as unknown as RequestInit['body'];
   const result = await ApiClient.fromEnv().request<{ images: ImageView[] }>('POST', `/v1/images${query ? `?${query}` : ''}`, undefined, {
-    rawBody: body, headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    rawBody: createReadStream(file), headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
   });
   for (const img of result.images) process.stdout.write(`${img.id}  ${img.tags.join(', ') || '<untagged>'}\n`);
   return 0;

@@ -63,7 +63,7 @@ async function follow(path: string, body: object): Promise<ProgressLine> {
     process.stderr.write(`${rewriting ? '\r\x1b[2K' : ''}${line}\n`);
     rewriting = false;
   };
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body) {
     buf += Buffer.from(chunk).toString('utf8');
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
