@@ -76,7 +76,9 @@ export function containerCreateHandler(deps: CreateDeps) {
         await deps.vms.saveRecord(vm);
       }
       const agent = vm.agent;
-      let c = await findContainer(agent, input.containerId);
+      // Only a VM that was already there (a retry) can hold this container: a new one is not asked (a guest round trip).
+      let c = existing ? await findContainer(agent, input.containerId) : null;
+      let created = false;
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
@@ -87,10 +89,13 @@ export function containerCreateHandler(deps: CreateDeps) {
         const tc = Date.now();
         await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
         timings['containerCreateMs'] = Date.now() - tc;
-        c = await findContainer(agent, input.containerId);
+        created = true;
         await deps.events.publish(containerEvent(input, 'create', vm.vmId));
       }
-      if (c?.status === 'created' && input.start !== false) {
+      const startNow = (created || c?.status === 'created') && input.start !== false;
+      // Just created and not started: its record, as the agent has it, is the answer.
+      if (created && !startNow) c = await findContainer(agent, input.containerId);
+      if (startNow) {
         const ts = Date.now();
         await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
         timings['containerStartMs'] = Date.now() - ts;
