@@ -33,6 +33,18 @@ export interface ContainerCgroupStats {
   pids: { current: number; max: number | null };
 }
 
+/**
+ * Enables CONTROLLERS for `dir`'s children: one write of the whole list (the
+ * kernel applies it whole or refuses it whole; every write is a few syscalls a
+ * container start pays under TCG), else one controller at a time, skipping
+ * those the guest lacks.
+ */
+async function enableControllers(dir: string): Promise<void> {
+  const file = join(dir, 'cgroup.subtree_control');
+  if (await writeFile(file, CONTROLLERS.map((c) => `+${c}`).join(' ')).then(() => true, () => false)) return;
+  for (const c of CONTROLLERS) await writeFile(file, `+${c}`).catch(() => undefined);
+}
+
 export class Cgroups {
   constructor(private readonly root: string) {}
 
@@ -45,13 +57,17 @@ export class Cgroups {
     return `/forkd/${id}/ctr`;
   }
 
+  /** forkd/ hands its controllers down once per agent (forks inherit it with the guest's kernel state). */
+  private forkdEnabled = false;
+
   /** Creates forkd/<id> with every available controller enabled for its child. */
   async prepare(id: string): Promise<void> {
-    const forkd = join(this.root, 'forkd');
     await mkdir(this.parent(id), { recursive: true });
-    for (const dir of [forkd, this.parent(id)]) {
-      for (const c of CONTROLLERS) await writeFile(join(dir, 'cgroup.subtree_control'), `+${c}`).catch(() => undefined);
+    if (!this.forkdEnabled) {
+      await enableControllers(join(this.root, 'forkd'));
+      this.forkdEnabled = true;
     }
+    await enableControllers(this.parent(id));
   }
 
   async remove(id: string): Promise<void> {
