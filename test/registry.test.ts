@@ -18,6 +18,7 @@ import { startTestApi, type TestApi } from '../services/api/test-api.js';
 import { dockerClient, ensureDockerCli } from './docker-cli.js';
 import { loadConfig } from '../services/contracts/config.js';
 import { sha, startBearerGate, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
+import { startAll } from './support.js';
 import { startRegistry, type TestRegistry } from './registry-server.js';
 
 const limits = loadConfig({}).imageLimits;
@@ -43,7 +44,8 @@ describe('registry client', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'forkd-registry-test-'));
-    [anon, basic] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } })]);
+    // Each is kept as soon as it is up, so afterAll stops it even when another one failed to start.
+    await startAll([startRegistry().then((r) => (anon = r)), startRegistry({ users: { alice: alice.password } }).then((r) => (basic = r))]);
     source = fresh();
     redis = await importImageArchive(await redisArchive(), source);
   });
@@ -278,7 +280,12 @@ describe('registries through the API (fake hostd)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'forkd-registry-api-'));
-    [anon, basic, t] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } }), startTestApi('registry')]);
+    // Each is kept as soon as it is up, so afterAll stops it even when another one failed to start.
+    await startAll([
+      startRegistry().then((r) => (anon = r)),
+      startRegistry({ users: { alice: alice.password } }).then((r) => (basic = r)),
+      startTestApi('registry').then((api) => (t = api)),
+    ]);
     const source = new ImageStore(join(dir, 'source'));
     redis = await importImageArchive(await redisArchive(), source);
     await pushImage(redis, `${anon.host}/api/redis:1`, { store: source, registry: { insecure: true } });
@@ -397,7 +404,12 @@ describe('docker pull and docker push (the docker CLI on forkd\'s Docker API)', 
   beforeAll(async () => {
     ensureDockerCli();
     dir = mkdtempSync(join(tmpdir(), 'forkd-registry-docker-'));
-    [anon, basic, t] = await Promise.all([startRegistry(), startRegistry({ users: { alice: alice.password } }), startTestApi('registry-docker')]);
+    // Each is kept as soon as it is up, so afterAll stops it even when another one failed to start.
+    await startAll([
+      startRegistry().then((r) => (anon = r)),
+      startRegistry({ users: { alice: alice.password } }).then((r) => (basic = r)),
+      startTestApi('registry-docker').then((api) => (t = api)),
+    ]);
     const source = new ImageStore(join(dir, 'source'));
     redis = await importImageArchive(await redisArchive(), source);
     await pushImage(redis, `${anon.host}/docker/redis:1`, { store: source, registry: { insecure: true } });

@@ -20,6 +20,17 @@ export async function rejection(p: Promise<unknown>): Promise<ForkdError> {
 }
 
 /** Names of the libvirt domains whose name starts with `prefix` (a test's own, by its suite prefix). */
+/**
+ * Starts several things at once and waits for every one to settle before it
+ * fails: a caller that keeps each as it comes up (`.then((x) => (a = x))`)
+ * then has all of them for its afterAll, even when another one failed to start
+ * (Promise.all would reject first and leave the slower ones running unseen).
+ */
+export async function startAll(starts: Array<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 export async function domainsNamed(conn: Connection, prefix: string): Promise<string[]> {
   const doms = await conn.listAllDomains();
   const names = doms.map((d) => d.name).filter((n) => n.startsWith(prefix));
