@@ -10,13 +10,15 @@ import { writeTemplateRecord } from '../templates/template-store.js';
 import type { VmManager } from '../vm/vm-manager.js';
 import { sweepForkPoints } from './live-forks.js';
 
-let root = '';
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+// A test may build several worlds: every one is removed, not only the last.
+const roots: string[] = [];
+afterEach(() => { for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true }); });
 
 type Rec = { forkPoint?: string; lastForkPoint?: { id: string; takenAt: string } };
 
 async function world(templates: Record<string, string | null | { parent: string; diskBase: string }>, vmForkPoints: Array<string | Rec>, reuse?: { windowMs: number; maxDirtyMib: number }) {
-  root = mkdtempSync(join(tmpdir(), 'forkd-sweep-'));
+  const root = mkdtempSync(join(tmpdir(), 'forkd-sweep-'));
+  roots.push(root);
   const dirs = { templates: join(root, 'templates'), pool: join(root, 'pool') };
   for (const [id, parent] of Object.entries(templates)) {
     mkdirSync(join(dirs.templates, id), { recursive: true });
