@@ -7,12 +7,29 @@ export interface StreamEnd {
   exitCode: number | null;
 }
 
-export async function pipeNdjson(res: ApiResponse): Promise<StreamEnd> {
+/**
+ * The non-blank lines of an NDJSON body as they arrive. Decoded as one UTF-8
+ * stream, so a character split between two chunks stays whole.
+ */
+export async function* ndjsonLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffered = '';
+  for await (const chunk of body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) yield line;
+    }
+  }
+  buffered += decoder.decode();
+  if (buffered.trim()) yield buffered;
+}
+
+export async function pipeNdjson(res: ApiResponse): Promise<StreamEnd> {
   let exitCode: number | null = null;
-  const handle = async (line: string): Promise<void> => {
-    if (!line.trim()) return;
+  for await (const line of ndjsonLines(res.body)) {
     const msg = JSON.parse(line) as { stream?: 'stdout' | 'stderr'; data?: string; exit?: number } & Partial<ErrorBody>;
     if (msg.stream && msg.data !== undefined) {
       const out = msg.stream === 'stderr' ? process.stderr : process.stdout;
@@ -23,15 +40,6 @@ export async function pipeNdjson(res: ApiResponse): Promise<StreamEnd> {
     } else if (msg.error) {
       throw ForkdError.fromJSON(msg as ErrorBody);
     }
-  };
-  for await (const chunk of res.body) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      await handle(buffered.slice(0, nl));
-      buffered = buffered.slice(nl + 1);
-    }
   }
-  await handle(buffered);
   return { exitCode };
 }

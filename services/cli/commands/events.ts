@@ -2,6 +2,7 @@
 // events as NDJSON with --json). Ends on Ctrl-C, or at --until.
 import type { ForkdEvent } from '../../contracts/events/index.js';
 import { ApiClient } from '../api-client.js';
+import { ndjsonLines } from '../streams.js';
 import type { Command } from '../command.js';
 import { tenantQuery, TENANT_OPTIONS } from '../tenant-options.js';
 
@@ -31,16 +32,9 @@ export const eventsCommand: Command = {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
     const res = await ApiClient.fromEnv().fetch('GET', `/v1/events${q.size ? `?${q}` : ''}`, undefined, { signal: ac.signal, headers: { accept: 'application/x-ndjson' } });
-    let buf = '';
     try {
-      for await (const chunk of res.body) {
-        buf += Buffer.from(chunk).toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.trim()) process.stdout.write(values.json ? `${line}\n` : `${formatEvent(JSON.parse(line) as ForkdEvent)}\n`);
-        }
+      for await (const line of ndjsonLines(res.body)) {
+        process.stdout.write(values.json ? `${line}\n` : `${formatEvent(JSON.parse(line) as ForkdEvent)}\n`);
       }
     } catch (err) {
       if (!ac.signal.aborted) throw err;

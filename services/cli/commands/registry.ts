@@ -4,6 +4,7 @@
 // percentage rewrites its line (a log gets no percentages).
 import { ForkdError } from '../../contracts/errors.js';
 import { ApiClient } from '../api-client.js';
+import { ndjsonLines } from '../streams.js';
 import { JSON_OPTION, printJson, printTable, type Command } from '../command.js';
 
 interface ProgressLine {
@@ -46,7 +47,6 @@ export function formatProgress(e: ProgressLine): string | undefined {
 async function follow(path: string, body: object): Promise<ProgressLine> {
   const res = await ApiClient.fromEnv().fetch('POST', path, body, { headers: { accept: 'application/x-ndjson' } });
   const tty = process.stderr.isTTY === true;
-  let buf = '';
   let last: ProgressLine | undefined;
   let rewriting = false;
   const print = (e: ProgressLine) => {
@@ -63,16 +63,9 @@ async function follow(path: string, body: object): Promise<ProgressLine> {
     process.stderr.write(`${rewriting ? '\r\x1b[2K' : ''}${line}\n`);
     rewriting = false;
   };
-  for await (const chunk of res.body) {
-    buf += Buffer.from(chunk).toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!text.trim()) continue;
-      last = JSON.parse(text) as ProgressLine;
-      print(last);
-    }
+  for await (const line of ndjsonLines(res.body)) {
+    last = JSON.parse(line) as ProgressLine;
+    print(last);
   }
   if (rewriting) process.stderr.write('\n');
   if (last?.kind === 'error' && last.error) {
