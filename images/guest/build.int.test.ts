@@ -31,9 +31,9 @@ say('AGENT-FS overlay=' + fs.includes('overlay') + ' cgroup2=' + mounts.includes
 say('AGENT-CRUN ' + execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\\n')[0]);
 // init's read-only bind of crun (CVE-2019-5736): mounted ro, and writing through it fails.
 const crunMount = mounts.split('\\n').find((l) => l.split(' ')[1] === '/usr/bin/crun');
-let crunWrite = 'allowed';
-try { appendFileSync('/usr/bin/crun', ''); } catch (e) { crunWrite = e.code; }
-say('AGENT-CRUN-GUARD ' + (crunMount ? crunMount.split(' ')[3].split(',')[0] : 'none') + ' write=' + crunWrite);
+const tryAppend = (f) => { try { appendFileSync(f, ''); return 'allowed'; } catch (e) { return e.code; } };
+// The same probe on a writable file of the same root, so a refusal is the mount's doing.
+say('AGENT-CRUN-GUARD ' + (crunMount ? crunMount.split(' ')[3].split(',')[0] : 'none') + ' write=' + tryAppend('/usr/bin/crun') + ' beside=' + tryAppend('/etc/forkd/agent.sh'));
 // A real container: busybox rootfs, crun's default spec (all namespaces, cgroup2).
 const b = '/var/lib/forkd/stand-in';
 mkdirSync(b + '/rootfs/bin', { recursive: true });
@@ -43,7 +43,8 @@ execFileSync('chmod', ['755', b + '/rootfs/bin/busybox']);
 execFileSync('crun', ['spec'], { cwd: b });
 const spec = JSON.parse(readFileSync(b + '/config.json', 'utf8'));
 spec.process.terminal = false;
-spec.process.args = ['/bin/busybox', 'sh', '-c', 'echo CONTAINER-OK pid=$$ cloned-env=\${_LIBCONTAINER_CLONED_BINARY:-unset}'];
+spec.process.args = ['/bin/busybox', 'sh', '-c', 'echo CONTAINER-OK pid=$$ spec-env=\${FORKD_SPEC_ENV:-unset} cloned-env=\${_LIBCONTAINER_CLONED_BINARY:-unset}'];
+spec.process.env = [...spec.process.env, 'FORKD_SPEC_ENV=seen'];
 writeFileSync(b + '/config.json', JSON.stringify(spec));
 say('AGENT-CONTAINER ' + execFileSync('crun', ['run', '-b', b, 'stand-in'], { encoding: 'utf8', env: { ...process.env, _LIBCONTAINER_CLONED_BINARY: '1' } }).trim());
 say('AGENT-LOG restarted=' + readFileSync('/var/log/forkd-agent.log', 'utf8').includes('agent exited with status 3'));
@@ -120,9 +121,9 @@ describe('guest image', () => {
     expect((await vm.waitFor(/AGENT-NET ([^\r\n]*)/, 10_000)).match[1]).toContain('eth0');
     expect((await vm.waitFor(/AGENT-FS ([^\r\n]*)/, 10_000)).match[1]).toContain('overlay=true cgroup2=true root=ext4');
     expect((await vm.waitFor(/AGENT-CRUN ([^\r\n]*)/, 20_000)).match[1]).toMatch(/crun version/);
-    // crun runs without re-executing itself (the agent's way, crun.ts), and the container does not inherit its environment.
-    expect((await vm.waitFor(/AGENT-CRUN-GUARD ([^\r\n]*)/, 10_000)).match[1]).toBe('ro write=EROFS');
-    expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1 cloned-env=unset');
+    // crun runs without re-executing itself (the agent's way, crun.ts); the container gets its spec's environment, not crun's.
+    expect((await vm.waitFor(/AGENT-CRUN-GUARD ([^\r\n]*)/, 10_000)).match[1]).toBe('ro write=EROFS beside=allowed');
+    expect((await vm.waitFor(/AGENT-CONTAINER ([^\r\n]*)/, 30_000)).match[1]).toBe('CONTAINER-OK pid=1 spec-env=seen cloned-env=unset');
     expect((await vm.waitFor(/AGENT-LOG ([^\r\n]*)/, 10_000)).match[1]).toBe('restarted=true');
     expect(vm.output()).not.toContain('FORKD-GUEST-FAILED');
   });
