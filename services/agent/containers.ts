@@ -4,7 +4,7 @@
 // gets the exit status, and the container's stdout/stderr come through pipes
 // into the log file.
 
-import type { ChildProcess } from 'node:child_process';
+import type { ChildLike } from './posix-spawn.js';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -93,7 +93,7 @@ export interface Exit {
 }
 
 interface Live {
-  child: ChildProcess;
+  child: ChildLike;
   log: LogWriter;
   io: ContainerIo;
   exited: Promise<void>;

@@ -3,10 +3,10 @@
 // with the container's output and a failed start can quote crun exactly.
 
 import { withOomScoreReset } from './protect.js';
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnChild, type ChildLike, type StdioMode } from './posix-spawn.js';
 import { run } from './run.js';
 
 export interface CrunLogEntry {
@@ -64,12 +64,12 @@ export class Crun {
    * sends the terminal's master there; the process's stdio is the terminal.
    * Otherwise its stdout/stderr are crun's pipes, and its stdin a pipe when `stdin`.
    */
-  async run(id: string, bundle: string, logFile: string, pidFile: string, opts: { stdin?: boolean; consoleSocket?: string } = {}): Promise<ChildProcess> {
+  async run(id: string, bundle: string, logFile: string, pidFile: string, opts: { stdin?: boolean; consoleSocket?: string } = {}): Promise<ChildLike> {
     await rm(logFile, { force: true });
     await rm(pidFile, { force: true });
     const consoleArgs = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
     // Not at the agent's oom_score_adj -1000 (protect.ts): an OOM in the container must be able to kill it.
-    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id]), {
+    return spawnChild(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id]), {
       cwd: bundle,
       env: CRUN_ENV,
       stdio: [opts.stdin && !opts.consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -77,11 +77,11 @@ export class Crun {
   }
 
   /** `crun exec` with a process.json; the caller owns the child's stdio (or the terminal from `consoleSocket`). */
-  async exec(id: string, processFile: string, logFile: string, stdin: boolean, pidFile: string, consoleSocket?: string): Promise<ChildProcess> {
+  async exec(id: string, processFile: string, logFile: string, stdin: boolean, pidFile: string, consoleSocket?: string): Promise<ChildLike> {
     await rm(logFile, { force: true });
-    const stdio: StdioOptions = [stdin && !consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const stdio: [StdioMode, StdioMode, StdioMode] = [stdin && !consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     const consoleArgs = consoleSocket ? ['--console-socket', consoleSocket] : [];
-    return spawn(...withOomScoreReset(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id]), { stdio, env: CRUN_ENV });
+    return spawnChild(...withOomScoreReset(this.bin, [...this.global(logFile), 'exec', '--process', processFile, '--pid-file', pidFile, ...consoleArgs, id]), { stdio, env: CRUN_ENV });
   }
 
   async kill(id: string, signal: string, logFile: string): Promise<string | null> {

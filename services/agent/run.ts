@@ -1,6 +1,7 @@
 // Small process helpers: run a command to completion with bounded output.
+// Started with posix_spawn where the guest has koffi (posix-spawn.ts says why).
 
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawnChild, type SpawnChildOptions } from './posix-spawn.js';
 
 export interface RunResult {
   code: number | null;
@@ -11,9 +12,9 @@ export interface RunResult {
 
 const MAX_CAPTURE = 256 * 1024;
 
-export function run(cmd: string, args: readonly string[], opts: SpawnOptions & { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: Omit<SpawnChildOptions, 'stdio'> & { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -37,7 +38,7 @@ export function run(cmd: string, args: readonly string[], opts: SpawnOptions & {
 }
 
 /** Runs and throws with the command's stderr when it fails. */
-export async function runOk(cmd: string, args: readonly string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<string> {
+export async function runOk(cmd: string, args: readonly string[], opts: Omit<SpawnChildOptions, 'stdio'> & { timeoutMs?: number } = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.stdout).trim() || `exit ${r.code ?? r.signal}`}`);
   return r.stdout;

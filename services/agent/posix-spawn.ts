@@ -1,0 +1,268 @@
+// Starting a process without copying the agent. Node's child_process forks
+// (libuv 1.46 on Linux): the kernel copies the page tables of the agent's
+// whole address space and the child takes copy-on-write faults until it
+// execs. Under TCG that is emulated kernel work, ~40 ms for `/bin/true`
+// against 5–7 ms from busybox sh (docs/fork.md), and every container start
+// (`crun run`) and exec pays it. posix_spawn(3) in glibc uses
+// clone(CLONE_VM | CLONE_VFORK): no copy, the parent waits only until the exec.
+//
+// The child gets what Node's spawn would give it: every signal at its default
+// and none blocked (Node ignores SIGPIPE; a container must not inherit that),
+// stdio on Unix socket pairs as libuv makes them (so `end()` of stdin is a
+// half-close the container sees as EOF), the given cwd and environment.
+// Exits are reaped on SIGCHLD with waitpid(pid, WNOHANG) for our own pids
+// only; libuv reaps its children the same way, so neither steals the other's.
+//
+// Without koffi (a guest built without it) `spawnChild` is Node's spawn.
+
+import { spawn as nodeSpawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { koffiPath } from './terminal.js';
+
+const require = createRequire(import.meta.url);
+
+export type StdioMode = 'pipe' | 'ignore';
+
+export interface SpawnChildOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** stdin, stdout, stderr; default all 'pipe'. */
+  stdio?: readonly [StdioMode, StdioMode, StdioMode];
+}
+
+/** What the agent uses of a child process; Node's ChildProcess is one. */
+export interface ChildLike {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  kill(signal?: NodeJS.Signals | number): boolean;
+  once(event: 'close' | 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'close' | 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
+interface Libc {
+  spawnp(pid: number[], file: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
+  faInit(fa: Buffer): number;
+  faDestroy(fa: Buffer): number;
+  faDup2(fa: Buffer, fd: number, to: number): number;
+  faOpen(fa: Buffer, fd: number, path: string, flags: number, mode: number): number;
+  faChdir(fa: Buffer, path: string): number;
+  attrInit(attr: Buffer): number;
+  attrDestroy(attr: Buffer): number;
+  attrSetFlags(attr: Buffer, flags: number): number;
+  attrSetSigDefault(attr: Buffer, set: Buffer): number;
+  attrSetSigMask(attr: Buffer, set: Buffer): number;
+  socketPair(domain: number, type: number, protocol: number, fds: number[]): number;
+  close(fd: number): number;
+  waitpid(pid: number, status: number[], options: number): number;
+  errno(): number;
+}
+
+// glibc x86_64 sizes of the opaque types (posix_spawn_file_actions_t 80, posix_spawnattr_t 336, sigset_t 128).
+const FILE_ACTIONS_BYTES = 80;
+const SPAWNATTR_BYTES = 336;
+const SIGSET_BYTES = 128;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const O_RDWR = 2;
+const WNOHANG = 1;
+
+let libc: Libc | null | undefined;
+
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  const path = koffiPath();
+  if (!path) return null;
+  try {
+    interface Koffi { load(name: string): { func(sig: string): (...a: unknown[]) => number }; errno(): number }
+    const k = require(path) as Koffi;
+    const c = k.load('libc.so.6');
+    const f = (sig: string) => c.func(sig) as never;
+    libc = {
+      spawnp: f('int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)'),
+      faInit: f('int posix_spawn_file_actions_init(void *fa)'),
+      faDestroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
+      faDup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
+      faOpen: f('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, unsigned int mode)'),
+      faChdir: f('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
+      attrInit: f('int posix_spawnattr_init(void *attr)'),
+      attrDestroy: f('int posix_spawnattr_destroy(void *attr)'),
+      attrSetFlags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
+      attrSetSigDefault: f('int posix_spawnattr_setsigdefault(void *attr, void *set)'),
+      attrSetSigMask: f('int posix_spawnattr_setsigmask(void *attr, void *set)'),
+      socketPair: (d: number, t: number, p: number, fds: number[]) => (c.func('int socketpair(int d, int t, int p, _Out_ int *fds)') as (...a: unknown[]) => number)(d, t, p, fds),
+      close: f('int close(int fd)'),
+      waitpid: f('int waitpid(int pid, _Out_ int *status, int options)'),
+      errno: () => k.errno(),
+    };
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+/** Whether children start through posix_spawn here (koffi present), for tests and logs. */
+export function posixSpawnAvailable(): boolean {
+  return loadLibc() !== null;
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/** waitpid's status word as Node reports an exit: a code, or the signal that ended it. */
+export function decodeWaitStatus(status: number): { code: number | null; signal: NodeJS.Signals | null } {
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  return { code: null, signal: SIGNAL_NAMES.get(sig) ?? null };
+}
+
+/** Children started here that are not reaped yet. */
+const running = new Map<number, (status: number) => void>();
+let reaperInstalled = false;
+
+function reapExited(c: Libc): void {
+  for (const [pid, done] of running) {
+    const status = [0];
+    const r = c.waitpid(pid, status, WNOHANG);
+    if (r === pid) {
+      running.delete(pid);
+      done(status[0]!);
+    }
+  }
+}
+
+class SpawnedChild extends EventEmitter implements ChildLike {
+  pid: number | undefined = undefined;
+  stdin: Writable | null = null;
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /** Set the moment waitpid took it: from then on its pid may be someone else's. */
+  private reaped = false;
+  private openStreams = 0;
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    // An unreaped child keeps its pid (a zombie at worst), so this never hits a stranger.
+    if (this.pid === undefined || this.reaped) return false;
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Called with each output stream: 'close' waits for all of them, as Node's does. */
+  track(s: Socket): void {
+    this.openStreams++;
+    s.once('close', () => {
+      this.openStreams--;
+      this.maybeClose();
+    });
+  }
+
+  exited(status: number): void {
+    this.reaped = true;
+    // Never from inside spawnChild (its own reap can find the child gone already): listeners come after it returns.
+    setImmediate(() => {
+      this.exit = decodeWaitStatus(status);
+      this.emit('exit', this.exit.code, this.exit.signal);
+      this.maybeClose();
+    });
+  }
+
+  private maybeClose(): void {
+    if (this.exit && this.openStreams === 0) this.emit('close', this.exit.code, this.exit.signal);
+  }
+}
+
+/** `file args` as a child process: posix_spawn where koffi is, else Node's spawn. */
+export function spawnChild(file: string, args: readonly string[], opts: SpawnChildOptions = {}): ChildLike {
+  const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
+  const c = loadLibc();
+  if (!c) return nodeSpawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: [...stdio] });
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.on('SIGCHLD', () => reapExited(c));
+  }
+  const child = new SpawnedChild();
+  const fa = Buffer.alloc(FILE_ACTIONS_BYTES);
+  const attr = Buffer.alloc(SPAWNATTR_BYTES);
+  const ours: number[] = []; // our ends of the socket pairs, by stdio index (-1: ignored)
+  const theirs: number[] = [];
+  c.faInit(fa);
+  c.attrInit(attr);
+  try {
+    for (let fd = 0; fd < 3; fd++) {
+      if (stdio[fd] === 'ignore') {
+        c.faOpen(fa, fd, '/dev/null', O_RDWR, 0);
+        ours.push(-1);
+        continue;
+      }
+      const pair = [-1, -1];
+      if (c.socketPair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw spawnError('socketpair', c.errno(), file);
+      ours.push(pair[0]!);
+      theirs.push(pair[1]!);
+      c.faDup2(fa, pair[1]!, fd); // dup2 clears close-on-exec on the copy only
+    }
+    if (opts.cwd !== undefined) c.faChdir(fa, opts.cwd);
+    // Every signal 1–64 back to its default. Not sigfillset(): it leaves out glibc's own
+    // 32 and 33, which posix_spawn then sets to SIG_IGN in the child, and an exec keeps that.
+    const all = Buffer.alloc(SIGSET_BYTES);
+    all.fill(0xff, 0, 8);
+    const none = Buffer.alloc(SIGSET_BYTES);
+    c.attrSetSigDefault(attr, all);
+    c.attrSetSigMask(attr, none);
+    c.attrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    const env = Object.entries(opts.env ?? process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    const pid = [0];
+    const err = c.spawnp(pid, file, fa, attr, [file, ...args, null], [...env, null]);
+    for (const fd of theirs) c.close(fd);
+    theirs.length = 0;
+    if (err !== 0) throw spawnError('spawn', err, file);
+    child.pid = pid[0]!;
+    running.set(child.pid, (status) => child.exited(status));
+  } catch (e) {
+    for (const fd of [...ours, ...theirs]) if (fd >= 0) c.close(fd);
+    process.nextTick(() => child.emit('error', e));
+    return child;
+  } finally {
+    c.faDestroy(fa);
+    c.attrDestroy(attr);
+  }
+  const wrap = (fd: number, readable: boolean): Socket => {
+    const s = new Socket({ fd, readable, writable: !readable, allowHalfOpen: true });
+    // As Node's: 'close' waits for the output streams, not for stdin (which may never be ended).
+    if (readable) {
+      s.once('end', () => s.destroy());
+      child.track(s);
+    }
+    return s;
+  };
+  if (ours[0]! >= 0) child.stdin = wrap(ours[0]!, false);
+  if (ours[1]! >= 0) child.stdout = wrap(ours[1]!, true);
+  if (ours[2]! >= 0) child.stderr = wrap(ours[2]!, true);
+  // An exit that came before the pid was in `running` sent its SIGCHLD to nobody.
+  reapExited(c);
+  return child;
+}
+
+function spawnError(call: string, errno: number, file: string): NodeJS.ErrnoException {
+  const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  const e: NodeJS.ErrnoException = new Error(`${call} ${file} ${name}`);
+  e.code = name;
+  e.errno = -errno;
+  e.syscall = call === 'spawn' ? `spawn ${file}` : call;
+  e.path = file;
+  return e;
+}
