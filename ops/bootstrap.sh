@@ -29,6 +29,8 @@ PACKAGES=(
   iproute2:ip
   procps:sysctl
   mmdebstrap:mmdebstrap
+  gcc:cc
+  libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a
 )
 missing=()
 for entry in "${PACKAGES[@]}"; do

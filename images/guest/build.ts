@@ -3,8 +3,10 @@
 // with busybox, crun, node and the agent. Content-addressed: the output lives in
 // <dataDir>/images/guest/<id>/ where id hashes every input, and is built once.
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ForkdError } from '../../services/contracts/errors.js';
 import { buildOnce, MANIFEST } from './cache.js';
 import { compress, newcArchive, type CpioEntry } from './cpio.js';
@@ -53,6 +55,11 @@ export interface BuildGuestImageOptions {
 
 export const DEFAULT_ROOT_SIZE_MIB = 1024;
 
+/** launcher/launch.c beside this file in the source tree; from dist/, the same file in the checkout. */
+const LAUNCHER_SOURCE = [new URL('./launcher/launch.c', import.meta.url), new URL('../../../images/guest/launcher/launch.c', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./launcher/launch.c', import.meta.url));
+
 interface GuestInputs {
   kernel: HostKernel;
   modules: ModulePlan;
@@ -63,6 +70,8 @@ interface GuestInputs {
   koffi: string;
   libraries: string[];
   agentBundle: string;
+  /** The container launcher's C source (launcher/launch.c), compiled static while staging. */
+  launcherSource: string;
   rootSizeMiB: number;
 }
 
@@ -102,7 +111,7 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
     progress('initramfs', `${inputs.modules.initramfs.map((m) => m.name).join(' ')} (${inputs.kernel.compression})`);
     await writeFile(join(tmp, INITRAMFS_FILE), await guestInitramfs(inputs), { mode: 0o644 });
 
-    progress('rootfs', 'staging busybox, crun, node, the agent, init and modules');
+    progress('rootfs', 'staging busybox, crun, node, the agent and its launcher, init and modules');
     const staging = join(tmp, 'rootfs');
     await stageRootfs(staging, {
       kernelVersion: inputs.kernel.version,
@@ -116,6 +125,7 @@ export async function buildGuestImage(opts: BuildGuestImageOptions): Promise<Gue
       koffi: inputs.koffi,
       libraries: inputs.libraries,
       agentBundle: inputs.agentBundle,
+      launcherSource: inputs.launcherSource,
       imageInfo: { id, kernelVersion: inputs.kernel.version, builder: GUEST_BUILDER_VERSION, nodeVersion: process.version },
     });
 
@@ -168,7 +178,7 @@ async function resolveInputs(opts: BuildGuestImageOptions): Promise<GuestInputs>
   const node = process.execPath;
   const koffi = koffiNativeModule();
   const libraries = [...new Set([...(await sharedLibraries(crun)), ...(await sharedLibraries(node)), ...(await sharedLibraries(koffi))])].sort();
-  return { kernel, modules, busybox, crun, node, koffi, libraries, agentBundle, rootSizeMiB };
+  return { kernel, modules, busybox, crun, node, koffi, libraries, agentBundle, launcherSource: LAUNCHER_SOURCE, rootSizeMiB };
 }
 
 /** Everything that decides the image's bytes. Roles name what each input is. */
@@ -192,6 +202,7 @@ function hashInputs(i: GuestInputs): HashInput[] {
     { role: 'koffi', file: i.koffi },
     ...i.libraries.map((l) => ({ role: `lib:${l}`, file: l })),
     { role: 'agent', file: i.agentBundle },
+    { role: 'launcher-source', file: i.launcherSource },
   ];
 }
 

@@ -37,6 +37,7 @@ export function exec(cmd: string, args: readonly string[], opts: { cwd?: string;
 function packageFor(cmd: string): string {
   const pkgs: Record<string, string> = {
     mke2fs: 'e2fsprogs',
+    cc: 'gcc and libc6-dev',
     'qemu-img': 'qemu-utils',
     zstd: 'zstd',
     ldd: 'libc-bin',

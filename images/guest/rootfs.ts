@@ -5,7 +5,7 @@ import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { exec } from './exec.js';
 import type { ModuleEntry } from './modules.js';
-import { AGENT_PATH, AGENT_SH, INITTAB, ROOTFS_INIT } from './scripts.js';
+import { AGENT_PATH, AGENT_SH, INITTAB, LAUNCHER_PATH, ROOTFS_INIT } from './scripts.js';
 
 export interface RootfsInputs {
   readonly kernelVersion: string;
@@ -24,6 +24,8 @@ export interface RootfsInputs {
   /** Shared libraries of crun and node, as absolute paths the loader opens. */
   readonly libraries: readonly string[];
   readonly agentBundle: string;
+  /** launch.c, compiled static into /opt/forkd/launch (services/agent/held.ts). */
+  readonly launcherSource: string;
   /** Written to /etc/forkd/image.json */
   readonly imageInfo: Record<string, unknown>;
 }
@@ -55,6 +57,9 @@ export async function stageRootfs(root: string, i: RootfsInputs): Promise<void> 
   // the agent, and the native module it opens terminals with
   await put(root, AGENT_PATH, i.agentBundle, 0o644);
   await put(root, '/opt/forkd/koffi.node', i.koffi, 0o644);
+  // Static: the launcher runs inside containers, where neither the guest's loader nor its libc is.
+  await exec('cc', ['-static', '-Os', '-s', '-Wall', '-o', join(root, LAUNCHER_PATH), i.launcherSource]);
+  await chmod(join(root, LAUNCHER_PATH), 0o755);
 
   // init
   await text(root, '/sbin/init', ROOTFS_INIT, 0o755);

@@ -12,6 +12,8 @@ export const GUEST_FAILED_MARKER = 'FORKD-GUEST-FAILED';
 export const PROBE_MARKER = 'FORKD-PROBE-OK';
 
 export const AGENT_PATH = '/opt/forkd/agent.mjs';
+/** The static launcher of containers held ahead (images/guest/launcher/launch.c, services/agent/held.ts). */
+export const LAUNCHER_PATH = '/opt/forkd/launch';
 export const AGENT_LOG = '/var/log/forkd-agent.log';
 
 /** Kernel command line of the guest. `root=`/`rootfstype=` are read by the initramfs. */

@@ -204,6 +204,46 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     await client.call('container.delete', { id: 'after-rehearsal' });
   });
 
+  it('holds a container ahead (ready pool); the next create of its image takes it, with the request\'s command, environment, hostname and files, and nothing of the launcher left', async () => {
+    const held = await client.call('container.hold', { image: image.id });
+    expect(held).toMatchObject({ held: true });
+    measured['holdMs'] = held.ms;
+    expect((await client.call('container.list', {})).containers.map((c) => c.id)).not.toContain('from-held');
+    const script = [
+      'echo "$(hostname) $HOSTNAME $GREETING $IMAGE_VAR $(cat /etc/hostname) $(grep -c heldbox /etc/hosts) $(pwd)"',
+      // pid 1 is this shell: its descriptors are its stdio only (the launcher's 3 and 4 closed with its exec).
+      'ls /proc/1/fd | tr "\\n" " "; echo',
+      'tr "\\0" " " < /proc/1/cmdline; echo',
+      'exit 4',
+    ].join('; ');
+    expect(await client.call('container.create', { id: 'from-held', name: 'heldbox', image: image.id, command: ['sh', '-c', script], env: ['GREETING=hi'] })).toMatchObject({ held: true });
+    const t0 = Date.now();
+    const started = await client.call('container.start', { id: 'from-held' });
+    measured['heldStartMs'] = Date.now() - t0;
+    expect(started.pid).toBeGreaterThan(1);
+    expect(await client.call('container.wait', { id: 'from-held' }, { timeoutMs: 60_000 })).toEqual({ exitCode: 4, signal: null, oomKilled: false });
+    const lines = (await collect(client.logs({ id: 'from-held' }).records)).map((r) => `${r.stream}:${r.text}`);
+    expect(lines).toEqual(['stdout:heldbox heldbox hi 1 heldbox 1 /', 'stdout:0 1 2 ', `stdout:sh -c ${script} `]);
+    await client.call('container.delete', { id: 'from-held' });
+
+    // A command that is not there: the same error as crun's, the container not started.
+    await client.call('container.hold', { image: image.id });
+    await client.call('container.create', { id: 'held-missing', image: image.id, command: ['/no/such/binary'] });
+    const e = await rejection(client.call('container.start', { id: 'held-missing' }));
+    expect(e.code).toBe('ERR_CONTAINER_START');
+    expect(e.message).toContain('executable file `/no/such/binary` not found in $PATH');
+    await client.call('container.delete', { id: 'held-missing' });
+
+    // A create that does not fit the hold (a terminal, limits) gives it up and runs as always; the next one finds none.
+    await client.call('container.hold', { image: image.id });
+    expect((await client.call('container.create', { id: 'not-held', image: image.id, command: ['sh', '-c', 'cat /sys/fs/cgroup/memory.max'], limits: { memoryMib: 32 } })).held).toBeUndefined();
+    await client.call('container.start', { id: 'not-held' });
+    expect(await client.call('container.wait', { id: 'not-held' }, { timeoutMs: 60_000 })).toMatchObject({ exitCode: 0 });
+    expect((await collect(client.logs({ id: 'not-held' }).records)).map((r) => r.text)).toEqual([String(32 * 1024 * 1024)]);
+    await client.call('container.delete', { id: 'not-held' });
+    expect((await client.call('container.list', {})).containers.filter((c) => /held/.test(c.id))).toEqual([]);
+  });
+
   it('execs into a long-running container with stdin, and reports stats', async () => {
     await client.call('container.create', { id: 'long', image: image.id, command: ['sleep', '1000'], limits: { memoryMib: 64, pids: 50, cpus: 0.5 } });
     await client.call('container.start', { id: 'long' });

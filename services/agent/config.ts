@@ -24,6 +24,8 @@ export interface AgentConfig {
   etc: string;
   /** When false, identity.set only writes files (no hostname/ip/date commands). FORKD_AGENT_SYSTEM=0 in tests. */
   system: boolean;
+  /** The static launcher of held containers (held.ts). FORKD_AGENT_LAUNCHER, default /opt/forkd/launch. */
+  launcher: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -38,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     cgroupRoot: env['FORKD_AGENT_CGROUP_ROOT'] || '/sys/fs/cgroup',
     etc: env['FORKD_AGENT_ETC'] || '/etc',
     system: env['FORKD_AGENT_SYSTEM'] !== '0',
+    launcher: env['FORKD_AGENT_LAUNCHER'] || '/opt/forkd/launch',
   };
 }
 

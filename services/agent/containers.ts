@@ -15,7 +15,7 @@ import { crunError, type Crun } from './crun.js';
 import type { Log } from './handler.js';
 import { hostsFile } from './identity.js';
 import { PeerHosts, rewriteInPlace, type PeerEntries } from './peers.js';
-import type { ImageStore } from './images.js';
+import type { ImageRecord, ImageStore } from './images.js';
 import { LogWriter } from './logs.js';
 import { ContainerIo } from './container-io.js';
 import { mergeEnv, ociSpec, resolveArgs, resolveUser, withTerm, type OciUser } from './oci-spec.js';
@@ -24,6 +24,8 @@ import { consoleSocketPath } from './console-path.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mountVolumes, syncVolumes } from './volumes.js';
 import { assertFitsBeside, readMemTotalMib } from './pod-fit.js';
+import { handOver, heldSpecPaths, sameButHandedOver, type Handover, type HeldContainer, HeldContainers } from './held.js';
+import { sysCalls } from './sys-calls.js';
 
 export interface ContainerRecord {
   id: string;
@@ -52,6 +54,13 @@ export interface ContainerRecord {
   openStdin?: boolean;
   /** Its cgroup limits, for the check of the next container beside it (pod-fit.ts); older records lack them. */
   limits?: { memoryMib?: number };
+  /** Its crun id and cgroup name when not its id: a container that took a held one keeps that one's (held.ts). */
+  runtimeId?: string;
+}
+
+/** The crun id and cgroup name of a container. */
+export function runtimeIdOf(r: Pick<ContainerRecord, 'id' | 'runtimeId'>): string {
+  return r.runtimeId ?? r.id;
 }
 
 const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
@@ -104,6 +113,10 @@ export class Containers {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Containers created from a held one and not started yet: what start hands over. */
+  private readonly handovers = new Map<string, { held: HeldContainer } & Handover>();
+  /** The container held ahead in a ready-pool clone (container.hold). */
+  readonly held: HeldContainers;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -113,6 +126,12 @@ export class Containers {
     private readonly log: Log,
   ) {
     this.dir = statePaths(cfg.root).containers;
+    this.held = new HeldContainers({ cfg, images: store, cgroups, crun, log });
+  }
+
+  /** The crun id and cgroup name of container `id` (its id, or the held container's it took). */
+  runtimeId(id: string): string {
+    return runtimeIdOf(this.records.get(id) ?? { id });
   }
 
   containerDir(id: string): string {
@@ -121,6 +140,7 @@ export class Containers {
 
   /** Loads records; containers that were running under an earlier agent are watched until they stop. */
   async init(): Promise<void> {
+    await this.held.init();
     await mkdir(this.dir, { recursive: true });
     for (const id of await readdir(this.dir)) {
       const rec = await readFile(join(this.dir, id, 'state.json'), 'utf8').then((t) => JSON.parse(t) as ContainerRecord, () => null);
@@ -204,6 +224,8 @@ export class Containers {
       assertFitsBeside(live, { memoryMib: p.limits?.memoryMib }, await readMemTotalMib());
       const args = resolveArgs(image.config, p.command, p.args);
       if (args.length === 0) throw new AgentError('ERR_INVALID_PARAMS', 'no command: the image has no Entrypoint/Cmd and none was given', { field: 'command' });
+      const taken = await this.takeHeld(p, image, args);
+      if (taken) return taken;
       const dir = this.containerDir(p.id);
       const hostname = hostnameFor(p.name, p.id);
       await rm(dir, { recursive: true, force: true });
@@ -237,28 +259,7 @@ export class Containers {
           etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: resolv },
         });
         await writeFile(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
-        const rec: ContainerRecord = {
-          id: p.id,
-          name: hostname,
-          image: p.image,
-          layers: image.layers,
-          status: 'created',
-          pid: null,
-          exitCode: null,
-          signal: null,
-          oomKilled: false,
-          createdAt: Date.now(),
-          startedAt: null,
-          finishedAt: null,
-          env,
-          cwd,
-          user,
-          error: null,
-          ...(volumes.length > 0 ? { volumes: volumes.map((v) => v.source) } : {}),
-          tty,
-          openStdin: p.openStdin === true,
-          ...(p.limits?.memoryMib === undefined ? {} : { limits: { memoryMib: p.limits.memoryMib } }),
-        };
+        const rec = newRecord(p, hostname, image.layers, { env, cwd, user, tty, volumes: volumes.map((v) => v.source) });
         this.records.set(p.id, rec);
         await this.persist(rec);
         return { id: p.id, bundle: dir };
@@ -274,13 +275,16 @@ export class Containers {
     return this.locked(id, async () => {
       const rec = this.get(id);
       if (rec.status !== 'created') throw new AgentError('ERR_CONFLICT', `container ${id} is ${rec.status}`);
+      const handover = this.handovers.get(id);
+      if (handover) return this.startHeld(rec, handover);
+      const rid = runtimeIdOf(rec);
       const dir = this.containerDir(id);
       const crunLog = join(dir, 'crun.log');
       const pidFile = join(dir, 'pid');
-      await this.cgroups.prepare(id);
-      await this.crun.deleteLeftover(id, crunLog); // leftovers of an earlier failed start
+      await this.cgroups.prepare(rid);
+      await this.crun.deleteLeftover(rid, crunLog); // leftovers of an earlier failed start
       const consoleSock = rec.tty ? await ConsoleSocket.listen(consoleSocketPath(this.cfg.root, id)) : null;
-      const child = await this.crun.run(id, dir, crunLog, pidFile, { stdin: rec.openStdin === true, ...(consoleSock ? { consoleSocket: consoleSock.path } : {}) });
+      const child = await this.crun.run(rid, dir, crunLog, pidFile, { stdin: rec.openStdin === true, ...(consoleSock ? { consoleSocket: consoleSock.path } : {}) });
       const log = new LogWriter(join(dir, 'log'));
       let terminal: Terminal | null = null;
       let io: ContainerIo | null = null;
@@ -312,7 +316,7 @@ export class Containers {
           log.close();
           rec.error = crunMsg ?? `crun exited with ${started.exit.code ?? started.exit.signal} before the container started`;
           await this.persist(rec);
-          await this.cgroups.remove(id);
+          await this.cgroups.remove(rid);
           throw new AgentError('ERR_CONTAINER_START', rec.error, { exitCode: started.exit.code });
         }
       }
@@ -323,7 +327,7 @@ export class Containers {
       rec.error = null;
       await this.persist(rec);
       if (rec.tty && !terminal) {
-        await this.crun.kill(id, 'SIGKILL', join(dir, 'crun-kill.log'));
+        await this.crun.kill(rid, 'SIGKILL', join(dir, 'crun-kill.log'));
         throw new AgentError('ERR_CONTAINER_START', 'crun did not hand over the container\'s terminal');
       }
       const liveIo = io;
@@ -341,9 +345,92 @@ export class Containers {
     });
   }
 
+  /**
+   * container.create from the container held ahead (held.ts) when it is of
+   * this image and the request's spec, over its paths, matches it but for
+   * what is handed over. Null: the create goes on as always (a hold that
+   * does not fit is given up).
+   */
+  private async takeHeld(p: Params<'container.create'>, image: ImageRecord, args: string[]): Promise<Result<'container.create'> | null> {
+    const held = this.held.take(p.image);
+    if (!held) return null;
+    const giveUp = (why: string): null => {
+      void this.held.giveUp(held, why);
+      return null;
+    };
+    if (p.tty === true || p.openStdin === true || (p.volumes?.length ?? 0) > 0) return giveUp('a terminal, stdin or volumes');
+    const hostname = hostnameFor(p.name, p.id);
+    const heldPaths = heldSpecPaths(held.dir, this.cgroups.cgroupsPath(held.runtimeId));
+    const passwd = await readFile(join(heldPaths.rootfs, 'etc/passwd'), 'utf8').catch(() => '');
+    const group = await readFile(join(heldPaths.rootfs, 'etc/group'), 'utf8').catch(() => '');
+    const user = resolveUser(p.user ?? image.config.User, passwd, group);
+    if (!user) return giveUp('an unknown user'); // the create as always says why
+    const cwd = p.workingDir ?? (image.config.WorkingDir || '/');
+    const env = mergeEnv(image.config.Env, p.env, hostname);
+    const input = { volumes: [], args, env, cwd, user, hostname, limits: p.limits, terminal: undefined };
+    if (!sameButHandedOver(held.spec, ociSpec({ ...input, ...heldPaths }))) return giveUp('another spec (user, working directory or limits)');
+    const dir = this.containerDir(p.id);
+    try {
+      await rm(dir, { recursive: true, force: true });
+      await rename(held.dir, dir); // the rootfs mount moves with it
+      held.dir = dir;
+      // Under read-only bind mounts: rewritten in place (a bind mount holds the inode).
+      await rewriteInPlace(join(dir, 'hostname'), `${hostname}\n`);
+      await rewriteInPlace(join(dir, 'hosts'), hostsFile(hostname) + this.peers.current);
+      await rewriteInPlace(join(dir, 'resolv.conf'), await readFile(join(this.cfg.etc, 'resolv.conf'), 'utf8').catch(() => ''));
+      const sys = sysCalls();
+      if (!sys) throw new Error('no in-process system calls for the hostname');
+      sys.setUtsHostname(held.pid, hostname);
+      // What a create would have written here, with the held container's cgroup.
+      await writeFile(join(dir, 'config.json'), `${JSON.stringify(ociSpec({ ...input, ...heldSpecPaths(dir, this.cgroups.cgroupsPath(held.runtimeId)) }), null, 2)}\n`);
+    } catch (e) {
+      this.log('a held container could not be taken; creating as always', { id: p.id, error: (e as Error).message });
+      await this.held.giveUp(held, (e as Error).message);
+      return null;
+    }
+    const rec = newRecord(p, hostname, held.layers, { env, cwd, user, tty: false, volumes: [] });
+    rec.runtimeId = held.runtimeId;
+    this.records.set(p.id, rec);
+    this.handovers.set(p.id, { held, args, env, cwd });
+    await this.persist(rec);
+    return { id: p.id, bundle: dir, held: true };
+  }
+
+  /** container.start of a container created from a held one: the launcher gets the command and execs it. */
+  private async startHeld(rec: ContainerRecord, h: { held: HeldContainer } & Handover): Promise<Result<'container.start'>> {
+    this.handovers.delete(rec.id);
+    const { held } = h;
+    const dir = this.containerDir(rec.id);
+    const log = new LogWriter(join(dir, 'log'));
+    const io = new ContainerIo(log, null, null);
+    held.sink = (s, c) => io.emit(s, c);
+    for (const [st, c] of held.early.splice(0)) io.emit(st, c);
+    const launched = await handOver(held, h);
+    if (!launched.ok) {
+      const x = await Promise.race([held.exit, sleep(10_000).then(() => null)]);
+      io.end();
+      log.close();
+      rec.error = launched.message;
+      await this.persist(rec);
+      await this.cgroups.remove(held.runtimeId);
+      throw new AgentError('ERR_CONTAINER_START', rec.error, { exitCode: x?.code ?? null });
+    }
+    transition(rec, 'running');
+    rec.pid = held.pid;
+    rec.startedAt = Date.now();
+    rec.error = null;
+    await this.persist(rec);
+    const exited = held.exit.then(async (x) => {
+      io.end();
+      await this.finish(rec, x, log, join(dir, 'crun.log'));
+    });
+    this.live.set(rec.id, { child: held.child, log, io, exited });
+    return { id: rec.id, pid: held.pid };
+  }
+
   private async finish(rec: ContainerRecord, x: Exit, log: LogWriter, crunLog: string): Promise<void> {
     log.close();
-    rec.oomKilled = (await this.cgroups.oomKills(rec.id)) > 0;
+    rec.oomKilled = (await this.cgroups.oomKills(runtimeIdOf(rec))) > 0;
     rec.exitCode = x.code ?? (x.signal ? 128 + (signalNumber(x.signal) ?? 0) : -1);
     rec.signal = x.signal;
     if (x.code !== 0) rec.error = await crunError(crunLog);
@@ -370,7 +457,7 @@ export class Containers {
   async kill(id: string, sig: string | undefined): Promise<Result<'container.kill'>> {
     const rec = this.get(id);
     if (rec.status !== 'running') throw new AgentError('ERR_CONFLICT', `container ${id} is not running (${rec.status})`);
-    const err = await this.crun.kill(id, sig ?? 'SIGTERM', join(this.containerDir(id), 'crun-kill.log'));
+    const err = await this.crun.kill(runtimeIdOf(rec), sig ?? 'SIGTERM', join(this.containerDir(id), 'crun-kill.log'));
     if (err !== null && rec.status === 'running') throw new AgentError('ERR_IO', `crun kill: ${err}`);
     return {};
   }
@@ -379,16 +466,24 @@ export class Containers {
     return this.locked(id, async () => {
       const rec = this.records.get(id);
       if (!rec) return { deleted: false };
+      const rid = runtimeIdOf(rec);
       if (rec.status === 'running') {
         if (!force) throw new AgentError('ERR_CONFLICT', `container ${id} is running (use force)`);
-        await this.crun.kill(id, 'SIGKILL', join(this.containerDir(id), 'crun-kill.log'));
+        await this.crun.kill(rid, 'SIGKILL', join(this.containerDir(id), 'crun-kill.log'));
         const l = this.live.get(id);
         await Promise.race([l?.exited ?? sleep(1000), sleep(10_000)]);
       }
+      // Created from a held container and never started: its launcher is still waiting.
+      const handover = this.handovers.get(id);
+      if (handover) {
+        this.handovers.delete(id);
+        handover.held.channel.destroy();
+        await Promise.race([handover.held.exit, sleep(10_000)]);
+      }
       const dir = this.containerDir(id);
-      await this.crun.delete(id, join(dir, 'crun-delete.log'));
+      await this.crun.delete(rid, join(dir, 'crun-delete.log'));
       await unmountRootfs(dir);
-      await this.cgroups.remove(id);
+      await this.cgroups.remove(rid);
       await rm(dir, { recursive: true, force: true });
       this.records.delete(id);
       this.live.delete(id);
@@ -423,11 +518,11 @@ export class Containers {
   private async watchOrphan(rec: ContainerRecord): Promise<void> {
     // The agent restarted: crun and the pipes died with the old agent, the exit status is lost.
     for (;;) {
-      const st = await this.crun.state(rec.id);
+      const st = await this.crun.state(runtimeIdOf(rec));
       if (!st || st.status === 'stopped') break;
       await sleep(1000);
     }
-    rec.oomKilled = (await this.cgroups.oomKills(rec.id)) > 0;
+    rec.oomKilled = (await this.cgroups.oomKills(runtimeIdOf(rec))) > 0;
     rec.exitCode = -1;
     rec.error = 'exit status unknown: the agent restarted while the container ran';
     rec.finishedAt = Date.now();
@@ -452,6 +547,32 @@ export class Containers {
     });
     return next;
   }
+}
+
+/** A new container's record, status created. */
+function newRecord(p: Params<'container.create'>, hostname: string, layers: string[], r: { env: string[]; cwd: string; user: OciUser; tty: boolean; volumes: string[] }): ContainerRecord {
+  return {
+    id: p.id,
+    name: hostname,
+    image: p.image,
+    layers,
+    status: 'created',
+    pid: null,
+    exitCode: null,
+    signal: null,
+    oomKilled: false,
+    createdAt: Date.now(),
+    startedAt: null,
+    finishedAt: null,
+    env: r.env,
+    cwd: r.cwd,
+    user: r.user,
+    error: null,
+    ...(r.volumes.length > 0 ? { volumes: r.volumes } : {}),
+    tty: r.tty,
+    openStdin: p.openStdin === true,
+    ...(p.limits?.memoryMib === undefined ? {} : { limits: { memoryMib: p.limits.memoryMib } }),
+  };
 }
 
 /** Terminal output into the log and to attached clients, until the terminal ends. */

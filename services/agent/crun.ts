@@ -64,15 +64,19 @@ export class Crun {
    * sends the terminal's master there; the process's stdio is the terminal.
    * Otherwise its stdout/stderr are crun's pipes, and its stdin a pipe when `stdin`.
    */
-  async run(id: string, bundle: string, logFile: string, pidFile: string, opts: { stdin?: boolean; consoleSocket?: string } = {}): Promise<ChildLike> {
+  async run(id: string, bundle: string, logFile: string, pidFile: string, opts: { stdin?: boolean; consoleSocket?: string; extraFds?: readonly number[] } = {}): Promise<ChildLike> {
     await rm(logFile, { force: true });
     await rm(pidFile, { force: true });
     const consoleArgs = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
+    // Descriptors 3, 4, … of crun go on to the container's process (a held container's launcher).
+    const extra = opts.extraFds ?? [];
+    const preserve = extra.length > 0 ? [`--preserve-fds=${extra.length}`] : [];
     // Not at the agent's oom_score_adj -1000 (protect.ts): an OOM in the container must be able to kill it.
-    return spawnChild(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...consoleArgs, id]), {
+    return spawnChild(...withOomScoreReset(this.bin, [...this.global(logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, ...preserve, ...consoleArgs, id]), {
       cwd: bundle,
       env: CRUN_ENV,
       stdio: [opts.stdin && !opts.consoleSocket ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      extraFds: extra,
     });
   }
 

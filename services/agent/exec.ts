@@ -37,7 +37,7 @@ export async function execInContainer(containers: Containers, p: Params<'contain
   const env = mergeEnv(rec.env, p.env, rec.name);
   await writeFile(processFile, JSON.stringify(processSpec({ args: p.command, env: tty ? withTerm(env) : env, cwd: p.workingDir ?? rec.cwd, user, terminal: tty ? { rows: p.rows, cols: p.cols } : undefined })));
   const consoleSock = tty ? await ConsoleSocket.listen(consoleSocketPath(containers.containerDir(p.id), tag)) : null;
-  const child = await containers.crun.exec(p.id, processFile, logFile, p.stdin === true, pidFile, consoleSock?.path);
+  const child = await containers.crun.exec(containers.runtimeId(p.id), processFile, logFile, p.stdin === true, pidFile, consoleSock?.path);
   let timedOut = false;
   let exited = false;
   // Kill the process, not crun: crun is its parent and must reap it, or a zombie

@@ -41,10 +41,11 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
     'container.wait': (p, ctx) => containers.wait(p.id, ctx.signal),
     'container.delete': (p) => containers.delete(p.id, p.force === true),
     'container.rehearse': (p) => rehearseContainer({ cfg, images, cgroups, crun }, p),
+    'container.hold': (p) => containers.held.hold(p),
     'container.list': async () => ({ containers: containers.list() }),
     'container.stats': async (p) => {
       containers.get(p.id);
-      return cgroups.stats(p.id);
+      return cgroups.stats(containers.runtimeId(p.id));
     },
     'container.exec': (p, ctx) => execInContainer(containers, p, ctx, execTerminals),
     'container.attach': (p, ctx) => attachContainer(containers, p, ctx),

@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -74,6 +76,26 @@ describe('spawnChild (posix_spawn through koffi)', () => {
     expect(child.kill('SIGTERM')).toBe(true);
     expect(await end).toEqual({ code: null, signal: 'SIGTERM' });
     expect(child.kill('SIGTERM')).toBe(false); // reaped: its pid may be someone else's now
+  });
+
+  it('hands extra descriptors over as 3, 4, … (and nothing else of ours)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forkd-spawn-'));
+    try {
+      await writeFile(join(dir, 'a'), 'first\n');
+      await writeFile(join(dir, 'b'), 'second\n');
+      const fds = [openSync(join(dir, 'a'), 'r'), openSync(join(dir, 'b'), 'r')];
+      const listFds = 'ls /proc/self/fd | sort -n | tr "\\n" " "';
+      const child = spawnChild('sh', ['-c', `cat <&3; cat <&4; ${listFds}`], { stdio: ['ignore', 'pipe', 'ignore'], extraFds: fds });
+      const [out] = await Promise.all([collect(child.stdout), closed(child)]);
+      for (const fd of fds) closeSync(fd);
+      // 0–2, 3 and 4, the descriptor ls reads /proc/self/fd with, and whatever Node's own spawn
+      // passes on too (a test runner's IPC channel is not close-on-exec).
+      const viaNode = execFileSync('sh', ['-c', listFds], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      const inherited = viaNode.split(' ').filter((f) => Number(f) > 3).join(' ');
+      expect(out).toBe(`first\nsecond\n0 1 2 3 4 5 ${inherited}`.trimEnd() + ' ');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a program that does not exist is an error event with ENOENT, and no close', async () => {

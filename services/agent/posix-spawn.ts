@@ -32,6 +32,8 @@ export interface SpawnChildOptions {
   env?: NodeJS.ProcessEnv;
   /** stdin, stdout, stderr; default all 'pipe'. */
   stdio?: readonly [StdioMode, StdioMode, StdioMode];
+  /** Descriptors of ours the child gets as 3, 4, … (ours stay open; the caller closes them). */
+  extraFds?: readonly number[];
 }
 
 /** What the agent uses of a child process; Node's ChildProcess is one. */
@@ -101,7 +103,7 @@ function loadLibc(): Libc | null {
       attrSetFlags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
       attrSetSigDefault: f('int posix_spawnattr_setsigdefault(void *attr, void *set)'),
       attrSetSigMask: f('int posix_spawnattr_setsigmask(void *attr, void *set)'),
-      socketPair: (d: number, t: number, p: number, fds: number[]) => (c.func('int socketpair(int d, int t, int p, _Out_ int *fds)') as (...a: unknown[]) => number)(d, t, p, fds),
+      socketPair: f('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
       close: f('int close(int fd)'),
       waitpid: f('int waitpid(int pid, _Out_ int *status, int options)'),
       errno: () => k.errno(),
@@ -117,6 +119,19 @@ export function posixSpawnAvailable(): boolean {
   return loadLibc() !== null;
 }
 
+/**
+ * A connected pair of Unix stream sockets, both close-on-exec: one end for
+ * us (wrap it in a net.Socket), one to hand a child through `extraFds` (then
+ * close it here). Null without koffi.
+ */
+export function socketPair(): [number, number] | null {
+  const c = loadLibc();
+  if (!c) return null;
+  const pair = [-1, -1];
+  if (c.socketPair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw spawnError('socketpair', c.errno(), 'socketpair');
+  return [pair[0]!, pair[1]!];
+}
+
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 /** waitpid's status word as Node reports an exit: a code, or the signal that ended it. */
@@ -129,6 +144,13 @@ export function decodeWaitStatus(status: number): { code: number | null; signal:
 /** Children started here that are not reaped yet. */
 const running = new Map<number, (status: number) => void>();
 let reaperInstalled = false;
+/**
+ * While children run: a slow poll that keeps the event loop alive, as Node's
+ * own child handles do (a SIGCHLD listener does not), and reaps even if a
+ * signal were ever missed.
+ */
+let keepAlive: NodeJS.Timeout | null = null;
+const KEEPALIVE_POLL_MS = 1000;
 
 function reapExited(c: Libc): void {
   for (const [pid, done] of running) {
@@ -139,6 +161,15 @@ function reapExited(c: Libc): void {
       done(status[0]!);
     }
   }
+  if (running.size === 0 && keepAlive) {
+    clearInterval(keepAlive);
+    keepAlive = null;
+  }
+}
+
+function track(c: Libc, pid: number, done: (status: number) => void): void {
+  running.set(pid, done);
+  keepAlive ??= setInterval(() => reapExited(c), KEEPALIVE_POLL_MS);
 }
 
 class SpawnedChild extends EventEmitter implements ChildLike {
@@ -190,7 +221,8 @@ class SpawnedChild extends EventEmitter implements ChildLike {
 export function spawnChild(file: string, args: readonly string[], opts: SpawnChildOptions = {}): ChildLike {
   const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
   const c = loadLibc();
-  if (!c) return nodeSpawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: [...stdio] });
+  const extra = opts.extraFds ?? [];
+  if (!c) return nodeSpawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: [...stdio, ...extra] });
   if (!reaperInstalled) {
     reaperInstalled = true;
     process.on('SIGCHLD', () => reapExited(c));
@@ -215,6 +247,13 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnChi
       theirs.push(pair[1]!);
       c.faDup2(fa, pair[1]!, fd); // dup2 clears close-on-exec on the copy only
     }
+    // Our descriptors are all close-on-exec; a dup2 onto 3, 4, … is the child's own copy without it.
+    // A source inside the target range could be overwritten before its own dup2 (or keep
+    // close-on-exec when it is its own target); the agent's are far above it, so that is refused.
+    extra.forEach((fd, i) => {
+      if (fd < 3 + extra.length) throw spawnError('extraFds', 22, file); // EINVAL
+      c.faDup2(fa, fd, 3 + i);
+    });
     if (opts.cwd !== undefined) c.faChdir(fa, opts.cwd);
     // Every signal 1–64 back to its default. Not sigfillset(): it leaves out glibc's own
     // 32 and 33, which posix_spawn then sets to SIG_IGN in the child, and an exec keeps that.
@@ -231,7 +270,7 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnChi
     theirs.length = 0;
     if (err !== 0) throw spawnError('spawn', err, file);
     child.pid = pid[0]!;
-    running.set(child.pid, (status) => child.exited(status));
+    track(c, child.pid, (status) => child.exited(status));
   } catch (e) {
     for (const fd of [...ours, ...theirs]) if (fd >= 0) c.close(fd);
     process.nextTick(() => child.emit('error', e));

@@ -304,7 +304,12 @@ export function runTable(r: RunBenchReport): string {
   const table = formatTable(['forkd run --rm busybox true', 'n', 'p50 ms', 'p95 ms', 'first output p50 ms', 'first output p95 ms'], rows);
   const withPhases = modes.filter((m) => r.modes[m]!.phases_p50_ms);
   const keys = ['cliMs', 'opMs', 'forkTotalMs', 'readyMs', 'identityMs', 'networkMs', 'imageImportMs', 'containerCreateMs', 'containerStartMs', 'afterMs'].filter((k) => (PHASE_KEYS as readonly string[]).includes(k) || k === 'readyMs');
-  const phaseTable = withPhases.length === 0 ? '' : '\n\nrequest → first output, p50 ms per step:\n' + formatTable(['step', ...withPhases], keys.map((k) => [PHASE_TITLES[k] ?? k, ...withPhases.map((m) => r.modes[m]!.phases_p50_ms![k] ?? null)]));
+  // How many runs' creates took the container the ready pool held ahead (hostd's containerHeld timing).
+  const heldRow = ['  of which took a held container', ...withPhases.map((m) => {
+    const ps = (r.modes[m]!.phases ?? []).filter((p): p is RunPhases => p !== null);
+    return `${ps.filter((p) => p.timings['containerHeld'] === 1).length}/${ps.length}`;
+  })];
+  const phaseTable = withPhases.length === 0 ? '' : '\n\nrequest → first output, p50 ms per step:\n' + formatTable(['step', ...withPhases], [...keys.map((k) => [PHASE_TITLES[k] ?? k, ...withPhases.map((m) => r.modes[m]!.phases_p50_ms![k] ?? null)]), heldRow]);
   const f = r.floor;
   const floorText = f === null ? '' : `\n\nraw-QEMU floor (same template, no libvirt), ${f.runs} runs, p50 ms: spawn ${f.p50_ms.spawnMs}, device state ${f.p50_ms.incomingMs}, resume ${f.p50_ms.resumeMs}, agent ${f.p50_ms.agentReadyMs}; total ${f.p50_ms.totalMs}, restore (state + resume + agent) ${f.p50_ms.restoreMs}`;
   const note = r.runsc === null ? '\nrunsc (gVisor) is not installed on this host: no reference row.' : '';

@@ -187,7 +187,8 @@ export const METHODS = {
       rows: opt(Rows),
       cols: opt(Cols),
     }),
-    obj({ id: ContainerId, bundle: str() }),
+    /** `held`: it took the container held ahead (container.hold); its start only hands the command over. */
+    obj({ id: ContainerId, bundle: str(), held: opt(bool) }),
   ),
   /**
    * A throwaway container (the guest's busybox `true`, over the image's layers
@@ -196,6 +197,16 @@ export const METHODS = {
    * them (TCG). Leaves nothing: never listed, no state, mount or cgroup.
    */
   'container.rehearse': method(obj({ image: opt(Digest) }), obj({ ms: int({ min: 0 }), image: bool })),
+  /**
+   * Ready pool: sets up a container over `image` ahead of any request (rootfs,
+   * namespaces, cgroup: crun run), its process forkd's launcher waiting for a
+   * command; nothing of the image runs. The next container.create of the same
+   * image whose OCI spec matches it (no terminal, stdin, volumes or limits;
+   * the image's user) takes it over, and container.start hands the command
+   * to it. Any other create gives it up. `held` false with `reason` when this
+   * guest cannot hold one (no launcher or koffi, image absent).
+   */
+  'container.hold': method(obj({ image: Digest }), obj({ ms: int({ min: 0 }), held: bool, reason: opt(str({ max: 512 })) })),
   'container.start': method(obj({ id: ContainerId }), obj({ id: ContainerId, pid: int({ min: 1 }) })),
   'container.kill': method(obj({ id: ContainerId, signal: opt(str({ pattern: /^(SIG)?[A-Z0-9]+$|^\d{1,2}$/, max: 16 })) }), Empty),
   'container.wait': method(

@@ -7,7 +7,9 @@
 // entropy) ahead of time, and take() only sends the rest (identifyClone:
 // hostname, clock, network) in one small round trip. With `rehearsal` it also
 // runs one throwaway container in the clone first (rehearseAhead), so a take's
-// container start is not the clone's first. An idle ready clone still has its
+// container start is not the clone's first, and, when the template has an
+// image, holds a container of it ahead (holdAhead): the take's create takes it
+// and its start only hands the command over. An idle ready clone still has its
 // template's hostname and clock and is never handed out without it.
 
 import { ForkdError } from '../../contracts/errors.js';
@@ -19,6 +21,7 @@ import {
   identifyAhead,
   identifyClone,
   loadShellState,
+  holdAhead,
   rehearseAhead,
   resumeClone,
   startCloneShell,
@@ -57,6 +60,11 @@ export interface ForkPoolOptions<A extends ForkAgent>
    * (null: none). Absent: no rehearsal.
    */
   rehearsal?: { image: string | null };
+  /**
+   * Ready mode with a rehearsal image: after the rehearsal, hold a container
+   * of that image ahead for the take's create (holdAhead). Default true.
+   */
+  holdContainer?: boolean;
 }
 
 export type ForkPool<A extends ForkAgent> = WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>;
@@ -86,9 +94,13 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
       prepare: async (p) => {
         const identified = await identifyAhead(await resumeClone(p.shell, opts));
         const rehearsal = opts.rehearsal;
-        const resumed = rehearsal
+        const rehearsed = rehearsal
           ? await rehearseAhead(identified, rehearsal.image, (err) => opts.log?.('warm pool: the rehearsal container failed (the clone is kept)', { err: (err as Error).message }))
           : identified;
+        const image = rehearsal?.image ?? null;
+        const resumed = image !== null && opts.holdContainer !== false
+          ? await holdAhead(rehearsed, image, (err) => opts.log?.('warm pool: no container held ahead (the clone is kept)', { err: (err as Error).message }))
+          : rehearsed;
         return { shell: p.shell, resumed };
       },
       finish: (p, take) => {

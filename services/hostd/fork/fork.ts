@@ -317,6 +317,25 @@ export async function rehearseAhead<A extends ForkAgent>(resumed: ResumedClone<A
   return resumed;
 }
 
+/**
+ * The ready pool's last step, after the rehearsal: the idle clone sets up a
+ * container over the template's image ahead (agent `container.hold`), its
+ * process forkd's launcher waiting for a command, so a take's container start
+ * hands the command over instead of running crun (docs/fork.md). A guest that
+ * cannot hold one says why and the clone stays ready: it only costs speed,
+ * reported to `onError`.
+ */
+export async function holdAhead<A extends ForkAgent>(resumed: ResumedClone<A>, image: string, onError?: (err: unknown) => void): Promise<ResumedClone<A>> {
+  if (!resumed.agent) return resumed;
+  try {
+    const r = await resumed.agent.call('container.hold', { image });
+    if (!r.held) onError?.(new Error(r.reason ?? 'the guest held no container'));
+  } catch (err) {
+    onError?.(err);
+  }
+  return resumed;
+}
+
 /** Loads the template's state into a shell, resumes it and waits for its agent. On failure the shell is destroyed. */
 export async function resumeClone<A extends ForkAgent>(shell: CloneShell, opts: FinishOptions<A> = {}): Promise<ResumedClone<A>> {
   let agent: A | null = null;

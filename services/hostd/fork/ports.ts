@@ -20,8 +20,8 @@ export interface ForkConnection {
 /** virDomainCreateFlags.START_PAUSED: libvirt sends no `cont`, so the domain runs only when we resume it. */
 export const START_PAUSED = 1;
 
-/** What the fork asks a clone's agent: its identity, and (ready pool) a rehearsal container. */
-export type ForkAgentMethod = 'identity.set' | 'container.rehearse';
+/** What the fork asks a clone's agent: its identity, and (ready pool) a rehearsal container and a held one. */
+export type ForkAgentMethod = 'identity.set' | 'container.rehearse' | 'container.hold';
 
 export interface ForkAgent {
   waitReady(opts: { timeoutMs: number }): Promise<unknown>;

@@ -87,8 +87,10 @@ export function containerCreateHandler(deps: CreateDeps) {
         ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
         const tc = Date.now();
-        await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
+        const made = await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
         timings['containerCreateMs'] = Date.now() - tc;
+        // 1: the create took the container the ready pool held ahead (docs/fork.md), so the start hands over.
+        if (made.held === true) timings['containerHeld'] = 1;
         created = true;
         await deps.events.publish(containerEvent(input, 'create', vm.vmId));
       }
