@@ -180,6 +180,27 @@ describe('a busybox template', () => {
     expect(await call('vm.destroy', { vmId: id })).toEqual({ destroyed: true });
   });
 
+  it('a create from a ready pool clone takes the container the clone held ahead: its start hands over the request\'s command', async () => {
+    if (process.env.FORKD_TEST_POOL_MODE === 'shell') return; // shells hold nothing (docs/fork.md "Containers held ahead")
+    await until('a ready pool clone', async () => (await call('template.status', { templateId: TID })).pool.ready === 1, 120_000);
+    const id = vmId('h');
+    const cid = `h${process.pid}`;
+    const heldSpec = { ...spec, command: ['sh', '-c', 'echo "held $(hostname) $GREETING"; exit 7'], env: [...spec.env, 'GREETING=from-the-request'] };
+    const created = await call('container.create', {
+      tenantId: 't1', vmId: id, containerId: cid, boot: 'fork', templateId: TID,
+      vm: { vcpus: 1, memoryMib: 256 }, image, spec: { ...heldSpec, env: await sealedEnvFor(stack, cid, heldSpec.env) }, ports: [],
+    });
+    expect(created.vm.boot).toBe('pool');
+    expect(created.vm.timings['containerHeld']).toBe(1);
+    const waited = await call('container.wait', { vmId: id, containerId: cid, timeoutMs: 60_000 });
+    expect(waited).toMatchObject({ state: 'exited', exitCode: 7 });
+    const out: string[] = [];
+    for await (const rec of hostd!.vms.get(id).agent.logs({ id: cid }).records) out.push(rec.text);
+    // The VM's hostname (a container alone in its VM answers to it), set in the held container's UTS namespace at the take.
+    expect(out).toEqual([`held vm-${id.replace(/-/g, '').slice(0, 12)} from-the-request`]);
+    expect(await call('vm.destroy', { vmId: id })).toEqual({ destroyed: true });
+  });
+
   it('refuses a template with a corrupt state file or a missing memory file: ERR_TEMPLATE_CORRUPT, no domain', async () => {
     const dirs = templateDirs(stack.dataDir);
     const src = join(dirs.templates, TID);

@@ -226,6 +226,20 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect(lines).toEqual(['stdout:heldbox heldbox hi 1 heldbox 1 /', 'stdout:0 1 2 ', `stdout:sh -c ${script} `]);
     await client.call('container.delete', { id: 'from-held' });
 
+    // A long-running one: exec, stats, kill and delete go by the held crun id and cgroup.
+    await client.call('container.hold', { image: image.id });
+    expect(await client.call('container.create', { id: 'held-long', image: image.id, command: ['sleep', '1000'] })).toMatchObject({ held: true });
+    await client.call('container.start', { id: 'held-long' });
+    const ex = client.exec({ id: 'held-long', command: ['sh', '-c', 'hostname; tr "\\0" " " < /proc/1/cmdline; echo; echo $GREETING'], env: ['GREETING=exec'] });
+    expect(await readAll(ex.stdout)).toBe('held-long\nsleep 1000 \nexec\n');
+    expect((await ex.result).exitCode).toBe(0);
+    const st = await client.call('container.stats', { id: 'held-long' });
+    expect(st.pids.current).toBe(1);
+    expect(st.memory.currentBytes).toBeGreaterThan(0);
+    await client.call('container.kill', { id: 'held-long', signal: 'SIGKILL' });
+    expect((await client.call('container.wait', { id: 'held-long' }, { timeoutMs: 30_000 })).exitCode).toBe(137);
+    expect(await client.call('container.delete', { id: 'held-long' })).toEqual({ deleted: true });
+
     // A command that is not there: the same error as crun's, the container not started.
     await client.call('container.hold', { image: image.id });
     await client.call('container.create', { id: 'held-missing', image: image.id, command: ['/no/such/binary'] });
