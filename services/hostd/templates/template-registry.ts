@@ -481,6 +481,9 @@ export class TemplateRegistry {
             agentTimeoutMs: this.forkContext().agentTimeoutMs,
             // A take's container start is then not the clone's first (fork-pool.ts).
             rehearsal: { image: entry.record?.imageId ?? null },
+            // A container held ahead for the take's create; not where the template's own containers
+            // already run in every clone (a desktop, a snapshot): no create comes to take it.
+            holdContainer: (entry.record?.containers.length ?? 0) === 0,
           }
         : {}),
     });
