@@ -24,7 +24,7 @@ import { consoleSocketPath } from './console-path.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mountVolumes, syncVolumes } from './volumes.js';
 import { assertFitsBeside, readMemTotalMib } from './pod-fit.js';
-import { handOver, heldSpecPaths, sameButHandedOver, type Handover, type HeldContainer, HeldContainers } from './held.js';
+import { handOver, heldSpecPaths, launchMessage, LAUNCH_MESSAGE_MAX_BYTES, sameButHandedOver, type Handover, type HeldContainer, HeldContainers } from './held.js';
 import { sysCalls } from './sys-calls.js';
 
 export interface ContainerRecord {
@@ -152,7 +152,7 @@ export class Containers {
 
   /** Layers any container still uses (image removal keeps them). */
   layersInUse(): Set<string> {
-    const s = new Set<string>();
+    const s = new Set<string>(this.held.layersInUse());
     for (const r of this.records.values()) for (const l of r.layers) s.add(l);
     return s;
   }
@@ -359,6 +359,7 @@ export class Containers {
       return null;
     };
     if (p.tty === true || p.openStdin === true || (p.volumes?.length ?? 0) > 0) return giveUp('a terminal, stdin or volumes');
+    if (held.gone) return giveUp('its launcher is gone');
     const hostname = hostnameFor(p.name, p.id);
     const heldPaths = heldSpecPaths(held.dir, this.cgroups.cgroupsPath(held.runtimeId));
     const passwd = await readFile(join(heldPaths.rootfs, 'etc/passwd'), 'utf8').catch(() => '');
@@ -369,6 +370,8 @@ export class Containers {
     const env = mergeEnv(image.config.Env, p.env, hostname);
     const input = { volumes: [], args, env, cwd, user, hostname, limits: p.limits, terminal: undefined };
     if (!sameButHandedOver(held.spec, ociSpec({ ...input, ...heldPaths }))) return giveUp('another spec (user, working directory or limits)');
+    // The launcher's framing ends fields with NUL and reads at most LAUNCH_MESSAGE_MAX_BYTES.
+    if ([cwd, ...args, ...env].some((f) => f.includes('\0')) || launchMessage({ args, env, cwd }).length > LAUNCH_MESSAGE_MAX_BYTES) return giveUp('a command the launcher cannot carry');
     const dir = this.containerDir(p.id);
     try {
       await rm(dir, { recursive: true, force: true });
@@ -380,6 +383,8 @@ export class Containers {
       await rewriteInPlace(join(dir, 'resolv.conf'), await readFile(join(this.cfg.etc, 'resolv.conf'), 'utf8').catch(() => ''));
       const sys = sysCalls();
       if (!sys) throw new Error('no in-process system calls for the hostname');
+      // Checked in the same turn as the setns: a launcher that died may have left its pid to another process.
+      if (held.gone) throw new Error('its launcher is gone');
       sys.setUtsHostname(held.pid, hostname);
       // What a create would have written here, with the held container's cgroup.
       await writeFile(join(dir, 'config.json'), `${JSON.stringify(ociSpec({ ...input, ...heldSpecPaths(dir, this.cgroups.cgroupsPath(held.runtimeId)) }), null, 2)}\n`);

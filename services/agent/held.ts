@@ -45,6 +45,10 @@ const MAGIC = 'forkd-launch-1';
 /** Output of a held container kept before a request takes it (the launcher prints nothing; crun rarely does). */
 const EARLY_MAX_BYTES = 64 * 1024;
 const GIVE_UP_WAIT_MS = 5_000;
+/** A hold that has not started by then is abandoned: it must never block the next hold or a give-up. */
+const HOLD_DEADLINE_MS = 60_000;
+/** The launcher's read limit (launch.c MAX_MESSAGE); a bigger command is created as always. */
+export const LAUNCH_MESSAGE_MAX_BYTES = 4 << 20;
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -69,6 +73,8 @@ export interface HeldContainer {
   readonly child: ChildLike;
   readonly channel: Socket;
   readonly exit: Promise<CrunExit>;
+  /** Set once crun has exited: its pid may be someone else's from then on. */
+  gone: boolean;
   /** Where crun's pipes deliver: kept in `early` until a container takes the hold and points this at its log. */
   sink: (stream: Stream, chunk: Buffer) => void;
   readonly early: Array<[Stream, Buffer]>;
@@ -190,7 +196,7 @@ export class HeldContainers {
       const early: Array<[Stream, Buffer]> = [];
       let earlyBytes = 0;
       const held: Omit<HeldContainer, 'pid'> & { pid: number } = {
-        runtimeId, image: p.image, layers: image.layers, dir, spec, user, cwd, pid: 0, child, channel,
+        runtimeId, image: p.image, layers: image.layers, dir, spec, user, cwd, pid: 0, child, channel, gone: false,
         exit: new Promise<CrunExit>((resolve) => {
           child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
           child.once('close', (code, signal) => resolve({ code, signal }));
@@ -205,8 +211,20 @@ export class HeldContainers {
       child.stdout?.on('data', (c: Buffer) => held.sink('stdout', c));
       child.stderr?.on('data', (c: Buffer) => held.sink('stderr', c));
       let crunDone = false;
-      void held.exit.then(() => (crunDone = true));
-      const started = await Promise.race([held.exit.then((x) => ({ exit: x })), waitForPidFile(join(dir, 'pid'), () => crunDone).then((pid) => ({ pid }))]);
+      void held.exit.then(() => {
+        crunDone = true;
+        held.gone = true;
+      });
+      const deadline = sleep(HOLD_DEADLINE_MS).then(() => ({ late: true as const }));
+      const started = await Promise.race([held.exit.then((x) => ({ exit: x })), waitForPidFile(join(dir, 'pid'), () => crunDone).then((pid) => ({ pid })), deadline]);
+      if ('late' in started) {
+        channel.destroy();
+        await this.d.crun.kill(runtimeId, 'SIGKILL', join(dir, 'crun-kill.log'));
+        await Promise.race([held.exit, sleep(GIVE_UP_WAIT_MS)]);
+        crunDone = true;
+        await this.clear(runtimeId, dir);
+        return no(`the held container did not start within ${HOLD_DEADLINE_MS / 1000} s`);
+      }
       if ('exit' in started) {
         const why = started.exit.spawnError?.message ?? (await crunError(crunLog)) ?? `crun exited ${started.exit.code ?? started.exit.signal}`;
         channel.destroy();
@@ -241,6 +259,11 @@ export class HeldContainers {
     if (h.image === image) return h;
     void this.giveUp(h, `a create of another image (${image})`);
     return null;
+  }
+
+  /** Layers under the held container's rootfs (image removal must keep them). */
+  layersInUse(): string[] {
+    return this.current?.layers ?? [];
   }
 
   /** Ends a held container nobody takes: EOF to the launcher (it exits 0), then crun's state, mount, cgroup, directory. */

@@ -98,11 +98,33 @@ describe('spawnChild (posix_spawn through koffi)', () => {
     }
   });
 
-  it('a program that does not exist is an error event with ENOENT, and no close', async () => {
+  it('a program that does not exist is an error event with ENOENT, and the piped streams exist, already ended', async () => {
     const child = spawnChild('/nonexistent/forkd-no-such-program', []);
     const e = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
     expect(e.code).toBe('ENOENT');
     expect(child.pid).toBeUndefined();
+    // Callers wire stdio before they hear of the error, as with Node's spawn.
+    expect(await collect(child.stdout)).toBe('');
+    expect(await collect(child.stderr)).toBe('');
+    expect(child.stdin!.write('ignored')).toBe(true);
+  });
+
+  it('looks the program up on the child\'s PATH, as Node does, not the agent\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forkd-spawn-'));
+    try {
+      await writeFile(join(dir, 'forkd-only-here'), '#!/bin/sh\necho found on the child PATH\n', { mode: 0o755 });
+      const child = spawnChild('forkd-only-here', [], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+      const [out] = await Promise.all([collect(child.stdout), closed(child)]);
+      expect(out).toBe('found on the child PATH\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes even when nobody reads its output, and its stdin goes with it', async () => {
+    const child = spawnChild('sh', ['-c', 'echo unread; echo unread >&2']);
+    expect(await closed(child)).toEqual({ code: 0, signal: null });
+    expect(child.stdin!.destroyed).toBe(true);
   });
 
   it('many children at once are each reaped with their own status', async () => {

@@ -17,10 +17,12 @@
 
 import { spawn as nodeSpawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { koffiPath } from './terminal.js';
 
 const require = createRequire(import.meta.url);
@@ -50,7 +52,7 @@ export interface ChildLike {
 }
 
 interface Libc {
-  spawnp(pid: number[], file: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
+  spawn(pid: number[], path: string, fa: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
   faInit(fa: Buffer): number;
   faDestroy(fa: Buffer): number;
   faDup2(fa: Buffer, fd: number, to: number): number;
@@ -92,7 +94,7 @@ function loadLibc(): Libc | null {
     const c = k.load('libc.so.6');
     const f = (sig: string) => c.func(sig) as never;
     libc = {
-      spawnp: f('int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)'),
+      spawn: f('int posix_spawn(_Out_ int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
       faInit: f('int posix_spawn_file_actions_init(void *fa)'),
       faDestroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
       faDup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
@@ -141,16 +143,18 @@ export function decodeWaitStatus(status: number): { code: number | null; signal:
   return { code: null, signal: SIGNAL_NAMES.get(sig) ?? null };
 }
 
-/** Children started here that are not reaped yet. */
-const running = new Map<number, (status: number) => void>();
+/** Children started here that are not reaped yet; `done(null)`: gone, its status unknown. */
+const running = new Map<number, (status: number | null) => void>();
 let reaperInstalled = false;
 /**
- * While children run: a slow poll that keeps the event loop alive, as Node's
+ * While children run: a rare poll that keeps the event loop alive, as Node's
  * own child handles do (a SIGCHLD listener does not), and reaps even if a
- * signal were ever missed.
+ * signal were ever missed. Rare, because a ready clone's held container is a
+ * child for as long as the clone idles, and under TCG every wake-up costs.
  */
 let keepAlive: NodeJS.Timeout | null = null;
-const KEEPALIVE_POLL_MS = 1000;
+const KEEPALIVE_POLL_MS = 30_000;
+const ECHILD = 10;
 
 function reapExited(c: Libc): void {
   for (const [pid, done] of running) {
@@ -159,6 +163,10 @@ function reapExited(c: Libc): void {
     if (r === pid) {
       running.delete(pid);
       done(status[0]!);
+    } else if (r < 0 && c.errno() === ECHILD) {
+      // Not our child any more (someone else reaped it): report it gone rather than running forever.
+      running.delete(pid);
+      done(null);
     }
   }
   if (running.size === 0 && keepAlive) {
@@ -167,7 +175,7 @@ function reapExited(c: Libc): void {
   }
 }
 
-function track(c: Libc, pid: number, done: (status: number) => void): void {
+function track(c: Libc, pid: number, done: (status: number | null) => void): void {
   running.set(pid, done);
   keepAlive ??= setInterval(() => reapExited(c), KEEPALIVE_POLL_MS);
 }
@@ -202,14 +210,31 @@ class SpawnedChild extends EventEmitter implements ChildLike {
     });
   }
 
-  exited(status: number): void {
+  exited(status: number | null): void {
     this.reaped = true;
     // Never from inside spawnChild (its own reap can find the child gone already): listeners come after it returns.
     setImmediate(() => {
-      this.exit = decodeWaitStatus(status);
+      this.exit = status === null ? { code: null, signal: null } : decodeWaitStatus(status);
+      // As Node's: stdin goes with the child, and output nobody reads is drained so 'close' can come.
+      this.stdin?.destroy();
+      for (const s of [this.stdout, this.stderr]) if (s && s.listenerCount('data') === 0 && !s.readableFlowing) s.resume();
       this.emit('exit', this.exit.code, this.exit.signal);
       this.maybeClose();
     });
+  }
+
+  /** A child that never started: 'error' only, with ended streams where the caller asked for pipes (as Node gives). */
+  failed(e: unknown, stdio: readonly StdioMode[]): void {
+    const ended = (): PassThrough => {
+      const p = new PassThrough();
+      p.end();
+      return p;
+    };
+    if (stdio[0] === 'pipe') this.stdin = new Writable({ write: (_c, _e, cb) => cb() });
+    if (stdio[1] === 'pipe') this.stdout = ended();
+    if (stdio[2] === 'pipe') this.stderr = ended();
+    this.reaped = true;
+    process.nextTick(() => this.emit('error', e));
   }
 
   private maybeClose(): void {
@@ -265,7 +290,9 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnChi
     c.attrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     const env = Object.entries(opts.env ?? process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
     const pid = [0];
-    const err = c.spawnp(pid, file, fa, attr, [file, ...args, null], [...env, null]);
+    // The program on the child's PATH, as Node's spawn looks it up (posix_spawnp would use ours).
+    const program = onPath(file, (opts.env ?? process.env)['PATH']);
+    const err = c.spawn(pid, program, fa, attr, [file, ...args, null], [...env, null]);
     for (const fd of theirs) c.close(fd);
     theirs.length = 0;
     if (err !== 0) throw spawnError('spawn', err, file);
@@ -273,7 +300,7 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnChi
     track(c, child.pid, (status) => child.exited(status));
   } catch (e) {
     for (const fd of [...ours, ...theirs]) if (fd >= 0) c.close(fd);
-    process.nextTick(() => child.emit('error', e));
+    child.failed(e, stdio);
     return child;
   } finally {
     c.faDestroy(fa);
@@ -294,6 +321,21 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnChi
   // An exit that came before the pid was in `running` sent its SIGCHLD to nobody.
   reapExited(c);
   return child;
+}
+
+/** `file` itself when it has a slash, else the first executable file of that name on `path` (else `file`: the spawn says ENOENT). */
+export function onPath(file: string, path: string | undefined): string {
+  if (file.includes('/')) return file;
+  for (const dir of (path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const candidate = join(dir || '.', file);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return file;
 }
 
 function spawnError(call: string, errno: number, file: string): NodeJS.ErrnoException {

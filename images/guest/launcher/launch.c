@@ -36,7 +36,8 @@
 
 #define BINARY_FD 3
 #define CHANNEL_FD 4
-#define MAX_MESSAGE (1 << 20)
+/* The agent sends nothing bigger (held.ts LAUNCH_MESSAGE_MAX_BYTES): above the kernel's usual argument limit. */
+#define MAX_MESSAGE (4 << 20)
 #define MAGIC "forkd-launch-1"
 
 extern char **environ;
@@ -68,6 +69,7 @@ static int executable(const char *path) {
 
 /* argv0 as execvp finds it: as is when it has a slash, else the first executable on PATH. */
 static char *find(const char *argv0, const char *path, int *err) {
+  if (argv0[0] == 0) { *err = ENOENT; return NULL; }
   if (strchr(argv0, '/')) {
     *err = executable(argv0);
     return *err ? NULL : strdup(argv0);
@@ -83,8 +85,10 @@ static char *find(const char *argv0, const char *path, int *err) {
     else sprintf(cand, "%.*s/%s", (int)n, p, argv0);
     int e = executable(cand);
     if (e == 0) { *err = 0; return cand; }
-    if (e == EACCES) seen = EACCES; /* execvp reports EACCES over ENOENT */
     free(cand);
+    /* As execvp: go on past what is not there; remember EACCES (it wins over ENOENT); stop at anything else. */
+    if (e == EACCES) seen = EACCES;
+    else if (e != ENOENT && e != ENOTDIR) { *err = e; return NULL; }
     if (!end) break;
     p = end + 1;
   }
