@@ -341,7 +341,7 @@ export class Containers {
       this.live.set(id, { child, log, io: liveIo, exited });
       // A container that already exited is recorded before start replies.
       if ('exit' in started) await exited;
-      return { id, pid };
+      return { id, pid, container: summary(rec) };
     });
   }
 
@@ -430,7 +430,7 @@ export class Containers {
       await this.finish(rec, x, log, join(dir, 'crun.log'));
     });
     this.live.set(rec.id, { child: held.child, log, io, exited });
-    return { id: rec.id, pid: held.pid };
+    return { id: rec.id, pid: held.pid, container: summary(rec) };
   }
 
   private async finish(rec: ContainerRecord, x: Exit, log: LogWriter, crunLog: string): Promise<void> {

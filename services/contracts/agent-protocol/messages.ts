@@ -207,7 +207,8 @@ export const METHODS = {
    * guest cannot hold one (no launcher or koffi, image absent).
    */
   'container.hold': method(obj({ image: Digest }), obj({ ms: int({ min: 0 }), held: bool, reason: opt(str({ max: 512 })) })),
-  'container.start': method(obj({ id: ContainerId }), obj({ id: ContainerId, pid: int({ min: 1 }) })),
+  /** `container`: its summary as the start left it (so the host need not list the containers after it; older agents omit it). */
+  'container.start': method(obj({ id: ContainerId }), obj({ id: ContainerId, pid: int({ min: 1 }), container: opt(ContainerSummary) })),
   'container.kill': method(obj({ id: ContainerId, signal: opt(str({ pattern: /^(SIG)?[A-Z0-9]+$|^\d{1,2}$/, max: 16 })) }), Empty),
   'container.wait': method(
     obj({ id: ContainerId }),

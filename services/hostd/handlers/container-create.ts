@@ -99,9 +99,10 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (created && !startNow) c = await findContainer(agent, input.containerId);
       if (startNow) {
         const ts = Date.now();
-        await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
+        const started = await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
         timings['containerStartMs'] = Date.now() - ts;
-        c = await findContainer(agent, input.containerId);
+        // The start's own answer carries the summary: one guest round trip fewer (an older agent's does not).
+        c = started.container ?? await findContainer(agent, input.containerId);
         await deps.events.publish(containerEvent(input, 'start', vm.vmId));
       }
       if (!c) throw new ForkdError('ERR_GUEST', `the agent lost container ${input.containerId} right after creating it`);

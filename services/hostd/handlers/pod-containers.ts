@@ -37,8 +37,8 @@ export function podContainerCreateHandler(deps: PodDeps) {
       // Before it starts: its siblings and peers can resolve it by the time it serves.
       await setPodNames(deps, vm, input.names);
       if (c?.status === 'created' && input.start !== false) {
-        await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
-        c = await findContainer(agent, input.containerId);
+        const started = await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
+        c = started.container ?? await findContainer(agent, input.containerId);
         await deps.events.publish(event(input, 'start'));
       }
       if (!c) throw new ForkdError('ERR_GUEST', `the agent lost container ${input.containerId} right after creating it`);

@@ -11,7 +11,7 @@ function fakeAgent() {
     async call(method: string, params: unknown) {
       calls.push({ method, params });
       if (method === 'container.list') return { containers: [{ id: 'parent', status: 'running' }, { id: 'other', status: 'exited' }] };
-      if (method === 'container.start') return { id: (params as { id: string }).id, pid: 7 };
+      if (method === 'container.start') return { id: (params as { id: string }).id, pid: 7, container: { id: (params as { id: string }).id, status: 'running' } };
       return {};
     },
     exec(params: unknown) {
@@ -26,7 +26,7 @@ describe('aliasContainer', () => {
   it('sends the guest\'s id for the child\'s, and answers with the child\'s', async () => {
     const { agent, calls } = fakeAgent();
     const a = aliasContainer(agent, 'child', 'parent');
-    expect(await a.call('container.start', { id: 'child' })).toEqual({ id: 'child', pid: 7 });
+    expect(await a.call('container.start', { id: 'child' })).toEqual({ id: 'child', pid: 7, container: { id: 'child', status: 'running' } });
     expect(calls[0]).toEqual({ method: 'container.start', params: { id: 'parent' } });
     const listed = await a.call('container.list', {});
     expect(listed.containers.map((c) => c.id)).toEqual(['child', 'other']);

@@ -29,7 +29,10 @@ export function aliasContainer(agent: AgentClient, apiId: string, guestId: strin
             const r = result as { containers: Array<{ id: string }> };
             return { ...r, containers: r.containers.map((c) => withId(c, toApi)) };
           }
-          return method.startsWith('container.') ? withId(result, toApi) : result;
+          if (!method.startsWith('container.')) return result;
+          // container.start's answer also carries the container's summary.
+          const r = withId(result, toApi) as { container?: { id: string } } | null;
+          return r && typeof r === 'object' && r.container ? { ...r, container: withId(r.container, toApi) } : r;
         };
       }
       if (prop === 'exec' || prop === 'attach' || prop === 'logs') {
