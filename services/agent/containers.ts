@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type ContainerStatus, type ContainerSummary, type Params, type Result } from '../contracts/agent-protocol/index.js';
 import type { Cgroups } from './cgroups.js';
 import { statePaths, type AgentConfig } from './config.js';
-import { crunError, type Crun } from './crun.js';
+import { crunError, readPid, waitForPid, type Crun } from './crun.js';
 import type { Log } from './handler.js';
 import { hostsFile } from './identity.js';
 import { PeerHosts, rewriteInPlace, type PeerEntries } from './peers.js';
@@ -587,23 +587,6 @@ async function pumpTerminal(t: Terminal, io: ContainerIo): Promise<void> {
     t.stream.once('end', () => resolve());
     t.stream.once('close', () => resolve());
   });
-}
-
-async function readPid(file: string): Promise<number | null> {
-  const t = await readFile(file, 'utf8').catch(() => '');
-  const n = Number(t.trim());
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
-}
-
-/** Polls for crun's pid file; never settles once `gaveUp` is true (the other side of the race won). */
-async function waitForPid(file: string, signal: AbortSignal, gaveUp: () => boolean): Promise<number> {
-  for (let delay = 5; ; delay = Math.min(delay * 2, 10)) {
-    if (gaveUp()) return new Promise<number>(() => undefined);
-    const pid = await readPid(file);
-    if (pid !== null) return pid;
-    if (signal.aborted) throw new AgentError('ERR_CANCELLED', 'start cancelled');
-    await sleep(delay);
-  }
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };

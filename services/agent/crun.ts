@@ -6,6 +6,8 @@ import { withOomScoreReset } from './protect.js';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentError } from '../contracts/agent-protocol/index.js';
 import { spawnChild, type ChildLike, type StdioMode } from './posix-spawn.js';
 import { run } from './run.js';
 
@@ -116,5 +118,23 @@ export class Crun {
     } catch {
       return null;
     }
+  }
+}
+
+/** The pid crun wrote to its --pid-file, or null while there is none. */
+export async function readPid(file: string): Promise<number | null> {
+  const t = await readFile(file, 'utf8').catch(() => '');
+  const n = Number(t.trim());
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** Polls for crun's pid file; never settles once `gaveUp` is true (the other side of the race won). */
+export async function waitForPid(file: string, signal: AbortSignal | null, gaveUp: () => boolean): Promise<number> {
+  for (let delay = 5; ; delay = Math.min(delay * 2, 10)) {
+    if (gaveUp()) return new Promise<number>(() => undefined);
+    const pid = await readPid(file);
+    if (pid !== null) return pid;
+    if (signal?.aborted) throw new AgentError('ERR_CANCELLED', 'start cancelled');
+    await sleep(delay);
   }
 }

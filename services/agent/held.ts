@@ -23,17 +23,17 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { Params, Result } from '../contracts/agent-protocol/index.js';
 import type { Cgroups } from './cgroups.js';
 import type { AgentConfig } from './config.js';
-import { crunError, type Crun } from './crun.js';
+import { crunError, waitForPid, type Crun } from './crun.js';
 import type { Log } from './handler.js';
 import type { ImageStore } from './images.js';
 import { mergeEnv, ociSpec, resolveUser, type OciUser, type SpecInput } from './oci-spec.js';
-import { socketPair, type ChildLike } from './posix-spawn.js';
+import { errnoName, socketPair, type ChildLike } from './posix-spawn.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { sysCalls } from './sys-calls.js';
 
@@ -119,7 +119,7 @@ export function launchMessage(h: Handover): Buffer {
 export function launchFailure(reply: Buffer, command: string): { message: string; errno: number } {
   const [errnoText, step] = reply.toString().split('\0');
   const errno = Number(errnoText);
-  const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errnoText}`;
+  const name = errnoName(errno);
   if (step === 'exec' && name === 'ENOENT') return { errno, message: `executable file \`${command}\` not found in $PATH: No such file or directory` };
   return { errno, message: `${step ?? 'launch'} \`${command}\`: ${name}` };
 }
@@ -215,8 +215,10 @@ export class HeldContainers {
         crunDone = true;
         held.gone = true;
       });
-      const deadline = sleep(HOLD_DEADLINE_MS).then(() => ({ late: true as const }));
-      const started = await Promise.race([held.exit.then((x) => ({ exit: x })), waitForPidFile(join(dir, 'pid'), () => crunDone).then((pid) => ({ pid })), deadline]);
+      const stopDeadline = new AbortController();
+      const deadline = sleep(HOLD_DEADLINE_MS, undefined, { signal: stopDeadline.signal }).then(() => ({ late: true as const }), () => new Promise<never>(() => undefined));
+      const started = await Promise.race([held.exit.then((x) => ({ exit: x })), waitForPid(join(dir, 'pid'), null, () => crunDone).then((pid) => ({ pid })), deadline]);
+      stopDeadline.abort();
       if ('late' in started) {
         channel.destroy();
         await this.d.crun.kill(runtimeId, 'SIGKILL', join(dir, 'crun-kill.log'));
@@ -317,17 +319,4 @@ export async function handOver(h: HeldContainer, what: Handover): Promise<{ ok: 
   if (answer === 'ok') return { ok: true };
   if (answer === 'failed') return { ok: false, message: launchFailure(reply, what.args[0] ?? '').message };
   return { ok: false, message: 'the container\'s launcher exited before it took the command' };
-}
-
-async function waitForPidFile(file: string, gaveUp: () => boolean): Promise<number> {
-  for (let delay = 5; ; delay = Math.min(delay * 2, 20)) {
-    if (gaveUp()) return new Promise<number>(() => undefined);
-    const n = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (Number.isSafeInteger(n) && n > 0) return n;
-    await sleep(delay);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

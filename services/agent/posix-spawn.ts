@@ -338,8 +338,13 @@ export function onPath(file: string, path: string | undefined): string {
   return file;
 }
 
+/** errno's symbolic name (ENOENT), or `errno N`. */
+export function errnoName(errno: number): string {
+  return Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+}
+
 function spawnError(call: string, errno: number, file: string): NodeJS.ErrnoException {
-  const name = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  const name = errnoName(errno);
   const e: NodeJS.ErrnoException = new Error(`${call} ${file} ${name}`);
   e.code = name;
   e.errno = -errno;
