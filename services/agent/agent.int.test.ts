@@ -211,8 +211,8 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect((await client.call('container.list', {})).containers.map((c) => c.id)).not.toContain('from-held');
     const script = [
       'echo "$(hostname) $HOSTNAME $GREETING $IMAGE_VAR $(cat /etc/hostname) $(grep -c heldbox /etc/hosts) $(pwd)"',
-      // pid 1 is this shell: the launcher's descriptors 3 and 4 closed with its exec (tested with builtins: a pipeline would open some).
-      'for fd in 3 4; do [ -e /proc/1/fd/$fd ] && echo "fd $fd is open"; done; echo fds checked',
+      // pid 1 is this shell: the launcher's descriptors 3 and 4 closed with its exec, while the same probe sees its stdout (builtins: a pipeline would open some).
+      'for fd in 1 3 4; do [ -e /proc/1/fd/$fd ] && echo "fd $fd is open"; done; echo fds checked',
       'tr "\\0" " " < /proc/1/cmdline; echo',
       'exit 4',
     ].join('; ');
@@ -223,7 +223,7 @@ describe.skipIf(!haveBuilder || !haveQemu)('agent in a real guest (QEMU TCG)', (
     expect(started.pid).toBeGreaterThan(1);
     expect(await client.call('container.wait', { id: 'from-held' }, { timeoutMs: 60_000 })).toEqual({ exitCode: 4, signal: null, oomKilled: false });
     const lines = (await collect(client.logs({ id: 'from-held' }).records)).map((r) => `${r.stream}:${r.text}`);
-    expect(lines).toEqual(['stdout:heldbox heldbox hi 1 heldbox 1 /', 'stdout:fds checked', `stdout:sh -c ${script} `]);
+    expect(lines).toEqual(['stdout:heldbox heldbox hi 1 heldbox 1 /', 'stdout:fd 1 is open', 'stdout:fds checked', `stdout:sh -c ${script} `]);
     await client.call('container.delete', { id: 'from-held' });
 
     // A long-running one: exec, stats, kill and delete go by the held crun id and cgroup.

@@ -54,10 +54,11 @@ async function launch(h: Handover | null): Promise<{ reply: string; out: string;
 describe('the launcher (images/guest/launcher/launch.c)', () => {
   it('becomes the handed-over command: its arguments, environment and directory, with HOME from crun when the request has none, and none of its own descriptors', async () => {
     // Its descriptors 3 (the launcher itself) and 4 (the socket) closed with the exec.
-    const r = await launch({ args: ['sh', '-c', 'echo "$0|$1|$GREETING|$HOME|$(pwd)"; for fd in 3 4; do [ -e /proc/$$/fd/$fd ] && echo "$fd is open"; done; true', 'a b'], env: ['PATH=/usr/bin:/bin', 'GREETING=hi'], cwd: dir });
+    const r = await launch({ args: ['sh', '-c', 'echo "$0|$1|$GREETING|$HOME|$(pwd)"; for fd in 1 3 4; do [ -e /proc/$$/fd/$fd ] && echo "$fd is open"; done; true', 'a b'], env: ['PATH=/usr/bin:/bin', 'GREETING=hi'], cwd: dir });
     // '+': found, exec'd.
     expect(r.reply).toBe('+');
-    expect(r.out).toBe(`a b||hi|/home/from-crun|${dir}\n`);
+    // The same probe sees stdout (1) open: only 3 and 4 are gone.
+    expect(r.out).toBe(`a b||hi|/home/from-crun|${dir}\n1 is open\n`);
     expect(r.code).toBe(0);
   });
 
