@@ -11,6 +11,7 @@ import { errorFields } from '../../contracts/logger.js';
 import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
 import type { HostMetrics } from '../metrics/host-metrics.js';
+import type { GuestNetworkParams } from '../network/guest-network.js';
 import type { VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
@@ -23,8 +24,11 @@ import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from '.
  * Makes a VM by forking a template (boot other than 'cold'), registered with
  * the VmManager and its agent ready; absent until hostd has templates wired.
  */
-/** `served` settles when this create is done (container started, or failed): a warm pool refills after it. */
-export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>) => Promise<ManagedVm>;
+/**
+ * `served` settles when this create is done (container started, or failed): a
+ * warm pool refills after it. `guestNetwork`: sent in the fork's identity.set.
+ */
+export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, guestNetwork?: GuestNetworkParams) => Promise<ManagedVm>;
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
@@ -51,22 +55,31 @@ export function containerCreateHandler(deps: CreateDeps) {
       throw new ForkdError('ERR_CONFLICT', `VM ${input.vmId} already runs container ${existing.record.containerId}`, { detail: { vmId: input.vmId } });
     }
     let vm: ManagedVm | undefined = existing;
+    let importing: Promise<number> | null = null;
     // A warm pool's refill waits for this (warm-pool.ts): its next clone's start would share the cores with this container's.
     let markServed!: () => void;
     const served = new Promise<void>((resolve) => (markServed = resolve));
     try {
+      // A fork's own identity.set carries the guest's address: one guest round trip fewer than joining after it.
+      const guestNetwork = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.guestParams(input.network) : undefined;
       if (!vm) {
         await ctx.progress(5, 'vm');
-        vm = await makeVm(deps, input, ctx, served);
+        vm = await makeVm(deps, input, ctx, served, guestNetwork);
         vm.record.tenantId = input.tenantId;
         if (input.name) vm.record.containerName = input.name;
         await deps.events.publish({ type: 'vm', action: 'create', tenantId: input.tenantId, actor: { id: input.vmId, attributes: { hostId: vm.record.hostId, boot: vm.record.boot, container: input.containerId } } });
       } else {
         ctx.log.info('container.create for an existing VM: resuming', { vm: input.vmId });
       }
+      const agent = vm.agent;
+      // A new VM has no container yet, and its image does not depend on its network: both go in at once.
+      if (!existing) {
+        importing = importImage(deps, agent, input, ctx);
+        importing.catch(() => undefined); // awaited below, or before the VM is destroyed
+      }
       // Before the container exists: it starts with its address, route and peers' names in place.
       await ctx.progress(30, 'network');
-      const joined = await joinNetwork(deps, vm, input.network);
+      const joined = await joinNetwork(deps, vm, input.network, { guestApplied: guestNetwork !== undefined });
       const timings: Record<string, number> = { ...vm.record.timings, ...joined };
       // Hot-plugged after the VM is up, whether cold-booted or forked: templates and pool shells stay volume-free.
       const tv = Date.now();
@@ -75,16 +88,15 @@ export function containerCreateHandler(deps: CreateDeps) {
         timings['volumeAttachMs'] = Date.now() - tv;
         await deps.vms.saveRecord(vm);
       }
-      const agent = vm.agent;
       // Only a VM that was already there (a retry) can hold this container: a new one is not asked (a guest round trip).
       let c = existing ? await findContainer(agent, input.containerId) : null;
       let created = false;
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
-        const imported = await agent.importImage(hostImage(input.image, deps.blobs, input.vmId));
+        await (importing ??= importImage(deps, agent, input, ctx));
+        // What the create waited for the image after the network join (the rest of the import overlapped it).
         timings['imageImportMs'] = Date.now() - ti;
-        ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms: timings['imageImportMs'] });
         await ctx.progress(70, 'container');
         const tc = Date.now();
         const made = await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
@@ -121,6 +133,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       await ctx.progress(100, 'running');
       return { vm: facts(vm, timings), status: toStatus(c as ContainerSummary), ports };
     } catch (err) {
+      await importing?.catch(() => undefined);
       if (vm) {
         await deps.ports.unpublish(input.vmId).catch(() => undefined);
         await deps.vms.destroy(input.vmId).catch((e) => ctx.log.warn('destroying the VM after a failed create failed', errorFields(e)));
@@ -132,10 +145,19 @@ export function containerCreateHandler(deps: CreateDeps) {
   };
 }
 
-async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext, served: Promise<void>): Promise<ManagedVm> {
+/** The image's layers into the guest (those it lacks); resolves to the ms the import took. */
+async function importImage(deps: CreateDeps, agent: ManagedVm['agent'], input: ContainerCreateInput, ctx: JobContext): Promise<number> {
+  const t0 = Date.now();
+  const imported = await agent.importImage(hostImage(input.image, deps.blobs, input.vmId));
+  const ms = Date.now() - t0;
+  ctx.log.info('image imported', { image: input.image.id, sent: imported.sent.length, present: imported.present.length, ms });
+  return ms;
+}
+
+async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, guestNetwork: GuestNetworkParams | undefined): Promise<ManagedVm> {
   const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: 'cold' };
   if (input.boot !== 'cold') {
-    if (deps.fork) return deps.fork(input, ctx, served);
+    if (deps.fork) return deps.fork(input, ctx, served, guestNetwork);
     ctx.log.warn(`boot "${input.boot}" requested but this hostd has no template/warm pool wired: cold-booting instead`, { vm: input.vmId });
   }
   return deps.vms.createColdVm(req);

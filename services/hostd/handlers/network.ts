@@ -9,9 +9,9 @@ export function networkRemoveHandler(nets: TenantNetworks) {
 }
 
 /** Puts the VM on its network (when the job names one), records the step's timings and saves the record. */
-export async function joinNetwork(deps: { vms: VmManager; networks?: VmNetworks }, vm: ManagedVm, network: NetworkAttachment | undefined): Promise<Record<string, number>> {
+export async function joinNetwork(deps: { vms: VmManager; networks?: VmNetworks }, vm: ManagedVm, network: NetworkAttachment | undefined, opts: { guestApplied?: boolean } = {}): Promise<Record<string, number>> {
   if (!network || !deps.networks) return {};
-  const timings = await deps.networks.join(vm, network);
+  const timings = await deps.networks.join(vm, network, opts);
   Object.assign(vm.record.timings, timings);
   await deps.vms.saveRecord(vm);
   return timings;

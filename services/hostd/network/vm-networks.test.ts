@@ -89,6 +89,19 @@ describe('joining a guest to its network', () => {
     expect(calls[2]).toBe('announce');
   });
 
+  it('only attaches the tap and announces when the fork\'s identity.set already gave the guest its address', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(2_000);
+    const calls: string[] = [];
+    const nets = { attach: async (tap: string) => { calls.push(`attach ${tap}`); vi.setSystemTime(2_040); return { ensureMs: 0, tapMs: 40 }; } };
+    const joined = await joinGuest(nets, 'fkt1', null, att({ internal: true }), ['192.0.2.53'], async () => {
+      calls.push('announce');
+      vi.setSystemTime(2_055);
+    });
+    expect(calls).toEqual(['attach fkt1', 'announce']);
+    expect(joined).toEqual({ networkEnsureMs: 0, networkTapMs: 40, networkPeersMs: 15, networkMs: 55 });
+  });
+
   it('sends every member the same names, and a member that fails does not stop the others', async () => {
     const sent: Array<{ vm: string; params: unknown }> = [];
     const warn = vi.fn();

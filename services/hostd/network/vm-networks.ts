@@ -10,7 +10,7 @@ import type { NetworkAttachment } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 import type { VmRecord } from '../vm/vm-record.js';
-import { guestNetworkFor, hostNameservers } from './guest-network.js';
+import { guestNetworkFor, hostNameservers, type GuestNetworkParams } from './guest-network.js';
 import { netnsName } from './names.js';
 import type { TapPort } from './taps.js';
 import type { TenantNetworks } from './tenant-networks.js';
@@ -50,22 +50,31 @@ function chunks<T>(xs: T[], n: number): T[][] {
 
 /**
  * The step every join times: the VM's tap onto the network's bridge and, at the
- * same time, the guest's address, route and resolvers (identity.set); then
- * `announce` (hostd: record the VM as a member and send every member the names,
- * network.hosts). Returns the timings hostd records on the VM, in ms:
- * networkEnsureMs (the namespace, only for a network's first VM on the host),
- * networkTapMs, networkGuestMs (identity.set, from the start of the step),
- * networkPeersMs (announce) and networkMs (all of it).
+ * same time, the guest's address, route and resolvers (identity.set; `agent`
+ * null: the fork's identity.set already sent them); then `announce` (hostd:
+ * record the VM as a member and send every member the names, network.hosts).
+ * Returns the timings hostd records on the VM, in ms: networkEnsureMs (the
+ * namespace, only for a network's first VM on the host), networkTapMs,
+ * networkGuestMs (identity.set, from the start of the step; absent when the fork
+ * sent it), networkPeersMs (announce) and networkMs (all of it).
  */
 export async function joinGuest(
   nets: Pick<TenantNetworks, 'attach'>,
   tap: string,
-  agent: NetworkAgent,
+  agent: NetworkAgent | null,
   att: NetworkAttachment,
   dns: readonly string[],
   announce: () => Promise<void>,
 ): Promise<Record<string, number>> {
   const t0 = Date.now();
+  if (agent === null) {
+    // The guest already has its address; its own MAC was set in the same call, before the tap reaches the bridge.
+    const host = await nets.attach(tap, att);
+    const t1 = Date.now();
+    await announce();
+    const t2 = Date.now();
+    return { networkEnsureMs: host.ensureMs, networkTapMs: host.tapMs, networkPeersMs: t2 - t1, networkMs: t2 - t0 };
+  }
   // The host side (tap onto the bridge) and the guest side (address, route) do not depend on each other: both at once.
   let guestMs = 0;
   const [host] = await Promise.all([
@@ -136,11 +145,18 @@ export class VmNetworks {
     this.peers = new PeerBroadcaster((networkId) => this.running().filter((v) => v.record.network?.networkId === networkId), log);
   }
 
+  /** What the guest is told about `att` (identity.set's `network`): a fork sends it in its own identity.set. */
+  guestParams(att: NetworkAttachment): GuestNetworkParams {
+    return guestNetworkFor(att, this.dns);
+  }
+
   /**
    * Puts the VM on `att`. Idempotent for a retry with the same attachment; a
-   * VM already on another network is a conflict. Returns the step timings.
+   * VM already on another network is a conflict. `guestApplied`: the fork's
+   * identity.set already carried guestParams(att), so only the host side and
+   * the peers' names are left. Returns the step timings.
    */
-  async join(vm: ManagedVm, att: NetworkAttachment): Promise<Record<string, number>> {
+  async join(vm: ManagedVm, att: NetworkAttachment, opts: { guestApplied?: boolean } = {}): Promise<Record<string, number>> {
     const tap = vm.record.tap;
     if (!tap) throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} has no NIC (FORKD_NETWORK=none): it cannot join network ${att.name}`, { field: 'network' });
     const was = vm.record.network;
@@ -148,7 +164,7 @@ export class VmNetworks {
       if (was.networkId === att.networkId && was.address === att.address) return {};
       throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} is already on network ${was.name}`, { field: 'network' });
     }
-    return joinGuest(this.nets, tap, vm.agent, att, this.dns, async () => {
+    return joinGuest(this.nets, tap, opts.guestApplied ? null : vm.agent, att, this.dns, async () => {
       vm.record.network = att;
       await this.peers.welcome(vm, att.networkId);
     });

@@ -14,6 +14,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from '../../../native/libvirt/index.js';
+import type { Params } from '../../contracts/agent-protocol/index.js';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { PoolStatus, TemplateBuildInput, TemplateFacts, TemplateStatus } from '../../contracts/jobs.js';
@@ -92,6 +93,11 @@ export interface ForkRequest {
   usePool: boolean;
   /** Settles when the request this fork serves is done (its container started): the pool's refill waits for it (warm-pool.ts). */
   refillAfter?: Promise<unknown>;
+  /**
+   * The guest side of the VM's tenant network (address, route, resolvers), sent
+   * in the fork's own identity.set: one guest round trip fewer than a join after it.
+   */
+  guestNetwork?: Params<'identity.set'>['network'];
 }
 
 const VM_ID_FOR_FORK_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -371,7 +377,7 @@ export class TemplateRegistry {
     let vm: ManagedVm | null = null;
     if (req.usePool && entry.pool && entry.pool.stats().ready > 0) {
       try {
-        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId) }, req.refillAfter);
+        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId), ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}) }, req.refillAfter);
         vm = await claimPoolClone(ctx, clone, info);
       } catch (err) {
         log.warn('a warm-pool shell failed to become a VM: forking fresh instead', errorFields(err));
@@ -389,6 +395,7 @@ export class TemplateRegistry {
         ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         agentTimeoutMs: ctx.agentTimeoutMs,
+        ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}),
       });
       vm = await registerFreshFork(ctx, forked, info);
     }
