@@ -58,6 +58,39 @@ describe('forkd run', () => {
   });
 });
 
+describe('a log stream opened while its container is still being created (as `forkd run` opens it)', () => {
+  /** POSTs a container and opens its followed log right away, noting the create's state at that moment. */
+  async function createAndFollow(command: string[]): Promise<{ stateWhenOpened: string; lines: Array<{ stream?: string; data?: string; error?: { code: string } }>; operationId: string }> {
+    const post = await stack.api('/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', command }) });
+    expect(post.status).toBe(202);
+    const { operation } = (await post.json()) as { operation: { id: string; targetId: string } };
+    const op = (await (await stack.api(`/v1/operations/${operation.id}`)).json()) as { operation: { state: string } };
+    const logs = await stack.api(`/v1/containers/${operation.targetId}/logs?follow=true&format=ndjson`, { signal: AbortSignal.timeout(300_000) });
+    const text = await logs.text();
+    return { stateWhenOpened: op.operation.state, lines: text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as never), operationId: operation.id };
+  }
+
+  it('shows the container\'s output from its first line and ends when the container exits', async () => {
+    const r = await createAndFollow(['sh', '-c', 'echo early bird; echo second line']);
+    expect(['queued', 'running']).toContain(r.stateWhenOpened);
+    const out = r.lines.filter((l) => l.stream === 'stdout').map((l) => Buffer.from(l.data!, 'base64').toString()).join('');
+    expect(out).toBe('early bird\nsecond line\n');
+    expect(r.lines.some((l) => l.error)).toBe(false);
+  });
+
+  it('ends with an error, not an endless wait, when the create fails', async () => {
+    const r = await createAndFollow(['/no/such/program']);
+    expect(['queued', 'running']).toContain(r.stateWhenOpened);
+    expect(r.lines.at(-1)?.error?.code).toMatch(/^ERR_/);
+    // The stream ends as hostd's create does; the API records the failure just after.
+    let op = { state: 'running' } as { state: string; error?: { code: string } };
+    for (let i = 0; i < 10 && (op.state === 'queued' || op.state === 'running'); i++) {
+      op = ((await (await stack.api(`/v1/operations/${r.operationId}?waitSec=30`)).json()) as { operation: typeof op }).operation;
+    }
+    expect(op).toMatchObject({ state: 'failed', error: { code: 'ERR_CONTAINER_START' } });
+  });
+});
+
 describe('a long-running container', () => {
   let id = '';
 

@@ -31,11 +31,13 @@ export class ProgressPrinter {
   private lastLine = '';
   private lastStep: string | null | undefined = undefined;
   private dirty = false;
+  private silenced = false;
 
   constructor(private readonly out: ProgressOutput, private readonly label: string) {}
 
   show(op: Pick<OperationView, 'state' | 'progress'>): void {
     if (op.state === 'succeeded' || op.state === 'failed') return; // the caller says how it ended
+    if (this.silenced) return;
     const step = op.progress.step ?? op.state;
     if (this.out.isTTY) {
       const line = `forkd: ${this.label}: ${step} (${op.progress.percent}%)`;
@@ -53,6 +55,12 @@ export class ProgressPrinter {
   end(): void {
     if (this.dirty) this.out.write('\r\x1b[K');
     this.dirty = false;
+  }
+
+  /** Clears the line and shows no more steps: the container's own output has begun. */
+  silence(): void {
+    this.end();
+    this.silenced = true;
   }
 }
 

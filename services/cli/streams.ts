@@ -27,11 +27,14 @@ export async function* ndjsonLines(body: AsyncIterable<Uint8Array>): AsyncGenera
   if (buffered.trim()) yield buffered;
 }
 
-export async function pipeNdjson(res: ApiResponse): Promise<StreamEnd> {
+/** `beforeOutput` runs once, before the first stdout or stderr bytes are written. */
+export async function pipeNdjson(res: ApiResponse, beforeOutput?: () => void): Promise<StreamEnd> {
   let exitCode: number | null = null;
   for await (const line of ndjsonLines(res.body)) {
     const msg = JSON.parse(line) as { stream?: 'stdout' | 'stderr'; data?: string; exit?: number } & Partial<ErrorBody>;
     if (msg.stream && msg.data !== undefined) {
+      beforeOutput?.();
+      beforeOutput = undefined;
       const out = msg.stream === 'stderr' ? process.stderr : process.stdout;
       const buf = Buffer.from(msg.data, 'base64');
       if (!out.write(buf)) await new Promise((r) => out.once('drain', r));

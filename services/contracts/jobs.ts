@@ -323,8 +323,12 @@ export interface JobSpecs extends PodJobSpecs {
   'container.signal': { input: ContainerRef & { signal: string }; output: ContainerStatus };
   /** SIGTERM, then SIGKILL after graceSec. */
   'container.stop': { input: ContainerRef & { graceSec: number }; output: ContainerStatus };
-  /** Streams the log into the relay session `session` (see stream-relay.ts) until done or cancelled. */
-  'container.logs': { input: ContainerRef & { session: string; follow: boolean; tail?: number }; output: { lines: number } };
+  /**
+   * Streams the log into the relay session `session` (see stream-relay.ts) until
+   * done or cancelled. `afterCreate`: the container is still being created (the
+   * stream was opened right after the POST); hostd waits for its create first.
+   */
+  'container.logs': { input: ContainerRef & { session: string; follow: boolean; tail?: number; afterCreate?: boolean }; output: { lines: number } };
   /** Runs a command in the container with stdio through relay session `session`. */
   'container.exec': {
     input: ContainerRef & { session: string; command: string[]; env?: SealedEnv; workingDir?: string; user?: string; stdin: boolean; tty?: boolean; execId?: string; rows?: number; cols?: number };

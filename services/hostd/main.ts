@@ -19,6 +19,7 @@ import { enableKsm } from './ksm.js';
 import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
+import { CreatesInFlight } from './handlers/creates-in-flight.js';
 import { podForkHandlers, realiasPods } from './pods/pod-fork.js';
 import { clearForkStreams, liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
@@ -190,7 +191,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const exits = new ExitWatcher(events, log.child({ part: 'events' }));
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
-    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
+    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, creates: new CreatesInFlight(), fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
     const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, reuse: { windowMs: config.forkReuseMs, maxDirtyMib: config.forkReuseMaxDirtyMib }, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn: infoConn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),

@@ -259,8 +259,10 @@ export async function containerRoutes(app: FastifyInstance, opts: ContainerRoute
   app.get<Id & { Querystring: { follow?: boolean; tail?: number; format?: 'raw' | 'ndjson' } }>('/v1/containers/:id/logs', { schema: logsSchema }, async (request, reply) => {
     const row = await containers.row(await tenant(request), request.params.id);
     const { follow = false, tail, format = 'raw' } = request.query;
+    // Followed while its VM is still being made (`forkd run` opens it right after the POST): hostd waits for the create.
+    const afterCreate = follow && row.vm.state === 'creating';
     const relay = await openStream(row.tenantId, row.vm.hostId, (session) => opts.hostJobs.call(row.vm.hostId, 'container.logs', {
-      vmId: row.vmId, containerId: row.id, session, follow, ...(tail === undefined ? {} : { tail }),
+      vmId: row.vmId, containerId: row.id, session, follow, ...(tail === undefined ? {} : { tail }), ...(afterCreate ? { afterCreate } : {}),
     }, { timeoutMs: follow ? 7 * 24 * 3600_000 : 120_000 }));
     await streamToHttp(request, reply, relay, format);
   });

@@ -5,6 +5,7 @@ import { parsePublish } from '../publish.js';
 import { parseVolumeFlag } from '../volume-flag.js';
 import { followOperation, ProgressPrinter, type OperationView } from '../operation-follow.js';
 import { runSocket, terminalSize } from '../interactive.js';
+import { EarlyLogs, logsPath } from '../early-logs.js';
 import { pipeNdjson } from '../streams.js';
 import type { ContainerView } from './containers.js';
 import { runFromSnapshot } from './fork.js';
@@ -85,7 +86,19 @@ export const runCommand: Command = {
     const started = Date.now();
     // The API answers at once with an operation; the VM (and its template, on first use) comes after.
     const { operation } = await api.request<{ operation: OperationView }>('POST', '/v1/containers', body);
-    const c = await followOperation<ContainerView>(api, operation, new ProgressPrinter(process.stderr, `starting ${image}`));
+    const printer = new ProgressPrinter(process.stderr, `starting ${image}`);
+    // Its output streams from the moment the container starts (early-logs.ts). Not for an attach
+    // (it replays what was written), nor a pod's container (the pod's VM runs already: no create to wait for).
+    const early = !values.detach && !interactive && !tty && !values.pod && operation.targetId
+      ? new EarlyLogs(api, operation.targetId, () => printer.silence())
+      : null;
+    let c: ContainerView;
+    try {
+      c = await followOperation<ContainerView>(api, operation, printer);
+    } catch (err) {
+      early?.cancel();
+      throw err;
+    }
     if (process.stderr.isTTY) process.stderr.write(`forkd: ${c.name} running in ${c.vm.domainName} (${c.vm.boot}, ${Date.now() - started} ms)${c.network ? ` on ${c.network.name} as ${c.network.address}` : ''}\n`);
     for (const p of c.ports) process.stderr.write(`forkd: ${p.hostAddress}:${p.hostPort} -> ${p.containerPort}\n`);
     if (values.detach) {
@@ -100,11 +113,13 @@ export const runCommand: Command = {
         const code = await runSocket(api, `/v1/containers/${c.id}/attach`, { stdin: interactive, logs: true, stream: true }, { stdin: interactive, tty });
         return code;
       }
-      await pipeNdjson(await api.fetch('GET', `/v1/containers/${c.id}/logs?follow=true&format=ndjson`));
+      if (early) await early.finish();
+      else await pipeNdjson(await api.fetch('GET', logsPath(c.id)));
       const done = await api.request<ContainerView>('POST', `/v1/containers/${c.id}/wait`);
       if (done.oomKilled) process.stderr.write(`forkd: ${c.name} was killed: out of memory\n`);
       return done.exitCode ?? 1;
     } finally {
+      early?.cancel();
       await remove();
     }
   },

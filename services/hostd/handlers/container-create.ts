@@ -59,6 +59,7 @@ export function containerCreateHandler(deps: CreateDeps) {
     // A warm pool's refill waits for this (warm-pool.ts): its next clone's start would share the cores with this container's.
     let markServed!: () => void;
     const served = new Promise<void>((resolve) => (markServed = resolve));
+    deps.creates?.begin(input.vmId);
     try {
       // A fork's own identity.set carries the guest's address: one guest round trip fewer than joining after it.
       const guestNetwork = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.guestParams(input.network) : undefined;
@@ -141,6 +142,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       throw err;
     } finally {
       markServed();
+      deps.creates?.end(input.vmId);
     }
   };
 }

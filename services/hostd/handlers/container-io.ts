@@ -21,6 +21,14 @@ export function containerLogsHandler(deps: ContainerDeps) {
       onFrame((f) => {
         if (f.kind === 'cancel') cancel.abort();
       });
+      // Opened while the container is still being made (`forkd run`): its create on this host ends first.
+      if (input.afterCreate && deps.creates) {
+        await deps.creates.settled(input.vmId, () => deps.vms.find(input.vmId) !== undefined, cancel.signal);
+        if (cancel.signal.aborted) {
+          await out.write('end');
+          return { lines: 0 };
+        }
+      }
       const agent = vmFor(deps, input).agent;
       const h = agent.logs({ id: input.containerId, follow: input.follow, ...(input.tail === undefined ? {} : { tail: input.tail }) }, { signal: cancel.signal });
       let lines = 0;

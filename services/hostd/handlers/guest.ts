@@ -1,6 +1,7 @@
 // What the container handlers share: reaching the VM's agent, mapping the
 // agent's container summary onto the job contract's status, and turning the
 // agent's "not found" into forkd's ERR_NOT_FOUND.
+import type { CreatesInFlight } from './creates-in-flight.js';
 import type { BlobCache } from '../blobs/blob-cache.js';
 import type { HostImage, HostLayer } from '../agent/agent-client.js';
 import type { Redis } from 'ioredis';
@@ -28,6 +29,8 @@ export interface ContainerDeps {
   exits: ExitWatcher;
   /** Finds (or fetches) the layers a guest lacks; absent: the job's layer paths are read (docs/multi-host.md). */
   blobs?: BlobCache;
+  /** The creates running here: a log stream opened during one waits for it (container.logs `afterCreate`). */
+  creates?: CreatesInFlight;
 }
 
 /** A job's image as the agent client imports it: layers found through `blobs` for `user` (a VM or template id) when given. */
