@@ -38,6 +38,8 @@ export interface TakeOptions {
   /** The clone's hostname (default `forkd-<id>`). */
   hostname?: string;
   guestNetwork?: Params<'identity.set'>['network'];
+  /** Puts the clone's tap on its tenant network (FinishOptions.attachTap). */
+  attachTap?: (tap: string) => Promise<unknown>;
 }
 
 /** What the pool holds: a shell, and in ready mode the same shell resumed with its agent answered. */
@@ -48,7 +50,7 @@ export interface PoolShell<A extends ForkAgent> {
 
 export interface ForkPoolOptions<A extends ForkAgent>
   extends Omit<ShellOptions, 'id' | 'hostname' | 'takenMacs'>,
-    Omit<FinishOptions<A>, 'guestNetwork'>,
+    Omit<FinishOptions<A>, 'guestNetwork' | 'attachTap'>,
     Pick<WarmPoolOptions<PoolShell<A>, ForkedVm<A>, TakeOptions>, 'size' | 'reserveMib' | 'freeMemoryMib' | 'retryDelayMs' | 'log'> {
   /** MACs in use on this host, read at each shell start. */
   takenMacs?: () => ReadonlySet<string>;
@@ -74,7 +76,11 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
   if (mode === 'ready' && !opts.agent) throw new ForkdError('ERR_INTERNAL', 'a ready-mode fork pool needs an agent to resume clones up to');
   const withHostname = (shell: CloneShell, take: TakeOptions): CloneShell =>
     take.hostname === undefined ? shell : { ...shell, identity: { ...shell.identity, hostname: take.hostname } };
-  const finishOpts = (take: TakeOptions): FinishOptions<A> => ({ ...opts, ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }) });
+  const finishOpts = (take: TakeOptions): FinishOptions<A> => ({
+    ...opts,
+    ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }),
+    ...(take.attachTap === undefined ? {} : { attachTap: take.attachTap }),
+  });
   return new WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>({
     size: opts.size,
     mode,

@@ -246,6 +246,12 @@ export interface FinishOptions<A extends ForkAgent> {
   agent?: (socketPath: string) => A;
   /** Passed to identity.set (static address for the clone's NIC), when the host assigns addresses. */
   guestNetwork?: Params<'identity.set'>['network'];
+  /**
+   * Puts the clone's tap on its tenant network. Runs beside identity.set when
+   * the clone's own MAC was set ahead (ready pool), else after it: either way
+   * no frame with the template's MAC reaches the bridge.
+   */
+  attachTap?: (tap: string) => Promise<unknown>;
   agentTimeoutMs?: number;
   incomingTimeoutMs?: number;
   /**
@@ -368,6 +374,7 @@ export async function discardResumed(r: ResumedClone): Promise<void> {
 /** Gives a resumed clone its identity (identity.set through its agent, when it has one). On failure the clone is destroyed. */
 export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A>, opts: FinishOptions<A> = {}): Promise<ForkedVm<A>> {
   const { shell, agent } = resumed;
+  let attaching: Promise<unknown> | null = null;
   try {
     let identityMs = 0;
     let identityResult: Result<'identity.set'> | null = null;
@@ -388,7 +395,12 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       const params = resumed.ahead
         ? { hostname: full.hostname, ...(full.clockEpochMs === undefined ? {} : { clockEpochMs: full.clockEpochMs }) }
         : full;
+      // Ready pool: the MAC is the clone's own already, so its tap may reach the bridge while identity.set runs.
+      const attachNow = opts.attachTap && shell.tap !== null && resumed.ahead?.applied.includes('mac') === true;
+      attaching = attachNow ? opts.attachTap!(shell.tap!) : null;
+      attaching?.catch(() => undefined); // awaited below, or before the clone is destroyed
       const now = await agent.call('identity.set', { ...params, ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }) });
+      await attaching;
       identityResult = resumed.ahead
         ? { applied: [...resumed.ahead.applied, ...now.applied], warnings: [...resumed.ahead.warnings, ...now.warnings] }
         : now;
@@ -397,6 +409,8 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
         agent.call('identity.set', { clockEpochMs: Date.now() }).catch((err: unknown) => opts.onClockError?.(err));
       }
     }
+    // Otherwise after the guest has its own MAC (identity.set), before the fork returns.
+    if (attaching === null && opts.attachTap && shell.tap !== null) await opts.attachTap(shell.tap);
     const timings: ForkTimings = {
       verifyMs: 0,
       overlayMs: shell.timings.overlayMs,
@@ -424,6 +438,7 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       },
     };
   } catch (err) {
+    await attaching?.catch(() => undefined);
     await discardResumed(resumed);
     throw err;
   }

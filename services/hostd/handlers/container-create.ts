@@ -11,8 +11,7 @@ import { errorFields } from '../../contracts/logger.js';
 import { openEnv } from '../../contracts/secrets/index.js';
 import type { JobContext } from '../job-handlers.js';
 import type { HostMetrics } from '../metrics/host-metrics.js';
-import type { GuestNetworkParams } from '../network/guest-network.js';
-import type { VmNetworks } from '../network/vm-networks.js';
+import type { ForkJoin, VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
@@ -26,9 +25,10 @@ import { findContainer, guest, hostImage, toStatus, type ContainerDeps } from '.
  */
 /**
  * `served` settles when this create is done (container started, or failed): a
- * warm pool refills after it. `guestNetwork`: sent in the fork's identity.set.
+ * warm pool refills after it. `join`: the part of the network join the fork
+ * does itself (the guest's address in its identity.set, the tap attach).
  */
-export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, guestNetwork?: GuestNetworkParams) => Promise<ManagedVm>;
+export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, join?: ForkJoin) => Promise<ManagedVm>;
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
@@ -61,11 +61,11 @@ export function containerCreateHandler(deps: CreateDeps) {
     const served = new Promise<void>((resolve) => (markServed = resolve));
     deps.creates?.begin(input.vmId);
     try {
-      // A fork's own identity.set carries the guest's address: one guest round trip fewer than joining after it.
-      const guestNetwork = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.guestParams(input.network) : undefined;
+      // A fork joins most of the way itself: its identity.set carries the guest's address, and it attaches the tap.
+      const forkJoin = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.forkJoin(input.network) : undefined;
       if (!vm) {
         await ctx.progress(5, 'vm');
-        vm = await makeVm(deps, input, ctx, served, guestNetwork);
+        vm = await makeVm(deps, input, ctx, served, forkJoin);
         vm.record.tenantId = input.tenantId;
         if (input.name) vm.record.containerName = input.name;
         await deps.events.publish({ type: 'vm', action: 'create', tenantId: input.tenantId, actor: { id: input.vmId, attributes: { hostId: vm.record.hostId, boot: vm.record.boot, container: input.containerId } } });
@@ -80,7 +80,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       }
       // Before the container exists: it starts with its address, route and peers' names in place.
       await ctx.progress(30, 'network');
-      const joined = await joinNetwork(deps, vm, input.network, { guestApplied: guestNetwork !== undefined });
+      const joined = await joinNetwork(deps, vm, input.network, forkJoin ? { fork: forkJoin } : {});
       const timings: Record<string, number> = { ...vm.record.timings, ...joined };
       // Hot-plugged after the VM is up, whether cold-booted or forked: templates and pool shells stay volume-free.
       const tv = Date.now();
@@ -156,10 +156,10 @@ async function importImage(deps: CreateDeps, agent: ManagedVm['agent'], input: C
   return ms;
 }
 
-async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, guestNetwork: GuestNetworkParams | undefined): Promise<ManagedVm> {
+async function makeVm(deps: CreateDeps, input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, join: ForkJoin | undefined): Promise<ManagedVm> {
   const req: CreateVmRequest = { vmId: input.vmId, vcpus: input.vm.vcpus, memoryMib: input.vm.memoryMib, boot: 'cold' };
   if (input.boot !== 'cold') {
-    if (deps.fork) return deps.fork(input, ctx, served, guestNetwork);
+    if (deps.fork) return deps.fork(input, ctx, served, join);
     ctx.log.warn(`boot "${input.boot}" requested but this hostd has no template/warm pool wired: cold-booting instead`, { vm: input.vmId });
   }
   return deps.vms.createColdVm(req);

@@ -6,8 +6,7 @@ import type { JobContext, JobHandlers } from '../job-handlers.js';
 import type { TemplateRegistry } from '../templates/template-registry.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 import type { ForkVm } from './container-create.js';
-import type { GuestNetworkParams } from '../network/guest-network.js';
-import type { VmNetworks } from '../network/vm-networks.js';
+import type { ForkJoin, VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
 
 type TemplateJobs = Pick<JobHandlers, 'template.build' | 'template.status' | 'template.pool' | 'template.delete' | 'vm.fork'>;
@@ -26,11 +25,11 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
     'template.pool': async (input) => templates.setPoolSize(input.templateId, input.size),
     'template.delete': async (input) => ({ deleted: await templates.delete(input.templateId) }),
     'vm.fork': async (input) => {
-      // The fork's own identity.set carries the guest's address (one guest round trip fewer); a VM that was already there had it too.
-      const guestNetwork = networks && input.network ? networks.guestParams(input.network) : undefined;
-      const vm = await templates.fork({ ...input, ...(guestNetwork ? { guestNetwork } : {}) });
+      // The fork sends the guest its address and attaches the tap itself (ForkJoin); a VM that was already there had both.
+      const fork = networks && input.network ? networks.forkJoin(input.network) : undefined;
+      const vm = await templates.fork({ ...input, ...(fork ? { guestNetwork: fork.guestNetwork, attachTap: fork.attachTap } : {}) });
       try {
-        await joinNetwork({ vms: templates.vms, ...(networks ? { networks } : {}) }, vm, input.network, { guestApplied: guestNetwork !== undefined });
+        await joinNetwork({ vms: templates.vms, ...(networks ? { networks } : {}) }, vm, input.network, fork ? { fork } : {});
       } catch (err) {
         await templates.vms.destroy(vm.vmId).catch(() => undefined); // the join's error is the one to report
         throw err;
@@ -46,9 +45,9 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
  * the job's (it was built for that size).
  */
 export function forkForContainer(templates: TemplateRegistry): ForkVm {
-  return async (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, guestNetwork?: GuestNetworkParams): Promise<ManagedVm> => {
+  return async (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, join?: ForkJoin): Promise<ManagedVm> => {
     if (!input.templateId) throw new ForkdError('ERR_VALIDATION', `boot "${input.boot}" needs a templateId`, { field: 'templateId' });
-    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(guestNetwork ? { guestNetwork } : {}) });
+    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(join ? { guestNetwork: join.guestNetwork, attachTap: join.attachTap } : {}) });
     if (vm.record.memoryMib !== input.vm.memoryMib || vm.record.vcpus !== input.vm.vcpus) {
       ctx.log.warn('the template was built for another size than the job asks; the fork has the template\'s', {
         vm: input.vmId, template: input.templateId, asked: input.vm, got: { memoryMib: vm.record.memoryMib, vcpus: vm.record.vcpus },

@@ -4,7 +4,7 @@ import type { Logger } from '../../contracts/logger.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers } from './guest-network.js';
 import type { AttachTimings } from './tenant-networks.js';
-import { joinGuest, PeerBroadcaster, peerEntries, publishPeerNames, type NetworkAgent, type NetworkMember } from './vm-networks.js';
+import { ForkJoin, joinGuest, PeerBroadcaster, peerEntries, publishPeerNames, type NetworkAgent, type NetworkMember } from './vm-networks.js';
 
 const att = (over: Partial<NetworkAttachment> = {}): NetworkAttachment => ({
   networkId: 'n1', tenantId: 't1', name: 'app', subnet: '10.89.1.0/24', gateway: '10.89.1.1', address: '10.89.1.2', internal: false, aliases: ['web'], ...over,
@@ -100,6 +100,17 @@ describe('joining a guest to its network', () => {
     });
     expect(calls).toEqual(['attach fkt1', 'announce']);
     expect(joined).toEqual({ networkEnsureMs: 0, networkTapMs: 40, networkPeersMs: 15, networkMs: 55 });
+  });
+
+  it('only announces when the fork also attached the tap (ForkJoin), and reports that attach\'s timings', async () => {
+    const calls: string[] = [];
+    const nets = { attach: async (tap: string) => { calls.push(`attach ${tap}`); return { ensureMs: 5, tapMs: 60 }; } };
+    const fork = new ForkJoin({ interface: 'eth0', address: '10.89.1.2/24', dns: [] }, nets, att({ internal: true }));
+    await fork.attachTap('fkt2');
+    expect(fork.attachedTimings('fkt-other')).toBeNull(); // a take that failed over to a fresh fork attached another tap
+    const joined = await joinGuest(nets, 'fkt2', null, att({ internal: true }), [], async () => { calls.push('announce'); }, fork.attachedTimings('fkt2')!);
+    expect(calls).toEqual(['attach fkt2', 'announce']);
+    expect(joined).toMatchObject({ networkEnsureMs: 5, networkTapMs: 60 });
   });
 
   it('sends every member the same names, and a member that fails does not stop the others', async () => {

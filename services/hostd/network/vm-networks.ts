@@ -13,7 +13,7 @@ import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers, type GuestNetworkParams } from './guest-network.js';
 import { netnsName } from './names.js';
 import type { TapPort } from './taps.js';
-import type { TenantNetworks } from './tenant-networks.js';
+import type { AttachTimings, TenantNetworks } from './tenant-networks.js';
 
 const PEER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -53,10 +53,12 @@ function chunks<T>(xs: T[], n: number): T[][] {
  * same time, the guest's address, route and resolvers (identity.set; `agent`
  * null: the fork's identity.set already sent them); then `announce` (hostd:
  * record the VM as a member and send every member the names, network.hosts).
+ * `attached`: the fork already attached the tap (ForkJoin), with these timings.
  * Returns the timings hostd records on the VM, in ms: networkEnsureMs (the
  * namespace, only for a network's first VM on the host), networkTapMs,
  * networkGuestMs (identity.set, from the start of the step; absent when the fork
- * sent it), networkPeersMs (announce) and networkMs (all of it).
+ * sent it), networkPeersMs (announce) and networkMs (this step: an attach done
+ * in the fork is not in it).
  */
 export async function joinGuest(
   nets: Pick<TenantNetworks, 'attach'>,
@@ -65,11 +67,12 @@ export async function joinGuest(
   att: NetworkAttachment,
   dns: readonly string[],
   announce: () => Promise<void>,
+  attached?: AttachTimings,
 ): Promise<Record<string, number>> {
   const t0 = Date.now();
   if (agent === null) {
-    // The guest already has its address; its own MAC was set in the same call, before the tap reaches the bridge.
-    const host = await nets.attach(tap, att);
+    // The guest already has its address; its own MAC was set no later than that, before the tap reaches the bridge.
+    const host = attached ?? await nets.attach(tap, att);
     const t1 = Date.now();
     await announce();
     const t2 = Date.now();
@@ -130,6 +133,29 @@ export class PeerBroadcaster {
   }
 }
 
+/**
+ * The part of a join that a fork does itself, so that it costs no round trip
+ * of its own: the guest's address, route and resolvers go in the fork's
+ * identity.set (`guestNetwork`), and the fork attaches the tap (`attachTap`),
+ * beside that identity.set when the clone's MAC was set ahead. VmNetworks.join
+ * then only announces the VM to its peers.
+ */
+export class ForkJoin {
+  private attached: { tap: string; timings: AttachTimings } | null = null;
+
+  constructor(readonly guestNetwork: GuestNetworkParams, private readonly nets: Pick<TenantNetworks, 'attach'>, private readonly att: NetworkAttachment) {}
+
+  readonly attachTap = async (tap: string): Promise<void> => {
+    const timings = await this.nets.attach(tap, this.att);
+    this.attached = { tap, timings };
+  };
+
+  /** The attach's timings when the fork attached `tap` (a take that failed over to a fresh fork attached another). */
+  attachedTimings(tap: string): AttachTimings | null {
+    return this.attached?.tap === tap ? this.attached.timings : null;
+  }
+}
+
 export class VmNetworks {
   private readonly dns: string[];
   readonly peers: PeerBroadcaster;
@@ -145,18 +171,18 @@ export class VmNetworks {
     this.peers = new PeerBroadcaster((networkId) => this.running().filter((v) => v.record.network?.networkId === networkId), log);
   }
 
-  /** What the guest is told about `att` (identity.set's `network`): a fork sends it in its own identity.set. */
-  guestParams(att: NetworkAttachment): GuestNetworkParams {
-    return guestNetworkFor(att, this.dns);
+  /** The part of joining `att` that a fork does itself (ForkJoin): hand it to the fork, then to join(). */
+  forkJoin(att: NetworkAttachment): ForkJoin {
+    return new ForkJoin(guestNetworkFor(att, this.dns), this.nets, att);
   }
 
   /**
    * Puts the VM on `att`. Idempotent for a retry with the same attachment; a
-   * VM already on another network is a conflict. `guestApplied`: the fork's
-   * identity.set already carried guestParams(att), so only the host side and
-   * the peers' names are left. Returns the step timings.
+   * VM already on another network is a conflict. `fork`: the fork already sent
+   * the guest its address and attached the tap, so only the peers' names are
+   * left. Returns the step timings.
    */
-  async join(vm: ManagedVm, att: NetworkAttachment, opts: { guestApplied?: boolean } = {}): Promise<Record<string, number>> {
+  async join(vm: ManagedVm, att: NetworkAttachment, opts: { fork?: ForkJoin } = {}): Promise<Record<string, number>> {
     const tap = vm.record.tap;
     if (!tap) throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} has no NIC (FORKD_NETWORK=none): it cannot join network ${att.name}`, { field: 'network' });
     const was = vm.record.network;
@@ -164,10 +190,10 @@ export class VmNetworks {
       if (was.networkId === att.networkId && was.address === att.address) return {};
       throw new ForkdError('ERR_CONFLICT', `VM ${vm.vmId} is already on network ${was.name}`, { field: 'network' });
     }
-    return joinGuest(this.nets, tap, opts.guestApplied ? null : vm.agent, att, this.dns, async () => {
+    return joinGuest(this.nets, tap, opts.fork ? null : vm.agent, att, this.dns, async () => {
       vm.record.network = att;
       await this.peers.welcome(vm, att.networkId);
-    });
+    }, opts.fork?.attachedTimings(tap) ?? undefined);
   }
 
   /** After a VM's domain is gone (it is no longer running): its tap goes, and its peers forget its name in the background. */

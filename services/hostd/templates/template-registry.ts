@@ -98,9 +98,16 @@ export interface ForkRequest {
    * in the fork's own identity.set: one guest round trip fewer than a join after it.
    */
   guestNetwork?: Params<'identity.set'>['network'];
+  /** Puts the fork's tap on its tenant network, inside the fork (FinishOptions.attachTap). */
+  attachTap?: (tap: string) => Promise<unknown>;
 }
 
 const VM_ID_FOR_FORK_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/** The part of a network join a fork does itself (guest address in its identity.set, tap attach). */
+function joinParts(req: ForkRequest): Pick<ForkRequest, 'guestNetwork' | 'attachTap'> {
+  return { ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}), ...(req.attachTap ? { attachTap: req.attachTap } : {}) };
+}
 
 export class TemplateRegistry {
   readonly dirs: TemplateDirs;
@@ -377,7 +384,7 @@ export class TemplateRegistry {
     let vm: ManagedVm | null = null;
     if (req.usePool && entry.pool && entry.pool.stats().ready > 0) {
       try {
-        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId), ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}) }, req.refillAfter);
+        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId), ...joinParts(req) }, req.refillAfter);
         vm = await claimPoolClone(ctx, clone, info);
       } catch (err) {
         log.warn('a warm-pool shell failed to become a VM: forking fresh instead', errorFields(err));
@@ -395,7 +402,7 @@ export class TemplateRegistry {
         ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         agentTimeoutMs: ctx.agentTimeoutMs,
-        ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}),
+        ...joinParts(req),
       });
       vm = await registerFreshFork(ctx, forked, info);
     }
