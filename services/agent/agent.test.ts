@@ -178,6 +178,14 @@ describe('agent (in-process, host)', () => {
     expect(await client.call('container.delete', { id: 'c1' })).toEqual({ deleted: false });
   });
 
+  it.skipIf(!canMount)('creates and starts in one call; a start that fails leaves the container created, as a separate start would', async () => {
+    // crun is missing here, so the start part fails.
+    const e = await rejection(client.call('container.create', { id: 'c3', image: image.id, start: true }));
+    expect(e.code).toBe('ERR_CONTAINER_START');
+    expect((await client.call('container.list', {})).containers.map((c) => [c.id, c.status])).toEqual([['c3', 'created']]);
+    expect(await client.call('container.delete', { id: 'c3' })).toEqual({ deleted: true });
+  });
+
   it('reports unknown containers and images as ERR_NOT_FOUND wire codes', async () => {
     const e = await rejection(client.call('container.stats', { id: 'nope' }));
     expect(e.code).toBe('ERR_GUEST');

@@ -35,7 +35,14 @@ export async function createAgent(cfg: AgentConfig, log: Log): Promise<Agent> {
     ...systemHandlers(cfg),
     ...identityHandlers(cfg, containers),
     ...imageHandlers(images, async () => containers.layersInUse()),
-    'container.create': (p) => containers.create(p),
+    'container.create': async (p, ctx) => {
+      const made = await containers.create(p);
+      if (p.start !== true) return made;
+      // A start that fails leaves the container created, as a container.start after the create would.
+      const t0 = performance.now();
+      const { pid, container } = await containers.start(p.id, ctx.signal);
+      return { ...made, started: { pid, ...(container ? { container } : {}), ms: Math.round(performance.now() - t0) } };
+    },
     'container.start': (p, ctx) => containers.start(p.id, ctx.signal),
     'container.kill': (p) => containers.kill(p.id, p.signal),
     'container.wait': (p, ctx) => containers.wait(p.id, ctx.signal),

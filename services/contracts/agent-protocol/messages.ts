@@ -186,9 +186,18 @@ export const METHODS = {
       /** The terminal's first size, when `tty`. */
       rows: opt(Rows),
       cols: opt(Cols),
+      /**
+       * Starts it too, in the same call (one round trip fewer than a
+       * container.start after it). The result then has `started`; an older
+       * agent ignores this and leaves the container created.
+       */
+      start: opt(bool),
     }),
-    /** `held`: it took the container held ahead (container.hold); its start only hands the command over. */
-    obj({ id: ContainerId, bundle: str(), held: opt(bool) }),
+    /**
+     * `held`: it took the container held ahead (container.hold); its start only hands the command over.
+     * `started`: what container.start would have answered, and the ms the start took (with `start`).
+     */
+    obj({ id: ContainerId, bundle: str(), held: opt(bool), started: opt(obj({ pid: int({ min: 1 }), container: opt(ContainerSummary), ms: int({ min: 0 }) })) }),
   ),
   /**
    * A throwaway container (the guest's busybox `true`, over the image's layers

@@ -92,6 +92,7 @@ export function containerCreateHandler(deps: CreateDeps) {
       // Only a VM that was already there (a retry) can hold this container: a new one is not asked (a guest round trip).
       let c = existing ? await findContainer(agent, input.containerId) : null;
       let created = false;
+      let startedWithCreate = false;
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
@@ -100,16 +101,27 @@ export function containerCreateHandler(deps: CreateDeps) {
         timings['imageImportMs'] = Date.now() - ti;
         await ctx.progress(70, 'container');
         const tc = Date.now();
-        const made = await agent.call('container.create', { ...createParams(input, vm.record.hostname, deps.secretKey), ...(volumes.length > 0 ? { volumes } : {}) });
-        timings['containerCreateMs'] = Date.now() - tc;
+        // Created and started in one guest round trip (an older agent only creates: the start below follows).
+        const made = await agent.call('container.create', {
+          ...createParams(input, vm.record.hostname, deps.secretKey),
+          ...(volumes.length > 0 ? { volumes } : {}),
+          ...(input.start !== false ? { start: true } : {}),
+        });
+        timings['containerCreateMs'] = Date.now() - tc - (made.started?.ms ?? 0);
         // 1: the create took the container the ready pool held ahead (docs/fork.md), so the start hands over.
         if (made.held === true) timings['containerHeld'] = 1;
         created = true;
         await deps.events.publish(containerEvent(input, 'create', vm.vmId));
+        if (made.started) {
+          timings['containerStartMs'] = made.started.ms;
+          c = made.started.container ?? await findContainer(agent, input.containerId);
+          startedWithCreate = true;
+          await deps.events.publish(containerEvent(input, 'start', vm.vmId));
+        }
       }
-      const startNow = (created || c?.status === 'created') && input.start !== false;
+      const startNow = !startedWithCreate && (created || c?.status === 'created') && input.start !== false;
       // Just created and not started: its record, as the agent has it, is the answer.
-      if (created && !startNow) c = await findContainer(agent, input.containerId);
+      if (created && !startNow && !startedWithCreate) c = await findContainer(agent, input.containerId);
       if (startNow) {
         const ts = Date.now();
         const started = await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));
