@@ -14,6 +14,7 @@ import { ForkdError } from '../contracts/errors.js';
 import { HOST_HEARTBEAT_MS, HOST_REGISTRY_KEY, encodeJobError, hostQueueName, hostStreamQueueName, type HostAnnouncement, type HostFacts, type JobName } from '../contracts/jobs.js';
 import { errorFields, type Logger } from '../contracts/logger.js';
 import type { JobHandlers } from './job-handlers.js';
+import { JobProgress } from './job-progress.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -112,11 +113,12 @@ export class HostWorker {
     const log = this.opts.log.child({ job: job.id, kind: name });
     if (!handler) throw new UnrecoverableError(encodeJobError(new ForkdError('ERR_INTERNAL', `hostd has no handler for job ${name}`).toJSON()));
     const started = Date.now();
+    const progress = new JobProgress((p) => job.updateProgress(p), (err) => log.debug('progress not sent', errorFields(err)));
     try {
       const result = await handler(job.data, {
         jobId: String(job.id),
         log,
-        progress: (percent: number, step: string) => job.updateProgress({ percent, step }),
+        progress: async (percent: number, step: string) => progress.report({ percent, step }),
         signal: this.drain.signal,
         stopping: this.stopping.signal,
         interrupted: job.stalledCounter > 0,
@@ -128,6 +130,8 @@ export class HostWorker {
       log[fe.code === 'ERR_INTERNAL' ? 'error' : 'info']('job failed', { ...errorFields(err), ms: Date.now() - started });
       const encoded = encodeJobError(fe.toJSON());
       throw fe.retryable ? new Error(encoded) : new UnrecoverableError(encoded);
+    } finally {
+      progress.close();
     }
   }
 
