@@ -26,6 +26,7 @@ import type { Logger } from '../../contracts/logger.js';
 import { ip, ipBatch, nft, sysctl } from './commands.js';
 import { enableHostForwarding } from './host-guard.js';
 import { BRIDGE, netnsName, prefixLength, transitCapacity, transitLink, UPLINK_INNER, uplinkName } from './names.js';
+import { linkCalls } from './link-calls.js';
 
 interface NetworkState {
   networkId: string;
@@ -192,8 +193,23 @@ export class TenantNetworks {
     await this.ensure(att);
     const t1 = Date.now();
     const ns = netnsName(att.networkId);
-    await ip(['link', 'set', 'dev', tap, 'netns', ns], `moving tap ${tap} into network ${att.name}`);
-    await ip(['link', 'set', 'dev', tap, 'master', BRIDGE, 'up'], `attaching tap ${tap} to network ${att.name}`, ns);
+    const calls = linkCalls();
+    if (calls) {
+      // In-process (link-calls.ts): two `ip` processes were most of a take's join under load.
+      try {
+        calls.moveToNetns(tap, join('/run/netns', ns));
+      } catch (e) {
+        throw new ForkdError('ERR_HOST_NETWORK', `moving tap ${tap} into network ${att.name}: ${(e as Error).message}`, { cause: e });
+      }
+      try {
+        calls.enslaveUp(join('/run/netns', ns), tap, BRIDGE);
+      } catch (e) {
+        throw new ForkdError('ERR_HOST_NETWORK', `attaching tap ${tap} to network ${att.name}: ${(e as Error).message}`, { cause: e });
+      }
+    } else {
+      await ip(['link', 'set', 'dev', tap, 'netns', ns], `moving tap ${tap} into network ${att.name}`);
+      await ip(['link', 'set', 'dev', tap, 'master', BRIDGE, 'up'], `attaching tap ${tap} to network ${att.name}`, ns);
+    }
     return { ensureMs: t1 - t0, tapMs: Date.now() - t1 };
   }
 
