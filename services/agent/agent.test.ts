@@ -106,6 +106,23 @@ describe('agent (in-process, host)', () => {
     expect(bad.detail?.['wireCode']).toBe('ERR_INVALID_PARAMS');
   });
 
+  it('takes the peers\' names in identity.set (a fork joining a network): one hosts file with the hostname and the peers', async () => {
+    const hosts = [{ address: '10.1.2.3', names: ['clone-8', 'web'] }, { address: '10.1.2.4', names: ['db'] }];
+    const r = await client.call('identity.set', { hostname: 'clone-8', hosts });
+    expect(r.applied).toEqual(['hosts', 'hostname']);
+    const file = readFileSync(join(dir, 'etc/hosts'), 'utf8');
+    expect(file).toContain('127.0.1.1\tclone-8\n');
+    expect(file).toContain('10.1.2.3\tclone-8 web\n10.1.2.4\tdb\n');
+    // Without a hostname the names go under the current one, as network.hosts writes them.
+    await client.call('identity.set', { hosts: [{ address: '10.1.2.9', names: ['cache'] }] });
+    const again = readFileSync(join(dir, 'etc/hosts'), 'utf8');
+    expect(again).toContain('127.0.1.1\tclone-8\n');
+    expect(again).toContain('10.1.2.9\tcache\n');
+    expect(again).not.toContain('db');
+    const bad = await rejection(client.call('identity.set', { hosts: [{ address: 'x', names: [] }] }));
+    expect(bad.code).toBe('ERR_VALIDATION');
+  });
+
   it('finds the NIC for a MAC, and says so when there is none', async () => {
     const mac = '0a:f0:4d:01:02:03';
     const none = await client.call('identity.set', { mac });

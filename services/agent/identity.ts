@@ -93,8 +93,8 @@ export function clockPlan(hostEpochMs: number, elapsedMs: number): { waitMs: num
   return { waitMs, setSeconds: Math.round((nowHost + waitMs) / 1000) };
 }
 
-/** What identity.set needs of the containers: those named after the VM follow its new hostname. */
-export type HostnameFollowers = Pick<Containers, 'followHostname'>;
+/** What identity.set needs of the containers: those named after the VM follow its new hostname, and all take the peers' names (`hosts`). */
+export type HostnameFollowers = Pick<Containers, 'followHostname' | 'updatePeers' | 'peers'>;
 
 export function identityHandlers(cfg: AgentConfig, containers?: HostnameFollowers): HandlerTable {
   // Bound now, at agent start: a template's agent has libc bound before the snapshot, so its clones do not pay for it on a take.
@@ -127,10 +127,16 @@ export function identityHandlers(cfg: AgentConfig, containers?: HostnameFollower
         await writeFile(join(cfg.etc, 'machine-id'), `${p.machineId}\n`, { mode: 0o444 });
         applied.push('machineId');
       }
+      // The peers first, so the hosts file below is written once, with them (as network.hosts would).
+      if (p.hosts !== undefined && containers) {
+        await containers.updatePeers(p.hosts);
+        applied.push('hosts');
+      }
+      const peerLines = containers?.peers.current ?? '';
       if (p.hostname !== undefined) {
         const before = await currentHostname(cfg);
         await writeFile(join(cfg.etc, 'hostname'), `${p.hostname}\n`);
-        await writeFile(join(cfg.etc, 'hosts'), hostsFile(p.hostname));
+        await writeFile(join(cfg.etc, 'hosts'), hostsFile(p.hostname) + peerLines);
         if (cfg.system) await writeFile(PROC_HOSTNAME, p.hostname);
         applied.push('hostname');
         // A running container forked with its VM (a desktop, a live fork, an
@@ -141,6 +147,9 @@ export function identityHandlers(cfg: AgentConfig, containers?: HostnameFollower
           if (followed.renamed.length > 0) applied.push('containerHostname');
           warnings.push(...followed.warnings);
         }
+      } else if (p.hosts !== undefined && containers) {
+        const hostname = (await currentHostname(cfg)) ?? 'localhost';
+        await writeFile(join(cfg.etc, 'hosts'), hostsFile(hostname) + peerLines);
       }
       if (p.mac !== undefined) {
         const nic = await findNic(cfg.sysNet, p.network?.interface);

@@ -44,6 +44,15 @@ export const ContainerSummary = obj({
 });
 export type ContainerSummary = Infer<typeof ContainerSummary>;
 
+/** A tenant network's members as hosts-file entries (network.hosts, identity.set's `hosts`). */
+const PeerEntries = arr(
+  obj({
+    address: str({ max: 15, pattern: /^\d{1,3}(\.\d{1,3}){3}$/ }),
+    names: arr(str({ min: 1, max: 63, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/ }), { max: 8 }),
+  }),
+  { max: 1024 },
+);
+
 /** A volume's disk, found by its virtio-blk serial, mounted (ext4) and bind-mounted into the container at `destination`. */
 export const VolumeMount = obj({
   serial: str({ min: 1, max: 20, pattern: /^[A-Za-z0-9]+$/ }),
@@ -128,6 +137,11 @@ export const METHODS = {
       mac: opt(MacAddress),
       /** Base64 of random bytes from the host (at most 4 KiB decoded). */
       entropy: opt(str({ max: 5464, pattern: /^[A-Za-z0-9+/]*={0,2}$/ })),
+      /**
+       * The VM's peers on its tenant network, as `network.hosts` takes them:
+       * a fork joining a network sends them here, one round trip fewer.
+       */
+      hosts: opt(PeerEntries),
     }),
     obj({ applied: arr(str()), warnings: arr(str()) }),
   ),
@@ -137,18 +151,7 @@ export const METHODS = {
    * containers reach each other by name. hostd sends the whole list whenever
    * a VM joins or leaves the network.
    */
-  'network.hosts': method(
-    obj({
-      entries: arr(
-        obj({
-          address: str({ max: 15, pattern: /^\d{1,3}(\.\d{1,3}){3}$/ }),
-          names: arr(str({ min: 1, max: 63, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/ }), { max: 8 }),
-        }),
-        { max: 1024 },
-      ),
-    }),
-    obj({ written: int({ min: 0 }) }),
-  ),
+  'network.hosts': method(obj({ entries: PeerEntries }), obj({ written: int({ min: 0 }) })),
   'image.import': method(
     obj({ id: Digest, config: ImageConfig, layers: arr(obj({ diffId: Digest, size: int({ min: 0 }) }), { max: 256 }) }),
     obj({ id: Digest, complete: bool, missing: arr(Digest, { max: 256 }) }),

@@ -40,6 +40,7 @@ export interface TakeOptions {
   guestNetwork?: Params<'identity.set'>['network'];
   /** Puts the clone's tap on its tenant network (FinishOptions.attachTap). */
   attachTap?: (tap: string) => Promise<unknown>;
+  guestHosts?: Params<'identity.set'>['hosts'];
 }
 
 /** What the pool holds: a shell, and in ready mode the same shell resumed with its agent answered. */
@@ -50,7 +51,7 @@ export interface PoolShell<A extends ForkAgent> {
 
 export interface ForkPoolOptions<A extends ForkAgent>
   extends Omit<ShellOptions, 'id' | 'hostname' | 'takenMacs'>,
-    Omit<FinishOptions<A>, 'guestNetwork' | 'attachTap'>,
+    Omit<FinishOptions<A>, 'guestNetwork' | 'attachTap' | 'guestHosts'>,
     Pick<WarmPoolOptions<PoolShell<A>, ForkedVm<A>, TakeOptions>, 'size' | 'reserveMib' | 'freeMemoryMib' | 'retryDelayMs' | 'log'> {
   /** MACs in use on this host, read at each shell start. */
   takenMacs?: () => ReadonlySet<string>;
@@ -80,6 +81,7 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
     ...opts,
     ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }),
     ...(take.attachTap === undefined ? {} : { attachTap: take.attachTap }),
+    ...(take.guestHosts === undefined ? {} : { guestHosts: take.guestHosts }),
   });
   return new WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>({
     size: opts.size,

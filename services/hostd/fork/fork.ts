@@ -246,6 +246,8 @@ export interface FinishOptions<A extends ForkAgent> {
   agent?: (socketPath: string) => A;
   /** Passed to identity.set (static address for the clone's NIC), when the host assigns addresses. */
   guestNetwork?: Params<'identity.set'>['network'];
+  /** Passed to identity.set: the peers' names on the clone's tenant network (as network.hosts takes them). */
+  guestHosts?: Params<'identity.set'>['hosts'];
   /**
    * Puts the clone's tap on its tenant network. Runs beside identity.set when
    * the clone's own MAC was set ahead (ready pool), else after it: either way
@@ -399,7 +401,11 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       const attachNow = opts.attachTap && shell.tap !== null && resumed.ahead?.applied.includes('mac') === true;
       attaching = attachNow ? opts.attachTap!(shell.tap!) : null;
       attaching?.catch(() => undefined); // awaited below, or before the clone is destroyed
-      const now = await agent.call('identity.set', { ...params, ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }) });
+      const now = await agent.call('identity.set', {
+        ...params,
+        ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
+        ...(opts.guestHosts === undefined ? {} : { hosts: opts.guestHosts }),
+      });
       await attaching;
       identityResult = resumed.ahead
         ? { applied: [...resumed.ahead.applied, ...now.applied], warnings: [...resumed.ahead.warnings, ...now.warnings] }

@@ -13,7 +13,7 @@ import type { JobContext } from '../job-handlers.js';
 import type { HostMetrics } from '../metrics/host-metrics.js';
 import type { ForkJoin, VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
-import type { CreateVmRequest, ManagedVm } from '../vm/vm-manager.js';
+import { hostnameFor, type CreateVmRequest, type ManagedVm } from '../vm/vm-manager.js';
 import { assertVmId } from '../vm/vm-record.js';
 import { attachVolumes, type GuestVolume } from '../volumes/attach.js';
 import type { VolumeStore } from '../volumes/volume-store.js';
@@ -62,7 +62,7 @@ export function containerCreateHandler(deps: CreateDeps) {
     deps.creates?.begin(input.vmId);
     try {
       // A fork joins most of the way itself: its identity.set carries the guest's address, and it attaches the tap.
-      const forkJoin = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.forkJoin(input.network) : undefined;
+      const forkJoin = !vm && input.boot !== 'cold' && deps.fork && deps.networks && input.network ? deps.networks.forkJoin(input.network, hostnameFor(input.vmId)) : undefined;
       if (!vm) {
         await ctx.progress(5, 'vm');
         vm = await makeVm(deps, input, ctx, served, forkJoin);

@@ -4,7 +4,7 @@ import { ForkdError } from '../../contracts/errors.js';
 import type { ContainerCreateInput, VmFacts } from '../../contracts/jobs.js';
 import type { JobContext, JobHandlers } from '../job-handlers.js';
 import type { TemplateRegistry } from '../templates/template-registry.js';
-import type { ManagedVm } from '../vm/vm-manager.js';
+import { hostnameFor, type ManagedVm } from '../vm/vm-manager.js';
 import type { ForkVm } from './container-create.js';
 import type { ForkJoin, VmNetworks } from '../network/vm-networks.js';
 import { joinNetwork } from './network.js';
@@ -26,8 +26,8 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
     'template.delete': async (input) => ({ deleted: await templates.delete(input.templateId) }),
     'vm.fork': async (input) => {
       // The fork sends the guest its address and attaches the tap itself (ForkJoin); a VM that was already there had both.
-      const fork = networks && input.network ? networks.forkJoin(input.network) : undefined;
-      const vm = await templates.fork({ ...input, ...(fork ? { guestNetwork: fork.guestNetwork, attachTap: fork.attachTap } : {}) });
+      const fork = networks && input.network ? networks.forkJoin(input.network, hostnameFor(input.vmId)) : undefined;
+      const vm = await templates.fork({ ...input, ...(fork ? fork.forkParts() : {}) });
       try {
         await joinNetwork({ vms: templates.vms, ...(networks ? { networks } : {}) }, vm, input.network, fork ? { fork } : {});
       } catch (err) {
@@ -47,7 +47,7 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
 export function forkForContainer(templates: TemplateRegistry): ForkVm {
   return async (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, join?: ForkJoin): Promise<ManagedVm> => {
     if (!input.templateId) throw new ForkdError('ERR_VALIDATION', `boot "${input.boot}" needs a templateId`, { field: 'templateId' });
-    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(join ? { guestNetwork: join.guestNetwork, attachTap: join.attachTap } : {}) });
+    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(join ? join.forkParts() : {}) });
     if (vm.record.memoryMib !== input.vm.memoryMib || vm.record.vcpus !== input.vm.vcpus) {
       ctx.log.warn('the template was built for another size than the job asks; the fork has the template\'s', {
         vm: input.vmId, template: input.templateId, asked: input.vm, got: { memoryMib: vm.record.memoryMib, vcpus: vm.record.vcpus },

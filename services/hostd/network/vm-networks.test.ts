@@ -4,7 +4,7 @@ import type { Logger } from '../../contracts/logger.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers } from './guest-network.js';
 import type { AttachTimings } from './tenant-networks.js';
-import { ForkJoin, joinGuest, PeerBroadcaster, peerEntries, publishPeerNames, type NetworkAgent, type NetworkMember } from './vm-networks.js';
+import { ForkJoin, joinGuest, PeerBroadcaster, peerEntries, publishPeerNames, VmNetworks, type NetworkAgent, type NetworkMember } from './vm-networks.js';
 
 const att = (over: Partial<NetworkAttachment> = {}): NetworkAttachment => ({
   networkId: 'n1', tenantId: 't1', name: 'app', subnet: '10.89.1.0/24', gateway: '10.89.1.1', address: '10.89.1.2', internal: false, aliases: ['web'], ...over,
@@ -105,7 +105,7 @@ describe('joining a guest to its network', () => {
   it('only announces when the fork also attached the tap (ForkJoin), and reports that attach\'s timings', async () => {
     const calls: string[] = [];
     const nets = { attach: async (tap: string) => { calls.push(`attach ${tap}`); return { ensureMs: 5, tapMs: 60 }; } };
-    const fork = new ForkJoin({ interface: 'eth0', address: '10.89.1.2/24', dns: [] }, nets, att({ internal: true }));
+    const fork = new ForkJoin({ interface: 'eth0', address: '10.89.1.2/24', dns: [] }, [], nets, att({ internal: true }));
     await fork.attachTap('fkt2');
     expect(fork.attachedTimings('fkt-other')).toBeNull(); // a take that failed over to a fresh fork attached another tap
     const joined = await joinGuest(nets, 'fkt2', null, att({ internal: true }), [], async () => { calls.push('announce'); }, fork.attachedTimings('fkt2')!);
@@ -163,5 +163,34 @@ describe('peer names kept current in the background', () => {
     const toA = calls.filter((c) => c.startsWith('a:'));
     expect(toA.length).toBeLessThanOrEqual(2);
     expect(toA.at(-1)).toBe('a:6');
+  });
+});
+
+describe('a fork joining its network (VmNetworks.forkJoin, join with `fork`)', () => {
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet } as unknown as Logger;
+
+  it('gives the fork the names of the network\'s members and its own, and join then only records it and updates the others in the background', async () => {
+    const sent: Array<{ vm: string; entries: unknown }> = [];
+    const member = (hostname: string, network?: NetworkAttachment) => ({
+      vmId: hostname, ...rec(hostname, network),
+      agent: { call: async (_m: string, p: { entries: unknown }) => { sent.push({ vm: hostname, entries: p.entries }); } },
+    });
+    const running = [member('vm-a', att({ address: '10.89.1.2', aliases: ['db'] })), member('vm-other', att({ networkId: 'n2', address: '10.89.2.2', aliases: [] }))];
+    const attached: string[] = [];
+    const nets = { attach: async (tap: string) => { attached.push(tap); return { ensureMs: 0, tapMs: 1 }; } };
+    const networks = new VmNetworks(nets as never, {} as never, () => running as never, quiet, []);
+    const mine = att({ address: '10.89.1.3', aliases: ['web'] });
+    const fork = networks.forkJoin(mine, 'vm-new');
+    expect(fork.hosts).toEqual([{ address: '10.89.1.2', names: ['db', 'vm-a'] }, { address: '10.89.1.3', names: ['web', 'vm-new'] }]);
+    expect(fork.forkParts().guestHosts).toBe(fork.hosts);
+    await fork.attachTap('fkt-new');
+    const newcomer = { ...member('vm-new'), record: { ...member('vm-new').record, tap: 'fkt-new' } };
+    running.push(newcomer as never);
+    await networks.join(newcomer as never, mine, { fork });
+    expect(attached).toEqual(['fkt-new']); // once, by the fork
+    expect(newcomer.record.network).toEqual(mine);
+    await networks.peers.settled();
+    // The background round reached every member of n1, the newcomer too; n2's member heard nothing.
+    expect(sent.map((s) => s.vm).sort()).toEqual(['vm-a', 'vm-new']);
   });
 });

@@ -30,6 +30,8 @@ export interface NetworkMember {
   record: Pick<VmRecord, 'network' | 'hostname'>;
 }
 
+export type PeerEntry = { address: string; names: string[] };
+
 /** The hosts-file entries of a network's members: each address with its aliases and hostname. */
 export function peerEntries(members: ReadonlyArray<{ record: Pick<VmRecord, 'network' | 'hostname'> }>): Array<{ address: string; names: string[] }> {
   return members
@@ -143,7 +145,18 @@ export class PeerBroadcaster {
 export class ForkJoin {
   private attached: { tap: string; timings: AttachTimings } | null = null;
 
-  constructor(readonly guestNetwork: GuestNetworkParams, private readonly nets: Pick<TenantNetworks, 'attach'>, private readonly att: NetworkAttachment) {}
+  /** `hosts`: the peers' names as they are when the fork starts (the newcomer included); later changes follow in the background. */
+  constructor(
+    readonly guestNetwork: GuestNetworkParams,
+    readonly hosts: PeerEntry[],
+    private readonly nets: Pick<TenantNetworks, 'attach'>,
+    private readonly att: NetworkAttachment,
+  ) {}
+
+  /** What the fork takes (ForkRequest / TakeOptions). */
+  forkParts(): { guestNetwork: GuestNetworkParams; guestHosts: PeerEntry[]; attachTap: (tap: string) => Promise<void> } {
+    return { guestNetwork: this.guestNetwork, guestHosts: this.hosts, attachTap: this.attachTap };
+  }
 
   readonly attachTap = async (tap: string): Promise<void> => {
     const timings = await this.nets.attach(tap, this.att);
@@ -171,9 +184,11 @@ export class VmNetworks {
     this.peers = new PeerBroadcaster((networkId) => this.running().filter((v) => v.record.network?.networkId === networkId), log);
   }
 
-  /** The part of joining `att` that a fork does itself (ForkJoin): hand it to the fork, then to join(). */
-  forkJoin(att: NetworkAttachment): ForkJoin {
-    return new ForkJoin(guestNetworkFor(att, this.dns), this.nets, att);
+  /** The part of joining `att` that a fork of the VM named `hostname` does itself (ForkJoin): hand it to the fork, then to join(). */
+  forkJoin(att: NetworkAttachment, hostname: string): ForkJoin {
+    const members = this.running().filter((v) => v.record.network?.networkId === att.networkId);
+    const hosts = peerEntries([...members, { record: { network: att, hostname } }]);
+    return new ForkJoin(guestNetworkFor(att, this.dns), hosts, this.nets, att);
   }
 
   /**
@@ -192,7 +207,9 @@ export class VmNetworks {
     }
     return joinGuest(this.nets, tap, opts.fork ? null : vm.agent, att, this.dns, async () => {
       vm.record.network = att;
-      await this.peers.welcome(vm, att.networkId);
+      // The fork's identity.set gave the newcomer the names already: everyone catches up in the background.
+      if (opts.fork) this.peers.schedule(att.networkId);
+      else await this.peers.welcome(vm, att.networkId);
     }, opts.fork?.attachedTimings(tap) ?? undefined);
   }
 

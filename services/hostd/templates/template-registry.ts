@@ -100,13 +100,19 @@ export interface ForkRequest {
   guestNetwork?: Params<'identity.set'>['network'];
   /** Puts the fork's tap on its tenant network, inside the fork (FinishOptions.attachTap). */
   attachTap?: (tap: string) => Promise<unknown>;
+  /** The peers' names, sent in the same identity.set as `guestNetwork`. */
+  guestHosts?: Params<'identity.set'>['hosts'];
 }
 
 const VM_ID_FOR_FORK_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
 /** The part of a network join a fork does itself (guest address in its identity.set, tap attach). */
-function joinParts(req: ForkRequest): Pick<ForkRequest, 'guestNetwork' | 'attachTap'> {
-  return { ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}), ...(req.attachTap ? { attachTap: req.attachTap } : {}) };
+function joinParts(req: ForkRequest): Pick<ForkRequest, 'guestNetwork' | 'attachTap' | 'guestHosts'> {
+  return {
+    ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}),
+    ...(req.attachTap ? { attachTap: req.attachTap } : {}),
+    ...(req.guestHosts ? { guestHosts: req.guestHosts } : {}),
+  };
 }
 
 export class TemplateRegistry {
