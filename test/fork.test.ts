@@ -177,6 +177,8 @@ describe('a busybox template', () => {
     expect(firstOutput.trim()).toBe('hi');
     expect(waited).toMatchObject({ state: 'exited', exitCode: 0 });
     expect(created.vm.timings['imageImportMs']).toBeLessThan(10_000);
+    // The template was built for this image: its forks' guests hold it, and hostd asks the guest nothing about it.
+    expect(created.vm.timings['imagePreloaded']).toBe(1);
     expect(await call('vm.destroy', { vmId: id })).toEqual({ destroyed: true });
   });
 

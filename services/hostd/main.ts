@@ -191,7 +191,7 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const exits = new ExitWatcher(events, log.child({ part: 'events' }));
     cleanup.push('exit watchers', () => exits.close());
     await watchAdopted(vms, exits, log);
-    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, creates: new CreatesInFlight(), fork: forkForContainer(templates), ...(network === null ? {} : { networks: vmNetworks }) });
+    const containerJobs = containerHandlers({ vms, ports, redis, log, secretKey, volumes: volumeStore, events, exits, metrics, blobs, creates: new CreatesInFlight(), fork: forkForContainer(templates), templateImage: (id) => registry.imageOf(id), ...(network === null ? {} : { networks: vmNetworks }) });
     const liveForks = { conn, hostId: config.hostId, vms, templates: registry, ports, events, exits, log, taps, streamsDir, reuse: { windowMs: config.forkReuseMs, maxDirtyMib: config.forkReuseMaxDirtyMib }, ...(network === null ? {} : { networks: vmNetworks }) };
     const handlers: JobHandlers = {
       'host.info': hostInfoHandler({ conn: infoConn, hostId: config.hostId, accel, libvirtVersion, qemuVersion }),

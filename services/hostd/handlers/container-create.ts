@@ -32,6 +32,8 @@ export type ForkVm = (input: ContainerCreateInput, ctx: JobContext, served: Prom
 
 export interface CreateDeps extends ContainerDeps {
   fork?: ForkVm;
+  /** The image a template's guest holds already (TemplateRegistry.imageOf): its forks need no import of it. */
+  templateImage?: (templateId: string) => string | null;
   /** Tenant networks on this host; absent: VMs stay detached (FORKD_NETWORK=none). */
   networks?: VmNetworks;
   /** This host's volume disks; absent: a create with volumes fails. */
@@ -96,9 +98,11 @@ export function containerCreateHandler(deps: CreateDeps) {
       if (!c) {
         await ctx.progress(40, 'image');
         const ti = Date.now();
-        await (importing ??= importImage(deps, agent, input, ctx));
+        const importMs = await (importing ??= importImage(deps, agent, input, ctx));
         // What the create waited for the image after the network join (the rest of the import overlapped it).
         timings['imageImportMs'] = Date.now() - ti;
+        // 1: the template's guest held the image already, so nothing was asked of the guest.
+        if (importMs < 0) timings['imagePreloaded'] = 1;
         await ctx.progress(70, 'container');
         const tc = Date.now();
         // Created and started in one guest round trip (an older agent only creates: the start below follows).
@@ -159,8 +163,10 @@ export function containerCreateHandler(deps: CreateDeps) {
   };
 }
 
-/** The image's layers into the guest (those it lacks); resolves to the ms the import took. */
+/** The image's layers into the guest (those it lacks); resolves to the ms the import took, -1 when the guest had the image by construction. */
 async function importImage(deps: CreateDeps, agent: ManagedVm['agent'], input: ContainerCreateInput, ctx: JobContext): Promise<number> {
+  // A fork of a template built for this image has it in its guest: the import would only find every layer present.
+  if (input.boot !== 'cold' && deps.fork && input.templateId && deps.templateImage?.(input.templateId) === input.image.id) return -1;
   const t0 = Date.now();
   const imported = await agent.importImage(hostImage(input.image, deps.blobs, input.vmId));
   const ms = Date.now() - t0;

@@ -373,6 +373,12 @@ export class TemplateRegistry {
     return this.opts.vms;
   }
 
+  /** The container image a ready template's guest holds already (imported before its snapshot, prepare.ts); null: none or not known here. */
+  imageOf(templateId: string): string | null {
+    const e = this.entries.get(templateId);
+    return e?.state === 'ready' ? (e.record?.imageId ?? null) : null;
+  }
+
   private async forkOnce(req: ForkRequest): Promise<ManagedVm> {
     const t0 = Date.now();
     const existing = this.opts.vms.find(req.vmId);
