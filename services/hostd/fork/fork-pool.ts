@@ -13,7 +13,6 @@
 // template's hostname and clock and is never handed out without it.
 
 import { ForkdError } from '../../contracts/errors.js';
-import type { Params } from '../../contracts/agent-protocol/messages.js';
 import {
   discardResumed,
   discardShell,
@@ -28,6 +27,7 @@ import {
   type CloneShell,
   type FinishOptions,
   type ForkedVm,
+  type GuestJoin,
   type ResumedClone,
   type ShellOptions,
 } from './fork.js';
@@ -37,10 +37,8 @@ import { WarmPool, type PoolMode, type WarmPoolOptions } from './warm-pool.js';
 export interface TakeOptions {
   /** The clone's hostname (default `forkd-<id>`). */
   hostname?: string;
-  guestNetwork?: Params<'identity.set'>['network'];
-  /** Puts the clone's tap on its tenant network (FinishOptions.attachTap). */
-  attachTap?: (tap: string) => Promise<unknown>;
-  guestHosts?: Params<'identity.set'>['hosts'];
+  /** The clone's tenant network, joined as part of the take (FinishOptions.join). */
+  join?: GuestJoin;
 }
 
 /** What the pool holds: a shell, and in ready mode the same shell resumed with its agent answered. */
@@ -51,7 +49,7 @@ export interface PoolShell<A extends ForkAgent> {
 
 export interface ForkPoolOptions<A extends ForkAgent>
   extends Omit<ShellOptions, 'id' | 'hostname' | 'takenMacs'>,
-    Omit<FinishOptions<A>, 'guestNetwork' | 'attachTap' | 'guestHosts'>,
+    Omit<FinishOptions<A>, 'join'>,
     Pick<WarmPoolOptions<PoolShell<A>, ForkedVm<A>, TakeOptions>, 'size' | 'reserveMib' | 'freeMemoryMib' | 'retryDelayMs' | 'log'> {
   /** MACs in use on this host, read at each shell start. */
   takenMacs?: () => ReadonlySet<string>;
@@ -77,12 +75,7 @@ export function createForkPool<A extends ForkAgent>(opts: ForkPoolOptions<A>): F
   if (mode === 'ready' && !opts.agent) throw new ForkdError('ERR_INTERNAL', 'a ready-mode fork pool needs an agent to resume clones up to');
   const withHostname = (shell: CloneShell, take: TakeOptions): CloneShell =>
     take.hostname === undefined ? shell : { ...shell, identity: { ...shell.identity, hostname: take.hostname } };
-  const finishOpts = (take: TakeOptions): FinishOptions<A> => ({
-    ...opts,
-    ...(take.guestNetwork === undefined ? {} : { guestNetwork: take.guestNetwork }),
-    ...(take.attachTap === undefined ? {} : { attachTap: take.attachTap }),
-    ...(take.guestHosts === undefined ? {} : { guestHosts: take.guestHosts }),
-  });
+  const finishOpts = (take: TakeOptions): FinishOptions<A> => ({ ...opts, ...(take.join ? { join: take.join } : {}) });
   return new WarmPool<PoolShell<A>, ForkedVm<A>, TakeOptions>({
     size: opts.size,
     mode,

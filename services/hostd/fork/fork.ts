@@ -241,19 +241,25 @@ export async function discardShell(shell: CloneShell): Promise<void> {
   await shell.releaseTap().catch(() => undefined); // best effort: hostd's start-up sweep removes forgotten taps
 }
 
+/** The part of joining a tenant network that a fork does itself (hostd's ForkJoin is one). */
+export interface GuestJoin {
+  /** identity.set's `network`: the clone's address, route and resolvers. */
+  readonly network: NonNullable<Params<'identity.set'>['network']>;
+  /** identity.set's `hosts`: the peers' names (as network.hosts takes them). */
+  readonly hosts?: Params<'identity.set'>['hosts'];
+  /**
+   * Puts the clone's tap on the network. Runs beside identity.set when the
+   * clone's own MAC was set ahead (ready pool), else after it: either way no
+   * frame with the template's MAC reaches the bridge.
+   */
+  readonly attachTap?: (tap: string) => Promise<unknown>;
+}
+
 export interface FinishOptions<A extends ForkAgent> {
   /** Connects to the clone's agent; without it the clone gets no identity.set (tests of the bare fork only). */
   agent?: (socketPath: string) => A;
-  /** Passed to identity.set (static address for the clone's NIC), when the host assigns addresses. */
-  guestNetwork?: Params<'identity.set'>['network'];
-  /** Passed to identity.set: the peers' names on the clone's tenant network (as network.hosts takes them). */
-  guestHosts?: Params<'identity.set'>['hosts'];
-  /**
-   * Puts the clone's tap on its tenant network. Runs beside identity.set when
-   * the clone's own MAC was set ahead (ready pool), else after it: either way
-   * no frame with the template's MAC reaches the bridge.
-   */
-  attachTap?: (tap: string) => Promise<unknown>;
+  /** The clone's tenant network, joined as part of the fork (GuestJoin). */
+  join?: GuestJoin;
   agentTimeoutMs?: number;
   incomingTimeoutMs?: number;
   /**
@@ -398,13 +404,13 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
         ? { hostname: full.hostname, ...(full.clockEpochMs === undefined ? {} : { clockEpochMs: full.clockEpochMs }) }
         : full;
       // Ready pool: the MAC is the clone's own already, so its tap may reach the bridge while identity.set runs.
-      const attachNow = opts.attachTap && shell.tap !== null && resumed.ahead?.applied.includes('mac') === true;
-      attaching = attachNow ? opts.attachTap!(shell.tap!) : null;
+      const attachTap = opts.join?.attachTap;
+      attaching = attachTap && shell.tap !== null && resumed.ahead?.applied.includes('mac') === true ? attachTap(shell.tap) : null;
       attaching?.catch(() => undefined); // awaited below, or before the clone is destroyed
       const now = await agent.call('identity.set', {
         ...params,
-        ...(opts.guestNetwork === undefined ? {} : { network: opts.guestNetwork }),
-        ...(opts.guestHosts === undefined ? {} : { hosts: opts.guestHosts }),
+        ...(opts.join ? { network: opts.join.network } : {}),
+        ...(opts.join?.hosts === undefined ? {} : { hosts: opts.join.hosts }),
       });
       await attaching;
       identityResult = resumed.ahead
@@ -416,7 +422,7 @@ export async function identifyClone<A extends ForkAgent>(resumed: ResumedClone<A
       }
     }
     // Otherwise after the guest has its own MAC (identity.set), before the fork returns.
-    if (attaching === null && opts.attachTap && shell.tap !== null) await opts.attachTap(shell.tap);
+    if (attaching === null && opts.join?.attachTap && shell.tap !== null) await opts.join.attachTap(shell.tap);
     const timings: ForkTimings = {
       verifyMs: 0,
       overlayMs: shell.timings.overlayMs,

@@ -1,4 +1,4 @@
-// A take's identity and its tenant network (identifyClone with attachTap):
+// A take's identity and its tenant network (identifyClone with a GuestJoin):
 // the guest's address rides in the take's own identity.set, and the tap joins
 // the bridge beside it only when the clone's MAC is its own already (a ready
 // clone); a shell's tap waits for identity.set, so no frame with the
@@ -53,8 +53,7 @@ describe('a take joining its tenant network inside the fork', () => {
     const answer = deferred<Result<'identity.set'>>();
     const attach = deferred<void>();
     const done = identifyClone(clone(events, answer.promise, true), {
-      guestNetwork: network,
-      attachTap: (tap) => { events.push(`attach ${tap}`); return attach.promise; },
+      join: { network, attachTap: (tap) => { events.push(`attach ${tap}`); return attach.promise; } },
     });
     await flush();
     expect(events).toEqual(['attach fkt-abc', 'identity.set clockEpochMs,hostname,network']);
@@ -69,8 +68,7 @@ describe('a take joining its tenant network inside the fork', () => {
     const events: string[] = [];
     const answer = deferred<Result<'identity.set'>>();
     const done = identifyClone(clone(events, answer.promise, false), {
-      guestNetwork: network,
-      attachTap: async (tap) => { events.push(`attach ${tap}`); },
+      join: { network, attachTap: async (tap) => { events.push(`attach ${tap}`); } },
     });
     await flush();
     expect(events).toEqual(['identity.set clockEpochMs,entropy,hostname,mac,machineId,network']);
@@ -84,8 +82,7 @@ describe('a take joining its tenant network inside the fork', () => {
     const answer = deferred<Result<'identity.set'>>();
     const attach = deferred<void>();
     const done = identifyClone(clone(events, answer.promise, true), {
-      guestNetwork: network,
-      attachTap: () => { events.push('attach fkt-abc'); return attach.promise; },
+      join: { network, attachTap: () => { events.push('attach fkt-abc'); return attach.promise; } },
     });
     done.catch(() => undefined);
     await flush();

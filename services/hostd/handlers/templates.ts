@@ -27,7 +27,7 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
     'vm.fork': async (input) => {
       // The fork sends the guest its address and attaches the tap itself (ForkJoin); a VM that was already there had both.
       const fork = networks && input.network ? networks.forkJoin(input.network, hostnameFor(input.vmId)) : undefined;
-      const vm = await templates.fork({ ...input, ...(fork ? fork.forkParts() : {}) });
+      const vm = await templates.fork({ ...input, ...(fork ? { join: fork } : {}) });
       try {
         await joinNetwork({ vms: templates.vms, ...(networks ? { networks } : {}) }, vm, input.network, fork ? { fork } : {});
       } catch (err) {
@@ -47,7 +47,7 @@ export function templateHandlers(templates: TemplateRegistry, networks?: VmNetwo
 export function forkForContainer(templates: TemplateRegistry): ForkVm {
   return async (input: ContainerCreateInput, ctx: JobContext, served: Promise<void>, join?: ForkJoin): Promise<ManagedVm> => {
     if (!input.templateId) throw new ForkdError('ERR_VALIDATION', `boot "${input.boot}" needs a templateId`, { field: 'templateId' });
-    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(join ? join.forkParts() : {}) });
+    const vm = await templates.fork({ vmId: input.vmId, templateId: input.templateId, usePool: true, refillAfter: served, ...(join ? { join } : {}) });
     if (vm.record.memoryMib !== input.vm.memoryMib || vm.record.vcpus !== input.vm.vcpus) {
       ctx.log.warn('the template was built for another size than the job asks; the fork has the template\'s', {
         vm: input.vmId, template: input.templateId, asked: input.vm, got: { memoryMib: vm.record.memoryMib, vcpus: vm.record.vcpus },

@@ -182,7 +182,7 @@ describe('a fork joining its network (VmNetworks.forkJoin, join with `fork`)', (
     const mine = att({ address: '10.89.1.3', aliases: ['web'] });
     const fork = networks.forkJoin(mine, 'vm-new');
     expect(fork.hosts).toEqual([{ address: '10.89.1.2', names: ['db', 'vm-a'] }, { address: '10.89.1.3', names: ['web', 'vm-new'] }]);
-    expect(fork.forkParts().guestHosts).toBe(fork.hosts);
+    expect(fork.network).toEqual(guestNetworkFor(mine, []));
     await fork.attachTap('fkt-new');
     const newcomer = { ...member('vm-new'), record: { ...member('vm-new').record, tap: 'fkt-new' } };
     running.push(newcomer as never);

@@ -8,6 +8,7 @@ import type { Params } from '../../contracts/agent-protocol/index.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { NetworkAttachment } from '../../contracts/jobs.js';
 import { errorFields, type Logger } from '../../contracts/logger.js';
+import type { GuestJoin } from '../fork/fork.js';
 import type { ManagedVm } from '../vm/vm-manager.js';
 import type { VmRecord } from '../vm/vm-record.js';
 import { guestNetworkFor, hostNameservers, type GuestNetworkParams } from './guest-network.js';
@@ -136,27 +137,22 @@ export class PeerBroadcaster {
 }
 
 /**
- * The part of a join that a fork does itself, so that it costs no round trip
- * of its own: the guest's address, route and resolvers go in the fork's
- * identity.set (`guestNetwork`), and the fork attaches the tap (`attachTap`),
- * beside that identity.set when the clone's MAC was set ahead. VmNetworks.join
- * then only announces the VM to its peers.
+ * The part of a join that a fork does itself (the fork's GuestJoin), so that
+ * it costs no round trip of its own: the guest's address, route and resolvers
+ * and the peers' names go in the fork's identity.set (`network`, `hosts`), and
+ * the fork attaches the tap (`attachTap`), beside that identity.set when the
+ * clone's MAC was set ahead. VmNetworks.join then only records the VM.
  */
-export class ForkJoin {
+export class ForkJoin implements GuestJoin {
   private attached: { tap: string; timings: AttachTimings } | null = null;
 
   /** `hosts`: the peers' names as they are when the fork starts (the newcomer included); later changes follow in the background. */
   constructor(
-    readonly guestNetwork: GuestNetworkParams,
+    readonly network: GuestNetworkParams,
     readonly hosts: PeerEntry[],
     private readonly nets: Pick<TenantNetworks, 'attach'>,
     private readonly att: NetworkAttachment,
   ) {}
-
-  /** What the fork takes (ForkRequest / TakeOptions). */
-  forkParts(): { guestNetwork: GuestNetworkParams; guestHosts: PeerEntry[]; attachTap: (tap: string) => Promise<void> } {
-    return { guestNetwork: this.guestNetwork, guestHosts: this.hosts, attachTap: this.attachTap };
-  }
 
   readonly attachTap = async (tap: string): Promise<void> => {
     const timings = await this.nets.attach(tap, this.att);

@@ -14,7 +14,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from '../../../native/libvirt/index.js';
-import type { Params } from '../../contracts/agent-protocol/index.js';
 import type { Accel } from '../../contracts/config.js';
 import { ForkdError } from '../../contracts/errors.js';
 import type { PoolStatus, TemplateBuildInput, TemplateFacts, TemplateStatus } from '../../contracts/jobs.js';
@@ -22,7 +21,7 @@ import { hostTemplateLifecycle, type HostTemplateRecordState } from '../../contr
 import { errorFields, type Logger } from '../../contracts/logger.js';
 import { AgentClient } from '../agent/agent-client.js';
 import { createForkPool, type ForkPool } from '../fork/fork-pool.js';
-import { forkFromTemplate, openTemplate, type Template } from '../fork/fork.js';
+import { forkFromTemplate, openTemplate, type GuestJoin, type Template } from '../fork/fork.js';
 import type { PoolMode } from '../fork/warm-pool.js';
 import { buildTemplate, type GuestImageRef } from '../fork/template-builder.js';
 import { isTemplateCompatible, TEMPLATE_FILES, verifyTemplateFiles, type HostInfo } from '../fork/template-manifest.js';
@@ -94,26 +93,13 @@ export interface ForkRequest {
   /** Settles when the request this fork serves is done (its container started): the pool's refill waits for it (warm-pool.ts). */
   refillAfter?: Promise<unknown>;
   /**
-   * The guest side of the VM's tenant network (address, route, resolvers), sent
-   * in the fork's own identity.set: one guest round trip fewer than a join after it.
+   * The VM's tenant network, joined as part of the fork: its address and peers
+   * in the fork's own identity.set, its tap attached (FinishOptions.join).
    */
-  guestNetwork?: Params<'identity.set'>['network'];
-  /** Puts the fork's tap on its tenant network, inside the fork (FinishOptions.attachTap). */
-  attachTap?: (tap: string) => Promise<unknown>;
-  /** The peers' names, sent in the same identity.set as `guestNetwork`. */
-  guestHosts?: Params<'identity.set'>['hosts'];
+  join?: GuestJoin;
 }
 
 const VM_ID_FOR_FORK_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
-
-/** The part of a network join a fork does itself (guest address in its identity.set, tap attach). */
-function joinParts(req: ForkRequest): Pick<ForkRequest, 'guestNetwork' | 'attachTap' | 'guestHosts'> {
-  return {
-    ...(req.guestNetwork ? { guestNetwork: req.guestNetwork } : {}),
-    ...(req.attachTap ? { attachTap: req.attachTap } : {}),
-    ...(req.guestHosts ? { guestHosts: req.guestHosts } : {}),
-  };
-}
 
 export class TemplateRegistry {
   readonly dirs: TemplateDirs;
@@ -396,7 +382,7 @@ export class TemplateRegistry {
     let vm: ManagedVm | null = null;
     if (req.usePool && entry.pool && entry.pool.stats().ready > 0) {
       try {
-        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId), ...joinParts(req) }, req.refillAfter);
+        const clone = await entry.pool.take({ hostname: hostnameFor(req.vmId), ...(req.join ? { join: req.join } : {}) }, req.refillAfter);
         vm = await claimPoolClone(ctx, clone, info);
       } catch (err) {
         log.warn('a warm-pool shell failed to become a VM: forking fresh instead', errorFields(err));
@@ -414,7 +400,7 @@ export class TemplateRegistry {
         ...(this.opts.taps ? { taps: this.opts.taps } : {}),
         agent: (p) => new AgentClient(p, { log: (msg, fields) => log.debug(msg, fields) }),
         agentTimeoutMs: ctx.agentTimeoutMs,
-        ...joinParts(req),
+        ...(req.join ? { join: req.join } : {}),
       });
       vm = await registerFreshFork(ctx, forked, info);
     }
