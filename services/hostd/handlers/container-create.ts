@@ -124,8 +124,8 @@ export function containerCreateHandler(deps: CreateDeps) {
         }
       }
       const startNow = !startedWithCreate && (created || c?.status === 'created') && input.start !== false;
-      // Just created and not started: its record, as the agent has it, is the answer.
-      if (created && !startNow && !startedWithCreate) c = await findContainer(agent, input.containerId);
+      // Just created and not started (start: false): its record, as the agent has it, is the answer.
+      if (created && input.start === false) c = await findContainer(agent, input.containerId);
       if (startNow) {
         const ts = Date.now();
         const started = await guest(`starting container ${input.containerId}`, () => agent.call('container.start', { id: input.containerId }));

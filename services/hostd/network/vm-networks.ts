@@ -31,10 +31,11 @@ export interface NetworkMember {
   record: Pick<VmRecord, 'network' | 'hostname'>;
 }
 
-export type PeerEntry = { address: string; names: string[] };
+/** One hosts-file line of the network's members, as network.hosts and identity.set's `hosts` take it. */
+export type PeerEntry = NonNullable<Params<'identity.set'>['hosts']>[number];
 
 /** The hosts-file entries of a network's members: each address with its aliases and hostname. */
-export function peerEntries(members: ReadonlyArray<{ record: Pick<VmRecord, 'network' | 'hostname'> }>): Array<{ address: string; names: string[] }> {
+export function peerEntries(members: ReadonlyArray<{ record: Pick<VmRecord, 'network' | 'hostname'> }>): PeerEntry[] {
   return members
     .filter((m) => m.record.network !== undefined)
     // A pod's address answers to every container's name: more than one entry (of at most 8 names each) per address.
@@ -177,13 +178,17 @@ export class VmNetworks {
     dns?: string[],
   ) {
     this.dns = dns ?? hostNameservers();
-    this.peers = new PeerBroadcaster((networkId) => this.running().filter((v) => v.record.network?.networkId === networkId), log);
+    this.peers = new PeerBroadcaster((networkId) => this.membersOf(networkId), log);
+  }
+
+  /** This host's running VMs on the network. */
+  private membersOf(networkId: string): ManagedVm[] {
+    return this.running().filter((v) => v.record.network?.networkId === networkId);
   }
 
   /** The part of joining `att` that a fork of the VM named `hostname` does itself (ForkJoin): hand it to the fork, then to join(). */
   forkJoin(att: NetworkAttachment, hostname: string): ForkJoin {
-    const members = this.running().filter((v) => v.record.network?.networkId === att.networkId);
-    const hosts = peerEntries([...members, { record: { network: att, hostname } }]);
+    const hosts = peerEntries([...this.membersOf(att.networkId), { record: { network: att, hostname } }]);
     return new ForkJoin(guestNetworkFor(att, this.dns), hosts, this.nets, att);
   }
 
