@@ -33,7 +33,8 @@ import { crunError, waitForPid, type Crun } from './crun.js';
 import type { Log } from './handler.js';
 import type { ImageStore } from './images.js';
 import { mergeEnv, ociSpec, resolveUser, type OciUser, type SpecInput } from './oci-spec.js';
-import { errnoName, socketPair, type ChildLike } from './posix-spawn.js';
+import { errnoName } from '../contracts/errno.js';
+import { socketPair, type ChildLike } from './posix-spawn.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { sysCalls } from './sys-calls.js';
 

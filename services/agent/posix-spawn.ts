@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { PassThrough, Writable, type Readable } from 'node:stream';
+import { errnoName } from '../contracts/errno.js';
 import { koffiPath } from './terminal.js';
 
 const require = createRequire(import.meta.url);
@@ -336,11 +337,6 @@ export function onPath(file: string, path: string | undefined): string {
     }
   }
   return file;
-}
-
-/** errno's symbolic name (ENOENT), or `errno N`. */
-export function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
 }
 
 function spawnError(call: string, errno: number, file: string): NodeJS.ErrnoException {

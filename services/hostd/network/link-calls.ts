@@ -10,6 +10,7 @@
 // Without koffi (it is a dependency, so only a broken install) the caller
 // falls back to `ip`.
 import koffi from 'koffi';
+import { errnoName } from '../../contracts/errno.js';
 
 export interface LinkCalls {
   /** Moves link `name` from the host's namespace into the namespace mounted at `nsPath` (`ip link set dev NAME netns NS`). */
@@ -20,7 +21,7 @@ export interface LinkCalls {
 
 export class LinkCallError extends Error {
   constructor(readonly call: string, readonly errno: number) {
-    super(`${call} failed: ${errnoText(errno)}`);
+    super(`${call} failed: ${errnoName(errno)}`);
   }
 }
 
@@ -45,10 +46,6 @@ const SIOCBRADDIF = 0x89a2;
 const IFF_UP = 0x1;
 const IFNAMSIZ = 16;
 
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP' };
-function errnoText(errno: number): string {
-  return `${ERRNO_NAMES[errno] ?? 'errno'} (${errno})`;
-}
 
 let cached: LinkCalls | null | undefined;
 
