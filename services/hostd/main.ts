@@ -20,6 +20,7 @@ import { detectAccel, type AccelVerdict } from './accel.js';
 import { hostInfoHandler } from './handlers/host-info.js';
 import { containerHandlers } from './handlers/index.js';
 import { CreatesInFlight } from './handlers/creates-in-flight.js';
+import { linkCalls } from './network/link-calls.js';
 import { podForkHandlers, realiasPods } from './pods/pod-fork.js';
 import { clearForkStreams, liveForkHandlers, realiasAdopted, resumeInterruptedParents, sweepForkPoints } from './live-fork/live-forks.js';
 import { forkForContainer, templateHandlers } from './handlers/templates.js';
@@ -114,6 +115,8 @@ export async function startHostd(config: ForkdConfig, redisUrl: string, log: Log
     const netLog = log.child({ part: 'network' });
     const taps = new Taps(join(config.dataDir, 'run', 'taps'));
     const nets = new TenantNetworks(join(config.dataDir, 'run'), netLog);
+    // Bound now, not on the first take's path (the tap attach, link-calls.ts); null falls back to `ip`.
+    if (!linkCalls()) netLog.warn('in-process link calls unavailable (koffi could not bind libc): tap attaches run ip');
     if (network !== null) {
       // Before any VM runs: the wall between guests and the host.
       const guard = await installHostGuard();
