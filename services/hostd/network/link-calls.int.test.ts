@@ -11,6 +11,7 @@ import { linkCalls, LinkCallError } from './link-calls.js';
 const NS = `forkd-n-lctest${process.pid}`;
 const NS_PATH = `/run/netns/${NS}`;
 const TAP = `fktlc${process.pid % 1_000_000}`;
+const TAP2 = `fktld${process.pid % 1_000_000}`;
 const ipc = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 interface LinkJson { ifname: string; master?: string; flags: string[] }
@@ -27,12 +28,15 @@ beforeAll(() => {
   ipc('-n', NS, 'link', 'add', 'br0', 'type', 'bridge');
   ipc('-n', NS, 'link', 'set', 'br0', 'up');
   ipc('tuntap', 'add', 'dev', TAP, 'mode', 'tap');
+  ipc('tuntap', 'add', 'dev', TAP2, 'mode', 'tap');
 });
 
 afterAll(() => {
   // Deleting the namespace deletes the bridge and a tap moved into it.
   try { ipc('netns', 'del', NS); } catch { /* not made */ }
-  try { ipc('link', 'del', 'dev', TAP); } catch { /* moved and gone with the namespace */ }
+  for (const tap of [TAP, TAP2]) {
+    try { ipc('link', 'del', 'dev', tap); } catch { /* moved and gone with the namespace */ }
+  }
 });
 
 describe('a tap joining a network\'s bridge in-process', () => {
@@ -54,15 +58,19 @@ describe('a tap joining a network\'s bridge in-process', () => {
     expect(readlinkSync('/proc/thread-self/ns/net')).toBe(own);
   });
 
-  it('names the call and the errno when the link or the bridge is missing, and still returns to its own namespace', () => {
+  it('names the call and the errno when the link, the bridge or the namespace is missing, while the same calls on real ones succeed', () => {
     const own = readlinkSync('/proc/thread-self/ns/net');
     const moveMissing = (() => { try { calls!.moveToNetns('fktnosuch0', NS_PATH); return null; } catch (e) { return e; } })();
     expect(moveMissing).toBeInstanceOf(LinkCallError);
     expect((moveMissing as LinkCallError).message).toMatch(/fktnosuch0.*ENODEV/);
-    const noBridge = (() => { try { calls!.enslaveUp(NS_PATH, TAP, 'brnosuch'); return null; } catch (e) { return e; } })();
+    calls!.moveToNetns(TAP2, NS_PATH); // control: a link that exists moves
+    expect(linkIn(NS, TAP2)).toMatchObject({ ifname: TAP2 });
+    const noBridge = (() => { try { calls!.enslaveUp(NS_PATH, TAP2, 'brnosuch'); return null; } catch (e) { return e; } })();
     expect((noBridge as LinkCallError).message).toMatch(/SIOCBRADDIF brnosuch/);
-    const noNs = (() => { try { calls!.enslaveUp('/run/netns/forkd-n-nosuch', TAP, 'br0'); return null; } catch (e) { return e; } })();
+    const noNs = (() => { try { calls!.enslaveUp('/run/netns/forkd-n-nosuch', TAP2, 'br0'); return null; } catch (e) { return e; } })();
     expect((noNs as LinkCallError).message).toMatch(/open \/run\/netns\/forkd-n-nosuch.*ENOENT/);
+    calls!.enslaveUp(NS_PATH, TAP2, 'br0'); // control: the real bridge in the real namespace takes it
+    expect(linkIn(NS, TAP2)?.master).toBe('br0');
     expect(readlinkSync('/proc/thread-self/ns/net')).toBe(own);
   });
 });
